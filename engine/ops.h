@@ -1,0 +1,101 @@
+#pragma once
+// Differentiable ops. Each is defined next to its backward in engine/ops/<group>.cpp and calls
+// one backend kernel per direction. All take and return Tensors; inputs must share a device.
+#include <cstdint>
+#include <vector>
+
+#include "engine/backend.h"
+#include "engine/tensor.h"
+
+namespace gm {
+
+class Generator;
+
+// ---- elementwise (engine/ops/elementwise.cpp). Binary ops broadcast numpy-style.
+Tensor add(const Tensor& a, const Tensor& b);
+Tensor sub(const Tensor& a, const Tensor& b);
+Tensor mul(const Tensor& a, const Tensor& b);
+Tensor div(const Tensor& a, const Tensor& b);
+Tensor add_scalar(const Tensor& x, double s);
+Tensor mul_scalar(const Tensor& x, double s);
+Tensor neg(const Tensor& x);
+Tensor exp(const Tensor& x);
+Tensor log(const Tensor& x);
+Tensor tanh(const Tensor& x);
+Tensor sigmoid(const Tensor& x);
+Tensor relu(const Tensor& x);
+Tensor elu(const Tensor& x, double alpha = 1.0);
+Tensor softplus(const Tensor& x);
+Tensor square(const Tensor& x);
+Tensor sqrt(const Tensor& x);
+Tensor abs(const Tensor& x);
+
+inline Tensor operator+(const Tensor& a, const Tensor& b) { return add(a, b); }
+inline Tensor operator-(const Tensor& a, const Tensor& b) { return sub(a, b); }
+inline Tensor operator*(const Tensor& a, const Tensor& b) { return mul(a, b); }
+inline Tensor operator/(const Tensor& a, const Tensor& b) { return div(a, b); }
+inline Tensor operator-(const Tensor& x) { return neg(x); }
+inline Tensor operator+(const Tensor& x, double s) { return add_scalar(x, s); }
+inline Tensor operator-(const Tensor& x, double s) { return add_scalar(x, -s); }
+inline Tensor operator*(const Tensor& x, double s) { return mul_scalar(x, s); }
+inline Tensor operator*(double s, const Tensor& x) { return mul_scalar(x, s); }
+
+// The shape both operands broadcast to; throws ShapeError naming the op otherwise.
+Shape broadcast_shape(std::string_view op, const Shape& a, const Shape& b);
+// Sums `g` down to `shape` (the inverse of broadcasting), for gradients of broadcast operands.
+Tensor sum_to_shape(const Tensor& g, const Shape& shape);
+
+// ---- reductions (engine/ops/reduce.cpp). Negative dims count from the end.
+Tensor sum(const Tensor& x);  // all elements -> shape []
+Tensor sum(const Tensor& x, const std::vector<int>& dims, bool keepdim = false);
+Tensor mean(const Tensor& x);
+Tensor mean(const Tensor& x, const std::vector<int>& dims, bool keepdim = false);
+
+// ---- shape (engine/ops/shape.cpp)
+Tensor reshape(const Tensor& x, const Shape& shape);  // one dim may be -1; shares storage
+Tensor permute(const Tensor& x, const std::vector<int>& order);
+Tensor concat(const std::vector<Tensor>& xs, int dim);
+Tensor slice(const Tensor& x, int dim, int64_t start, int64_t end);  // [start, end)
+// Zero-pads the last two dims (H, W) of an [..., H, W] tensor; negative amounts crop.
+Tensor pad2d(const Tensor& x, int64_t top, int64_t bottom, int64_t left, int64_t right);
+// Repeats x along its size-1 dims (and new leading dims) to `shape`; gradient sums back.
+Tensor broadcast_to(const Tensor& x, const Shape& shape);
+// Reverses the order along one dim (the Diagonal BiLSTM's backward direction).
+Tensor flip(const Tensor& x, int dim);
+
+// ---- linear algebra (engine/ops/linalg.cpp)
+Tensor matmul(const Tensor& a, const Tensor& b);  // [M, K] x [K, N] -> [M, N]
+// x [N, in], weight [out, in], bias [out] (may be undefined) -> [N, out]
+Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias);
+
+// ---- convolution (engine/ops/conv.cpp). x [N, C, H, W], weight [K, C, kh, kw], bias [K] or
+// undefined.
+Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, int64_t stride = 1,
+              int64_t padding = 0);
+// Masked convolution (PixelCNN): padding kh/2, kw/2, stride 1; masked taps are skipped.
+Tensor masked_conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, MaskType type,
+                     int colour_groups = 1);
+// x [N, C, H, W], weight [C, K, kh, kw] (PyTorch's layout), output
+// [N, K, (H-1)*stride - 2*padding + kh + output_padding, ...]
+Tensor conv_transpose2d(const Tensor& x, const Tensor& weight, const Tensor& bias,
+                        int64_t stride = 1, int64_t padding = 0, int64_t output_padding = 0);
+
+// ---- fused model ops (engine/ops/fused.cpp)
+// logits [N, 256, S...] (any trailing positions), target [N, S...] uint8/int32 -> nll [N]
+// (nats, summed over positions). Fused log-softmax + NLL; gradient softmax - one-hot.
+Tensor softmax_cross_entropy(const Tensor& logits, const Tensor& target);
+// gates [N, 4H, S...] (i, f, o, g), c_prev [N, H, S...] -> {h, c}
+struct LstmState {
+  Tensor h, c;
+};
+LstmState lstm_cell(const Tensor& gates, const Tensor& c_prev);
+// z = mu + eps * exp(logvar / 2), eps ~ N(0, I) from `gen`
+Tensor gaussian_sample(const Tensor& mu, const Tensor& logvar, Generator& gen);
+// KL(N(mu, exp(logvar)) || N(0, I)) per row: [N, D] -> [N]
+Tensor kl_std_normal(const Tensor& mu, const Tensor& logvar);
+// logits, target [N, S...] -> [N]: sum of softplus(l) - t*l
+Tensor bernoulli_nll(const Tensor& logits, const Tensor& target);
+// x, mean, log_scale [N, S...] (x on the [-1, 1] 256-level grid) -> [N] nats
+Tensor discretized_logistic_nll(const Tensor& x, const Tensor& mean, const Tensor& log_scale);
+
+}  // namespace gm

@@ -1,0 +1,112 @@
+#include "kernels/cpu/cpu_backend.h"
+
+#include <cstdlib>
+#include <cstring>
+#include <new>
+
+#include "kernels/common/philox.h"
+
+namespace gm {
+
+CpuBackend& cpu_backend() {
+  static CpuBackend backend;  // stateless; one instance serves every cpu tensor
+  return backend;
+}
+
+// 64-byte alignment: a cache line, and enough for any SIMD load.
+void* CpuBackend::allocate(size_t bytes) {
+  size_t rounded = (bytes + 63) / 64 * 64;
+  void* p = std::aligned_alloc(64, rounded);
+  if (!p)
+    throw Error(fmt::format("cpu: out of memory allocating {} bytes ({:.1f} MiB)", bytes,
+                            static_cast<double>(bytes) / (1024.0 * 1024.0)));
+  return p;
+}
+
+void CpuBackend::deallocate(void* ptr, size_t) { std::free(ptr); }
+void CpuBackend::copy_from_host(void* dst, const void* src, size_t n) { std::memcpy(dst, src, n); }
+void CpuBackend::copy_to_host(void* dst, const void* src, size_t n) { std::memcpy(dst, src, n); }
+void CpuBackend::copy_within(void* dst, const void* src, size_t n) { std::memmove(dst, src, n); }
+
+void CpuBackend::fill(Tensor& y, double value) {
+  dispatch_any(y.dtype(), [&](auto zero) {
+    using T = decltype(zero);
+    std::fill_n(static_cast<T*>(y.raw()), y.numel(), static_cast<T>(value));
+  });
+}
+
+void CpuBackend::arange(Tensor& y) {
+  dispatch_any(y.dtype(), [&](auto zero) {
+    using T = decltype(zero);
+    T* p = static_cast<T*>(y.raw());
+    for (int64_t i = 0; i < y.numel(); ++i) p[i] = static_cast<T>(i);
+  });
+}
+
+void CpuBackend::cast(const Tensor& x, Tensor& y) {
+  dispatch_any(x.dtype(), [&](auto x_zero) {
+    dispatch_any(y.dtype(), [&](auto y_zero) {
+      using X = decltype(x_zero);
+      using Y = decltype(y_zero);
+      const X* src = static_cast<const X*>(x.raw());
+      Y* dst = static_cast<Y*>(y.raw());
+      for (int64_t i = 0; i < x.numel(); ++i) dst[i] = static_cast<Y>(src[i]);
+    });
+  });
+}
+
+void CpuBackend::fill_uniform(Tensor& y, uint64_t seed, uint64_t offset, double low, double high) {
+  dispatch_floating(y.dtype(), "fill_uniform", [&](auto zero) {
+    using T = decltype(zero);
+    T* p = static_cast<T*>(y.raw());
+    const int64_t n = y.numel();
+#pragma omp parallel for if (n > 65536)
+    for (int64_t i = 0; i < n; ++i)
+      p[i] = static_cast<T>(low + (high - low) * philox::uniform(seed, offset, static_cast<uint64_t>(i)));
+  });
+}
+
+void CpuBackend::fill_normal(Tensor& y, uint64_t seed, uint64_t offset, double mean,
+                             double stddev) {
+  dispatch_floating(y.dtype(), "fill_normal", [&](auto zero) {
+    using T = decltype(zero);
+    T* p = static_cast<T*>(y.raw());
+    const int64_t n = y.numel();
+#pragma omp parallel for if (n > 65536)
+    for (int64_t i = 0; i < n; ++i)
+      p[i] = static_cast<T>(mean + stddev * philox::normal(seed, offset, static_cast<uint64_t>(i)));
+  });
+}
+
+void CpuBackend::strided_copy(const Tensor& src, Tensor& dst, const StridedCopy& box) {
+  const int64_t elem = static_cast<int64_t>(dtype_size(src.dtype()));
+  const char* s = static_cast<const char*>(src.raw());
+  char* d = static_cast<char*>(dst.raw());
+  if (box.ndim == 0) {
+    std::memcpy(d + box.dst_offset * elem, s + box.src_offset * elem, static_cast<size_t>(elem));
+    return;
+  }
+  // Walk every index of the box but the last dimension, copying a row at a time.
+  const int last = box.ndim - 1;
+  int64_t rows = 1;
+  for (int i = 0; i < last; ++i) rows *= box.extent[i];
+  const int64_t row_len = box.extent[last];
+  const int64_t ss = box.src_stride[last], ds = box.dst_stride[last];
+  for (int64_t r = 0; r < rows; ++r) {
+    int64_t rem = r, so = box.src_offset, dof = box.dst_offset;
+    for (int i = last - 1; i >= 0; --i) {
+      int64_t idx = rem % box.extent[i];
+      rem /= box.extent[i];
+      so += idx * box.src_stride[i];
+      dof += idx * box.dst_stride[i];
+    }
+    if (ss == 1 && ds == 1) {
+      std::memcpy(d + dof * elem, s + so * elem, static_cast<size_t>(row_len * elem));
+    } else {
+      for (int64_t k = 0; k < row_len; ++k)
+        std::memcpy(d + (dof + k * ds) * elem, s + (so + k * ss) * elem, static_cast<size_t>(elem));
+    }
+  }
+}
+
+}  // namespace gm

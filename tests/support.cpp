@@ -1,0 +1,84 @@
+#include "tests/support.h"
+
+#include <cmath>
+#include <functional>
+#include <mutex>
+
+namespace gm::test {
+
+std::vector<Device> test_devices() {
+  std::vector<Device> devices;
+  for (Device d : {Device::cpu(), Device::cuda_emu(), Device::cuda()}) {
+    if (device_available(d)) {
+      devices.push_back(d);
+    } else {
+      static std::once_flag reported[3];
+      std::call_once(reported[static_cast<int>(d.kind)], [&] {
+        WARN(fmt::format("device {} skipped: {}", d.name(), device_unavailable_reason(d)));
+      });
+    }
+  }
+  return devices;
+}
+
+std::vector<Tensor> make_inputs(const OpCase& c) {
+  Generator gen(std::hash<std::string>{}(c.name) & 0xffffffffu);
+  std::vector<Tensor> xs;
+  for (const Shape& s : c.shapes) xs.push_back(Tensor::uniform(s, c.low, c.high, gen, DType::f64));
+  return xs;
+}
+
+void require_close(const HostValues& got, const HostValues& want, double atol, double rtol,
+                   const std::string& what) {
+  REQUIRE(got.size() == want.size());
+  for (size_t i = 0; i < got.size(); ++i) {
+    const double tol = atol + rtol * std::abs(want[i]);
+    if (!(std::abs(got[i] - want[i]) <= tol)) {
+      FAIL(fmt::format("{}: element {} is {:.10g}, expected {:.10g} (|diff| {:.3g} > tol {:.3g})",
+                       what, i, got[i], want[i], std::abs(got[i] - want[i]), tol));
+    }
+  }
+}
+
+void check_forward(const OpCase& c, Device device, DType dtype) {
+  const std::vector<Tensor> host_inputs = make_inputs(c);
+  std::vector<HostValues> values;
+  std::vector<Tensor> dev_inputs;
+  for (const Tensor& t : host_inputs) {
+    Tensor converted = t.to(dtype);
+    // The oracle sees exactly the (rounded) values the device sees.
+    values.push_back(converted.to_vector<double>());
+    dev_inputs.push_back(converted.to(device));
+  }
+  const Tensor out = c.op(dev_inputs);
+  REQUIRE(out.device() == device);
+  REQUIRE(out.dtype() == dtype);
+  const HostValues want = c.reference(values);
+  const bool f32 = dtype == DType::f32;
+  require_close(out.to_vector<double>(), want, f32 ? c.f32_atol : c.f64_atol,
+                f32 ? c.f32_rtol : c.f64_rtol,
+                fmt::format("{} forward on {} in {}", c.name, device.name(), dtype_name(dtype)));
+}
+
+void check_gradient(const OpCase& c, Device device) {
+  std::vector<Tensor> inputs;
+  std::vector<std::string> names;
+  for (const Tensor& t : make_inputs(c)) {
+    inputs.push_back(t.to(device));
+    names.push_back(fmt::format("input{}", names.size()));
+  }
+  const GradcheckReport report = gradcheck(c.op, inputs, names, c.grad);
+  INFO(fmt::format("{} gradcheck on {}:\n{}", c.name, device.name(), report.table()));
+  CHECK(report.passed());
+}
+
+void check_op_case(const OpCase& c) {
+  for (Device device : test_devices()) {
+    INFO("op " << c.name << " on " << device.name());
+    check_forward(c, device, DType::f64);
+    check_forward(c, device, DType::f32);
+    if (c.differentiable) check_gradient(c, device);
+  }
+}
+
+}  // namespace gm::test
