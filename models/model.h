@@ -1,0 +1,36 @@
+#pragma once
+// What every generative model offers the tools: a loss in nats per image, exact or bounded
+// likelihoods, and sampling. Images are uint8 [N, C, H, W] (0..255) everywhere outside the
+// models; each model scales or binarises them itself.
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "models/nn.h"
+
+namespace gm::models {
+
+struct ImageShape {
+  int64_t channels = 1, height = 28, width = 28;
+  int64_t dims() const { return channels * height * width; }  // D in bits/dim
+};
+
+struct LossOutput {
+  Tensor loss;                  // scalar: mean over the batch of nats per image (to minimise)
+  double nats_per_image = 0.0;  // loss.item(), for logs
+  double bits_per_dim = 0.0;    // nats_per_image / (D ln 2)
+  std::map<std::string, double> terms;  // e.g. {"recon", ...}, {"kl", ...} for the VAE
+};
+
+class Model : public nn::Module {
+ public:
+  virtual std::string config_name() const = 0;
+  virtual ImageShape image_shape() const = 0;
+  // images: uint8 [N, C, H, W]; `gen` drives any randomness (binarisation, the VAE's noise).
+  virtual LossOutput loss(const Tensor& images, Generator& gen) = 0;
+  // uint8 [count, C, H, W]; the same generator state gives the same images.
+  virtual Tensor sample(int64_t count, double temperature, Generator& gen) = 0;
+};
+
+}  // namespace gm::models

@@ -1,0 +1,102 @@
+#pragma once
+// Building blocks with parameters. A Module owns named parameter tensors (leaves that
+// require grad) and child modules; `parameters()` lists them all with dotted names
+// ("res0.conv1.weight"), which are also the checkpoint's tensor names.
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "engine/ops.h"
+#include "engine/random.h"
+
+namespace gm::nn {
+
+struct NamedTensor {
+  std::string name;
+  Tensor tensor;
+};
+
+// Where parameters are created: device, dtype and the initialisation generator.
+struct Init {
+  Device device = Device::cpu();
+  DType dtype = DType::f32;
+  Generator* gen = nullptr;  // required: every initialisation is seeded
+};
+
+class Module {
+ public:
+  virtual ~Module() = default;
+  Module() = default;
+  Module(const Module&) = delete;
+  Module& operator=(const Module&) = delete;
+
+  std::vector<NamedTensor> parameters() const;
+  int64_t parameter_count() const;
+
+ protected:
+  // PyTorch's default: uniform(-1/sqrt(fan_in), 1/sqrt(fan_in)) (reference-models.md).
+  Tensor add_parameter(const std::string& name, const Shape& shape, int64_t fan_in,
+                       const Init& init);
+  template <typename M, typename... Args>
+  M& add_module(const std::string& name, Args&&... args) {
+    auto m = std::make_unique<M>(std::forward<Args>(args)...);
+    M& ref = *m;
+    children_.emplace_back(name, std::move(m));
+    return ref;
+  }
+
+ private:
+  std::vector<NamedTensor> params_;
+  std::vector<std::pair<std::string, std::unique_ptr<Module>>> children_;
+};
+
+class Linear : public Module {
+ public:
+  Linear(int64_t in, int64_t out, const Init& init, bool bias = true);
+  Tensor operator()(const Tensor& x) const { return linear(x, weight_, bias_); }
+
+ private:
+  Tensor weight_, bias_;
+};
+
+class Conv2d : public Module {
+ public:
+  Conv2d(int64_t in, int64_t out, int64_t kernel, const Init& init, int64_t stride = 1,
+         int64_t padding = 0);
+  Tensor operator()(const Tensor& x) const { return conv2d(x, weight_, bias_, stride_, padding_); }
+
+ private:
+  Tensor weight_, bias_;
+  int64_t stride_, padding_;
+};
+
+// PixelCNN's masked convolution (kernel odd, "same" padding); see reference-models.md.
+class MaskedConv2d : public Module {
+ public:
+  MaskedConv2d(int64_t in, int64_t out, int64_t kernel, MaskType type, int colour_groups,
+               const Init& init);
+  Tensor operator()(const Tensor& x) const {
+    return masked_conv2d(x, weight_, bias_, type_, groups_);
+  }
+
+ private:
+  Tensor weight_, bias_;
+  MaskType type_;
+  int groups_;
+};
+
+class ConvTranspose2d : public Module {
+ public:
+  ConvTranspose2d(int64_t in, int64_t out, int64_t kernel, const Init& init, int64_t stride = 1,
+                  int64_t padding = 0, int64_t output_padding = 0);
+  Tensor operator()(const Tensor& x) const {
+    return conv_transpose2d(x, weight_, bias_, stride_, padding_, output_padding_);
+  }
+
+ private:
+  Tensor weight_, bias_;
+  int64_t stride_, padding_, output_padding_;
+};
+
+}  // namespace gm::nn
