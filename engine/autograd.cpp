@@ -26,9 +26,15 @@ void check_gradient(const Node& node, size_t i, const Tensor& input, const Tenso
 }
 }  // namespace
 
-bool grad_mode_enabled() { return t_grad_mode; }
-NoGradGuard::NoGradGuard() : previous_(t_grad_mode) { t_grad_mode = false; }
-NoGradGuard::~NoGradGuard() { t_grad_mode = previous_; }
+bool grad_mode_enabled() {
+  return t_grad_mode;
+}
+NoGradGuard::NoGradGuard() : previous_(t_grad_mode) {
+  t_grad_mode = false;
+}
+NoGradGuard::~NoGradGuard() {
+  t_grad_mode = previous_;
+}
 
 bool needs_grad(std::initializer_list<const Tensor*> inputs) {
   if (!t_grad_mode) return false;
@@ -96,7 +102,8 @@ void Tensor::backward(const Tensor& seed) const {
     auto& [node, next_input] = stack.back();
     if (next_input < node->inputs.size()) {
       const Tensor& input = node->inputs[next_input++];
-      if (input.defined() && input.impl().grad_fn && visited.insert(input.impl().grad_fn.get()).second)
+      if (input.defined() && input.impl().grad_fn &&
+          visited.insert(input.impl().grad_fn.get()).second)
         stack.emplace_back(input.impl().grad_fn.get(), 0);
     } else {
       order.push_back(node);

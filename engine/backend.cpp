@@ -9,7 +9,8 @@ namespace gm {
 
 std::string device_unavailable_reason(Device device) {
   switch (device.kind) {
-    case DeviceKind::cpu: return "";
+    case DeviceKind::cpu:
+      return "";
     case DeviceKind::cuda_emu:
 #if GENMODEL_HAVE_CUDA_EMU
       return "";
@@ -27,11 +28,14 @@ std::string device_unavailable_reason(Device device) {
   return "unknown device";
 }
 
-bool device_available(Device device) { return device_unavailable_reason(device).empty(); }
+bool device_available(Device device) {
+  return device_unavailable_reason(device).empty();
+}
 
 Backend& backend_for(Device device) {
   switch (device.kind) {
-    case DeviceKind::cpu: return cpu_backend();
+    case DeviceKind::cpu:
+      return cpu_backend();
     case DeviceKind::cuda_emu:
 #if GENMODEL_HAVE_CUDA_EMU
       return cuda_emu_backend();
@@ -44,8 +48,8 @@ Backend& backend_for(Device device) {
 #endif
       break;
   }
-  throw DeviceUnavailable(
-      fmt::format("device {} is unavailable: {}", device.name(), device_unavailable_reason(device)));
+  throw DeviceUnavailable(fmt::format("device {} is unavailable: {}", device.name(),
+                                      device_unavailable_reason(device)));
 }
 
 }  // namespace gm

@@ -17,7 +17,17 @@
 namespace gm {
 
 enum class UnaryOp : uint8_t {
-  neg, exp, log, tanh, sigmoid, relu, elu, softplus, square, sqrt, abs,
+  neg,
+  exp,
+  log,
+  tanh,
+  sigmoid,
+  relu,
+  elu,
+  softplus,
+  square,
+  sqrt,
+  abs,
   affine,  // y = x * scale + shift   (scalar multiply / add)
 };
 enum class BinaryOp : uint8_t { add, sub, mul, div };
@@ -81,8 +91,7 @@ class Backend {
   virtual void arange(Tensor& y) = 0;
   virtual void cast(const Tensor& x, Tensor& y) = 0;  // any dtype to any dtype, same shape
   // y[i] = low + (high - low) * U(seed, offset + i);  y[i] = mean + std * N(seed, offset + i)
-  virtual void fill_uniform(Tensor& y, uint64_t seed, uint64_t offset, double low,
-                            double high) = 0;
+  virtual void fill_uniform(Tensor& y, uint64_t seed, uint64_t offset, double low, double high) = 0;
   virtual void fill_normal(Tensor& y, uint64_t seed, uint64_t offset, double mean,
                            double stddev) = 0;
   virtual void strided_copy(const Tensor& src, Tensor& dst, const StridedCopy& box) = 0;
@@ -113,8 +122,8 @@ class Backend {
   // ---- convolution (the masked variant skips invisible taps rather than multiplying by 0)
   virtual void conv2d_forward(const Conv2dGeometry& g, const ConvMask& mask, const Tensor& x,
                               const Tensor& w, Tensor& y) = 0;
-  virtual void conv2d_backward_data(const Conv2dGeometry& g, const ConvMask& mask,
-                                    const Tensor& dy, const Tensor& w, Tensor& dx) = 0;
+  virtual void conv2d_backward_data(const Conv2dGeometry& g, const ConvMask& mask, const Tensor& dy,
+                                    const Tensor& w, Tensor& dx) = 0;
   virtual void conv2d_backward_weight(const Conv2dGeometry& g, const ConvMask& mask,
                                       const Tensor& x, const Tensor& dy, Tensor& dw) = 0;
 
@@ -123,8 +132,8 @@ class Backend {
   // nll [N] = sum_s -log softmax(logits[n, :, s])[target[n, s]].
   virtual void softmax_xent_forward(const Tensor& logits, const Tensor& target, Tensor& nll) = 0;
   // dlogits[n, v, s] = dnll[n] * (softmax(logits[n, :, s])[v] - [v == target[n, s]])
-  virtual void softmax_xent_backward(const Tensor& logits, const Tensor& target,
-                                     const Tensor& dnll, Tensor& dlogits) = 0;
+  virtual void softmax_xent_backward(const Tensor& logits, const Tensor& target, const Tensor& dnll,
+                                     Tensor& dlogits) = 0;
   // Draws out[n, s] ~ softmax(logits[n, :, s] / temperature) with uniform U(seed, offset + n*S+s).
   virtual void sample_categorical(const Tensor& logits, double temperature, uint64_t seed,
                                   uint64_t offset, Tensor& out) = 0;
@@ -149,8 +158,7 @@ class Backend {
   virtual void kl_std_normal_backward(const Tensor& mu, const Tensor& logvar, const Tensor& dkl,
                                       Tensor& dmu, Tensor& dlogvar) = 0;
   // logits, target [N, S] (target in {0, 1}, float); nll [N] = sum_s softplus(l) - t l
-  virtual void bernoulli_nll_forward(const Tensor& logits, const Tensor& target,
-                                     Tensor& nll) = 0;
+  virtual void bernoulli_nll_forward(const Tensor& logits, const Tensor& target, Tensor& nll) = 0;
   virtual void bernoulli_nll_backward(const Tensor& logits, const Tensor& target,
                                       const Tensor& dnll, Tensor& dlogits) = 0;
   // x, mean, log_scale [N, S], x on the [-1, 1] grid of 256 levels; nll [N] is the negative

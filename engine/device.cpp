@@ -19,9 +19,12 @@ Device Device::parse(const std::string& name) {
 
 std::string Device::name() const {
   switch (kind) {
-    case DeviceKind::cpu: return "cpu";
-    case DeviceKind::cuda: return index == 0 ? "cuda" : fmt::format("cuda:{}", index);
-    case DeviceKind::cuda_emu: return "cuda-emu";
+    case DeviceKind::cpu:
+      return "cpu";
+    case DeviceKind::cuda:
+      return index == 0 ? "cuda" : fmt::format("cuda:{}", index);
+    case DeviceKind::cuda_emu:
+      return "cuda-emu";
   }
   return "?";
 }

@@ -39,7 +39,7 @@ template <typename... Args>
 }  // namespace gm
 
 // GM_CHECK(cond, "format {}", args...) throws gm::Error with the formatted message.
-#define GM_CHECK(cond, ...)                 \
-  do {                                      \
-    if (!(cond)) ::gm::fail(__VA_ARGS__);   \
+#define GM_CHECK(cond, ...)               \
+  do {                                    \
+    if (!(cond)) ::gm::fail(__VA_ARGS__); \
   } while (false)

@@ -15,9 +15,9 @@ bool GradcheckReport::passed() const {
 }
 
 std::string GradcheckReport::table() const {
-  std::string out = fmt::format("{:<16} {:>8} {:>12} {:>12} {:>8} {:>14} {:>14}  {}\n", "input",
-                                "elems", "max abs err", "max rel err", "worst", "analytic",
-                                "numeric", "result");
+  std::string out =
+      fmt::format("{:<16} {:>8} {:>12} {:>12} {:>8} {:>14} {:>14}  {}\n", "input", "elems",
+                  "max abs err", "max rel err", "worst", "analytic", "numeric", "result");
   for (const auto& r : inputs)
     out += fmt::format("{:<16} {:>8} {:>12.3e} {:>12.3e} {:>8} {:>14.7g} {:>14.7g}  {}\n", r.name,
                        r.elements, r.max_abs_error, r.max_rel_error, r.worst_index,
@@ -70,7 +70,8 @@ GradcheckReport gradcheck(const GradcheckFn& f, const std::vector<Tensor>& input
   auto project = [&](const Tensor& y, const std::vector<double>& s) {
     const std::vector<double> v = y.to_vector<double>();
     double acc = 0.0;
-    for (size_t i = 0; i < v.size(); ++i) acc += v[i] * s[i];
+    for (size_t i = 0; i < v.size(); ++i)
+      acc += v[i] * s[i];
     return acc;
   };
 

@@ -30,15 +30,33 @@ Tensor square(const Tensor& x);
 Tensor sqrt(const Tensor& x);
 Tensor abs(const Tensor& x);
 
-inline Tensor operator+(const Tensor& a, const Tensor& b) { return add(a, b); }
-inline Tensor operator-(const Tensor& a, const Tensor& b) { return sub(a, b); }
-inline Tensor operator*(const Tensor& a, const Tensor& b) { return mul(a, b); }
-inline Tensor operator/(const Tensor& a, const Tensor& b) { return div(a, b); }
-inline Tensor operator-(const Tensor& x) { return neg(x); }
-inline Tensor operator+(const Tensor& x, double s) { return add_scalar(x, s); }
-inline Tensor operator-(const Tensor& x, double s) { return add_scalar(x, -s); }
-inline Tensor operator*(const Tensor& x, double s) { return mul_scalar(x, s); }
-inline Tensor operator*(double s, const Tensor& x) { return mul_scalar(x, s); }
+inline Tensor operator+(const Tensor& a, const Tensor& b) {
+  return add(a, b);
+}
+inline Tensor operator-(const Tensor& a, const Tensor& b) {
+  return sub(a, b);
+}
+inline Tensor operator*(const Tensor& a, const Tensor& b) {
+  return mul(a, b);
+}
+inline Tensor operator/(const Tensor& a, const Tensor& b) {
+  return div(a, b);
+}
+inline Tensor operator-(const Tensor& x) {
+  return neg(x);
+}
+inline Tensor operator+(const Tensor& x, double s) {
+  return add_scalar(x, s);
+}
+inline Tensor operator-(const Tensor& x, double s) {
+  return add_scalar(x, -s);
+}
+inline Tensor operator*(const Tensor& x, double s) {
+  return mul_scalar(x, s);
+}
+inline Tensor operator*(double s, const Tensor& x) {
+  return mul_scalar(x, s);
+}
 
 // The shape both operands broadcast to; throws ShapeError naming the op otherwise.
 Shape broadcast_shape(std::string_view op, const Shape& a, const Shape& b);

@@ -13,11 +13,14 @@ namespace gm {
 
 int64_t shape_numel(const Shape& shape) {
   int64_t n = 1;
-  for (int64_t d : shape) n *= d;
+  for (int64_t d : shape)
+    n *= d;
   return n;
 }
 
-std::string shape_str(const Shape& shape) { return fmt::format("[{}]", fmt::join(shape, ", ")); }
+std::string shape_str(const Shape& shape) {
+  return fmt::format("[{}]", fmt::join(shape, ", "));
+}
 
 Storage::Storage(Backend& b, size_t nbytes) : backend(b), bytes(nbytes) {
   data = nbytes ? backend.allocate(nbytes) : nullptr;
@@ -67,7 +70,8 @@ Tensor Tensor::arange(int64_t n, DType dtype, Device device) {
 
 Tensor Tensor::uniform(const Shape& shape, double low, double high, Generator& gen, DType dtype,
                        Device device) {
-  GM_CHECK(is_floating(dtype), "uniform: dtype must be float32 or float64, got {}", dtype_name(dtype));
+  GM_CHECK(is_floating(dtype), "uniform: dtype must be float32 or float64, got {}",
+           dtype_name(dtype));
   Tensor t = empty(shape, dtype, device);
   uint64_t offset = gen.advance(static_cast<uint64_t>(t.numel()));
   if (t.numel() > 0) t.backend().fill_uniform(t, gen.seed(), offset, low, high);
@@ -76,7 +80,8 @@ Tensor Tensor::uniform(const Shape& shape, double low, double high, Generator& g
 
 Tensor Tensor::normal(const Shape& shape, double mean, double stddev, Generator& gen, DType dtype,
                       Device device) {
-  GM_CHECK(is_floating(dtype), "normal: dtype must be float32 or float64, got {}", dtype_name(dtype));
+  GM_CHECK(is_floating(dtype), "normal: dtype must be float32 or float64, got {}",
+           dtype_name(dtype));
   Tensor t = empty(shape, dtype, device);
   uint64_t offset = gen.advance(static_cast<uint64_t>(t.numel()));
   if (t.numel() > 0) t.backend().fill_normal(t, gen.seed(), offset, mean, stddev);
@@ -195,8 +200,9 @@ std::string Tensor::to_string(int max_elements) const {
 
 void check_same_device(std::string_view op, const Tensor& a, const Tensor& b) {
   if (a.device() != b.device())
-    throw ShapeError(fmt::format("{}: tensors on different devices ({} and {}); move one with .to()",
-                                 op, a.describe(), b.describe()));
+    throw ShapeError(
+        fmt::format("{}: tensors on different devices ({} and {}); move one with .to()", op,
+                    a.describe(), b.describe()));
 }
 
 void check_same_dtype(std::string_view op, const Tensor& a, const Tensor& b) {
@@ -213,8 +219,8 @@ void check_floating(std::string_view op, const Tensor& t) {
 
 void check_shape(std::string_view op, std::string_view name, const Tensor& t, const Shape& want) {
   if (t.shape() != want)
-    throw ShapeError(fmt::format("{}: {} has shape {}, expected {}", op, name,
-                                 shape_str(t.shape()), shape_str(want)));
+    throw ShapeError(fmt::format("{}: {} has shape {}, expected {}", op, name, shape_str(t.shape()),
+                                 shape_str(want)));
 }
 
 void check_ndim(std::string_view op, std::string_view name, const Tensor& t, int ndim) {

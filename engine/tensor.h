@@ -91,8 +91,8 @@ class Tensor {
   Tensor to(DType dtype) const;    // differentiable between float dtypes
   Tensor clone() const;            // a copy on the same device, not recorded
   template <typename T>
-  std::vector<T> to_vector() const;  // copies to the host, converting to T
-  double item() const;               // the value of a one-element tensor
+  std::vector<T> to_vector() const;   // copies to the host, converting to T
+  double item() const;                // the value of a one-element tensor
   void copy_from(const Tensor& src);  // same shape; any dtype/device; not recorded
 
   // ---- autograd

@@ -24,7 +24,8 @@ std::vector<Device> test_devices() {
 std::vector<Tensor> make_inputs(const OpCase& c) {
   Generator gen(std::hash<std::string>{}(c.name) & 0xffffffffu);
   std::vector<Tensor> xs;
-  for (const Shape& s : c.shapes) xs.push_back(Tensor::uniform(s, c.low, c.high, gen, DType::f64));
+  for (const Shape& s : c.shapes)
+    xs.push_back(Tensor::uniform(s, c.low, c.high, gen, DType::f64));
   return xs;
 }
 

@@ -19,7 +19,8 @@ OpCase unary_case(std::string name, std::function<Tensor(const Tensor&)> op,
   c.op = [op](const std::vector<Tensor>& x) { return op(x[0]); };
   c.reference = [f](const std::vector<HostValues>& x) {
     HostValues y(x[0].size());
-    for (size_t i = 0; i < y.size(); ++i) y[i] = f(x[0][i]);
+    for (size_t i = 0; i < y.size(); ++i)
+      y[i] = f(x[0][i]);
     return y;
   };
   c.low = low;
@@ -64,45 +65,61 @@ OpCase binary_case(std::string name, std::function<Tensor(const Tensor&, const T
   return c;
 }
 
-double sigmoid_ref(double x) { return 1.0 / (1.0 + std::exp(-x)); }
+double sigmoid_ref(double x) {
+  return 1.0 / (1.0 + std::exp(-x));
+}
 
 }  // namespace
 
 TEST_CASE("unary ops match their scalar oracle and finite differences", "[ops][elementwise]") {
   const std::vector<OpCase> cases = {
-      unary_case("neg", [](const Tensor& x) { return neg(x); }, [](double x) { return -x; }),
-      unary_case("exp", [](const Tensor& x) { return exp(x); }, [](double x) { return std::exp(x); }),
-      unary_case("log", [](const Tensor& x) { return log(x); }, [](double x) { return std::log(x); },
-                 0.2, 3.0),
-      unary_case("tanh", [](const Tensor& x) { return tanh(x); },
-                 [](double x) { return std::tanh(x); }),
-      unary_case("sigmoid", [](const Tensor& x) { return sigmoid(x); }, sigmoid_ref),
+      unary_case(
+          "neg", [](const Tensor& x) { return neg(x); }, [](double x) { return -x; }),
+      unary_case(
+          "exp", [](const Tensor& x) { return exp(x); }, [](double x) { return std::exp(x); }),
+      unary_case(
+          "log", [](const Tensor& x) { return log(x); }, [](double x) { return std::log(x); }, 0.2,
+          3.0),
+      unary_case(
+          "tanh", [](const Tensor& x) { return tanh(x); }, [](double x) { return std::tanh(x); }),
+      unary_case(
+          "sigmoid", [](const Tensor& x) { return sigmoid(x); }, sigmoid_ref),
       // ReLU, ELU and abs have a kink at 0: inputs kept in [0.05, 2] and [-2, -0.05] by
       // drawing from a range that excludes it (two cases each side).
-      unary_case("relu+", [](const Tensor& x) { return relu(x); },
-                 [](double x) { return x > 0 ? x : 0.0; }, 0.05, 2.0),
-      unary_case("relu-", [](const Tensor& x) { return relu(x); },
-                 [](double x) { return x > 0 ? x : 0.0; }, -2.0, -0.05),
-      unary_case("elu+", [](const Tensor& x) { return elu(x, 0.7); },
-                 [](double x) { return x > 0 ? x : 0.7 * std::expm1(x); }, 0.05, 2.0),
-      unary_case("elu-", [](const Tensor& x) { return elu(x, 0.7); },
-                 [](double x) { return x > 0 ? x : 0.7 * std::expm1(x); }, -2.0, -0.05),
-      unary_case("softplus", [](const Tensor& x) { return softplus(x); },
-                 [](double x) { return std::log1p(std::exp(x)); }, -5.0, 5.0),
-      unary_case("square", [](const Tensor& x) { return square(x); },
-                 [](double x) { return x * x; }),
-      unary_case("sqrt", [](const Tensor& x) { return sqrt(x); },
-                 [](double x) { return std::sqrt(x); }, 0.2, 3.0),
-      unary_case("abs+", [](const Tensor& x) { return abs(x); },
-                 [](double x) { return std::abs(x); }, 0.05, 2.0),
-      unary_case("abs-", [](const Tensor& x) { return abs(x); },
-                 [](double x) { return std::abs(x); }, -2.0, -0.05),
-      unary_case("add_scalar", [](const Tensor& x) { return x + 1.5; },
-                 [](double x) { return x + 1.5; }),
-      unary_case("mul_scalar", [](const Tensor& x) { return x * -0.75; },
-                 [](double x) { return x * -0.75; }),
+      unary_case(
+          "relu+", [](const Tensor& x) { return relu(x); },
+          [](double x) { return x > 0 ? x : 0.0; }, 0.05, 2.0),
+      unary_case(
+          "relu-", [](const Tensor& x) { return relu(x); },
+          [](double x) { return x > 0 ? x : 0.0; }, -2.0, -0.05),
+      unary_case(
+          "elu+", [](const Tensor& x) { return elu(x, 0.7); },
+          [](double x) { return x > 0 ? x : 0.7 * std::expm1(x); }, 0.05, 2.0),
+      unary_case(
+          "elu-", [](const Tensor& x) { return elu(x, 0.7); },
+          [](double x) { return x > 0 ? x : 0.7 * std::expm1(x); }, -2.0, -0.05),
+      unary_case(
+          "softplus", [](const Tensor& x) { return softplus(x); },
+          [](double x) { return std::log1p(std::exp(x)); }, -5.0, 5.0),
+      unary_case(
+          "square", [](const Tensor& x) { return square(x); }, [](double x) { return x * x; }),
+      unary_case(
+          "sqrt", [](const Tensor& x) { return sqrt(x); }, [](double x) { return std::sqrt(x); },
+          0.2, 3.0),
+      unary_case(
+          "abs+", [](const Tensor& x) { return abs(x); }, [](double x) { return std::abs(x); },
+          0.05, 2.0),
+      unary_case(
+          "abs-", [](const Tensor& x) { return abs(x); }, [](double x) { return std::abs(x); },
+          -2.0, -0.05),
+      unary_case(
+          "add_scalar", [](const Tensor& x) { return x + 1.5; }, [](double x) { return x + 1.5; }),
+      unary_case(
+          "mul_scalar", [](const Tensor& x) { return x * -0.75; },
+          [](double x) { return x * -0.75; }),
   };
-  for (const OpCase& c : cases) gm::test::check_op_case(c);
+  for (const OpCase& c : cases)
+    gm::test::check_op_case(c);
 }
 
 TEST_CASE("binary ops broadcast like numpy", "[ops][elementwise]") {
@@ -121,11 +138,13 @@ TEST_CASE("binary ops broadcast like numpy", "[ops][elementwise]") {
       binary_case("mul broadcast", [](auto& a, auto& b) { return a * b; }, mul_f, {3, 1, 7},
                   {5, 1}),
       // divisor kept away from 0
-      binary_case("div", [](auto& a, auto& b) { return a / b; }, div_f, {3, 5}, {3, 5}, 0.5, 2.0),
-      binary_case("div broadcast", [](auto& a, auto& b) { return a / b; }, div_f, {1, 5},
-                  {3, 1}, 0.5, 2.0),
+      binary_case(
+          "div", [](auto& a, auto& b) { return a / b; }, div_f, {3, 5}, {3, 5}, 0.5, 2.0),
+      binary_case(
+          "div broadcast", [](auto& a, auto& b) { return a / b; }, div_f, {1, 5}, {3, 1}, 0.5, 2.0),
   };
-  for (const OpCase& c : cases) gm::test::check_op_case(c);
+  for (const OpCase& c : cases)
+    gm::test::check_op_case(c);
 }
 
 TEST_CASE("incompatible shapes are rejected with both shapes named", "[ops][errors]") {

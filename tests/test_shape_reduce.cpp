@@ -18,7 +18,8 @@ std::vector<int64_t> unravel(int64_t flat, const Shape& s) {
 }
 int64_t ravel(const std::vector<int64_t>& idx, const Shape& s) {
   int64_t flat = 0;
-  for (size_t d = 0; d < s.size(); ++d) flat = flat * s[d] + idx[d];
+  for (size_t d = 0; d < s.size(); ++d)
+    flat = flat * s[d] + idx[d];
   return flat;
 }
 
@@ -40,11 +41,13 @@ OpCase sum_case(Shape shape, std::vector<int> dims, bool keepdim, bool average) 
     HostValues y(static_cast<size_t>(shape_numel(out)), 0.0);
     for (int64_t i = 0; i < shape_numel(shape); ++i) {
       auto idx = unravel(i, shape);
-      for (int d : dims) idx[static_cast<size_t>(d)] = 0;
+      for (int d : dims)
+        idx[static_cast<size_t>(d)] = 0;
       y[static_cast<size_t>(ravel(idx, out))] += x[0][static_cast<size_t>(i)];
     }
     if (average)
-      for (double& v : y) v /= static_cast<double>(count);
+      for (double& v : y)
+        v /= static_cast<double>(count);
     return y;
   };
   // Sums of up to ~100 float32 values of order one: rounding grows like sqrt(n) * 6e-8.
@@ -56,11 +59,12 @@ OpCase sum_case(Shape shape, std::vector<int> dims, bool keepdim, bool average) 
 
 TEST_CASE("sum and mean over dimensions", "[ops][reduce]") {
   const std::vector<OpCase> cases = {
-      sum_case({3, 5, 7}, {1}, false, false), sum_case({3, 5, 7}, {0, 2}, true, false),
-      sum_case({3, 5, 7}, {0, 1, 2}, false, false), sum_case({3, 5, 7}, {2}, false, true),
+      sum_case({3, 5, 7}, {1}, false, false),        sum_case({3, 5, 7}, {0, 2}, true, false),
+      sum_case({3, 5, 7}, {0, 1, 2}, false, false),  sum_case({3, 5, 7}, {2}, false, true),
       sum_case({2, 3, 5, 7}, {0, 2, 3}, true, true),
   };
-  for (const OpCase& c : cases) gm::test::check_op_case(c);
+  for (const OpCase& c : cases)
+    gm::test::check_op_case(c);
 }
 
 TEST_CASE("permute, slice, concat, pad2d, flip, broadcast_to", "[ops][shape]") {
@@ -90,7 +94,8 @@ TEST_CASE("permute, slice, concat, pad2d, flip, broadcast_to", "[ops][shape]") {
       HostValues y;
       for (int64_t a = 0; a < 3; ++a)
         for (int64_t b = 1; b < 4; ++b)
-          for (int64_t d = 0; d < 7; ++d) y.push_back(x[0][static_cast<size_t>((a * 5 + b) * 7 + d)]);
+          for (int64_t d = 0; d < 7; ++d)
+            y.push_back(x[0][static_cast<size_t>((a * 5 + b) * 7 + d)]);
       return y;
     };
     cases.push_back(c);
@@ -104,9 +109,11 @@ TEST_CASE("permute, slice, concat, pad2d, flip, broadcast_to", "[ops][shape]") {
       HostValues y;
       for (int64_t a = 0; a < 3; ++a) {
         for (int64_t b = 0; b < 2; ++b)
-          for (int64_t d = 0; d < 5; ++d) y.push_back(x[0][static_cast<size_t>((a * 2 + b) * 5 + d)]);
+          for (int64_t d = 0; d < 5; ++d)
+            y.push_back(x[0][static_cast<size_t>((a * 2 + b) * 5 + d)]);
         for (int64_t b = 0; b < 3; ++b)
-          for (int64_t d = 0; d < 5; ++d) y.push_back(x[1][static_cast<size_t>((a * 3 + b) * 5 + d)]);
+          for (int64_t d = 0; d < 5; ++d)
+            y.push_back(x[1][static_cast<size_t>((a * 3 + b) * 5 + d)]);
       }
       return y;
     };
@@ -139,7 +146,8 @@ TEST_CASE("permute, slice, concat, pad2d, flip, broadcast_to", "[ops][shape]") {
     c.reference = [](const std::vector<HostValues>& x) {
       HostValues y;
       for (int64_t r = 0; r < 6; ++r)
-        for (int64_t col = 0; col < 5; ++col) y.push_back(x[0][static_cast<size_t>(r * 5 + 4 - col)]);
+        for (int64_t col = 0; col < 5; ++col)
+          y.push_back(x[0][static_cast<size_t>(r * 5 + 4 - col)]);
       return y;
     };
     cases.push_back(c);
@@ -153,7 +161,8 @@ TEST_CASE("permute, slice, concat, pad2d, flip, broadcast_to", "[ops][shape]") {
       HostValues y;
       for (int64_t n = 0; n < 2; ++n)
         for (int64_t r = 0; r < 3; ++r)
-          for (int64_t col = 0; col < 5; ++col) y.push_back(x[0][static_cast<size_t>(r)]);
+          for (int64_t col = 0; col < 5; ++col)
+            y.push_back(x[0][static_cast<size_t>(r)]);
       return y;
     };
     cases.push_back(c);
@@ -165,12 +174,14 @@ TEST_CASE("permute, slice, concat, pad2d, flip, broadcast_to", "[ops][shape]") {
     c.op = [](const std::vector<Tensor>& x) { return reshape(x[0], {5, -1}) * 2.0; };
     c.reference = [](const std::vector<HostValues>& x) {
       HostValues y = x[0];
-      for (double& v : y) v *= 2.0;
+      for (double& v : y)
+        v *= 2.0;
       return y;
     };
     cases.push_back(c);
   }
-  for (const OpCase& c : cases) gm::test::check_op_case(c);
+  for (const OpCase& c : cases)
+    gm::test::check_op_case(c);
 }
 
 TEST_CASE("matmul and linear", "[ops][linalg]") {
@@ -184,7 +195,8 @@ TEST_CASE("matmul and linear", "[ops][linalg]") {
       HostValues y(15, 0.0);
       for (size_t i = 0; i < 5; ++i)
         for (size_t j = 0; j < 3; ++j)
-          for (size_t k = 0; k < 7; ++k) y[i * 3 + j] += x[0][i * 7 + k] * x[1][k * 3 + j];
+          for (size_t k = 0; k < 7; ++k)
+            y[i * 3 + j] += x[0][i * 7 + k] * x[1][k * 3 + j];
       return y;
     };
     cases.push_back(c);
@@ -199,13 +211,15 @@ TEST_CASE("matmul and linear", "[ops][linalg]") {
       for (size_t n = 0; n < 3; ++n)
         for (size_t o = 0; o < 5; ++o) {
           y[n * 5 + o] = x[2][o];
-          for (size_t k = 0; k < 7; ++k) y[n * 5 + o] += x[0][n * 7 + k] * x[1][o * 7 + k];
+          for (size_t k = 0; k < 7; ++k)
+            y[n * 5 + o] += x[0][n * 7 + k] * x[1][o * 7 + k];
         }
       return y;
     };
     cases.push_back(c);
   }
-  for (const OpCase& c : cases) gm::test::check_op_case(c);
+  for (const OpCase& c : cases)
+    gm::test::check_op_case(c);
   REQUIRE_THROWS_WITH(matmul(Tensor::zeros({2, 3}), Tensor::zeros({4, 2})),
                       Catch::Contains("inner sizes differ"));
 }

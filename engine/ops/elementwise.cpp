@@ -87,7 +87,8 @@ Tensor sum_to_shape(const Tensor& g, const Shape& shape) {
   // Sum away the extra leading dims, then every dim where the target has size 1.
   const int lead = g.ndim() - static_cast<int>(shape.size());
   std::vector<int> dims;
-  for (int i = 0; i < lead; ++i) dims.push_back(i);
+  for (int i = 0; i < lead; ++i)
+    dims.push_back(i);
   for (size_t i = 0; i < shape.size(); ++i)
     if (shape[i] == 1 && g.shape()[i + static_cast<size_t>(lead)] != 1)
       dims.push_back(static_cast<int>(i) + lead);
@@ -95,10 +96,18 @@ Tensor sum_to_shape(const Tensor& g, const Shape& shape) {
   return reshape(s, shape);
 }
 
-Tensor add(const Tensor& a, const Tensor& b) { return binary_op("add", BinaryOp::add, a, b); }
-Tensor sub(const Tensor& a, const Tensor& b) { return binary_op("sub", BinaryOp::sub, a, b); }
-Tensor mul(const Tensor& a, const Tensor& b) { return binary_op("mul", BinaryOp::mul, a, b); }
-Tensor div(const Tensor& a, const Tensor& b) { return binary_op("div", BinaryOp::div, a, b); }
+Tensor add(const Tensor& a, const Tensor& b) {
+  return binary_op("add", BinaryOp::add, a, b);
+}
+Tensor sub(const Tensor& a, const Tensor& b) {
+  return binary_op("sub", BinaryOp::sub, a, b);
+}
+Tensor mul(const Tensor& a, const Tensor& b) {
+  return binary_op("mul", BinaryOp::mul, a, b);
+}
+Tensor div(const Tensor& a, const Tensor& b) {
+  return binary_op("div", BinaryOp::div, a, b);
+}
 
 Tensor add_scalar(const Tensor& x, double s) {
   return unary_op("add_scalar", UnaryOp::affine, x, {.scale = 1.0, .shift = s});
@@ -106,18 +115,38 @@ Tensor add_scalar(const Tensor& x, double s) {
 Tensor mul_scalar(const Tensor& x, double s) {
   return unary_op("mul_scalar", UnaryOp::affine, x, {.scale = s, .shift = 0.0});
 }
-Tensor neg(const Tensor& x) { return unary_op("neg", UnaryOp::neg, x); }
-Tensor exp(const Tensor& x) { return unary_op("exp", UnaryOp::exp, x); }
-Tensor log(const Tensor& x) { return unary_op("log", UnaryOp::log, x); }
-Tensor tanh(const Tensor& x) { return unary_op("tanh", UnaryOp::tanh, x); }
-Tensor sigmoid(const Tensor& x) { return unary_op("sigmoid", UnaryOp::sigmoid, x); }
-Tensor relu(const Tensor& x) { return unary_op("relu", UnaryOp::relu, x); }
+Tensor neg(const Tensor& x) {
+  return unary_op("neg", UnaryOp::neg, x);
+}
+Tensor exp(const Tensor& x) {
+  return unary_op("exp", UnaryOp::exp, x);
+}
+Tensor log(const Tensor& x) {
+  return unary_op("log", UnaryOp::log, x);
+}
+Tensor tanh(const Tensor& x) {
+  return unary_op("tanh", UnaryOp::tanh, x);
+}
+Tensor sigmoid(const Tensor& x) {
+  return unary_op("sigmoid", UnaryOp::sigmoid, x);
+}
+Tensor relu(const Tensor& x) {
+  return unary_op("relu", UnaryOp::relu, x);
+}
 Tensor elu(const Tensor& x, double alpha) {
   return unary_op("elu", UnaryOp::elu, x, {.alpha = alpha});
 }
-Tensor softplus(const Tensor& x) { return unary_op("softplus", UnaryOp::softplus, x); }
-Tensor square(const Tensor& x) { return unary_op("square", UnaryOp::square, x); }
-Tensor sqrt(const Tensor& x) { return unary_op("sqrt", UnaryOp::sqrt, x); }
-Tensor abs(const Tensor& x) { return unary_op("abs", UnaryOp::abs, x); }
+Tensor softplus(const Tensor& x) {
+  return unary_op("softplus", UnaryOp::softplus, x);
+}
+Tensor square(const Tensor& x) {
+  return unary_op("square", UnaryOp::square, x);
+}
+Tensor sqrt(const Tensor& x) {
+  return unary_op("sqrt", UnaryOp::sqrt, x);
+}
+Tensor abs(const Tensor& x) {
+  return unary_op("abs", UnaryOp::abs, x);
+}
 
 }  // namespace gm

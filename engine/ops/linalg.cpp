@@ -32,7 +32,8 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
   check_ndim("matmul", "a", a, 2);
   check_ndim("matmul", "b", b, 2);
   if (a.size(1) != b.size(0))
-    throw ShapeError(fmt::format("matmul: inner sizes differ: {} x {}", a.describe(), b.describe()));
+    throw ShapeError(
+        fmt::format("matmul: inner sizes differ: {} x {}", a.describe(), b.describe()));
   Tensor c = gemm2d(a.detach(), false, b.detach(), false);
   record("matmul", {a, b}, {&c}, [a, b](const std::vector<Tensor>& g) {
     // dA = dC B^T, dB = A^T dC

@@ -12,8 +12,10 @@ namespace {
 // Sums one dim away (keeping it as size 1), without recording.
 Tensor sum_one_dim(const Tensor& x, size_t d) {
   int64_t outer = 1, inner = 1;
-  for (size_t i = 0; i < d; ++i) outer *= x.shape()[i];
-  for (size_t i = d + 1; i < x.shape().size(); ++i) inner *= x.shape()[i];
+  for (size_t i = 0; i < d; ++i)
+    outer *= x.shape()[i];
+  for (size_t i = d + 1; i < x.shape().size(); ++i)
+    inner *= x.shape()[i];
   Shape out_shape = x.shape();
   out_shape[d] = 1;
   Tensor y = Tensor::zeros(out_shape, x.dtype(), x.device());
@@ -40,7 +42,8 @@ Tensor sum(const Tensor& x, const std::vector<int>& dims, bool keepdim) {
   check_floating("sum", x);
   const std::vector<size_t> ds = normalize_dims("sum", x, dims);
   Tensor y = x.detach();
-  for (size_t d : ds) y = sum_one_dim(y, d);
+  for (size_t d : ds)
+    y = sum_one_dim(y, d);
   Shape kept = y.shape();
   Shape out_shape;
   for (size_t i = 0; i < kept.size(); ++i)
@@ -56,13 +59,15 @@ Tensor sum(const Tensor& x, const std::vector<int>& dims, bool keepdim) {
 
 Tensor sum(const Tensor& x) {
   std::vector<int> all(static_cast<size_t>(x.ndim()));
-  for (int i = 0; i < x.ndim(); ++i) all[static_cast<size_t>(i)] = i;
+  for (int i = 0; i < x.ndim(); ++i)
+    all[static_cast<size_t>(i)] = i;
   return sum(x, all, false);
 }
 
 Tensor mean(const Tensor& x, const std::vector<int>& dims, bool keepdim) {
   int64_t count = 1;
-  for (size_t d : normalize_dims("mean", x, dims)) count *= x.shape()[d];
+  for (size_t d : normalize_dims("mean", x, dims))
+    count *= x.shape()[d];
   GM_CHECK(count > 0, "mean over an empty dimension of {}", x.describe());
   return mul_scalar(sum(x, dims, keepdim), 1.0 / static_cast<double>(count));
 }

@@ -51,7 +51,8 @@ Tensor place_into_zeros(const Tensor& x, const Shape& shape, int64_t dst_offset)
   Tensor out = Tensor::zeros(shape, x.dtype(), x.device());
   StridedCopy box = full_box(x.shape());
   const auto dst_strides = contiguous_strides(shape);
-  for (size_t i = 0; i < shape.size(); ++i) box.dst_stride[i] = dst_strides[i];
+  for (size_t i = 0; i < shape.size(); ++i)
+    box.dst_stride[i] = dst_strides[i];
   box.dst_offset = dst_offset;
   run_copy(x, out, box);
   return out;
@@ -108,8 +109,8 @@ Tensor permute(const Tensor& x, const std::vector<int>& order) {
   StridedCopy box = full_box(out_shape);
   const auto in_strides = contiguous_strides(x.shape());
   for (int i = 0; i < nd; ++i)
-    box.src_stride[static_cast<size_t>(i)] =
-        in_strides[static_cast<size_t>(normalize_dim("permute", order[static_cast<size_t>(i)], nd))];
+    box.src_stride[static_cast<size_t>(i)] = in_strides[static_cast<size_t>(
+        normalize_dim("permute", order[static_cast<size_t>(i)], nd))];
   run_copy(x, y, box);
   record("permute", {x}, {&y}, [inverse](const std::vector<Tensor>& g) {
     return std::vector<Tensor>{permute(g[0], inverse)};
@@ -140,14 +141,16 @@ Tensor concat(const std::vector<Tensor>& xs, int dim) {
   int64_t start = 0;
   for (const Tensor& t : xs) {
     StridedCopy box = full_box(t.shape());
-    for (size_t i = 0; i < out_strides.size(); ++i) box.dst_stride[i] = out_strides[i];
+    for (size_t i = 0; i < out_strides.size(); ++i)
+      box.dst_stride[i] = out_strides[i];
     box.dst_offset = start * out_strides[static_cast<size_t>(d)];
     run_copy(t, y, box);
     starts.push_back(start);
     start += t.shape()[static_cast<size_t>(d)];
   }
   std::vector<int64_t> sizes;
-  for (const Tensor& t : xs) sizes.push_back(t.shape()[static_cast<size_t>(d)]);
+  for (const Tensor& t : xs)
+    sizes.push_back(t.shape()[static_cast<size_t>(d)]);
   record("concat", xs, {&y}, [d, starts, sizes](const std::vector<Tensor>& g) {
     std::vector<Tensor> grads;
     for (size_t i = 0; i < starts.size(); ++i)
@@ -161,14 +164,15 @@ Tensor slice(const Tensor& x, int dim, int64_t start, int64_t end) {
   const int d = normalize_dim("slice", dim, x.ndim());
   const int64_t size = x.shape()[static_cast<size_t>(d)];
   if (start < 0 || end > size || start > end)
-    throw ShapeError(fmt::format("slice: range [{}, {}) out of bounds for dim {} of {}", start,
-                                 end, d, x.describe()));
+    throw ShapeError(fmt::format("slice: range [{}, {}) out of bounds for dim {} of {}", start, end,
+                                 d, x.describe()));
   Shape out_shape = x.shape();
   out_shape[static_cast<size_t>(d)] = end - start;
   Tensor y = Tensor::empty(out_shape, x.dtype(), x.device());
   StridedCopy box = full_box(out_shape);
   const auto in_strides = contiguous_strides(x.shape());
-  for (size_t i = 0; i < in_strides.size(); ++i) box.src_stride[i] = in_strides[i];
+  for (size_t i = 0; i < in_strides.size(); ++i)
+    box.src_stride[i] = in_strides[i];
   box.src_offset = start * in_strides[static_cast<size_t>(d)];
   run_copy(x, y, box);
   const Shape in_shape = x.shape();
@@ -230,8 +234,8 @@ Tensor broadcast_to(const Tensor& x, const Shape& shape) {
   if (x.shape() == shape) return x;
   const Shape common = broadcast_shape("broadcast_to", x.shape(), shape);
   if (common != shape)
-    throw ShapeError(fmt::format("broadcast_to: {} cannot be broadcast to {}", x.describe(),
-                                 shape_str(shape)));
+    throw ShapeError(
+        fmt::format("broadcast_to: {} cannot be broadcast to {}", x.describe(), shape_str(shape)));
   Tensor y = Tensor::empty(shape, x.dtype(), x.device());
   StridedCopy box = full_box(shape);
   const size_t lead = shape.size() - x.shape().size();

@@ -23,10 +23,18 @@ void* CpuBackend::allocate(size_t bytes) {
   return p;
 }
 
-void CpuBackend::deallocate(void* ptr, size_t) { std::free(ptr); }
-void CpuBackend::copy_from_host(void* dst, const void* src, size_t n) { std::memcpy(dst, src, n); }
-void CpuBackend::copy_to_host(void* dst, const void* src, size_t n) { std::memcpy(dst, src, n); }
-void CpuBackend::copy_within(void* dst, const void* src, size_t n) { std::memmove(dst, src, n); }
+void CpuBackend::deallocate(void* ptr, size_t) {
+  std::free(ptr);
+}
+void CpuBackend::copy_from_host(void* dst, const void* src, size_t n) {
+  std::memcpy(dst, src, n);
+}
+void CpuBackend::copy_to_host(void* dst, const void* src, size_t n) {
+  std::memcpy(dst, src, n);
+}
+void CpuBackend::copy_within(void* dst, const void* src, size_t n) {
+  std::memmove(dst, src, n);
+}
 
 void CpuBackend::fill(Tensor& y, double value) {
   dispatch_any(y.dtype(), [&](auto zero) {
@@ -39,7 +47,8 @@ void CpuBackend::arange(Tensor& y) {
   dispatch_any(y.dtype(), [&](auto zero) {
     using T = decltype(zero);
     T* p = static_cast<T*>(y.raw());
-    for (int64_t i = 0; i < y.numel(); ++i) p[i] = static_cast<T>(i);
+    for (int64_t i = 0; i < y.numel(); ++i)
+      p[i] = static_cast<T>(i);
   });
 }
 
@@ -50,7 +59,8 @@ void CpuBackend::cast(const Tensor& x, Tensor& y) {
       using Y = decltype(y_zero);
       const X* src = static_cast<const X*>(x.raw());
       Y* dst = static_cast<Y*>(y.raw());
-      for (int64_t i = 0; i < x.numel(); ++i) dst[i] = static_cast<Y>(src[i]);
+      for (int64_t i = 0; i < x.numel(); ++i)
+        dst[i] = static_cast<Y>(src[i]);
     });
   });
 }
@@ -62,7 +72,8 @@ void CpuBackend::fill_uniform(Tensor& y, uint64_t seed, uint64_t offset, double 
     const int64_t n = y.numel();
 #pragma omp parallel for if (n > 65536)
     for (int64_t i = 0; i < n; ++i)
-      p[i] = static_cast<T>(low + (high - low) * philox::uniform(seed, offset, static_cast<uint64_t>(i)));
+      p[i] = static_cast<T>(low +
+                            (high - low) * philox::uniform(seed, offset, static_cast<uint64_t>(i)));
   });
 }
 
@@ -89,7 +100,8 @@ void CpuBackend::strided_copy(const Tensor& src, Tensor& dst, const StridedCopy&
   // Walk every index of the box but the last dimension, copying a row at a time.
   const int last = box.ndim - 1;
   int64_t rows = 1;
-  for (int i = 0; i < last; ++i) rows *= box.extent[i];
+  for (int i = 0; i < last; ++i)
+    rows *= box.extent[i];
   const int64_t row_len = box.extent[last];
   const int64_t ss = box.src_stride[last], ds = box.dst_stride[last];
   for (int64_t r = 0; r < rows; ++r) {

@@ -23,8 +23,7 @@ class CpuBackend final : public Backend {
   void arange(Tensor& y) override;
   void cast(const Tensor& x, Tensor& y) override;
   void fill_uniform(Tensor& y, uint64_t seed, uint64_t offset, double low, double high) override;
-  void fill_normal(Tensor& y, uint64_t seed, uint64_t offset, double mean,
-                   double stddev) override;
+  void fill_normal(Tensor& y, uint64_t seed, uint64_t offset, double mean, double stddev) override;
   void strided_copy(const Tensor& src, Tensor& dst, const StridedCopy& box) override;
 
   void unary(UnaryOp op, const UnaryParams& p, const Tensor& x, Tensor& y) override;
@@ -46,10 +45,9 @@ class CpuBackend final : public Backend {
   void softmax_xent_forward(const Tensor& logits, const Tensor& target, Tensor& nll) override;
   void softmax_xent_backward(const Tensor& logits, const Tensor& target, const Tensor& dnll,
                              Tensor& dlogits) override;
-  void sample_categorical(const Tensor& logits, double temperature, uint64_t seed,
-                          uint64_t offset, Tensor& out) override;
-  void lstm_cell_forward(const Tensor& gates, const Tensor& c_prev, Tensor& h,
-                         Tensor& c) override;
+  void sample_categorical(const Tensor& logits, double temperature, uint64_t seed, uint64_t offset,
+                          Tensor& out) override;
+  void lstm_cell_forward(const Tensor& gates, const Tensor& c_prev, Tensor& h, Tensor& c) override;
   void lstm_cell_backward(const Tensor& gates, const Tensor& c_prev, const Tensor& c,
                           const Tensor& dh, const Tensor& dc, Tensor& dgates,
                           Tensor& dc_prev) override;
@@ -66,8 +64,8 @@ class CpuBackend final : public Backend {
   void discretized_logistic_nll_forward(const Tensor& x, const Tensor& mean,
                                         const Tensor& log_scale, Tensor& nll) override;
   void discretized_logistic_nll_backward(const Tensor& x, const Tensor& mean,
-                                         const Tensor& log_scale, const Tensor& dnll,
-                                         Tensor& dmean, Tensor& dlog_scale) override;
+                                         const Tensor& log_scale, const Tensor& dnll, Tensor& dmean,
+                                         Tensor& dlog_scale) override;
 
   void adam_update(const AdamStep& s, Tensor& param, const Tensor& grad, Tensor& m,
                    Tensor& v) override;

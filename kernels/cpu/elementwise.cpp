@@ -19,7 +19,8 @@ void CpuBackend::unary(UnaryOp op, const UnaryParams& p, const Tensor& x, Tensor
             shift = static_cast<T>(p.shift);
     const int64_t n = x.numel();
 #pragma omp parallel for if (n > kParallelThreshold)
-    for (int64_t i = 0; i < n; ++i) ys[i] = math::unary_forward(code, xs[i], alpha, scale, shift);
+    for (int64_t i = 0; i < n; ++i)
+      ys[i] = math::unary_forward(code, xs[i], alpha, scale, shift);
   });
 }
 
@@ -50,7 +51,8 @@ void CpuBackend::binary(BinaryOp op, const Tensor& a, const Tensor& b, Tensor& y
     const int64_t n = y.numel();
     if (a.shape() == y.shape() && b.shape() == y.shape()) {
 #pragma omp parallel for if (n > kParallelThreshold)
-      for (int64_t i = 0; i < n; ++i) ys[i] = math::binary_forward(code, as[i], bs[i]);
+      for (int64_t i = 0; i < n; ++i)
+        ys[i] = math::binary_forward(code, as[i], bs[i]);
       return;
     }
     // Broadcast: element strides with 0 along broadcast dims, walked a row (last dim) at a time.
@@ -99,7 +101,8 @@ void CpuBackend::sum_axis(const Tensor& x, Tensor& y, int64_t outer, int64_t n, 
       for (int64_t i = 0; i < inner; ++i) {
         double acc = 0.0;
         const T* col = xs + o * n * inner + i;
-        for (int64_t k = 0; k < n; ++k) acc += static_cast<double>(col[k * inner]);
+        for (int64_t k = 0; k < n; ++k)
+          acc += static_cast<double>(col[k * inner]);
         ys[o * inner + i] = static_cast<T>(acc);
       }
     }
@@ -114,7 +117,8 @@ void CpuBackend::axpy(double alpha, const Tensor& x, Tensor& y) {
     const T a = static_cast<T>(alpha);
     const int64_t n = x.numel();
 #pragma omp parallel for if (n > kParallelThreshold)
-    for (int64_t i = 0; i < n; ++i) ys[i] += a * xs[i];
+    for (int64_t i = 0; i < n; ++i)
+      ys[i] += a * xs[i];
   });
 }
 

@@ -19,8 +19,8 @@ void CpuBackend::lstm_cell_backward(const Tensor&, const Tensor&, const Tensor&,
                                     const Tensor&, Tensor&, Tensor&) {
   fail("cpu lstm_cell_backward: pending");
 }
-void CpuBackend::gaussian_sample_forward(const Tensor&, const Tensor&, uint64_t, uint64_t,
-                                         Tensor&, Tensor&) {
+void CpuBackend::gaussian_sample_forward(const Tensor&, const Tensor&, uint64_t, uint64_t, Tensor&,
+                                         Tensor&) {
   fail("cpu gaussian_sample_forward: pending");
 }
 void CpuBackend::gaussian_sample_backward(const Tensor&, const Tensor&, const Tensor&, Tensor&,
