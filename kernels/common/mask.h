@@ -100,18 +100,24 @@ inline std::string picture(MaskType type, int64_t groups, int64_t k) {
     }
   }
   if (groups == 1 || type == MaskType::none) return s;
-  auto label = [&](int64_t g) {
-    return groups == 3 ? std::string(1, "RGB"[g]) : std::to_string(g);
+  // Groups are named R, G, B when there are three, else by number.
+  auto append_label = [&](int64_t g) {
+    if (groups == 3)
+      s.push_back("RGB"[g]);
+    else
+      s.append(std::to_string(g));
   };
-  s += "centre tap c: input group (columns) -> output group (rows)\n ";
-  for (int64_t gi = 0; gi < groups; ++gi)
-    s += " " + label(gi);
-  s += "\n";
+  s.append("centre tap c: input group (columns) -> output group (rows)\n ");
+  for (int64_t gi = 0; gi < groups; ++gi) {
+    s.push_back(' ');
+    append_label(gi);
+  }
+  s.push_back('\n');
   for (int64_t go = 0; go < groups; ++go) {
-    s += label(go);
+    append_label(go);
     for (int64_t gi = 0; gi < groups; ++gi)
-      s += centre_pair_visible(type, groups, gi, groups, go, groups) ? " x" : " .";
-    s += "\n";
+      s.append(centre_pair_visible(type, groups, gi, groups, go, groups) ? " x" : " .");
+    s.push_back('\n');
   }
   return s;
 }
