@@ -67,14 +67,12 @@ void copy(Backend& be, const Tensor& src, Tensor& dst, const StridedCopy& box) {
   be.strided_copy(src, dst, box);
 }
 
-// cols [h*k+1, N, L]: the im2col of h_prev (undefined = the zero initial state), plus a row
-// of ones that multiplies the bias column of the augmented weight.
-Tensor im2col(Backend& be, const Dims& d, const Tensor& h_prev, const Tensor& ones) {
+// cols [h*k+1, N, L] for im2col: zeros (the positions a tap reads outside the line stay zero
+// for good) and a last row of ones, which multiplies the bias column of the augmented weight.
+// One buffer serves every step: each step overwrites only the in-range taps.
+Tensor make_cols(Backend& be, const Dims& d, const Tensor& ones) {
   Tensor cols = Tensor::empty({d.hk() + 1, d.n, d.l}, ones.dtype(), ones.device());
   be.fill(cols, 0.0);
-  if (h_prev.defined())
-    for (int64_t j = 0; j < d.k; ++j)
-      copy(be, h_prev, cols, tap_box(d, j, true));
   StridedCopy row;
   row.ndim = 1;
   row.extent = {d.nl()};
@@ -85,16 +83,19 @@ Tensor im2col(Backend& be, const Dims& d, const Tensor& h_prev, const Tensor& on
   return cols;
 }
 
-// The adjoint of im2col's state part: dh[c, n, l + shift] = sum_j dcols[c*k + j, n, l].
-Tensor col2im(Backend& be, const Dims& d, const Tensor& dcols) {
-  Tensor dh = Tensor::zeros({d.h, d.n, d.l}, dcols.dtype(), dcols.device());
-  Tensor tap = Tensor::empty({d.h, d.n, d.l}, dcols.dtype(), dcols.device());
+// Writes the im2col of the state h_prev [h, N, L] into cols (made by make_cols).
+void im2col(Backend& be, const Dims& d, const Tensor& h_prev, Tensor& cols) {
+  for (int64_t j = 0; j < d.k; ++j)
+    copy(be, h_prev, cols, tap_box(d, j, true));
+}
+
+// The adjoint of im2col's state part, added to dh: dh[c, n, l + shift] += dcols[c*k + j, n, l].
+void col2im_add(Backend& be, const Dims& d, const Tensor& dcols, Tensor& dh, Tensor& tap) {
   for (int64_t j = 0; j < d.k; ++j) {
     if (tap_range(d, j).shift != 0) be.fill(tap, 0.0);  // positions no l maps to stay zero
     copy(be, dcols, tap, tap_box(d, j, false));
     be.axpy(1.0, tap, dh);
   }
-  return dh;
 }
 
 // Box between weight [4h, h*k] (or bias [4h]) and the augmented weight [4h, h*k + 1].
@@ -141,12 +142,21 @@ Tensor scan_backward(const Dims& d, const Saved& s, const Tensor& dout, const Sh
   const Device dev = s.w_aug.device();
   Tensor dx = Tensor::empty(x_shape, dt, dev);
   Tensor dw_aug = Tensor::zeros(s.w_aug.shape(), dt, dev);
-  Tensor dh_carry, dc_carry;  // from step t+1 into step t (undefined: zero)
+  Tensor cols = make_cols(be, d, s.ones);
+  Tensor dcols = Tensor::empty({d.hk() + 1, d.nl()}, dt, dev);
+  Tensor tap = Tensor::empty({d.h, d.n, d.l}, dt, dev);
+  // dh for step t: the output's gradient plus what step t+1's state-to-state conv sends back.
+  Tensor dh = Tensor::empty({d.h, d.n, d.l}, dt, dev);
+  auto load_output_grad = [&](int64_t t) {
+    if (dout.defined())
+      copy(be, dout, dh, step_box(d, d.h, t, false));
+    else
+      be.fill(dh, 0.0);
+  };
+  load_output_grad(d.t - 1);
+  Tensor dc_carry;  // from step t+1 into step t (undefined: zero)
   for (int64_t t = d.t; t-- > 0;) {
     const size_t ti = static_cast<size_t>(t);
-    Tensor dh = Tensor::zeros({d.h, d.n, d.l}, dt, dev);
-    if (dout.defined()) copy(be, dout, dh, step_box(d, d.h, t, false));
-    if (dh_carry.defined()) be.axpy(1.0, dh_carry, dh);
     const Tensor& c_prev = t > 0 ? s.c[ti - 1] : s.zero_state;
     Tensor dgates = Tensor::empty({4 * d.h, d.n, d.l}, dt, dev);
     Tensor dc_prev = Tensor::empty({d.h, d.n, d.l}, dt, dev);
@@ -157,12 +167,12 @@ Tensor scan_backward(const Dims& d, const Saved& s, const Tensor& dout, const Sh
     copy(be, dgates, dx, step_box(d, 4 * d.h, t, true));
     const Tensor g2 = reshape(dgates, {4 * d.h, d.nl()});
     // dW_aug += dgates cols^T (the bias column sums dgates over every step and position).
-    const Tensor cols = im2col(be, d, t > 0 ? s.h[ti - 1] : Tensor(), s.ones);
+    im2col(be, d, t > 0 ? s.h[ti - 1] : s.zero_state, cols);
     gemm(be, g2, false, reshape(cols, {d.hk() + 1, d.nl()}), true, dw_aug, true);
     if (t > 0) {
-      Tensor dcols = Tensor::empty({d.hk() + 1, d.nl()}, dt, dev);
       gemm(be, s.w_aug, true, g2, false, dcols, false);
-      dh_carry = col2im(be, d, dcols);
+      load_output_grad(t - 1);
+      col2im_add(be, d, dcols, dh, tap);
     }
     dc_carry = dc_prev;
   }
@@ -217,12 +227,13 @@ Tensor lstm_scan(const Tensor& x, const Tensor& weight, const Tensor& bias, int6
   s.ones = Tensor::ones({d.nl()}, dt, dev);
 
   Tensor out = Tensor::empty({d.n, d.h, d.t, d.l}, dt, dev);
-  Tensor h_prev, c_prev = s.zero_state;
+  Tensor cols = make_cols(be, d, s.ones);
+  Tensor h_prev = s.zero_state, c_prev = s.zero_state;
   for (int64_t t = 0; t < d.t; ++t) {
     Tensor gates = Tensor::empty({4 * d.h, d.n, d.l}, dt, dev);
     copy(be, x, gates, step_box(d, 4 * d.h, t, false));
     Tensor g2 = reshape(gates, {4 * d.h, d.nl()});
-    const Tensor cols = im2col(be, d, h_prev, s.ones);
+    if (t > 0) im2col(be, d, h_prev, cols);  // at t = 0 the state part is still all zeros
     gemm(be, s.w_aug, false, reshape(cols, {d.hk() + 1, d.nl()}), false, g2, true);
     Tensor h = Tensor::empty({d.h, d.n, d.l}, dt, dev);
     Tensor c = Tensor::empty({d.h, d.n, d.l}, dt, dev);
