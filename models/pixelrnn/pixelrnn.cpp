@@ -38,14 +38,6 @@ void write_at(Tensor& images, const Tensor& values, int64_t ch, int64_t r, int64
   images.backend().strided_copy(values, images, box);
 }
 
-// One draw per row of logits [N, 256, 1] from softmax(logits / temperature): int32 [N, 1].
-Tensor draw(const Tensor& logits, double temperature, Generator& gen) {
-  Tensor out = Tensor::empty({logits.size(0), 1}, DType::i32, logits.device());
-  const uint64_t offset = gen.advance(static_cast<uint64_t>(logits.size(0)));
-  logits.backend().sample_categorical(logits, temperature, gen.seed(), offset, out);
-  return out;
-}
-
 }  // namespace
 
 PixelRnn::PixelRnn(PixelRnnConfig config, const models::ImageShape& shape, const nn::Init& init)
@@ -131,7 +123,7 @@ Tensor PixelRnn::sample(int64_t count, double temperature, Generator& gen) {
       for (int64_t ch = 0; ch < shape_.channels; ++ch) {
         // Rows below r cannot influence row r, so only the rows up to r are run.
         const Tensor lg = logits(scale(slice(images, 2, 0, r + 1)));
-        const Tensor drawn = draw(logits_at(lg, ch, r, c), temperature, gen);
+        const Tensor drawn = sample_categorical(logits_at(lg, ch, r, c), temperature, gen);
         write_at(images, drawn.to(DType::u8), ch, r, c);
       }
   return images;
