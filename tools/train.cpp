@@ -33,7 +33,8 @@ int run(TrainCli& cli) {
   const std::filesystem::path ck_path = checkpoint_path(o.out);
   if (o.resume) {
     if (cli.out.empty() && o.config.model.empty())
-      throw UsageError("--resume needs --out DIR (the run's folder), or --model NAME for runs/NAME");
+      throw UsageError(
+          "--resume needs --out DIR (the run's folder), or --model NAME for runs/NAME");
     const RunConfig stored = read_checkpoint(ck_path).config;
     const RunConfig& given = o.config;
     keep_from_checkpoint(cli.model, given.model, stored.model);
