@@ -1,7 +1,7 @@
 // The properties that make masked convolutions autoregressive, checked on the op itself:
 // causality in raster order, exactly-zero gradients for masked weights, masked taps never
 // touched, the FLOP count, and the pictures docs/masked-convolution.md shows. Also: large shapes
-// that split the column buffer into several chunks, and the ops' error messages.
+// checked through their adjoint identities, and the ops' error messages.
 #include <cmath>
 #include <limits>
 
