@@ -219,6 +219,11 @@ int main(int argc, char** argv) {
                o.size, o.size, o.reps, o.warmup);
     fmt::print("threads: OpenMP {}, OpenBLAS {} ({})\n", omp_get_max_threads(),
                openblas_get_num_threads(), openblas_get_config());
+    if (std::ifstream load("/proc/loadavg"); load) {  // other work on the machine skews timings
+      std::string one, five;
+      load >> one >> five;
+      fmt::print("load average before the run: {} (1 min), {} (5 min)\n", one, five);
+    }
     const double square = sgemm_gflops({o.square, o.square, o.square}, o);
     fmt::print("raw sgemm {0}x{0}x{0}: {1:.1f} GFLOP/s\n", o.square, square);
     fmt::print(
