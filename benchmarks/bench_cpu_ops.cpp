@@ -22,6 +22,7 @@
 
 #include "benchmarks/conv_check.h"
 #include "engine/backend.h"
+#include "engine/ops.h"
 #include "engine/random.h"
 #include "kernels/common/mask.h"
 
@@ -158,6 +159,33 @@ void bench_matmul(const Layer& layer, const Options& o, std::vector<Row>& rows) 
   add("backward weight", {M, K, N}, [&] { be.gemm(bwd_weight, dc, b, da); });
 }
 
+// The receptive field of output pixel (c, c) of a stack of masked 3x3 convolutions (one type A,
+// then type B), found by running the op: perturb each input pixel and see whether the output
+// moves. All weights are 1, so no two paths can cancel. 'o' is the pixel itself, 'x' a pixel it
+// sees, '#' an earlier pixel (raster order) it cannot see: the blind spot; '.' later pixels.
+std::string receptive_field_picture(int layers, int64_t size) {
+  const Tensor w = Tensor::ones({1, 1, 3, 3}, DType::f64);
+  auto stack = [&](const Tensor& x) {
+    Tensor h = masked_conv2d(x, w, Tensor(), MaskType::A);
+    for (int i = 1; i < layers; ++i)
+      h = masked_conv2d(h, w, Tensor(), MaskType::B);
+    return h.to_vector<double>();
+  };
+  const int64_t c = size / 2, centre = c * size + c;
+  const double base =
+      stack(Tensor::zeros({1, 1, size, size}, DType::f64))[static_cast<size_t>(centre)];
+  std::string s;
+  for (int64_t i = 0; i < size * size; ++i) {
+    std::vector<double> x(static_cast<size_t>(size * size), 0.0);
+    x[static_cast<size_t>(i)] = 1.0;
+    const bool seen =
+        stack(Tensor::from_vector(x, {1, 1, size, size}))[static_cast<size_t>(centre)] != base;
+    s += i == centre ? 'o' : seen ? 'x' : i < centre ? '#' : '.';
+    s += (i + 1) % size ? ' ' : '\n';
+  }
+  return s;
+}
+
 void print_masks() {
   for (auto [type, k] : {std::pair{MaskType::A, int64_t{7}}, std::pair{MaskType::B, int64_t{3}}})
     fmt::print("mask {} {}x{} ({} of {} taps computed):\n{}\n", type == MaskType::A ? "A" : "B", k,
@@ -165,6 +193,8 @@ void print_masks() {
   for (MaskType type : {MaskType::A, MaskType::B})
     fmt::print("mask {} 3x3 with 3 colour groups:\n{}\n", type == MaskType::A ? "A" : "B",
                mask::picture(type, 3, 3));
+  fmt::print("receptive field of MaskA 3x3 + 3 x MaskB 3x3 ('#' = blind spot):\n{}",
+             receptive_field_picture(4, 11));
 }
 
 void write_csv(const std::vector<Row>& rows, double square_gflops, const Options& o) {
@@ -202,10 +232,6 @@ int main(int argc, char** argv) {
   app.add_flag("--quick", o.quick, "one repetition, no warm-up (smoke test)");
   app.add_flag("--masks", o.masks, "print the mask pictures and exit");
   CLI11_PARSE(app, argc, argv);
-  if (o.masks) {
-    print_masks();
-    return 0;
-  }
   if (o.quick) {
     o.reps = 1;
     o.warmup = 0;
@@ -215,6 +241,10 @@ int main(int argc, char** argv) {
     openblas_set_num_threads(o.threads);
   }
   try {
+    if (o.masks) {
+      print_masks();
+      return 0;
+    }
     fmt::print("bench_cpu_ops: batch {}, {}x{} images, median of {} after {} warm-up\n", o.batch,
                o.size, o.size, o.reps, o.warmup);
     fmt::print("threads: OpenMP {}, OpenBLAS {} ({})\n", omp_get_max_threads(),
