@@ -1,0 +1,87 @@
+#include "engine/io/png.h"
+
+#include <stb_image_write.h>
+
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <vector>
+
+namespace gm::io {
+
+namespace {
+
+// TODO(switch to engine/io/atomic_file.h when it lands).
+void write_file_atomically(const std::string& path, const std::vector<uint8_t>& bytes) {
+  const std::string temp = path + ".tmp";
+  std::FILE* f = std::fopen(temp.c_str(), "wb");
+  if (!f) throw IoError(fmt::format("'{}': cannot create the file", temp));
+  const bool ok = std::fwrite(bytes.data(), 1, bytes.size(), f) == bytes.size();
+  if (std::fclose(f) != 0 || !ok) {
+    std::remove(temp.c_str());
+    throw IoError(fmt::format("'{}': write failed (disk full?)", temp));
+  }
+  std::error_code ec;
+  std::filesystem::rename(temp, path, ec);
+  if (ec) {
+    std::remove(temp.c_str());
+    throw IoError(fmt::format("'{}': cannot rename into place: {}", path, ec.message()));
+  }
+}
+
+}  // namespace
+
+Tensor make_grid(const Tensor& images, const GridOptions& o) {
+  GM_CHECK(images.dtype() == DType::u8 && images.ndim() == 4,
+           "make_grid: expected uint8 images [N, C, H, W], got {}", images.describe());
+  const int64_t n = images.size(0), c = images.size(1), h = images.size(2), w = images.size(3);
+  GM_CHECK(n > 0, "make_grid: no images");
+  GM_CHECK(c == 1 || c == 3, "make_grid: images have {} channels, expected 1 (grey) or 3 (RGB)", c);
+  GM_CHECK(o.border >= 0 && o.scale >= 0 && o.columns >= 0,
+           "make_grid: border, scale and columns must not be negative");
+  const int64_t cols = o.columns > 0
+                           ? o.columns
+                           : static_cast<int64_t>(std::ceil(std::sqrt(static_cast<double>(n))));
+  const int64_t rows = (n + cols - 1) / cols;
+  const int64_t scale = o.scale > 0 ? o.scale : std::max<int64_t>(1, (56 + h - 1) / h);
+  const int64_t th = h * scale, tw = w * scale, b = o.border;
+  const int64_t out_h = rows * (th + b) + b, out_w = cols * (tw + b) + b;
+  Tensor host = images.to(Device::cpu());
+  Tensor grid = Tensor::full({c, out_h, out_w}, o.border_value, DType::u8);
+  const uint8_t* src = host.data<uint8_t>();
+  uint8_t* dst = grid.data<uint8_t>();
+  for (int64_t i = 0; i < n; ++i) {
+    const int64_t top = b + (i / cols) * (th + b), left = b + (i % cols) * (tw + b);
+    for (int64_t ch = 0; ch < c; ++ch)
+      for (int64_t y = 0; y < th; ++y)
+        for (int64_t x = 0; x < tw; ++x)
+          dst[(ch * out_h + top + y) * out_w + left + x] =
+              src[((i * c + ch) * h + y / scale) * w + x / scale];
+  }
+  return grid;
+}
+
+void write_png(const std::string& path, const Tensor& image) {
+  GM_CHECK(
+      image.dtype() == DType::u8 && image.ndim() == 3 && (image.size(0) == 1 || image.size(0) == 3),
+      "write_png('{}'): expected uint8 [C, H, W] with C = 1 or 3, got {}", path, image.describe());
+  const int c = static_cast<int>(image.size(0)), h = static_cast<int>(image.size(1)),
+            w = static_cast<int>(image.size(2));
+  Tensor host = image.to(Device::cpu());
+  const uint8_t* planar = host.data<uint8_t>();
+  std::vector<uint8_t> interleaved(static_cast<size_t>(c * h * w));
+  for (int ch = 0; ch < c; ++ch)
+    for (int i = 0; i < h * w; ++i)
+      interleaved[static_cast<size_t>(i * c + ch)] = planar[ch * h * w + i];
+  std::vector<uint8_t> encoded;
+  auto append = [](void* context, void* data, int size) {
+    auto* out = static_cast<std::vector<uint8_t>*>(context);
+    const auto* bytes = static_cast<const uint8_t*>(data);
+    out->insert(out->end(), bytes, bytes + size);
+  };
+  if (!stbi_write_png_to_func(append, &encoded, w, h, c, interleaved.data(), w * c))
+    throw IoError(fmt::format("'{}': PNG encoding failed ({}x{}, {} channels)", path, w, h, c));
+  write_file_atomically(path, encoded);
+}
+
+}  // namespace gm::io
