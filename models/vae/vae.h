@@ -50,6 +50,8 @@ class VaeModel : public Model {
 
   // q(z|x) for uint8 images [N, C, H, W] (gen: the binarisation of -bin models).
   GaussianParams encode(const Tensor& images, Generator& gen) const;
+  // z [N, L] -> the likelihood's parameters [N, P, D] (models/vae/likelihood.h).
+  Tensor decoder_params(const Tensor& z) const { return (*decoder_)(z); }
   // z [N, L] -> uint8 images [N, C, H, W].
   Tensor decode(const Tensor& z, DecodeMode mode, Generator& gen) const;
 
