@@ -9,10 +9,7 @@
 #include "models/model_gradcheck.h"
 #include "models/pixelcnn/pixelcnn.h"
 #include "models/registry.h"
-#if __has_include("engine/optim.h")  // TEMP until optim lands
 #include "tests/learning.h"
-#define GM_TEMP_HAVE_OPTIM
-#endif
 #include "tests/support.h"
 
 using namespace gm;
@@ -323,7 +320,6 @@ TEST_CASE("pixelcnn's parameter gradients match finite differences", "[pixelcnn]
   }
 }
 
-#ifdef GM_TEMP_HAVE_OPTIM
 TEST_CASE("pixelcnn learns Fashion-MNIST: the loss falls well below its initial value",
           "[pixelcnn][learning]") {
   // 256 training images, a small PixelCNN (7x7 type A, two blocks, 16 filters), batch 32,
@@ -340,4 +336,3 @@ TEST_CASE("pixelcnn learns Fashion-MNIST: the loss falls well below its initial 
   WARN("pixelcnn learning: " << r.initial << " -> " << r.final << " nats/image");
   CHECK(r.final < 0.7 * r.initial);
 }
-#endif

@@ -8,11 +8,8 @@
 #include "models/model_gradcheck.h"
 #include "models/registry.h"
 #include "models/vae/vae.h"
-#include "tests/support.h"
-#if __has_include("engine/optim.h")  // TEMP until optim lands
 #include "tests/learning.h"
-#define GM_TEMP_HAVE_OPTIM
-#endif
+#include "tests/support.h"
 
 using namespace gm;
 using namespace gm::models;
@@ -337,7 +334,6 @@ TEST_CASE("the VAE's parameter gradients match finite differences", "[vae][gradc
   }
 }
 
-#ifdef GM_TEMP_HAVE_OPTIM
 TEST_CASE("VAEs learn Fashion-MNIST: the loss falls well below its initial value",
           "[vae][learning]") {
   // 256 training images, batch 32, Adam 1e-3 (reference-models.md), 64 steps. At
@@ -353,4 +349,3 @@ TEST_CASE("VAEs learn Fashion-MNIST: the loss falls well below its initial value
     CHECK(r.final < 0.7 * r.initial);
   }
 }
-#endif
