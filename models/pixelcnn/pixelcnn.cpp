@@ -95,19 +95,6 @@ LossOutput PixelCnn::loss(const Tensor& images, Generator& gen) {
   return out;
 }
 
-namespace {
-
-// logits [N, V] -> int32 [N] drawn from softmax(logits / temperature).
-Tensor draw_categorical(const Tensor& logits, double temperature, Generator& gen) {
-  const int64_t n = logits.size(0);
-  Tensor out = Tensor::empty({n}, DType::i32, logits.device());
-  logits.backend().sample_categorical(reshape(logits, {n, logits.size(1), 1}), temperature,
-                                      gen.seed(), gen.advance(static_cast<uint64_t>(n)), out);
-  return out;
-}
-
-}  // namespace
-
 Tensor PixelCnn::sample(int64_t count, double temperature, Generator& gen) {
   GM_CHECK(count >= 1, "{}: sample count must be positive, got {}", config_.name, count);
   GM_CHECK(temperature > 0.0 && std::isfinite(temperature),
@@ -122,12 +109,11 @@ Tensor PixelCnn::sample(int64_t count, double temperature, Generator& gen) {
       for (int64_t ch = 0; ch < c; ++ch) {
         Tensor x = scale_images(Tensor::from_vector(pixels, image_shape), dtype_, device_);
         Tensor at = slice(slice(slice(logits(x), 2, ch, ch + 1), 3, row, row + 1), 4, col, col + 1);
-        at = reshape(at, {count, values()}) * (1.0 / temperature);
-        std::vector<int32_t> drawn;
-        if (config_.binary)
-          drawn = bernoulli_draw(sigmoid(at), gen).to_vector<int32_t>();
-        else
-          drawn = draw_categorical(at, 1.0, gen).to_vector<int32_t>();
+        at = reshape(at, {count, values()});
+        const std::vector<int32_t> drawn =
+            config_.binary
+                ? bernoulli_draw(sigmoid(at * (1.0 / temperature)), gen).to_vector<int32_t>()
+                : sample_categorical(at, temperature, gen).to_vector<int32_t>();
         for (int64_t n = 0; n < count; ++n)
           pixels[static_cast<size_t>(((n * c + ch) * h + row) * w + col)] = static_cast<uint8_t>(
               config_.binary ? 255 * drawn[static_cast<size_t>(n)] : drawn[static_cast<size_t>(n)]);

@@ -69,6 +69,9 @@ ConvDecoder::ConvDecoder(const ImageShape& shape, int64_t channels, int64_t late
   up2_ = &add_module<nn::ConvTranspose2d>("up2", wide, wide, 3, init, 1, 1);
   up3_ = &add_module<nn::ConvTranspose2d>("up3", wide, channels, 4, init, 2, 1);
   up4_ = &add_module<nn::ConvTranspose2d>("up4", channels, planes * shape.channels, 4, init, 2, 1);
+  pixel_bias_ =
+      add_parameter("pixel_bias", {planes * shape.channels, shape.height, shape.width}, 1, init);
+  pixel_bias_.copy_from(Tensor::zeros(pixel_bias_.shape(), init.dtype, init.device));
 }
 
 Tensor ConvDecoder::operator()(const Tensor& z) const {
@@ -77,8 +80,8 @@ Tensor ConvDecoder::operator()(const Tensor& z) const {
   h = reshape(h, {n, 2 * channels_, shape_.height / 4, shape_.width / 4});
   h = relu((*up1_)(h));
   h = relu((*up2_)(h));
-  h = relu((*up3_)(h));  // H/2
-  h = (*up4_)(h);        // [N, P * C, H, W]: plane p is channels [p C, (p + 1) C)
+  h = relu((*up3_)(h));          // H/2
+  h = (*up4_)(h) + pixel_bias_;  // [N, P * C, H, W]: plane p is channels [p C, (p + 1) C)
   return reshape(h, {n, planes_, shape_.dims()});
 }
 

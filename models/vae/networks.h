@@ -4,7 +4,10 @@
 // p(x|z) per pixel, [N, P, D] with D = C * H * W (models/vae/likelihood.h).
 //   MLP  (vae-ref): D -> hidden -> (mu, logvar);  latent -> hidden -> P * D.
 //   conv (the lecture's): 4 convolutions (4x4 stride 2 twice, then 3x3 twice) -> Linear heads;
-//        Linear -> 4 transposed convolutions mirroring them (3x3 twice, 4x4 stride 2 twice).
+//        Linear -> 4 transposed convolutions mirroring them (3x3 twice, 4x4 stride 2 twice),
+//        plus one learned bias per output pixel ("untied", zero at first) so that the
+//        per-pixel marginals (the black border, the bright centre) are learnt directly, as
+//        the MLP's last Linear learns them, instead of through the shared convolution biases.
 #include "models/model.h"
 
 namespace gm::models {
@@ -63,6 +66,7 @@ class ConvDecoder : public VaeDecoder {
  private:
   nn::Linear* project_;
   nn::ConvTranspose2d *up1_, *up2_, *up3_, *up4_;
+  Tensor pixel_bias_;  // [P * C, H, W]
   ImageShape shape_;
   int64_t channels_, planes_;
 };
