@@ -161,21 +161,32 @@ TEST_CASE("PixelRNN sampling is seeded and follows the model's own conditionals"
   }
 }
 
-TEST_CASE("PixelRNN learns Fashion-MNIST: the loss falls well below its initial value",
-          "[pixelrnn][learning]") {
-  // 256 training images, 28x28; one layer of small width; 30 Adam steps at batch 32 with a
-  // learning rate of 1e-2 (the reference 1e-3 needs hundreds of steps to get this far).
+namespace {
+
+// 256 training images, 28x28; one layer of small width; 25 Adam steps at batch 32 with a
+// learning rate of 1e-2 (the reference 1e-3 needs hundreds of steps to get this far).
+void check_learns_fashion_mnist(Architecture a) {
   const Tensor images = gm::test::fashion_mnist_images(256);
-  for (Architecture a : {Architecture::row_lstm, Architecture::diagonal_bilstm}) {
-    auto model = make(small_config(a, 16, 8, 1, 32), {1, 28, 28}, 41, DType::f32);
-    const gm::test::LearningResult r =
-        gm::test::train_briefly(*model, images, /*steps=*/25, /*batch=*/32, 1e-2, 42);
-    WARN(model->config_name() << " learning: " << r.initial << " -> " << r.final << " nats/image");
-    // Untrained, every value is about equally likely: 784 ln 256 = 4347 nats. The best model
-    // that ignores context and position, one intensity histogram for every pixel, scores
-    // 2,659 nats/image on these 256 images (computed from the data), so a loss below 2,550
-    // means the network predicts pixels from their neighbours. Runs land near 2,300.
-    CHECK(r.initial > 4000.0);
-    CHECK(r.final < 2550.0);
-  }
+  auto model = make(small_config(a, 16, 8, 1, 32), {1, 28, 28}, 41, DType::f32);
+  const gm::test::LearningResult r =
+      gm::test::train_briefly(*model, images, /*steps=*/25, /*batch=*/32, 1e-2, 42);
+  WARN(model->config_name() << " learning: " << r.initial << " -> " << r.final << " nats/image");
+  // Untrained, every value is about equally likely: 784 ln 256 = 4347 nats. The best model
+  // that ignores context and position, one intensity histogram for every pixel, scores
+  // 2,659 nats/image on these 256 images (computed from the data), so a loss below 2,550
+  // means the network predicts pixels from their neighbours. Runs land near 2,400.
+  CHECK(r.initial > 4000.0);
+  CHECK(r.final < 2550.0);
+}
+
+}  // namespace
+
+TEST_CASE("Row LSTM learns Fashion-MNIST: the loss falls well below its initial value",
+          "[pixelrnn][learning]") {
+  check_learns_fashion_mnist(Architecture::row_lstm);
+}
+
+TEST_CASE("Diagonal BiLSTM learns Fashion-MNIST: the loss falls well below its initial value",
+          "[pixelrnn][learning]") {
+  check_learns_fashion_mnist(Architecture::diagonal_bilstm);
 }
