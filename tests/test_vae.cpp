@@ -369,3 +369,25 @@ TEST_CASE("VAEs learn Fashion-MNIST: the loss falls well below its initial value
     CHECK(r.final < 0.8 * r.initial);
   }
 }
+
+TEST_CASE("the VAE computes the same loss and estimates on every device", "[vae][device]") {
+  // Philox draws the same parameters and noise on every device; float64, so only summation
+  // order differs: 1e-10 relative.
+  const ImageShape shape{1, 4, 4};
+  const Tensor images = random_images(shape, 3, 61);
+  for (VaeNetwork net : {VaeNetwork::mlp, VaeNetwork::conv}) {
+    Generator cpu_init(60), cpu_noise(62);
+    VaeModel reference(tiny_config(Likelihood::logistic, net), shape, init_for(cpu_init));
+    const double want = reference.loss(images, cpu_noise).nats_per_image;
+    const std::vector<double> want_iw = reference.importance_weighted_nll(images, 5, cpu_noise);
+    for (Device device : gm::test::test_devices()) {
+      if (device == Device::cpu()) continue;
+      INFO("device " << device.name());
+      Generator init(60), noise(62);
+      VaeModel model(tiny_config(Likelihood::logistic, net), shape, {device, DType::f64, &init});
+      CHECK(model.loss(images, noise).nats_per_image == Approx(want).epsilon(1e-10));
+      gm::test::require_close(model.importance_weighted_nll(images, 5, noise), want_iw, 1e-10,
+                              1e-10, "importance-weighted NLL");
+    }
+  }
+}
