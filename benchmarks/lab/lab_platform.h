@@ -5,6 +5,10 @@
 // Lab kernels live in namespace gm::lab and see whichever runtime through this header. The
 // launch spelling is GM_LAUNCH(kernel, grid, block, shared_bytes, stream)(args...) in both
 // (wrap a template kernel in parentheses), as in kernels/cuda/platform.h.
+// GM_LAB_HAVE_CUDNN (set by CMake when libcudnn is found) adds cuDNN beside the masked conv.
+#ifndef GM_LAB_HAVE_CUDNN
+#define GM_LAB_HAVE_CUDNN 0
+#endif
 #if defined(__CUDACC__)
 #include <cuda_runtime.h>
 #define GM_LAB_REAL_GPU 1
