@@ -40,10 +40,11 @@ char* CachingAllocator::take(size_t capacity) {
     release_cache_locked();
     if (cudaMalloc(&p, capacity) != cudaSuccess) {
       cudaGetLastError();
-      fail("{}: out of device memory allocating {:.1f} MiB ({:.1f} MiB in use): use smaller "
-           "batches or models",
-           device_name_, static_cast<double>(capacity) / 1048576.0,
-           static_cast<double>(stats_.bytes_in_use) / 1048576.0);
+      fail(
+          "{}: out of device memory allocating {:.1f} MiB ({:.1f} MiB in use): use smaller "
+          "batches or models",
+          device_name_, static_cast<double>(capacity) / 1048576.0,
+          static_cast<double>(stats_.bytes_in_use) / 1048576.0);
     }
   }
   ++stats_.device_allocations;
@@ -60,13 +61,18 @@ void* CachingAllocator::allocate(size_t bytes) {
   b.base = take(b.capacity);
   char* user = b.base + (b.guarded ? kGuardBytes : 0);
   if (b.guarded) {
-    GM_CUDA_CHECK(cudaMemset(b.base, kSentinel, kGuardBytes));
+    write_sentinels(b, user);
     GM_CUDA_CHECK(cudaMemset(user, 0xff, bytes));
-    GM_CUDA_CHECK(cudaMemset(user + bytes, kSentinel, b.capacity - kGuardBytes - bytes));
   }
   live_[user] = b;
   stats_.bytes_in_use += b.capacity;
   return user;
+}
+
+void CachingAllocator::write_sentinels(const Block& b, void* user) const {
+  GM_CUDA_CHECK(cudaMemset(b.base, kSentinel, kGuardBytes));
+  GM_CUDA_CHECK(cudaMemset(static_cast<char*>(user) + b.bytes, kSentinel,
+                           b.capacity - kGuardBytes - b.bytes));
 }
 
 std::string CachingAllocator::damage(const Block& b, void* user) const {
@@ -80,17 +86,20 @@ std::string CachingAllocator::damage(const Block& b, void* user) const {
     return fmt::format("{}: cannot read the sentinels of the {}-byte buffer at {}", device_name_,
                        b.bytes, user);
   }
-  // Report the overwritten byte nearest to the buffer: the likeliest culprit's index.
+  // Report the overwritten byte nearest to the buffer: byte 0 is the first one past the end,
+  // byte 1 the last one before the start.
   for (size_t i = 0; i < tail; ++i)
     if (back[i] != kSentinel)
-      return fmt::format("{}: out-of-bounds write detected: byte {} after the end of a {}-byte "
-                         "buffer at {} was overwritten (a kernel wrote past the end of it)",
-                         device_name_, i, b.bytes, user);
+      return fmt::format(
+          "{}: out-of-bounds write detected: byte {} after the end of a {}-byte "
+          "buffer at {} was overwritten (a kernel wrote past the end of it)",
+          device_name_, i, b.bytes, user);
   for (size_t i = kGuardBytes; i-- > 0;)
     if (front[i] != kSentinel)
-      return fmt::format("{}: out-of-bounds write detected: byte {} before the start of a "
-                         "{}-byte buffer at {} was overwritten (a kernel wrote before it)",
-                         device_name_, kGuardBytes - i, b.bytes, user);
+      return fmt::format(
+          "{}: out-of-bounds write detected: byte {} before the start of a "
+          "{}-byte buffer at {} was overwritten (a kernel wrote before it)",
+          device_name_, kGuardBytes - i, b.bytes, user);
   return "";
 }
 
@@ -99,9 +108,10 @@ void CachingAllocator::deallocate(void* ptr) noexcept {
   auto it = live_.find(ptr);
   if (it == live_.end()) {
     if (pending_.empty())
-      pending_ = fmt::format("{}: free of {}, which this allocator did not hand out (or which "
-                             "was freed already)",
-                             device_name_, ptr);
+      pending_ = fmt::format(
+          "{}: free of {}, which this allocator did not hand out (or which "
+          "was freed already)",
+          device_name_, ptr);
     return;
   }
   const Block b = it->second;
@@ -130,7 +140,9 @@ void CachingAllocator::check() {
   std::lock_guard<std::mutex> lock(mutex_);
   for (const auto& [user, block] : live_) {
     const std::string problem = damage(block, user);
-    if (!problem.empty()) throw Error(problem);
+    if (problem.empty()) continue;
+    write_sentinels(block, user);  // report each overwrite once
+    throw Error(problem);
   }
 }
 

@@ -53,6 +53,7 @@ class CachingAllocator {
   static size_t size_class(size_t bytes);
   char* take(size_t capacity);
   std::string damage(const Block& b, void* user) const;  // "" when the sentinels are intact
+  void write_sentinels(const Block& b, void* user) const;
   void release_cache_locked();
 
   std::string device_name_;

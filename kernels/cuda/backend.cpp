@@ -144,8 +144,7 @@ void CudaBackend::cast(const Tensor& x, Tensor& y) {
   launched("cast");
 }
 
-void CudaBackend::fill_uniform(Tensor& y, uint64_t seed, uint64_t offset, double low,
-                               double high) {
+void CudaBackend::fill_uniform(Tensor& y, uint64_t seed, uint64_t offset, double low, double high) {
   const Exec e = exec();
   dispatch_floating(y.dtype(), "fill_uniform", [&](auto zero) {
     using T = decltype(zero);
@@ -159,8 +158,7 @@ void CudaBackend::fill_normal(Tensor& y, uint64_t seed, uint64_t offset, double 
   const Exec e = exec();
   dispatch_floating(y.dtype(), "fill_normal", [&](auto zero) {
     using T = decltype(zero);
-    GM_CUDA_NS::fill_normal<T>(e, static_cast<T*>(y.raw()), y.numel(), seed, offset, mean,
-                               stddev);
+    GM_CUDA_NS::fill_normal<T>(e, static_cast<T*>(y.raw()), y.numel(), seed, offset, mean, stddev);
   });
   launched("fill_normal");
 }
@@ -205,9 +203,10 @@ std::string cuda_unavailable_reason(int index) {
   const auto [error, count] = probe;
   if (error == cudaErrorInsufficientDriver || error == cudaErrorStubLibrary ||
       error == cudaErrorNoDevice)
-    return fmt::format("no usable NVIDIA GPU or driver on this machine (cudaGetDeviceCount: {}, "
-                       "code {}); cuda-emu runs the same kernels on the CPU",
-                       cudaGetErrorString(error), static_cast<int>(error));
+    return fmt::format(
+        "no usable NVIDIA GPU or driver on this machine (cudaGetDeviceCount: {}, "
+        "code {}); cuda-emu runs the same kernels on the CPU",
+        cudaGetErrorString(error), static_cast<int>(error));
   if (error != cudaSuccess)
     return fmt::format("the CUDA runtime failed to start: cudaGetDeviceCount returned {} ({})",
                        cudaGetErrorName(error), cudaGetErrorString(error));

@@ -86,6 +86,7 @@ class CudaBackend final : public CudaBackendBase {
   void set_gemm(CudaGemm kernel) override;
   CudaGemm gemm_kernel() const override { return gemm_; }
   void set_debug_allocations(bool on) override { allocator_.set_debug(on); }
+  bool debug_allocations() const override { return allocator_.debug(); }
   AllocatorStats allocator_stats() const override { return allocator_.stats(); }
   void check_allocations() override { allocator_.check(); }
 

@@ -83,8 +83,7 @@ void CudaBackend::lstm_cell_forward(const Tensor& gates, const Tensor& c_prev, T
   const Exec e = exec();
   dispatch_floating(gates.dtype(), "lstm_cell_forward", [&](auto zero) {
     using T = decltype(zero);
-    GM_CUDA_NS::lstm_cell_forward<T>(e, ptr<T>(gates), ptr<T>(c_prev), N, HS, mut<T>(h),
-                                     mut<T>(c));
+    GM_CUDA_NS::lstm_cell_forward<T>(e, ptr<T>(gates), ptr<T>(c_prev), N, HS, mut<T>(h), mut<T>(c));
   });
   launched("lstm_cell_forward");
 }
@@ -96,10 +95,9 @@ void CudaBackend::lstm_cell_backward(const Tensor& gates, const Tensor& c_prev, 
   const Exec e = exec();
   dispatch_floating(gates.dtype(), "lstm_cell_backward", [&](auto zero) {
     using T = decltype(zero);
-    GM_CUDA_NS::lstm_cell_backward<T>(e, ptr<T>(gates), ptr<T>(c_prev), ptr<T>(c),
-                                      dh.defined() ? ptr<T>(dh) : nullptr,
-                                      dc.defined() ? ptr<T>(dc) : nullptr, N, HS, mut<T>(dgates),
-                                      mut<T>(dc_prev));
+    GM_CUDA_NS::lstm_cell_backward<T>(
+        e, ptr<T>(gates), ptr<T>(c_prev), ptr<T>(c), dh.defined() ? ptr<T>(dh) : nullptr,
+        dc.defined() ? ptr<T>(dc) : nullptr, N, HS, mut<T>(dgates), mut<T>(dc_prev));
   });
   launched("lstm_cell_backward");
 }
@@ -109,8 +107,8 @@ void CudaBackend::gaussian_sample_forward(const Tensor& mu, const Tensor& logvar
   const Exec e = exec();
   dispatch_floating(mu.dtype(), "gaussian_sample_forward", [&](auto zero) {
     using T = decltype(zero);
-    GM_CUDA_NS::gaussian_sample_forward<T>(e, ptr<T>(mu), ptr<T>(logvar), mu.numel(), seed,
-                                           offset, mut<T>(eps), mut<T>(z));
+    GM_CUDA_NS::gaussian_sample_forward<T>(e, ptr<T>(mu), ptr<T>(logvar), mu.numel(), seed, offset,
+                                           mut<T>(eps), mut<T>(z));
   });
   launched("gaussian_sample_forward");
 }

@@ -19,8 +19,8 @@ void CudaBackend::unary(UnaryOp op, const UnaryParams& p, const Tensor& x, Tenso
   launched("unary");
 }
 
-void CudaBackend::unary_backward(UnaryOp op, const UnaryParams& p, const Tensor& x,
-                                 const Tensor& y, const Tensor& dy, Tensor& dx) {
+void CudaBackend::unary_backward(UnaryOp op, const UnaryParams& p, const Tensor& x, const Tensor& y,
+                                 const Tensor& dy, Tensor& dx) {
   const Exec e = exec();
   dispatch_floating(x.dtype(), "unary_backward", [&](auto zero) {
     using T = decltype(zero);
@@ -78,7 +78,7 @@ void CudaBackend::axpy(double alpha, const Tensor& x, Tensor& y) {
 
 void CudaBackend::gemm(const Gemm& g, const Tensor& a, const Tensor& b, Tensor& c) {
   if (gemm_ == CudaGemm::cublas) return gemm_vendor(g, a, b, c);
-  const GemmShape s{g.trans_a, g.trans_b, g.m,        g.n,        g.k,
+  const GemmShape s{g.trans_a, g.trans_b,  g.m,        g.n,       g.k,
                     g.batch,   g.stride_a, g.stride_b, g.stride_c};
   const GemmTile tile = gemm_ == CudaGemm::tiled64 ? GemmTile::t64 : GemmTile::t32;
   const Exec e = exec();
@@ -124,16 +124,14 @@ void CudaBackend::gemm_vendor(const Gemm& g, const Tensor& a, const Tensor& b, T
     const float alpha = static_cast<float>(g.alpha), beta = static_cast<float>(g.beta);
     check_blas(cublasSgemmStridedBatched(handle, op_b, op_a, n, m, k, &alpha,
                                          static_cast<const float*>(b.raw()), ldb, g.stride_b,
-                                         static_cast<const float*>(a.raw()), lda, g.stride_a,
-                                         &beta, static_cast<float*>(c.raw()), n, g.stride_c,
-                                         batch),
+                                         static_cast<const float*>(a.raw()), lda, g.stride_a, &beta,
+                                         static_cast<float*>(c.raw()), n, g.stride_c, batch),
                "cublasSgemmStridedBatched");
   } else {
-    check_blas(cublasDgemmStridedBatched(handle, op_b, op_a, n, m, k, &g.alpha,
-                                         static_cast<const double*>(b.raw()), ldb, g.stride_b,
-                                         static_cast<const double*>(a.raw()), lda, g.stride_a,
-                                         &g.beta, static_cast<double*>(c.raw()), n, g.stride_c,
-                                         batch),
+    check_blas(cublasDgemmStridedBatched(
+                   handle, op_b, op_a, n, m, k, &g.alpha, static_cast<const double*>(b.raw()), ldb,
+                   g.stride_b, static_cast<const double*>(a.raw()), lda, g.stride_a, &g.beta,
+                   static_cast<double*>(c.raw()), n, g.stride_c, batch),
                "cublasDgemmStridedBatched");
   }
 }

@@ -133,8 +133,8 @@ void conv2d_backward_data(const Exec& e, const ConvShape& s, const T* dy, const 
   const int64_t total = s.batch * s.in_channels * s.height * s.width;
   if (total == 0) return;
   const unsigned threads = threads_for(total, e.block);
-  GM_LAUNCH((conv_backward_data_kernel<T>), blocks_for(total, threads), threads, 0, e.stream)(
-      s, dy, w, dx);
+  GM_LAUNCH((conv_backward_data_kernel<T>), blocks_for(total, threads), threads, 0, e.stream)
+  (s, dy, w, dx);
 }
 
 template <typename T>
@@ -142,13 +142,13 @@ void conv2d_backward_weight(const Exec& e, const ConvShape& s, const T* x, const
   const int64_t weights = s.out_channels * s.in_channels * s.kernel_h * s.kernel_w;
   if (weights == 0) return;
   const unsigned threads = threads_for(s.batch * s.out_h * s.out_w, e.block);
-  GM_LAUNCH((conv_backward_weight_kernel<T>), static_cast<unsigned>(weights), threads, 0,
-            e.stream)(s, x, dy, dw);
+  GM_LAUNCH((conv_backward_weight_kernel<T>), static_cast<unsigned>(weights), threads, 0, e.stream)
+  (s, x, dy, dw);
 }
 
-#define GM_INSTANTIATE(T)                                                                        \
-  template void conv2d_forward<T>(const Exec&, const ConvShape&, const T*, const T*, T*);        \
-  template void conv2d_backward_data<T>(const Exec&, const ConvShape&, const T*, const T*, T*);  \
+#define GM_INSTANTIATE(T)                                                                       \
+  template void conv2d_forward<T>(const Exec&, const ConvShape&, const T*, const T*, T*);       \
+  template void conv2d_backward_data<T>(const Exec&, const ConvShape&, const T*, const T*, T*); \
   template void conv2d_backward_weight<T>(const Exec&, const ConvShape&, const T*, const T*, T*);
 GM_INSTANTIATE(float)
 GM_INSTANTIATE(double)

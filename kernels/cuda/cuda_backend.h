@@ -25,8 +25,7 @@ class CudaBackendBase : public Backend {
   // multiple of 32 from 32 to 1024. Initialised from GM_CUDA_BLOCK, default 256.
   void set_block_size(int threads) {
     GM_CHECK(threads >= 32 && threads <= 1024 && threads % 32 == 0,
-             "{}: block size {} is invalid: use a multiple of 32 from 32 to 1024", name(),
-             threads);
+             "{}: block size {} is invalid: use a multiple of 32 from 32 to 1024", name(), threads);
     block_size_ = threads;
   }
   int block_size() const { return block_size_; }
@@ -36,6 +35,7 @@ class CudaBackendBase : public Backend {
   // Sentinels around every allocation (kernels/cuda/allocator.h). Initialised from
   // GM_CUDA_DEBUG_ALLOC; always on for cuda-emu unless that says 0.
   virtual void set_debug_allocations(bool on) = 0;
+  virtual bool debug_allocations() const = 0;
   virtual AllocatorStats allocator_stats() const = 0;
   // Checks every live allocation's sentinels now; throws on damage.
   virtual void check_allocations() = 0;

@@ -15,8 +15,8 @@ __global__ void unary_kernel(int op, const T* x, T* y, int64_t n, T alpha, T sca
 }
 
 template <typename T>
-__global__ void unary_backward_kernel(int op, const T* x, const T* y, const T* dy, T* dx,
-                                      int64_t n, T alpha, T scale) {
+__global__ void unary_backward_kernel(int op, const T* x, const T* y, const T* dy, T* dx, int64_t n,
+                                      T alpha, T scale) {
   for (int64_t i = global_thread(); i < n; i += grid_threads())
     dx[i] = math::unary_backward(op, x[i], y[i], dy[i], alpha, scale);
 }
@@ -55,27 +55,27 @@ __global__ void axpy_kernel(T alpha, const T* x, T* y, int64_t n) {
 template <typename T>
 void unary(const Exec& e, int op, const T* x, T* y, int64_t n, T alpha, T scale, T shift) {
   const unsigned threads = threads_for(n, e.block);
-  GM_LAUNCH((unary_kernel<T>), blocks_for(n, threads), threads, 0, e.stream)(op, x, y, n, alpha,
-                                                                             scale, shift);
+  GM_LAUNCH((unary_kernel<T>), blocks_for(n, threads), threads, 0, e.stream)
+  (op, x, y, n, alpha, scale, shift);
 }
 
 template <typename T>
 void unary_backward(const Exec& e, int op, const T* x, const T* y, const T* dy, T* dx, int64_t n,
                     T alpha, T scale) {
   const unsigned threads = threads_for(n, e.block);
-  GM_LAUNCH((unary_backward_kernel<T>), blocks_for(n, threads), threads, 0, e.stream)(
-      op, x, y, dy, dx, n, alpha, scale);
+  GM_LAUNCH((unary_backward_kernel<T>), blocks_for(n, threads), threads, 0, e.stream)
+  (op, x, y, dy, dx, n, alpha, scale);
 }
 
 template <typename T>
 void binary(const Exec& e, int op, const T* a, const T* b, T* y, int64_t n, const Broadcast& bc) {
   const unsigned threads = threads_for(n, e.block);
   if (bc.ndim == 0) {
-    GM_LAUNCH((binary_same_shape_kernel<T>), blocks_for(n, threads), threads, 0, e.stream)(op, a, b,
-                                                                                          y, n);
+    GM_LAUNCH((binary_same_shape_kernel<T>), blocks_for(n, threads), threads, 0, e.stream)
+    (op, a, b, y, n);
   } else {
-    GM_LAUNCH((binary_broadcast_kernel<T>), blocks_for(n, threads), threads, 0, e.stream)(
-        op, a, b, y, n, bc);
+    GM_LAUNCH((binary_broadcast_kernel<T>), blocks_for(n, threads), threads, 0, e.stream)
+    (op, a, b, y, n, bc);
   }
 }
 
@@ -85,11 +85,11 @@ void axpy(const Exec& e, T alpha, const T* x, T* y, int64_t n) {
   GM_LAUNCH((axpy_kernel<T>), blocks_for(n, threads), threads, 0, e.stream)(alpha, x, y, n);
 }
 
-#define GM_INSTANTIATE(T)                                                                        \
-  template void unary<T>(const Exec&, int, const T*, T*, int64_t, T, T, T);                      \
+#define GM_INSTANTIATE(T)                                                                         \
+  template void unary<T>(const Exec&, int, const T*, T*, int64_t, T, T, T);                       \
   template void unary_backward<T>(const Exec&, int, const T*, const T*, const T*, T*, int64_t, T, \
-                                  T);                                                            \
-  template void binary<T>(const Exec&, int, const T*, const T*, T*, int64_t, const Broadcast&);  \
+                                  T);                                                             \
+  template void binary<T>(const Exec&, int, const T*, const T*, T*, int64_t, const Broadcast&);   \
   template void axpy<T>(const Exec&, T, const T*, T*, int64_t);
 GM_INSTANTIATE(float)
 GM_INSTANTIATE(double)

@@ -72,8 +72,8 @@ __global__ void strided_copy_kernel(const E* src, E* dst, Box box, int64_t total
 template <typename E>
 void launch_strided_copy(const Exec& e, const void* src, void* dst, const Box& box, int64_t total) {
   const unsigned threads = threads_for(total, e.block);
-  GM_LAUNCH((strided_copy_kernel<E>), blocks_for(total, threads), threads, 0, e.stream)(
-      static_cast<const E*>(src), static_cast<E*>(dst), box, total);
+  GM_LAUNCH((strided_copy_kernel<E>), blocks_for(total, threads), threads, 0, e.stream)
+  (static_cast<const E*>(src), static_cast<E*>(dst), box, total);
 }
 
 }  // namespace
@@ -100,16 +100,16 @@ template <typename T>
 void fill_uniform(const Exec& e, T* y, int64_t n, uint64_t seed, uint64_t offset, double low,
                   double high) {
   const unsigned threads = threads_for(n, e.block);
-  GM_LAUNCH((uniform_kernel<T>), blocks_for(n, threads), threads, 0, e.stream)(y, n, seed, offset,
-                                                                               low, high);
+  GM_LAUNCH((uniform_kernel<T>), blocks_for(n, threads), threads, 0, e.stream)
+  (y, n, seed, offset, low, high);
 }
 
 template <typename T>
 void fill_normal(const Exec& e, T* y, int64_t n, uint64_t seed, uint64_t offset, double mean,
                  double stddev) {
   const unsigned threads = threads_for(n, e.block);
-  GM_LAUNCH((normal_kernel<T>), blocks_for(n, threads), threads, 0, e.stream)(y, n, seed, offset,
-                                                                              mean, stddev);
+  GM_LAUNCH((normal_kernel<T>), blocks_for(n, threads), threads, 0, e.stream)
+  (y, n, seed, offset, mean, stddev);
 }
 
 void strided_copy(const Exec& e, int element_bytes, const void* src, void* dst, const Box& box) {
@@ -127,12 +127,12 @@ void strided_copy(const Exec& e, int element_bytes, const void* src, void* dst, 
   }
 }
 
-#define GM_INSTANTIATE_FILL(T)                                                                   \
-  template void fill<T>(const Exec&, T*, int64_t, T);                                            \
-  template void arange<T>(const Exec&, T*, int64_t);                                             \
-  template void cast<T, float>(const Exec&, const T*, float*, int64_t);                          \
-  template void cast<T, double>(const Exec&, const T*, double*, int64_t);                        \
-  template void cast<T, uint8_t>(const Exec&, const T*, uint8_t*, int64_t);                      \
+#define GM_INSTANTIATE_FILL(T)                                              \
+  template void fill<T>(const Exec&, T*, int64_t, T);                       \
+  template void arange<T>(const Exec&, T*, int64_t);                        \
+  template void cast<T, float>(const Exec&, const T*, float*, int64_t);     \
+  template void cast<T, double>(const Exec&, const T*, double*, int64_t);   \
+  template void cast<T, uint8_t>(const Exec&, const T*, uint8_t*, int64_t); \
   template void cast<T, int32_t>(const Exec&, const T*, int32_t*, int64_t);
 GM_INSTANTIATE_FILL(float)
 GM_INSTANTIATE_FILL(double)

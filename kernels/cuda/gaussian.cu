@@ -39,8 +39,8 @@ struct KlTerm {
 };
 
 template <typename T>
-__global__ void kl_backward_kernel(const T* mu, const T* logvar, const T* dkl, int64_t N,
-                                   int64_t D, T* dmu, T* dlogvar) {
+__global__ void kl_backward_kernel(const T* mu, const T* logvar, const T* dkl, int64_t N, int64_t D,
+                                   T* dmu, T* dlogvar) {
   for (int64_t i = global_thread(); i < N * D; i += grid_threads()) {
     const T g = dkl[i / D];
     dmu[i] = math::kl_std_normal_dmu(mu[i], g);
@@ -55,8 +55,8 @@ void gaussian_sample_forward(const Exec& e, const T* mu, const T* logvar, int64_
                              uint64_t offset, T* eps, T* z) {
   if (n == 0) return;
   const unsigned threads = threads_for(n, e.block);
-  GM_LAUNCH((sample_forward_kernel<T>), blocks_for(n, threads), threads, 0, e.stream)(
-      mu, logvar, n, seed, offset, eps, z);
+  GM_LAUNCH((sample_forward_kernel<T>), blocks_for(n, threads), threads, 0, e.stream)
+  (mu, logvar, n, seed, offset, eps, z);
 }
 
 template <typename T>
@@ -64,8 +64,8 @@ void gaussian_sample_backward(const Exec& e, const T* logvar, const T* eps, cons
                               T* dmu, T* dlogvar) {
   if (n == 0) return;
   const unsigned threads = threads_for(n, e.block);
-  GM_LAUNCH((sample_backward_kernel<T>), blocks_for(n, threads), threads, 0, e.stream)(
-      logvar, eps, dz, n, dmu, dlogvar);
+  GM_LAUNCH((sample_backward_kernel<T>), blocks_for(n, threads), threads, 0, e.stream)
+  (logvar, eps, dz, n, dmu, dlogvar);
 }
 
 template <typename T>
@@ -79,18 +79,18 @@ void kl_std_normal_backward(const Exec& e, const T* mu, const T* logvar, const T
                             int64_t D, T* dmu, T* dlogvar) {
   if (N * D == 0) return;
   const unsigned threads = threads_for(N * D, e.block);
-  GM_LAUNCH((kl_backward_kernel<T>), blocks_for(N * D, threads), threads, 0, e.stream)(
-      mu, logvar, dkl, N, D, dmu, dlogvar);
+  GM_LAUNCH((kl_backward_kernel<T>), blocks_for(N * D, threads), threads, 0, e.stream)
+  (mu, logvar, dkl, N, D, dmu, dlogvar);
 }
 
-#define GM_INSTANTIATE(T)                                                                         \
-  template void gaussian_sample_forward<T>(const Exec&, const T*, const T*, int64_t, uint64_t,    \
-                                           uint64_t, T*, T*);                                     \
-  template void gaussian_sample_backward<T>(const Exec&, const T*, const T*, const T*, int64_t,   \
-                                            T*, T*);                                              \
-  template void kl_std_normal_forward<T>(const Exec&, const T*, const T*, int64_t, int64_t,       \
-                                         double*, T*);                                            \
-  template void kl_std_normal_backward<T>(const Exec&, const T*, const T*, const T*, int64_t,     \
+#define GM_INSTANTIATE(T)                                                                       \
+  template void gaussian_sample_forward<T>(const Exec&, const T*, const T*, int64_t, uint64_t,  \
+                                           uint64_t, T*, T*);                                   \
+  template void gaussian_sample_backward<T>(const Exec&, const T*, const T*, const T*, int64_t, \
+                                            T*, T*);                                            \
+  template void kl_std_normal_forward<T>(const Exec&, const T*, const T*, int64_t, int64_t,     \
+                                         double*, T*);                                          \
+  template void kl_std_normal_backward<T>(const Exec&, const T*, const T*, const T*, int64_t,   \
                                           int64_t, T*, T*);
 GM_INSTANTIATE(float)
 GM_INSTANTIATE(double)

@@ -26,7 +26,8 @@ __global__ void __launch_bounds__((BM / TM) * (BN / TN))
   a += batch * s.stride_a;
   b += batch * s.stride_b;
   c += batch * s.stride_c;
-  const int64_t m0 = static_cast<int64_t>(blockIdx.y) * BM, n0 = static_cast<int64_t>(blockIdx.x) * BN;
+  const int64_t m0 = static_cast<int64_t>(blockIdx.y) * BM,
+                n0 = static_cast<int64_t>(blockIdx.x) * BN;
   const int tid = static_cast<int>(threadIdx.x);
   const int row = tid / (BN / TN) * TM, col = tid % (BN / TN) * TN;  // this thread's micro-tile
 
@@ -97,16 +98,16 @@ void launch_tiled(const Exec& e, const GemmShape& s, T alpha, const T* a, const 
   for (int64_t first = 0; first < s.batch; first += 65535) {
     const int64_t count = s.batch - first < 65535 ? s.batch - first : 65535;
     GM_LAUNCH((gemm_tiled_kernel<T, BM, BN, BK, TM, TN>),
-              dim3(tiles.x, tiles.y, static_cast<unsigned>(count)), threads, 0, e.stream)(
-        s, alpha, a + first * s.stride_a, b + first * s.stride_b, beta, c + first * s.stride_c);
+              dim3(tiles.x, tiles.y, static_cast<unsigned>(count)), threads, 0, e.stream)
+    (s, alpha, a + first * s.stride_a, b + first * s.stride_b, beta, c + first * s.stride_c);
   }
 }
 
 }  // namespace
 
 template <typename T>
-void gemm(const Exec& e, GemmTile tile, const GemmShape& s, T alpha, const T* a, const T* b,
-          T beta, T* c) {
+void gemm(const Exec& e, GemmTile tile, const GemmShape& s, T alpha, const T* a, const T* b, T beta,
+          T* c) {
   if (s.m == 0 || s.n == 0 || s.batch == 0) return;
   if (tile == GemmTile::t64)
     launch_tiled<T, 64, 64, 16, 4, 4>(e, s, alpha, a, b, beta, c);

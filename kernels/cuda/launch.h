@@ -89,8 +89,8 @@ struct GemmShape {
 // The tile configurations of our GEMM: 64x64 tiles of 256 threads, or 32x32 tiles of 64.
 enum class GemmTile { t64, t32 };
 template <typename T>
-void gemm(const Exec& e, GemmTile tile, const GemmShape& s, T alpha, const T* a, const T* b,
-          T beta, T* c);
+void gemm(const Exec& e, GemmTile tile, const GemmShape& s, T alpha, const T* a, const T* b, T beta,
+          T* c);
 
 // ---- conv.cu: direct convolution, masks of kernels/common/mask.h.
 struct ConvShape {

@@ -55,9 +55,9 @@ template <typename T>
 void discretized_logistic_nll_forward(const Exec& e, const T* x, const T* mean, const T* log_scale,
                                       int64_t N, int64_t S, double* partial, T* nll);
 template <typename T>
-void discretized_logistic_nll_backward(const Exec& e, const T* x, const T* mean,
-                                       const T* log_scale, const T* dnll, int64_t N, int64_t S,
-                                       T* dmean, T* dlog_scale);
+void discretized_logistic_nll_backward(const Exec& e, const T* x, const T* mean, const T* log_scale,
+                                       const T* dnll, int64_t N, int64_t S, T* dmean,
+                                       T* dlog_scale);
 
 // ---- optim.cu (engine/backend.h's AdamStep/SgdStep, bias corrections precomputed)
 struct AdamArgs {

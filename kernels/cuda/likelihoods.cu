@@ -43,7 +43,8 @@ __global__ void logistic_backward_kernel(const T* x, const T* mean, const T* log
                                          T* dlog_scale) {
   for (int64_t i = global_thread(); i < N * S; i += grid_threads()) {
     // nll = -log p, so the gradients are the negated derivatives of log p.
-    const math::LogisticGrad<T> d = math::discretized_logistic_logp_grad(x[i], mean[i], log_scale[i]);
+    const math::LogisticGrad<T> d =
+        math::discretized_logistic_logp_grad(x[i], mean[i], log_scale[i]);
     const T g = dnll[i / S];
     dmean[i] = -g * d.dmean;
     dlog_scale[i] = -g * d.dlog_scale;
@@ -63,8 +64,8 @@ void bernoulli_nll_backward(const Exec& e, const T* logits, const T* target, con
                             int64_t N, int64_t S, T* dlogits) {
   if (N * S == 0) return;
   const unsigned threads = threads_for(N * S, e.block);
-  GM_LAUNCH((bernoulli_backward_kernel<T>), blocks_for(N * S, threads), threads, 0, e.stream)(
-      logits, target, dnll, N, S, dlogits);
+  GM_LAUNCH((bernoulli_backward_kernel<T>), blocks_for(N * S, threads), threads, 0, e.stream)
+  (logits, target, dnll, N, S, dlogits);
 }
 
 template <typename T>
@@ -74,23 +75,23 @@ void discretized_logistic_nll_forward(const Exec& e, const T* x, const T* mean, 
 }
 
 template <typename T>
-void discretized_logistic_nll_backward(const Exec& e, const T* x, const T* mean,
-                                       const T* log_scale, const T* dnll, int64_t N, int64_t S,
-                                       T* dmean, T* dlog_scale) {
+void discretized_logistic_nll_backward(const Exec& e, const T* x, const T* mean, const T* log_scale,
+                                       const T* dnll, int64_t N, int64_t S, T* dmean,
+                                       T* dlog_scale) {
   if (N * S == 0) return;
   const unsigned threads = threads_for(N * S, e.block);
-  GM_LAUNCH((logistic_backward_kernel<T>), blocks_for(N * S, threads), threads, 0, e.stream)(
-      x, mean, log_scale, dnll, N, S, dmean, dlog_scale);
+  GM_LAUNCH((logistic_backward_kernel<T>), blocks_for(N * S, threads), threads, 0, e.stream)
+  (x, mean, log_scale, dnll, N, S, dmean, dlog_scale);
 }
 
-#define GM_INSTANTIATE(T)                                                                        \
-  template void bernoulli_nll_forward<T>(const Exec&, const T*, const T*, int64_t, int64_t,      \
-                                         double*, T*);                                           \
-  template void bernoulli_nll_backward<T>(const Exec&, const T*, const T*, const T*, int64_t,    \
-                                          int64_t, T*);                                          \
-  template void discretized_logistic_nll_forward<T>(const Exec&, const T*, const T*, const T*,   \
-                                                    int64_t, int64_t, double*, T*);              \
-  template void discretized_logistic_nll_backward<T>(const Exec&, const T*, const T*, const T*,  \
+#define GM_INSTANTIATE(T)                                                                       \
+  template void bernoulli_nll_forward<T>(const Exec&, const T*, const T*, int64_t, int64_t,     \
+                                         double*, T*);                                          \
+  template void bernoulli_nll_backward<T>(const Exec&, const T*, const T*, const T*, int64_t,   \
+                                          int64_t, T*);                                         \
+  template void discretized_logistic_nll_forward<T>(const Exec&, const T*, const T*, const T*,  \
+                                                    int64_t, int64_t, double*, T*);             \
+  template void discretized_logistic_nll_backward<T>(const Exec&, const T*, const T*, const T*, \
                                                      const T*, int64_t, int64_t, T*, T*);
 GM_INSTANTIATE(float)
 GM_INSTANTIATE(double)

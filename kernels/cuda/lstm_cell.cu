@@ -26,9 +26,8 @@ __global__ void lstm_backward_kernel(const T* gates, const T* c_prev, const T* c
   for (int64_t k = global_thread(); k < N * HS; k += grid_threads()) {
     const int64_t gate0 = k / HS * 4 * HS + k % HS;
     const T* g = gates + gate0;
-    const math::LstmGrad<T> r =
-        math::lstm_backward(g[0], g[HS], g[2 * HS], g[3 * HS], c_prev[k], c[k],
-                            dh ? dh[k] : T(0), dc ? dc[k] : T(0));
+    const math::LstmGrad<T> r = math::lstm_backward(g[0], g[HS], g[2 * HS], g[3 * HS], c_prev[k],
+                                                    c[k], dh ? dh[k] : T(0), dc ? dc[k] : T(0));
     T* d = dgates + gate0;
     d[0] = r.d_i;
     d[HS] = r.d_f;
@@ -45,8 +44,8 @@ void lstm_cell_forward(const Exec& e, const T* gates, const T* c_prev, int64_t N
                        T* c) {
   if (N * HS == 0) return;
   const unsigned threads = threads_for(N * HS, e.block);
-  GM_LAUNCH((lstm_forward_kernel<T>), blocks_for(N * HS, threads), threads, 0, e.stream)(
-      gates, c_prev, N, HS, h, c);
+  GM_LAUNCH((lstm_forward_kernel<T>), blocks_for(N * HS, threads), threads, 0, e.stream)
+  (gates, c_prev, N, HS, h, c);
 }
 
 template <typename T>
@@ -54,8 +53,8 @@ void lstm_cell_backward(const Exec& e, const T* gates, const T* c_prev, const T*
                         const T* dc, int64_t N, int64_t HS, T* dgates, T* dc_prev) {
   if (N * HS == 0) return;
   const unsigned threads = threads_for(N * HS, e.block);
-  GM_LAUNCH((lstm_backward_kernel<T>), blocks_for(N * HS, threads), threads, 0, e.stream)(
-      gates, c_prev, c, dh, dc, N, HS, dgates, dc_prev);
+  GM_LAUNCH((lstm_backward_kernel<T>), blocks_for(N * HS, threads), threads, 0, e.stream)
+  (gates, c_prev, c, dh, dc, N, HS, dgates, dc_prev);
 }
 
 #define GM_INSTANTIATE(T)                                                                        \

@@ -39,12 +39,11 @@ __global__ void sgd_kernel(SgdArgs a, T* param, const T* grad, T* buffer, int64_
 }  // namespace
 
 template <typename T>
-void adam_update(const Exec& e, const AdamArgs& a, T* param, const T* grad, T* m, T* v,
-                 int64_t n) {
+void adam_update(const Exec& e, const AdamArgs& a, T* param, const T* grad, T* m, T* v, int64_t n) {
   if (n == 0) return;
   const unsigned threads = threads_for(n, e.block);
-  GM_LAUNCH((adam_kernel<T>), blocks_for(n, threads), threads, 0, e.stream)(a, param, grad, m, v,
-                                                                            n);
+  GM_LAUNCH((adam_kernel<T>), blocks_for(n, threads), threads, 0, e.stream)
+  (a, param, grad, m, v, n);
 }
 
 template <typename T>
@@ -52,12 +51,12 @@ void sgd_update(const Exec& e, const SgdArgs& a, T* param, const T* grad, T* mom
                 int64_t n) {
   if (n == 0) return;
   const unsigned threads = threads_for(n, e.block);
-  GM_LAUNCH((sgd_kernel<T>), blocks_for(n, threads), threads, 0, e.stream)(a, param, grad,
-                                                                           momentum_buffer, n);
+  GM_LAUNCH((sgd_kernel<T>), blocks_for(n, threads), threads, 0, e.stream)
+  (a, param, grad, momentum_buffer, n);
 }
 
-template void adam_update<float>(const Exec&, const AdamArgs&, float*, const float*, float*,
-                                 float*, int64_t);
+template void adam_update<float>(const Exec&, const AdamArgs&, float*, const float*, float*, float*,
+                                 int64_t);
 template void adam_update<double>(const Exec&, const AdamArgs&, double*, const double*, double*,
                                   double*, int64_t);
 template void sgd_update<float>(const Exec&, const SgdArgs&, float*, const float*, float*, int64_t);

@@ -28,7 +28,7 @@ using namespace ::gm::simt;
 #define GM_CUDA_NS cuda
 #define GM_LAUNCH(kernel, grid, block, shared_bytes, stream) \
   kernel<<<grid, block, shared_bytes, stream>>>
-#define GM_DYNAMIC_SHARED(T, name)                                        \
+#define GM_DYNAMIC_SHARED(T, name)                                    \
   extern __shared__ __align__(16) unsigned char gm_dynamic_shared_[]; \
   T* name = reinterpret_cast<T*>(gm_dynamic_shared_)
 #define GM_UNROLL _Pragma("unroll")

@@ -39,7 +39,8 @@ void launch_rows(const Exec& e, const X* x, T* y, int64_t rows, int64_t cols) {
   for (int64_t first = 0; first < rows; first += 65535) {
     const int64_t count = rows - first < 65535 ? rows - first : 65535;
     GM_LAUNCH((sum_contiguous_rows_kernel<X, T>), static_cast<unsigned>(count), threads, 0,
-              e.stream)(x + first * cols, y + first, cols);
+              e.stream)
+    (x + first * cols, y + first, cols);
   }
 }
 
@@ -50,8 +51,8 @@ void sum_axis(const Exec& e, const T* x, T* y, int64_t outer, int64_t n, int64_t
   if (outer * inner == 0) return;
   if (inner == 1) return launch_rows(e, x, y, outer, n);
   const unsigned threads = threads_for(outer * inner, e.block);
-  GM_LAUNCH((sum_columns_kernel<T>), blocks_for(outer * inner, threads), threads, 0, e.stream)(
-      x, y, outer, n, inner);
+  GM_LAUNCH((sum_columns_kernel<T>), blocks_for(outer * inner, threads), threads, 0, e.stream)
+  (x, y, outer, n, inner);
 }
 
 template <typename T>

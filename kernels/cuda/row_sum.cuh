@@ -31,7 +31,8 @@ void row_sums(const Exec& e, const Term& term, int64_t N, int64_t S, double* par
     const int64_t rows = N - first < 65535 ? N - first : 65535;
     GM_LAUNCH((row_partials_kernel<Term>),
               dim3(static_cast<unsigned>(chunks), static_cast<unsigned>(rows)), threads, 0,
-              e.stream)(term, S, first, partial);
+              e.stream)
+    (term, S, first, partial);
   }
   sum_rows<T>(e, partial, out, N, chunks);
 }

@@ -63,8 +63,8 @@ void softmax_xent_backward(const Exec& e, const T* logits, const Target* target,
                            int64_t N, int64_t V, int64_t S, T* dlogits) {
   if (N * S == 0) return;
   const unsigned threads = threads_for(N * S, e.block);
-  GM_LAUNCH((xent_backward_kernel<T, Target>), blocks_for(N * S, threads), threads, 0, e.stream)(
-      logits, target, dnll, N, V, S, dlogits);
+  GM_LAUNCH((xent_backward_kernel<T, Target>), blocks_for(N * S, threads), threads, 0, e.stream)
+  (logits, target, dnll, N, V, S, dlogits);
 }
 
 template <typename T>
@@ -72,8 +72,8 @@ void sample_categorical(const Exec& e, const T* logits, int64_t N, int64_t V, in
                         double temperature, uint64_t seed, uint64_t offset, int32_t* out) {
   if (N * S == 0) return;
   const unsigned threads = threads_for(N * S, e.block);
-  GM_LAUNCH((sample_kernel<T>), blocks_for(N * S, threads), threads, 0, e.stream)(
-      logits, N, V, S, temperature, seed, offset, out);
+  GM_LAUNCH((sample_kernel<T>), blocks_for(N * S, threads), threads, 0, e.stream)
+  (logits, N, V, S, temperature, seed, offset, out);
 }
 
 #define GM_INSTANTIATE(T, Target)                                                                \
