@@ -36,13 +36,15 @@ CudaBackend::CudaBackend(int device, std::string name)
                                                            : env("GM_CUDA_DEBUG_ALLOC") != "0") {
   GM_CUDA_CHECK(cudaSetDevice(device_));
   GM_CUDA_CHECK(cudaStreamCreate(&stream_));
-  gemm_ = kEmulated ? CudaGemm::tiled64 : CudaGemm::cublas;
+  gemm_ = kEmulated ? CudaGemm::tiled : CudaGemm::cublas;
   const std::string gemm = env("GM_CUDA_GEMM");
+  if (gemm == "tiled") set_gemm(CudaGemm::tiled);
   if (gemm == "tiled64") set_gemm(CudaGemm::tiled64);
   if (gemm == "tiled32") set_gemm(CudaGemm::tiled32);
   if (gemm == "cublas") set_gemm(CudaGemm::cublas);
-  GM_CHECK(gemm.empty() || gemm == "tiled64" || gemm == "tiled32" || gemm == "cublas",
-           "GM_CUDA_GEMM={} is not a GEMM kernel: use tiled64, tiled32 or cublas", gemm);
+  GM_CHECK(gemm.empty() || gemm == "tiled" || gemm == "tiled64" || gemm == "tiled32" ||
+               gemm == "cublas",
+           "GM_CUDA_GEMM={} is not a GEMM kernel: use tiled, tiled64, tiled32 or cublas", gemm);
   const std::string block = env("GM_CUDA_BLOCK");
   if (!block.empty()) set_block_size(std::atoi(block.c_str()));
 }
@@ -56,8 +58,8 @@ CudaBackend::~CudaBackend() {
 
 void CudaBackend::set_gemm(CudaGemm kernel) {
   GM_CHECK(!(kEmulated && kernel == CudaGemm::cublas),
-           "{}: cuBLAS needs a real GPU; the emulated device runs our own GEMM (tiled64 or "
-           "tiled32)",
+           "{}: cuBLAS needs a real GPU; the emulated device runs our own GEMM (tiled, tiled64 "
+           "or tiled32)",
            name_);
   gemm_ = kernel;
 }

@@ -120,7 +120,7 @@ class CudaBackend final : public CudaBackendBase {
   std::string name_;
   cudaStream_t stream_ = nullptr;
   CachingAllocator allocator_;
-  CudaGemm gemm_ = CudaGemm::tiled64;
+  CudaGemm gemm_ = CudaGemm::tiled;
   void* blas_ = nullptr;  // cublasHandle_t on real GPUs, created on first use
 };
 

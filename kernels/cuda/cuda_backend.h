@@ -16,8 +16,10 @@ struct AllocatorStats {
   size_t bytes_cached = 0;        // in freed blocks kept for reuse
 };
 
-// Which GEMM kernel runs: ours with 64x64 or 32x32 tiles, or cuBLAS (real GPUs only).
-enum class CudaGemm { tiled64, tiled32, cublas };
+// Which GEMM kernel runs: ours with 64x64 or 32x32 tiles, ours with the tile picked by size
+// (`tiled`: 32x32 when either side of C is under 64, so small products don't waste most of a
+// big tile), or cuBLAS (real GPUs only).
+enum class CudaGemm { tiled, tiled64, tiled32, cublas };
 
 class CudaBackendBase : public Backend {
  public:
@@ -29,7 +31,8 @@ class CudaBackendBase : public Backend {
     block_size_ = threads;
   }
   int block_size() const { return block_size_; }
-  // Initialised from GM_CUDA_GEMM (tiled64, tiled32 or cublas); default cublas on a GPU.
+  // Initialised from GM_CUDA_GEMM (tiled, tiled64, tiled32 or cublas); default cublas on a
+  // GPU, tiled on cuda-emu.
   virtual void set_gemm(CudaGemm kernel) = 0;
   virtual CudaGemm gemm_kernel() const = 0;
   // Sentinels around every allocation (kernels/cuda/allocator.h). Initialised from

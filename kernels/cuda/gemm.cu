@@ -19,6 +19,9 @@ template <typename T, int BM, int BN, int BK, int TM, int TN>
 __global__ void __launch_bounds__((BM / TM) * (BN / TN))
     gemm_tiled_kernel(GemmShape s, T alpha, const T* a, const T* b, T beta, T* c) {
   constexpr int kThreads = (BM / TM) * (BN / TN);
+  constexpr int kLoadsA = BM * BK / kThreads, kLoadsB = BK * BN / kThreads;
+  static_assert(kLoadsA * kThreads == BM * BK && kLoadsB * kThreads == BK * BN,
+                "every thread loads the same number of tile elements");
   __shared__ T a_tile[BK][BM];  // a_tile[k][m] = op(A)[m0 + m, k0 + k]
   __shared__ T b_tile[BK][BN];  // b_tile[k][n] = op(B)[k0 + k, n0 + n]
 
@@ -26,10 +29,27 @@ __global__ void __launch_bounds__((BM / TM) * (BN / TN))
   a += batch * s.stride_a;
   b += batch * s.stride_b;
   c += batch * s.stride_c;
-  const int64_t m0 = static_cast<int64_t>(blockIdx.y) * BM,
-                n0 = static_cast<int64_t>(blockIdx.x) * BN;
+  const int64_t m0 = static_cast<int64_t>(blockIdx.y) * BM;
+  const int64_t n0 = static_cast<int64_t>(blockIdx.x) * BN;
   const int tid = static_cast<int>(threadIdx.x);
   const int row = tid / (BN / TN) * TM, col = tid % (BN / TN) * TN;  // this thread's micro-tile
+
+  // The tile positions a thread loads are the same at every K step; only k moves. op(A) is
+  // A [M, K] or, transposed, A [K, M] (op(B): B [K, N] or B [N, K]): consecutive threads take
+  // consecutive addresses of whichever layout it is, so a warp's loads coalesce.
+  int a_m[kLoadsA], a_k[kLoadsA], b_n[kLoadsB], b_k[kLoadsB];
+  GM_UNROLL
+  for (int l = 0; l < kLoadsA; ++l) {
+    const int i = tid + l * kThreads;
+    a_m[l] = s.trans_a ? i % BM : i / BK;
+    a_k[l] = s.trans_a ? i / BM : i % BK;
+  }
+  GM_UNROLL
+  for (int l = 0; l < kLoadsB; ++l) {
+    const int i = tid + l * kThreads;
+    b_n[l] = s.trans_b ? i / BK : i % BN;
+    b_k[l] = s.trans_b ? i % BK : i / BN;
+  }
 
   T acc[TM][TN];
   GM_UNROLL
@@ -39,22 +59,17 @@ __global__ void __launch_bounds__((BM / TM) * (BN / TN))
     acc[i][j] = T(0);
 
   for (int64_t k0 = 0; k0 < s.k; k0 += BK) {
-    // op(A) is A [M, K] or, transposed, A [K, M]: let consecutive threads take consecutive
-    // addresses in either case. Out-of-range elements load as zero.
-    for (int i = tid; i < BM * BK; i += kThreads) {
-      const int mm = s.trans_a ? i % BM : i / BK, kk = s.trans_a ? i / BM : i % BK;
-      const int64_t gm = m0 + mm, gk = k0 + kk;
-      T v = T(0);
-      if (gm < s.m && gk < s.k) v = s.trans_a ? a[gk * s.m + gm] : a[gm * s.k + gk];
-      a_tile[kk][mm] = v;
+    GM_UNROLL
+    for (int l = 0; l < kLoadsA; ++l) {  // out-of-range elements load as zero
+      const int64_t gm = m0 + a_m[l], gk = k0 + a_k[l];
+      const bool inside = gm < s.m && gk < s.k;
+      a_tile[a_k[l]][a_m[l]] = inside ? a[s.trans_a ? gk * s.m + gm : gm * s.k + gk] : T(0);
     }
-    // op(B) is B [K, N] or, transposed, B [N, K].
-    for (int i = tid; i < BK * BN; i += kThreads) {
-      const int nn = s.trans_b ? i / BK : i % BN, kk = s.trans_b ? i % BK : i / BN;
-      const int64_t gn = n0 + nn, gk = k0 + kk;
-      T v = T(0);
-      if (gn < s.n && gk < s.k) v = s.trans_b ? b[gn * s.k + gk] : b[gk * s.n + gn];
-      b_tile[kk][nn] = v;
+    GM_UNROLL
+    for (int l = 0; l < kLoadsB; ++l) {
+      const int64_t gn = n0 + b_n[l], gk = k0 + b_k[l];
+      const bool inside = gn < s.n && gk < s.k;
+      b_tile[b_k[l]][b_n[l]] = inside ? b[s.trans_b ? gn * s.k + gk : gk * s.n + gn] : T(0);
     }
     __syncthreads();
     GM_UNROLL

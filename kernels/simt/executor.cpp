@@ -125,7 +125,7 @@ std::string site(const std::source_location& w) {
 }
 bool same_site(const std::source_location& a, const std::source_location& b) {
   return a.line() == b.line() && a.column() == b.column() &&
-         std::strcmp(a.file_name(), b.file_name()) == 0;
+         (a.file_name() == b.file_name() || std::strcmp(a.file_name(), b.file_name()) == 0);
 }
 std::string thread_name(const Thread& t) {
   return fmt::format("thread ({},{},{})", t.index.x, t.index.y, t.index.z);
