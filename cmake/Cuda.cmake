@@ -1,8 +1,9 @@
-# The CUDA backends plug in here (see docs/design-notes.md):
-#   - the real CUDA backend, kernels built by nvcc, when GENMODEL_CUDA is ON or AUTO and nvcc works;
-#   - the emulated CUDA backend ("cuda-emu"), the same kernel sources built by g++ against our CPU
-#     executor, always, so that every CUDA kernel runs in the test suite on machines without a GPU.
-# Until kernels/cuda exists this only records the choice.
+# The CUDA backends plug in here (docs/cuda.md):
+#   - the emulated CUDA backend ("cuda-emu"): the kernel sources of kernels/cuda built by g++
+#     against our CPU executor (kernels/simt), always, so that every CUDA kernel runs in the test
+#     suite on machines without a GPU;
+#   - the real CUDA backend, the same sources built by nvcc, when GENMODEL_CUDA is ON, or AUTO
+#     and nvcc works.
 set(GENMODEL_HAVE_CUDA OFF)
 if(NOT GENMODEL_CUDA STREQUAL "OFF")
   include(CheckLanguage)
@@ -16,7 +17,24 @@ if(NOT GENMODEL_CUDA STREQUAL "OFF")
 endif()
 message(STATUS "genmodel: real CUDA backend ${GENMODEL_HAVE_CUDA}")
 
+if(GENMODEL_HAVE_CUDA)
+  # Every kernel is compiled for these targets; ptxas warnings about spills and local memory
+  # are errors (scripts/test.sh's compile gate).
+  if(NOT DEFINED CMAKE_CUDA_ARCHITECTURES)
+    set(CMAKE_CUDA_ARCHITECTURES 80 90)
+  endif()
+  enable_language(CUDA)
+  find_package(CUDAToolkit REQUIRED)
+  set(CMAKE_CUDA_STANDARD 20)
+  set(CMAKE_CUDA_STANDARD_REQUIRED ON)
+endif()
+
+# The simt executor runs each CUDA thread as a Boost.Context fiber.
+find_package(Boost 1.74 REQUIRED COMPONENTS context)
+
 function(genmodel_attach_cuda_backends target)
+  add_subdirectory(${CMAKE_SOURCE_DIR}/kernels/simt ${CMAKE_BINARY_DIR}/kernels/simt)
+  target_link_libraries(${target} PUBLIC genmodel_simt)
   if(EXISTS ${CMAKE_SOURCE_DIR}/kernels/cuda/CMakeLists.txt)
     add_subdirectory(${CMAKE_SOURCE_DIR}/kernels/cuda ${CMAKE_BINARY_DIR}/kernels/cuda)
   endif()

@@ -11,6 +11,14 @@ packages=(
   dataset-fashion-mnist
 )
 
+# Optional: Python's safetensors and numpy, for the ctest that reads our checkpoints with
+# Python's own library (tests/python_interop.cmake adds it only where they import). Best
+# effort: without pip or a network every other test still builds and passes.
+if command -v python3 >/dev/null 2>&1 && ! python3 -c "import safetensors.numpy, numpy" 2>/dev/null; then
+  python3 -m pip install --quiet --disable-pip-version-check --timeout 30 safetensors numpy 2>/dev/null ||
+    echo "setup: optional Python packages safetensors/numpy not installed; the interop test is skipped"
+fi
+
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

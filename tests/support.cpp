@@ -24,8 +24,10 @@ std::vector<Device> test_devices() {
 std::vector<Tensor> make_inputs(const OpCase& c) {
   Generator gen(std::hash<std::string>{}(c.name) & 0xffffffffu);
   std::vector<Tensor> xs;
-  for (const Shape& s : c.shapes)
-    xs.push_back(Tensor::uniform(s, c.low, c.high, gen, DType::f64));
+  for (size_t i = 0; i < c.shapes.size(); ++i) {
+    const auto [low, high] = i < c.ranges.size() ? c.ranges[i] : std::pair{c.low, c.high};
+    xs.push_back(Tensor::uniform(c.shapes[i], low, high, gen, DType::f64));
+  }
   return xs;
 }
 

@@ -6,6 +6,7 @@
 
 #include <functional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "engine/gradcheck.h"
@@ -26,6 +27,9 @@ struct OpCase {
   // Oracle: plain loops in double over the inputs' values (row-major); returns the output.
   std::function<HostValues(const std::vector<HostValues>&)> reference;
   double low = -1.0, high = 1.0;  // inputs drawn uniformly from [low, high]
+  // Per-input [low, high] overriding the above for the first ranges.size() inputs (e.g. a mean
+  // and a log-scale that need different ranges).
+  std::vector<std::pair<double, double>> ranges;
   bool differentiable = true;
   // Forward tolerance in float32: |got - want| <= f32_atol + f32_rtol |want|. The defaults fit
   // a few roundings of values of order one (float32 epsilon is 1.2e-7); ops that sum many

@@ -13,12 +13,16 @@
 // pairs are set to zero. That is the only place a zero is multiplied; it costs 1 tap out of
 // ~kh*kw/2, and splitting the centre into per-group GEMMs would cost more than it saves.
 //
-// Threading: the im2col/col2im loops run under OpenMP over (image, channel); the GEMMs are
-// one per image and threaded inside OpenBLAS, so the two thread pools never nest.
+// Images are processed one at a time: im2col into a buffer of one image's columns (for the
+// pixelcnn-ref layers it stays in L2), then one GEMM, threaded inside OpenBLAS. There is no
+// OpenMP here on purpose: this OpenBLAS (pthreads build) threads every GEMM itself and
+// serialises concurrent callers, and libgomp's idle workers spin for milliseconds after a
+// parallel region, taking the cores OpenBLAS needs next. Measured on the busy 2-core dev machine
+// (MaskB 3x3 32->32 forward, batch 32): OpenMP im2col then GEMMs 16-48 ms, OpenMP over images
+// 20-28 ms, this serial pipeline 3-8 ms.
 #include <cblas.h>
 
 #include <algorithm>
-#include <cstring>
 #include <memory>
 #include <vector>
 
@@ -178,34 +182,22 @@ void scatter_weight_grad(const ConvPlan& p, const T* dwg, T* dw) {
       }
 }
 
-// Images per im2col chunk: the column buffer stays within a few MiB (cache-friendly, and the
-// allocator reuses it between calls) but holds at least one image.
-int64_t images_per_chunk(const ConvPlan& p, size_t element_bytes) {
-  constexpr int64_t kBudgetBytes = int64_t{8} << 20;
-  const int64_t per_image = std::max<int64_t>(1, p.rows * p.pixels * int64_t(element_bytes));
-  return std::clamp<int64_t>(kBudgetBytes / per_image, 1, std::max<int64_t>(1, p.g.batch));
-}
-
-// Below this many column elements per chunk, im2col/col2im run on one thread: waking the
-// OpenMP team costs more than it saves, and its idle spinning then competes with OpenBLAS.
-constexpr int64_t kParallelElements = 65536;
-
 template <typename T>
 std::unique_ptr<T[]> uninitialised(int64_t n) {
   return std::unique_ptr<T[]>(new T[static_cast<size_t>(n)]);
 }
 
-// Fills col [nb images][C*T][P] from images n0 .. n0+nb-1 of x.
+// The column matrix [C*T, P] of image n: the image itself when the plan allows, else built in
+// `buffer`.
 template <typename T>
-void im2col_chunk(const ConvPlan& p, const T* x, int64_t n0, int64_t nb, T* col) {
+const T* columns(const ConvPlan& p, const T* x, int64_t n, T* buffer) {
   const Conv2dGeometry& g = p.g;
-  const int64_t taps = static_cast<int64_t>(p.taps.size()), plane = g.height * g.width;
-#pragma omp parallel for collapse(2) \
-    schedule(static) if (nb * p.rows * p.pixels > kParallelElements)
-  for (int64_t i = 0; i < nb; ++i)
-    for (int64_t c = 0; c < g.in_channels; ++c)
-      im2col_plane(p, x + ((n0 + i) * g.in_channels + c) * plane,
-                   col + (i * p.rows + c * taps) * p.pixels);
+  const int64_t plane = g.height * g.width, taps = static_cast<int64_t>(p.taps.size());
+  const T* image = x + n * g.in_channels * plane;
+  if (p.columns_as_is) return image;
+  for (int64_t c = 0; c < g.in_channels; ++c)
+    im2col_plane(p, image + c * plane, buffer + c * taps * p.pixels);
+  return buffer;
 }
 
 template <typename T>
@@ -219,21 +211,10 @@ void forward(const ConvPlan& p, const T* x, const T* w, T* y) {
   std::vector<T> gathered;
   if (!p.weights_as_is) gathered = gather_weights(p, w);
   const T* wg = p.weights_as_is ? w : gathered.data();
-  if (p.columns_as_is) {
-    for (int64_t n = 0; n < g.batch; ++n)
-      gemm(false, false, K, P, p.rows, T(1), wg, p.rows, x + n * p.rows * P, P, T(0), y + n * K * P,
-           P);
-    return;
-  }
-  const int64_t chunk = images_per_chunk(p, sizeof(T));
-  auto col = uninitialised<T>(chunk * p.rows * P);
-  for (int64_t n0 = 0; n0 < g.batch; n0 += chunk) {
-    const int64_t nb = std::min(chunk, g.batch - n0);
-    im2col_chunk(p, x, n0, nb, col.get());
-    for (int64_t i = 0; i < nb; ++i)
-      gemm(false, false, K, P, p.rows, T(1), wg, p.rows, col.get() + i * p.rows * P, P, T(0),
-           y + (n0 + i) * K * P, P);
-  }
+  auto buffer = uninitialised<T>(p.columns_as_is ? 0 : p.rows * P);
+  for (int64_t n = 0; n < g.batch; ++n)
+    gemm(false, false, K, P, p.rows, T(1), wg, p.rows, columns(p, x, n, buffer.get()), P, T(0),
+         y + n * K * P, P);
 }
 
 template <typename T>
@@ -248,24 +229,15 @@ void backward_data(const ConvPlan& p, const T* dy, const T* w, T* dx) {
   std::vector<T> gathered;
   if (!p.weights_as_is) gathered = gather_weights(p, w);
   const T* wg = p.weights_as_is ? w : gathered.data();
-  if (p.columns_as_is) {  // dx_n [C, P] = W^T dy_n
-    for (int64_t n = 0; n < g.batch; ++n)
-      gemm(true, false, p.rows, P, K, T(1), wg, p.rows, dy + n * K * P, P, T(0),
-           dx + n * p.rows * P, P);
-    return;
-  }
-  const int64_t chunk = images_per_chunk(p, sizeof(T));
-  auto dcol = uninitialised<T>(chunk * p.rows * P);
-  for (int64_t n0 = 0; n0 < g.batch; n0 += chunk) {
-    const int64_t nb = std::min(chunk, g.batch - n0);
-    for (int64_t i = 0; i < nb; ++i)  // dcol_n [C*T, P] = W^T dy_n
-      gemm(true, false, p.rows, P, K, T(1), wg, p.rows, dy + (n0 + i) * K * P, P, T(0),
-           dcol.get() + i * p.rows * P, P);
-#pragma omp parallel for collapse(2) schedule(static) if (nb * p.rows * P > kParallelElements)
-    for (int64_t i = 0; i < nb; ++i)
-      for (int64_t c = 0; c < g.in_channels; ++c)
-        col2im_plane(p, dcol.get() + (i * p.rows + c * taps) * P,
-                     dx + ((n0 + i) * g.in_channels + c) * plane);
+  // dcol_n [C*T, P] = W^T dy_n, written straight into dx_n when the columns are the image.
+  auto dcol = uninitialised<T>(p.columns_as_is ? 0 : p.rows * P);
+  for (int64_t n = 0; n < g.batch; ++n) {
+    T* dx_n = dx + n * g.in_channels * plane;
+    gemm(true, false, p.rows, P, K, T(1), wg, p.rows, dy + n * K * P, P, T(0),
+         p.columns_as_is ? dx_n : dcol.get(), P);
+    if (p.columns_as_is) continue;
+    for (int64_t c = 0; c < g.in_channels; ++c)
+      col2im_plane(p, dcol.get() + c * taps * P, dx_n + c * plane);
   }
 }
 
@@ -281,21 +253,10 @@ void backward_weight(const ConvPlan& p, const T* x, const T* dy, T* dw) {
   if (!p.weights_as_is) gathered.resize(static_cast<size_t>(K * p.rows));
   T* dwg = p.weights_as_is ? dw : gathered.data();
   // dW = sum_n dy_n [K, P] col_n^T [P, C*T]; the first image overwrites, the rest accumulate.
-  if (p.columns_as_is) {
-    for (int64_t n = 0; n < g.batch; ++n)
-      gemm(false, true, K, p.rows, P, T(1), dy + n * K * P, P, x + n * p.rows * P, P,
-           n == 0 ? T(0) : T(1), dwg, p.rows);
-  } else {
-    const int64_t chunk = images_per_chunk(p, sizeof(T));
-    auto col = uninitialised<T>(chunk * p.rows * P);
-    for (int64_t n0 = 0; n0 < g.batch; n0 += chunk) {
-      const int64_t nb = std::min(chunk, g.batch - n0);
-      im2col_chunk(p, x, n0, nb, col.get());
-      for (int64_t i = 0; i < nb; ++i)
-        gemm(false, true, K, p.rows, P, T(1), dy + (n0 + i) * K * P, P, col.get() + i * p.rows * P,
-             P, n0 + i == 0 ? T(0) : T(1), dwg, p.rows);
-    }
-  }
+  auto buffer = uninitialised<T>(p.columns_as_is ? 0 : p.rows * P);
+  for (int64_t n = 0; n < g.batch; ++n)
+    gemm(false, true, K, p.rows, P, T(1), dy + n * K * P, P, columns(p, x, n, buffer.get()), P,
+         n == 0 ? T(0) : T(1), dwg, p.rows);
   if (!p.weights_as_is) scatter_weight_grad(p, dwg, dw);
 }
 

@@ -3,7 +3,7 @@
 // It is the reference every other device is tested against, so clarity comes before speed
 // except in the GEMM-shaped hot paths (conv, linear). Definitions are split by kernel
 // family: cpu_backend.cpp (memory, fills, copies), elementwise.cpp, gemm.cpp, conv.cpp,
-// fused.cpp (model kernels), optim.cpp.
+// softmax_xent.cpp, lstm_cell.cpp, gaussian.cpp, likelihoods.cpp (model kernels), optim.cpp.
 #include "engine/backend.h"
 
 namespace gm {

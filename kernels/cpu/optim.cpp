@@ -4,6 +4,11 @@
 
 namespace gm {
 
+namespace {
+// Below this many elements, starting threads costs more than the update itself.
+constexpr int64_t kParallelThreshold = 65536;
+}  // namespace
+
 void CpuBackend::adam_update(const AdamStep& s, Tensor& param, const Tensor& grad, Tensor& m,
                              Tensor& v) {
   dispatch_floating(param.dtype(), "adam_update", [&](auto zero) {
@@ -15,7 +20,7 @@ void CpuBackend::adam_update(const AdamStep& s, Tensor& param, const Tensor& gra
     const double bc1 = 1.0 - std::pow(s.beta1, static_cast<double>(s.step));
     const double bc2 = 1.0 - std::pow(s.beta2, static_cast<double>(s.step));
     const int64_t n = param.numel();
-#pragma omp parallel for if (n > 65536)
+#pragma omp parallel for if (n > kParallelThreshold)
     for (int64_t i = 0; i < n; ++i) {
       double gi = static_cast<double>(g[i]);
       if (!s.decoupled) gi += s.weight_decay * static_cast<double>(p[i]);
@@ -39,6 +44,7 @@ void CpuBackend::sgd_update(const SgdStep& s, Tensor& param, const Tensor& grad,
     const T* g = static_cast<const T*>(grad.raw());
     T* buf = momentum_buffer.defined() ? static_cast<T*>(momentum_buffer.raw()) : nullptr;
     const int64_t n = param.numel();
+#pragma omp parallel for if (n > kParallelThreshold)
     for (int64_t i = 0; i < n; ++i) {
       double d = static_cast<double>(g[i]) + s.weight_decay * static_cast<double>(p[i]);
       if (buf && s.momentum != 0.0) {

@@ -1,0 +1,256 @@
+#include "engine/optim.h"
+
+#include <fmt/ranges.h>
+#include <cmath>
+#include <set>
+
+#include "engine/autograd.h"
+#include "engine/backend.h"
+#include "engine/ops.h"
+
+namespace gm {
+
+// ---- Optimizer
+
+void Optimizer::check_lr(double lr) {
+  GM_CHECK(std::isfinite(lr) && lr >= 0.0,
+           "optimizer: learning rate must be finite and >= 0, got {}", lr);
+}
+
+Optimizer::Optimizer(std::vector<NamedTensor> params, double lr,
+                     std::vector<std::string> buffer_names)
+    : params_(std::move(params)), lr_(lr), buffer_names_(std::move(buffer_names)) {
+  check_lr(lr);
+  std::set<std::string> names;
+  std::set<const TensorImpl*> tensors;
+  for (const NamedTensor& p : params_) {
+    GM_CHECK(!p.name.empty(), "optimizer: a parameter has an empty name");
+    GM_CHECK(names.insert(p.name).second, "optimizer: parameter name '{}' appears twice", p.name);
+    GM_CHECK(p.tensor.defined(), "optimizer: parameter '{}' is undefined", p.name);
+    GM_CHECK(tensors.insert(&p.tensor.impl()).second,
+             "optimizer: parameter '{}' is the same tensor as another parameter (it would be "
+             "updated twice per step)",
+             p.name);
+    GM_CHECK(is_floating(p.tensor.dtype()), "optimizer: parameter '{}' is {}, not floating point",
+             p.name, p.tensor.describe());
+    GM_CHECK(p.tensor.is_leaf(),
+             "optimizer: parameter '{}' is the result of an op, not a leaf tensor: optimize the "
+             "tensor it was computed from",
+             p.name);
+    std::vector<Tensor> bufs;
+    for (size_t b = 0; b < buffer_names_.size(); ++b)
+      bufs.push_back(Tensor::zeros(p.tensor.shape(), p.tensor.dtype(), p.tensor.device()));
+    buffers_.push_back(std::move(bufs));
+  }
+  steps_.assign(params_.size(), 0);
+}
+
+void Optimizer::set_lr(double lr) {
+  check_lr(lr);
+  lr_ = lr;
+}
+
+void Optimizer::zero_grad() {
+  for (NamedTensor& p : params_)
+    p.tensor.zero_grad();
+}
+
+void Optimizer::step() {
+  NoGradGuard no_grad;
+  for (size_t i = 0; i < params_.size(); ++i) {
+    Tensor& param = params_[i].tensor;
+    const Tensor grad = param.grad();
+    if (!grad.defined()) continue;
+    if (grad.shape() != param.shape() || grad.dtype() != param.dtype() ||
+        grad.device() != param.device()) {
+      throw ShapeError(fmt::format("optimizer: parameter '{}' is {} but its gradient is {}",
+                                   params_[i].name, param.describe(), grad.describe()));
+    }
+    update(i, param, grad, ++steps_[i]);
+  }
+}
+
+std::string Optimizer::buffer_key(size_t buffer, size_t param) const {
+  return fmt::format("{}.{}.{}", kind(), buffer_names_[buffer], params_[param].name);
+}
+
+std::string Optimizer::step_key(size_t param) const {
+  return fmt::format("{}.step.{}", kind(), params_[param].name);
+}
+
+OptimizerState Optimizer::state() const {
+  OptimizerState s;
+  s.scalars["optimizer"] = kind();
+  set_metadata_double(s.scalars, kind() + ".lr", lr_);
+  describe_hyperparameters(s.scalars);
+  for (size_t i = 0; i < params_.size(); ++i) {
+    set_metadata_int(s.scalars, step_key(i), steps_[i]);
+    for (size_t b = 0; b < buffer_names_.size(); ++b)
+      s.tensors.push_back({buffer_key(b, i), buffers_[i][b].clone()});
+  }
+  return s;
+}
+
+void Optimizer::load_state(const std::vector<NamedTensor>& tensors, const Metadata& scalars) {
+  const auto kind_it = scalars.find("optimizer");
+  if (kind_it == scalars.end())
+    throw IoError(
+        fmt::format("optimizer state has no 'optimizer' entry (expected '{}'): the "
+                    "checkpoint holds no optimizer state",
+                    kind()));
+  if (kind_it->second != kind())
+    throw IoError(fmt::format("optimizer state is for '{}', but this optimizer is '{}'",
+                              kind_it->second, kind()));
+
+  const std::string prefix = kind() + ".";
+  std::map<std::string, const Tensor*> given;
+  for (const NamedTensor& nt : tensors)
+    if (nt.name.starts_with(prefix)) given[nt.name] = &nt.tensor;
+
+  std::vector<std::string> problems;
+  std::vector<int64_t> steps(params_.size());
+  std::set<std::string> expected;
+  for (size_t i = 0; i < params_.size(); ++i) {
+    try {
+      steps[i] = get_metadata_int(scalars, step_key(i));
+      GM_CHECK(steps[i] >= 0, "step count {} is negative", steps[i]);
+    } catch (const Error& e) {
+      problems.push_back(fmt::format("step count of '{}': {}", params_[i].name, e.what()));
+    }
+    for (size_t b = 0; b < buffer_names_.size(); ++b) {
+      const std::string key = buffer_key(b, i);
+      const Tensor& want = buffers_[i][b];
+      expected.insert(key);
+      const auto it = given.find(key);
+      if (it == given.end()) {
+        problems.push_back(fmt::format("missing tensor '{}' (expected {})", key, want.describe()));
+      } else if (it->second->shape() != want.shape() || it->second->dtype() != want.dtype()) {
+        problems.push_back(fmt::format("tensor '{}' is {}, expected {}", key,
+                                       it->second->describe(), want.describe()));
+      }
+    }
+  }
+  for (const auto& [name, tensor] : given)
+    if (!expected.count(name))
+      problems.push_back(
+          fmt::format("unexpected tensor '{}' ({}): no parameter of this optimizer "
+                      "has that buffer",
+                      name, tensor->describe()));
+  if (!problems.empty())
+    throw IoError(fmt::format("cannot restore the '{}' optimizer state:\n  {}", kind(),
+                              fmt::join(problems, "\n  ")));
+
+  for (size_t i = 0; i < params_.size(); ++i) {
+    steps_[i] = steps[i];
+    for (size_t b = 0; b < buffer_names_.size(); ++b)
+      buffers_[i][b].copy_from(*given.at(buffer_key(b, i)));
+  }
+}
+
+// ---- SGD
+
+Sgd::Sgd(std::vector<NamedTensor> params, const SgdOptions& options)
+    : Optimizer(std::move(params), options.lr,
+                options.momentum != 0.0 ? std::vector<std::string>{"momentum"}
+                                        : std::vector<std::string>{}),
+      options_(options) {
+  GM_CHECK(std::isfinite(options.momentum) && options.momentum >= 0.0,
+           "sgd: momentum must be >= 0, got {}", options.momentum);
+  GM_CHECK(std::isfinite(options.weight_decay) && options.weight_decay >= 0.0,
+           "sgd: weight_decay must be >= 0, got {}", options.weight_decay);
+  GM_CHECK(!options.nesterov || options.momentum > 0.0,
+           "sgd: nesterov momentum needs momentum > 0, got {}", options.momentum);
+}
+
+void Sgd::update(size_t i, Tensor& param, const Tensor& grad, int64_t /*step*/) {
+  Backend::SgdStep s;
+  s.lr = lr();
+  s.momentum = options_.momentum;
+  s.weight_decay = options_.weight_decay;
+  s.nesterov = options_.nesterov;
+  Tensor none;
+  param.backend().sgd_update(s, param, grad, options_.momentum != 0.0 ? buffer(i, 0) : none);
+}
+
+void Sgd::describe_hyperparameters(Metadata& scalars) const {
+  set_metadata_double(scalars, "sgd.momentum", options_.momentum);
+  set_metadata_double(scalars, "sgd.weight_decay", options_.weight_decay);
+  scalars["sgd.nesterov"] = options_.nesterov ? "true" : "false";
+}
+
+// ---- Adam / AdamW
+
+Adam::Adam(std::vector<NamedTensor> params, const AdamOptions& options, bool decoupled)
+    : Optimizer(std::move(params), options.lr, {"m", "v"}),
+      options_(options),
+      decoupled_(decoupled) {
+  const std::string name = kind();
+  GM_CHECK(options.beta1 >= 0.0 && options.beta1 < 1.0, "{}: beta1 must be in [0, 1), got {}", name,
+           options.beta1);
+  GM_CHECK(options.beta2 >= 0.0 && options.beta2 < 1.0, "{}: beta2 must be in [0, 1), got {}", name,
+           options.beta2);
+  GM_CHECK(std::isfinite(options.eps) && options.eps > 0.0, "{}: eps must be > 0, got {}", name,
+           options.eps);
+  GM_CHECK(std::isfinite(options.weight_decay) && options.weight_decay >= 0.0,
+           "{}: weight_decay must be >= 0, got {}", name, options.weight_decay);
+}
+
+void Adam::update(size_t i, Tensor& param, const Tensor& grad, int64_t step) {
+  Backend::AdamStep s;
+  s.lr = lr();
+  s.beta1 = options_.beta1;
+  s.beta2 = options_.beta2;
+  s.eps = options_.eps;
+  s.weight_decay = options_.weight_decay;
+  s.decoupled = decoupled_;
+  s.step = step;
+  param.backend().adam_update(s, param, grad, buffer(i, 0), buffer(i, 1));
+}
+
+void Adam::describe_hyperparameters(Metadata& scalars) const {
+  const std::string k = kind();
+  set_metadata_double(scalars, k + ".beta1", options_.beta1);
+  set_metadata_double(scalars, k + ".beta2", options_.beta2);
+  set_metadata_double(scalars, k + ".eps", options_.eps);
+  set_metadata_double(scalars, k + ".weight_decay", options_.weight_decay);
+}
+
+// ---- gradient norms
+
+namespace {
+
+// sum of squares of every gradient as a float64 scalar on the first gradient's device
+Tensor sum_of_squares(const std::vector<NamedTensor>& params) {
+  Tensor total;
+  for (const NamedTensor& p : params) {
+    const Tensor g = p.tensor.grad();
+    if (!g.defined() || g.numel() == 0) continue;
+    Tensor partial = sum(square(g)).to(DType::f64);
+    total = total.defined() ? add(total, partial.to(total.device())) : partial;
+  }
+  return total;
+}
+
+}  // namespace
+
+double grad_norm(const std::vector<NamedTensor>& params) {
+  NoGradGuard no_grad;
+  const Tensor total = sum_of_squares(params);
+  return total.defined() ? std::sqrt(total.item()) : 0.0;
+}
+
+double clip_grad_norm(const std::vector<NamedTensor>& params, double max_norm) {
+  GM_CHECK(std::isfinite(max_norm) && max_norm > 0.0,
+           "clip_grad_norm: max_norm must be finite and > 0, got {}", max_norm);
+  NoGradGuard no_grad;
+  const double norm = grad_norm(params);
+  if (!std::isfinite(norm) || norm <= max_norm) return norm;
+  const double scale = max_norm / norm;
+  for (const NamedTensor& p : params) {
+    Tensor g = p.tensor.grad();
+    if (g.defined() && g.numel() > 0) g.copy_from(mul_scalar(g, scale));
+  }
+  return norm;
+}
+
+}  // namespace gm

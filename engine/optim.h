@@ -1,0 +1,144 @@
+#pragma once
+// Optimizers over a list of named parameters. The math of each update is one fused backend
+// kernel (Backend::adam_update, Backend::sgd_update), so an optimizer runs on whatever device
+// its parameters live on. The optimizer's state (per-parameter step counts and buffers) can be
+// taken out and put back exactly, so a training run resumed from a checkpoint continues
+// bit for bit as if it had never stopped.
+//
+// Models pass their parameters with `gm::to_named_tensors(model.parameters())`.
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "engine/io/safetensors.h"
+#include "engine/named_tensor.h"
+
+namespace gm {
+
+// Everything an optimizer needs to continue: buffers named "<kind>.<buffer>.<param>" (e.g.
+// "adam.m.conv1.weight") and scalars: "optimizer" (the kind), "<kind>.step.<param>" and, for
+// the record, the hyperparameters ("<kind>.lr", ...). Saved with the weights in one
+// safetensors file (tensors and __metadata__).
+struct OptimizerState {
+  std::vector<NamedTensor> tensors;
+  Metadata scalars;
+};
+
+class Optimizer {
+ public:
+  virtual ~Optimizer() = default;
+  Optimizer(const Optimizer&) = delete;
+  Optimizer& operator=(const Optimizer&) = delete;
+
+  // "sgd", "adam" or "adamw": the prefix of every state name.
+  virtual std::string kind() const = 0;
+
+  // Clears every parameter's gradient.
+  void zero_grad();
+  // Updates every parameter that has a gradient (others, and their step counts, are left
+  // alone), with autograd recording off.
+  void step();
+
+  double lr() const { return lr_; }
+  void set_lr(double lr);  // for schedules
+  const std::vector<NamedTensor>& params() const { return params_; }
+  // How many times parameter i has been updated.
+  int64_t step_count(size_t i) const { return steps_.at(i); }
+
+  // A copy of the state (not affected by later steps).
+  OptimizerState state() const;
+  // Restores buffers and step counts from `tensors`/`scalars`, which may hold other entries
+  // too (a checkpoint's weights): only names starting with "<kind>." are read, and all of
+  // this optimizer's must be present with matching shapes and dtypes, with no unknown ones.
+  // Hyperparameters are not restored: they come from the constructor (the run's
+  // configuration), so a resumed run may change them on purpose. Checks everything before
+  // changing anything; throws IoError naming the problems.
+  void load_state(const std::vector<NamedTensor>& tensors, const Metadata& scalars);
+  void load_state(const OptimizerState& s) { load_state(s.tensors, s.scalars); }
+
+ protected:
+  // Validates the parameters (named, unique, defined, floating) and allocates, for each, one
+  // zero buffer per name in `buffer_names` on the parameter's device and dtype.
+  Optimizer(std::vector<NamedTensor> params, double lr, std::vector<std::string> buffer_names);
+  // One update of parameter i; `step` is its 1-based step count.
+  virtual void update(size_t i, Tensor& param, const Tensor& grad, int64_t step) = 0;
+  // Hyperparameters recorded in the state's scalars.
+  virtual void describe_hyperparameters(Metadata& scalars) const = 0;
+
+  Tensor& buffer(size_t param, size_t index) { return buffers_[param][index]; }
+  static void check_lr(double lr);
+
+ private:
+  std::string buffer_key(size_t buffer, size_t param) const;
+  std::string step_key(size_t param) const;
+
+  std::vector<NamedTensor> params_;
+  double lr_;
+  std::vector<std::string> buffer_names_;
+  std::vector<std::vector<Tensor>> buffers_;  // [param][buffer]
+  std::vector<int64_t> steps_;
+};
+
+// `lr` is the initial learning rate; Optimizer::set_lr changes it later.
+struct SgdOptions {
+  double lr = 1e-2;
+  double momentum = 0.0;
+  double weight_decay = 0.0;  // L2: adds weight_decay * param to the gradient
+  bool nesterov = false;      // requires momentum > 0
+};
+
+// SGD with optional (Nesterov) momentum, as in PyTorch without dampening:
+// d = g + wd p;  b = momentum b + d;  p -= lr (nesterov ? d + momentum b : b).
+class Sgd : public Optimizer {
+ public:
+  Sgd(std::vector<NamedTensor> params, const SgdOptions& options);
+  std::string kind() const override { return "sgd"; }
+
+ protected:
+  void update(size_t i, Tensor& param, const Tensor& grad, int64_t step) override;
+  void describe_hyperparameters(Metadata& scalars) const override;
+
+ private:
+  SgdOptions options_;
+};
+
+struct AdamOptions {
+  double lr = 1e-3;
+  double beta1 = 0.9, beta2 = 0.999;
+  double eps = 1e-8;
+  double weight_decay = 0.0;
+};
+
+// Adam (Kingma & Ba) with bias correction; weight decay added to the gradient (L2).
+// AdamW (Loshchilov & Hutter) decays the weights directly: p -= lr wd p before the Adam step.
+class Adam : public Optimizer {
+ public:
+  Adam(std::vector<NamedTensor> params, const AdamOptions& options)
+      : Adam(std::move(params), options, false) {}
+  std::string kind() const override { return decoupled_ ? "adamw" : "adam"; }
+
+ protected:
+  Adam(std::vector<NamedTensor> params, const AdamOptions& options, bool decoupled);
+  void update(size_t i, Tensor& param, const Tensor& grad, int64_t step) override;
+  void describe_hyperparameters(Metadata& scalars) const override;
+
+ private:
+  AdamOptions options_;
+  bool decoupled_;
+};
+
+class AdamW : public Adam {
+ public:
+  // PyTorch's default decay for AdamW is 0.01.
+  AdamW(std::vector<NamedTensor> params, const AdamOptions& options = {.weight_decay = 0.01})
+      : Adam(std::move(params), options, true) {}
+};
+
+// Scales all gradients together so that their global L2 norm is at most max_norm, and returns
+// the norm before clipping. The norm is computed on the parameters' device; a non-finite norm
+// is returned as is, with the gradients left untouched, so the caller can stop on it.
+double clip_grad_norm(const std::vector<NamedTensor>& params, double max_norm);
+// The global L2 norm of the gradients (parameters without one count as zero).
+double grad_norm(const std::vector<NamedTensor>& params);
+
+}  // namespace gm

@@ -1,0 +1,146 @@
+// Softmax cross-entropy over the V values of each position, and categorical sampling.
+// Logits are [N, V, S]: the V values of one position are S elements apart. Rather than walk
+// each position's column with stride S, the kernels sweep an image's rows v = 0..V-1 with the
+// positions s innermost (contiguous, vectorisable), keeping a running max and sum per position.
+// Per position that is exactly the arithmetic of math::softmax_stats, in the same order.
+#include <cmath>
+#include <vector>
+
+#include "kernels/common/philox.h"
+#include "kernels/common/softmax_math.h"
+#include "kernels/cpu/cpu_backend.h"
+
+namespace gm {
+
+namespace {
+
+constexpr int64_t kParallelThreshold =
+    32768;  // logits; below this threads cost more than they save
+
+template <typename Target>
+int64_t target_at(const Tensor& target, int64_t i) {
+  return static_cast<int64_t>(static_cast<const Target*>(target.raw())[i]);
+}
+
+// Calls fn(Target{}) with the C++ type of an integer target tensor.
+template <typename Fn>
+void dispatch_target(const Tensor& target, Fn&& fn) {
+  if (target.dtype() == DType::u8) {
+    fn(uint8_t{});
+  } else if (target.dtype() == DType::i32) {
+    fn(int32_t{});
+  } else {
+    fail("softmax_xent: target must be uint8 or int32, got {}", target.describe());
+  }
+}
+
+// Softmax statistics of every position of one image: xs points at logits[n], [V, S].
+template <typename T>
+void image_stats(const T* xs, int64_t V, int64_t S, std::vector<math::SoftmaxStats<T>>& st) {
+  st.resize(static_cast<size_t>(S));
+  for (int64_t s = 0; s < S; ++s)
+    st[static_cast<size_t>(s)] = {xs[s], 0.0};
+  for (int64_t v = 1; v < V; ++v) {
+    const T* row = xs + v * S;
+    for (int64_t s = 0; s < S; ++s)
+      st[static_cast<size_t>(s)].max = math::max_of(st[static_cast<size_t>(s)].max, row[s]);
+  }
+  for (int64_t v = 0; v < V; ++v) {
+    const T* row = xs + v * S;
+    for (int64_t s = 0; s < S; ++s) {
+      auto& p = st[static_cast<size_t>(s)];
+      p.sum += static_cast<double>(math::softmax_term(row[s], p.max));
+    }
+  }
+}
+
+}  // namespace
+
+void CpuBackend::softmax_xent_forward(const Tensor& logits, const Tensor& target, Tensor& nll) {
+  const int64_t N = logits.size(0), V = logits.size(1), S = logits.size(2);
+  dispatch_floating(logits.dtype(), "softmax_xent_forward", [&](auto zero) {
+    using T = decltype(zero);
+    dispatch_target(target, [&](auto target_zero) {
+      using Target = decltype(target_zero);
+      const T* xs = static_cast<const T*>(logits.raw());
+      T* out = static_cast<T*>(nll.raw());
+#pragma omp parallel if (N * V * S > kParallelThreshold)
+      {
+        std::vector<math::SoftmaxStats<T>> st;
+#pragma omp for
+        for (int64_t n = 0; n < N; ++n) {
+          const T* image = xs + n * V * S;
+          image_stats(image, V, S, st);
+          double total = 0.0;  // per-image sums in double
+          for (int64_t s = 0; s < S; ++s) {
+            const int64_t t = target_at<Target>(target, n * S + s);
+            total += math::log_sum_exp(st[static_cast<size_t>(s)]) -
+                     static_cast<double>(image[t * S + s]);
+          }
+          out[n] = static_cast<T>(total);
+        }
+      }
+    });
+  });
+}
+
+void CpuBackend::softmax_xent_backward(const Tensor& logits, const Tensor& target,
+                                       const Tensor& dnll, Tensor& dlogits) {
+  const int64_t N = logits.size(0), V = logits.size(1), S = logits.size(2);
+  dispatch_floating(logits.dtype(), "softmax_xent_backward", [&](auto zero) {
+    using T = decltype(zero);
+    dispatch_target(target, [&](auto target_zero) {
+      using Target = decltype(target_zero);
+      const T* xs = static_cast<const T*>(logits.raw());
+      const T* dn = static_cast<const T*>(dnll.raw());
+      T* dx = static_cast<T*>(dlogits.raw());
+#pragma omp parallel if (N * V * S > kParallelThreshold)
+      {
+        std::vector<math::SoftmaxStats<T>> st;
+        std::vector<double> inv_sum;
+        std::vector<int64_t> tgt;
+#pragma omp for
+        for (int64_t n = 0; n < N; ++n) {
+          const T* image = xs + n * V * S;
+          image_stats(image, V, S, st);
+          inv_sum.resize(static_cast<size_t>(S));
+          tgt.resize(static_cast<size_t>(S));
+          for (int64_t s = 0; s < S; ++s) {
+            inv_sum[static_cast<size_t>(s)] = 1.0 / st[static_cast<size_t>(s)].sum;
+            tgt[static_cast<size_t>(s)] = target_at<Target>(target, n * S + s);
+          }
+          for (int64_t v = 0; v < V; ++v) {
+            const T* row = image + v * S;
+            T* drow = dx + (n * V + v) * S;
+            for (int64_t s = 0; s < S; ++s) {
+              const size_t k = static_cast<size_t>(s);
+              drow[s] = math::softmax_xent_grad(row[s], st[k], inv_sum[k], tgt[k] == v, dn[n]);
+            }
+          }
+        }
+      }
+    });
+  });
+}
+
+void CpuBackend::sample_categorical(const Tensor& logits, double temperature, uint64_t seed,
+                                    uint64_t offset, Tensor& out) {
+  const int64_t N = logits.size(0), V = logits.size(1), S = logits.size(2);
+  dispatch_floating(logits.dtype(), "sample_categorical", [&](auto zero) {
+    using T = decltype(zero);
+    const T* xs = static_cast<const T*>(logits.raw());
+    int32_t* ys = static_cast<int32_t*>(out.raw());
+    // Sampling happens one position at a time during generation, so a column walk per
+    // position (the GPU's one-thread-per-position layout) is all it needs.
+#pragma omp parallel for collapse(2) if (N * S * V > kParallelThreshold)
+    for (int64_t n = 0; n < N; ++n) {
+      for (int64_t s = 0; s < S; ++s) {
+        const uint64_t index = static_cast<uint64_t>(n * S + s);
+        const double u = philox::uniform(seed, offset, index);
+        ys[n * S + s] = math::sample_inverse_cdf(xs + n * V * S + s, V, S, temperature, u);
+      }
+    }
+  });
+}
+
+}  // namespace gm
