@@ -2,115 +2,18 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstring>
 #include <map>
-#include <utility>
 
 #include "engine/autograd.h"
-#include "kernels/common/mask.h"
-#include "kernels/common/unary_math.h"
 #include "models/images.h"
 
 namespace gm::models {
 
 namespace {
 
-template <typename T>
-T relu(T x) {
-  return math::unary_forward(math::kRelu, x, T(0), T(1), T(0));
-}
-
-// The last `rows` image rows of an activation map laid out [row, col, channel, batch] (the
-// batch innermost, so one channel of one position is a contiguous GEMM row); image row r
-// lives in slot r % rows.
-template <typename T>
-class RowRing {
- public:
-  RowRing(int64_t rows, int64_t width, int64_t channels, int64_t batch)
-      : rows_(rows),
-        width_(width),
-        stride_(channels * batch),
-        data_(static_cast<size_t>(rows * width * channels * batch), T(0)) {}
-  T* at(int64_t row, int64_t col) {
-    return data_.data() + ((row % rows_) * width_ + col) * stride_;
-  }
-  void fill_row(int64_t row, T value) { std::fill_n(at(row, 0), width_ * stride_, value); }
-
- private:
-  int64_t rows_, width_, stride_;
-  std::vector<T> data_;
-};
-
-// One (masked) convolution evaluated at a single position for the whole batch:
-//   y [out, B] = W_g [out, in * taps] col [in * taps, B] + bias,
-// with W_g the weights of the computed taps gathered exactly as the CPU convolution gathers
-// them (row ci * taps + t, forbidden centre pairs set to zero), so each output is the same
-// dot product, in the same order, as the naive pass computes.
-template <typename T>
-struct PositionConv {
-  int64_t in = 0, out = 0, kernel = 1;
-  std::vector<std::pair<int64_t, int64_t>> taps;  // (dy, dx) of the computed taps, raster order
-  Tensor weight, col, y;
-  std::vector<T> bias;
-
-  PositionConv(const Tensor& w, const Tensor& b, MaskType type, int groups, int64_t batch) {
-    out = w.size(0), in = w.size(1), kernel = w.size(2);
-    const int64_t k = kernel, half = k / 2;
-    for (int64_t ky = 0; ky < k; ++ky)
-      for (int64_t kx = 0; kx < k; ++kx)
-        if (mask::tap_used(type, groups, k, k, ky, kx)) taps.emplace_back(ky - half, kx - half);
-    const int64_t n_taps = static_cast<int64_t>(taps.size()), rows = in * n_taps;
-    const std::vector<T> wv = w.to_vector<T>();
-    std::vector<T> gathered(static_cast<size_t>(out * rows), T(0));
-    for (int64_t co = 0; co < out; ++co)
-      for (int64_t ci = 0; ci < in; ++ci)
-        for (int64_t t = 0; t < n_taps; ++t) {
-          const int64_t ky = taps[t].first + half, kx = taps[t].second + half;
-          if (mask::weight_visible(type, groups, k, k, ky, kx, ci, in, co, out))
-            gathered[static_cast<size_t>(co * rows + ci * n_taps + t)] =
-                wv[static_cast<size_t>(((co * in + ci) * k + ky) * k + kx)];
-        }
-    weight = Tensor::from_vector(gathered, {out, rows});
-    bias = b.to_vector<T>();
-    col = Tensor::zeros({rows, batch}, dtype_of<T>());
-    y = Tensor::empty({out, batch}, dtype_of<T>());
-  }
-
-  int64_t batch() const { return col.size(1); }
-  T* col_data() { return col.data<T>(); }
-  const T* y_data() const { return y.data<T>(); }
-
-  // col <- the window around (r, c) of a cached map (zero where the window leaves the image).
-  void gather(RowRing<T>& src, int64_t r, int64_t c, int64_t width) {
-    const int64_t n_taps = static_cast<int64_t>(taps.size()), b = batch();
-    T* dst = col_data();
-    for (int64_t ci = 0; ci < in; ++ci)
-      for (int64_t t = 0; t < n_taps; ++t, dst += b) {
-        const int64_t rr = r + taps[t].first, cc = c + taps[t].second;
-        if (rr < 0 || cc < 0 || cc >= width)
-          std::fill_n(dst, b, T(0));
-        else
-          std::memcpy(dst, src.at(rr, cc) + ci * b, sizeof(T) * static_cast<size_t>(b));
-      }
-  }
-  // col <- relu(x) for a 1x1 layer whose input is the current position's [in, B].
-  void relu_input(const T* x) {
-    T* dst = col_data();
-    for (int64_t i = 0; i < in * batch(); ++i)
-      dst[i] = relu(x[i]);
-  }
-  // y <- W_g col + bias (the bias added after the GEMM, as the conv op's broadcasting add does).
-  void run() {
-    Backend::Gemm g;
-    g.m = out, g.n = batch(), g.k = col.size(0);
-    weight.backend().gemm(g, weight, col, y);
-    T* yp = y.data<T>();
-    const int64_t b = batch();
-    for (int64_t k = 0; k < out; ++k)
-      for (int64_t i = 0; i < b; ++i)
-        yp[k * b + i] = yp[k * b + i] + bias[static_cast<size_t>(k)];
-  }
-};
+using incremental::PositionConv;
+using incremental::relu;
+using incremental::RowRing;
 
 const Tensor& parameter(const std::map<std::string, Tensor>& params, const PixelCnn& model,
                         const std::string& name) {
@@ -153,7 +56,7 @@ class Incremental {
 
   RowRing<T>& image() { return image_; }
   // Logits at the last evaluated position: [C * V, B] (channel c's V logits are group c).
-  const T* logits() const { return layers_.back().y_data(); }
+  const T* logits() const { return layers_.back().y_data; }
 
   // Every layer at (r, c). Needs the image and the caches filled for all earlier positions.
   void evaluate(int64_t r, int64_t c) {
@@ -161,29 +64,33 @@ class Incremental {
     PositionConv<T>& first = layers_.front();
     first.gather(image_, r, c, w);
     first.run();
-    std::copy_n(first.y_data(), x_.size(), x_.data());
+    std::copy_n(first.y_data, x_.size(), x_.data());
     for (size_t b = 0; b < caches_.size(); ++b) {
       PositionConv<T>& reduce = layers_[1 + 3 * b];
       PositionConv<T>& masked = layers_[2 + 3 * b];
       PositionConv<T>& expand = layers_[3 + 3 * b];
-      reduce.relu_input(x_.data());
+      reduce.input(x_.data(), true);
       reduce.run();
       // Only relu(reduce(..)) is ever read, so the cache keeps it post-activation.
       T* cached = caches_[b].at(r, c);
-      for (int64_t i = 0; i < reduce.out * batch_; ++i)
-        cached[i] = relu(reduce.y_data()[i]);
+      const int64_t n = reduce.out * batch_;
+      for (int64_t i = 0; i < n; ++i)
+        cached[i] = relu(reduce.y_data[i]);
       masked.gather(caches_[b], r, c, w);
       masked.run();
-      expand.relu_input(masked.y_data());
+      expand.input(masked.y_data, true);
       expand.run();
-      for (size_t i = 0; i < x_.size(); ++i)
-        x_[i] = x_[i] + expand.y_data()[i];  // the residual: x + expand(...)
+      T* x = x_.data();
+      const T* e = expand.y_data;
+      const size_t n_x = x_.size();
+      for (size_t i = 0; i < n_x; ++i)
+        x[i] = x[i] + e[i];  // the residual: x + expand(...)
     }
     PositionConv<T>& head1 = layers_[layers_.size() - 2];
     PositionConv<T>& head2 = layers_.back();
-    head1.relu_input(x_.data());
+    head1.input(x_.data(), true);
     head1.run();
-    head2.relu_input(head1.y_data());
+    head2.input(head1.y_data, true);
     head2.run();
   }
 
