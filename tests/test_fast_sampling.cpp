@@ -8,6 +8,7 @@
 #include "models/images.h"
 #include "models/pixelcnn/fast_sampler.h"
 #include "models/pixelcnn/pixelcnn.h"
+#include "models/pixelrnn/fast_sampler.h"
 #include "tests/support.h"
 
 namespace gm::models {
@@ -42,10 +43,12 @@ std::vector<uint8_t> bytes(const Tensor& images) {
 
 // Naive and fast from the same generator state; also requires that both consumed the same
 // number of random counters, so that whatever the caller draws next is the same too.
-void require_same_samples(PixelCnn& model, int64_t count, double temperature, uint64_t seed) {
+template <typename M, typename Fast>
+void require_same_samples(M& model, Fast fast_sampler, int64_t count, double temperature,
+                          uint64_t seed) {
   Generator naive_gen(seed), fast_gen(seed);
   const Tensor naive = model.sample(count, temperature, naive_gen);
-  const Tensor fast = sample_pixelcnn_fast(model, count, temperature, fast_gen);
+  const Tensor fast = fast_sampler(model, count, temperature, fast_gen);
   REQUIRE(fast.shape() == naive.shape());
   const std::vector<uint8_t> a = bytes(naive), b = bytes(fast);
   size_t first_difference = a.size();
@@ -60,6 +63,20 @@ void require_same_samples(PixelCnn& model, int64_t count, double temperature, ui
   CHECK(fast_gen.offset() == naive_gen.offset());
 }
 
+// A Row LSTM with rowlstm-ref's structure, small enough for the naive sampler in a test.
+std::unique_ptr<pixelrnn::PixelRnn> make_rowlstm(ImageShape shape, DType dtype, uint64_t seed) {
+  pixelrnn::PixelRnnConfig c;
+  c.name = "rowlstm-test";
+  c.architecture = pixelrnn::Architecture::row_lstm;
+  c.channels = 6;
+  c.hidden = 3;
+  c.layers = 2;
+  c.head_channels = 6;
+  c.input_kernel = 5;
+  Generator init_gen(seed);
+  return std::make_unique<pixelrnn::PixelRnn>(c, shape, nn::Init{Device::cpu(), dtype, &init_gen});
+}
+
 }  // namespace
 
 TEST_CASE("fast PixelCNN sampling draws the naive sampler's images", "[fast_sampling]") {
@@ -69,32 +86,50 @@ TEST_CASE("fast PixelCNN sampling draws the naive sampler's images", "[fast_samp
       INFO("grey, odd image size");
       auto model = make(small_config(), {1, 7, 9}, dtype, 11);
       for (uint64_t seed : {1, 2, 3, 4})
-        require_same_samples(*model, 3, 1.0, seed);
+        require_same_samples(*model, sample_pixelcnn_fast, 3, 1.0, seed);
     }
     {
       INFO("RGB colour groups");
       auto model = make(small_config(), {3, 5, 6}, dtype, 12);
       for (uint64_t seed : {5, 6, 7})
-        require_same_samples(*model, 2, 1.0, seed);
+        require_same_samples(*model, sample_pixelcnn_fast, 2, 1.0, seed);
     }
     {
       INFO("temperatures, batch of one");
       auto model = make(small_config(), {1, 6, 6}, dtype, 13);
-      require_same_samples(*model, 1, 0.7, 8);
-      require_same_samples(*model, 4, 1.6, 9);
+      require_same_samples(*model, sample_pixelcnn_fast, 1, 0.7, 8);
+      require_same_samples(*model, sample_pixelcnn_fast, 4, 1.6, 9);
     }
     {
       INFO("binary (Bernoulli) output");
       auto model = make(small_config(true), {1, 6, 7}, dtype, 14);
       for (uint64_t seed : {10, 11})
-        require_same_samples(*model, 3, 1.0, seed);
+        require_same_samples(*model, sample_pixelcnn_fast, 3, 1.0, seed);
     }
   }
 }
 
 TEST_CASE("fast PixelCNN sampling matches pixelcnn-ref itself", "[fast_sampling]") {
   auto model = make(PixelCnnConfig{}, {1, 8, 8}, DType::f32, 21);
-  require_same_samples(*model, 2, 1.0, 22);
+  require_same_samples(*model, sample_pixelcnn_fast, 2, 1.0, 22);
+}
+
+TEST_CASE("fast Row LSTM sampling draws the naive sampler's images", "[fast_sampling]") {
+  for (DType dtype : {DType::f32, DType::f64}) {
+    INFO("dtype " << dtype_name(dtype));
+    {
+      INFO("grey, odd image size");
+      auto model = make_rowlstm({1, 7, 9}, dtype, 51);
+      for (uint64_t seed : {1, 2, 3})
+        require_same_samples(*model, pixelrnn::sample_rowlstm_fast, 3, 1.0, seed);
+    }
+    {
+      INFO("RGB colour groups, temperature");
+      auto model = make_rowlstm({3, 5, 6}, dtype, 52);
+      require_same_samples(*model, pixelrnn::sample_rowlstm_fast, 2, 1.0, 4);
+      require_same_samples(*model, pixelrnn::sample_rowlstm_fast, 1, 0.8, 5);
+    }
+  }
 }
 
 TEST_CASE("the incremental evaluation gives the network's logits", "[fast_sampling]") {
@@ -119,7 +154,14 @@ TEST_CASE("the incremental evaluation gives the network's logits", "[fast_sampli
     const Tensor got = pixelcnn_incremental_logits(*model, images);
     REQUIRE(got.shape() == want.shape());
     test::require_close(got.to_vector<double>(), want.to_vector<double>(), c.tol, c.tol,
-                        "incremental logits");
+                        "incremental PixelCNN logits");
+
+    auto rnn = make_rowlstm(c.shape, c.dtype, 33);
+    const Tensor rnn_want = rnn->logits(rnn->scale(images));
+    const Tensor rnn_got = pixelrnn::rowlstm_incremental_logits(*rnn, images);
+    REQUIRE(rnn_got.shape() == rnn_want.shape());
+    test::require_close(rnn_got.to_vector<double>(), rnn_want.to_vector<double>(), c.tol, c.tol,
+                        "incremental Row LSTM logits");
   }
 }
 
@@ -132,6 +174,14 @@ TEST_CASE("the fast sampler's errors say what to do", "[fast_sampling]") {
                     Catch::Contains("temperature must be a positive number"));
   CHECK_THROWS_WITH(pixelcnn_incremental_logits(*model, Tensor::zeros({1, 1, 5, 4}, DType::u8)),
                     Catch::Contains("expected uint8 images [N, 1, 4, 4]"));
+  pixelrnn::PixelRnnConfig diagonal;
+  diagonal.name = "diaglstm-test";
+  diagonal.architecture = pixelrnn::Architecture::diagonal_bilstm;
+  diagonal.channels = diagonal.hidden = diagonal.head_channels = 4;
+  Generator init_gen(42);
+  pixelrnn::PixelRnn diag(diagonal, {1, 4, 4}, nn::Init{Device::cpu(), DType::f32, &init_gen});
+  CHECK_THROWS_WITH(pixelrnn::sample_rowlstm_fast(diag, 1, 1.0, gen),
+                    Catch::Contains("is not a Row LSTM"));
 }
 
 }  // namespace gm::models
