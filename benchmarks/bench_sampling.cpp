@@ -94,7 +94,7 @@ Row run(const SamplingMethod& m, models::Model& model, Device device, int64_t ba
   Row row{device.name(), m.name, m.config, s.height, batch};
   row.passes = m.passes(n, c);
   row.sequential_steps = m.sequential_steps(n, c);
-  if (m.pass_per_pixel) row.estimate = row.passes * pass_seconds(model, batch, device, o.seed);
+  if (m.pass_per_pixel) row.estimate = m.work(n, c) * pass_seconds(model, batch, device, o.seed);
   if (m.pass_per_pixel && row.estimate > o.budget) {
     row.total = row.estimate;
     row.extrapolated = true;
@@ -163,9 +163,9 @@ void write_plot(const std::vector<Row>& rows, const std::string& device, const O
   plot.y_label = "seconds per image";
   for (int64_t n : o.sizes)
     plot.x_ticks.push_back(static_cast<double>(n));
-  plot.notes.push_back("solid: batch 1, dashed: batch 32+");
+  plot.notes.push_back("solid: batch 1, dashed: larger batch");
   plot.notes.push_back("hollow markers: extrapolated from");
-  plot.notes.push_back("  timed single network passes");
+  plot.notes.push_back("timed single network passes");
   plot.notes.push_back("fitted slopes d log t / d log N:");
   for (const SamplingMethod& m : sampling_methods())
     for (int64_t b : o.batches) {
@@ -177,7 +177,7 @@ void write_plot(const std::vector<Row>& rows, const std::string& device, const O
         if (r.device == device && r.method == m.name && r.batch == b)
           s.points.push_back({static_cast<double>(r.n), r.per_image, r.extrapolated});
       if (s.points.empty()) continue;
-      plot.notes.push_back(fmt::format("  {} b{}: {:.2f}", m.name, b, loglog_slope(s.points)));
+      plot.notes.push_back(fmt::format("- {} b{}: {:.2f}", m.name, b, loglog_slope(s.points)));
       plot.series.push_back(std::move(s));
     }
   if (plot.series.empty()) return;

@@ -18,9 +18,11 @@ struct SamplingMethod {
   bool pass_per_pixel = false;
   bool cpu_only = false;  // the fast samplers run on the cpu only
   std::function<Tensor(models::Model&, int64_t count, Generator&)> sample;
-  // Work in full-network evaluations, and the length of the chain of dependent steps (each a
-  // layer-parallel computation), for an N x N image with C channels.
+  // For an N x N image with C channels: network invocations, work in full-network passes
+  // (what the extrapolation multiplies the time of one pass by), and the length of the chain
+  // of dependent steps (each one layer-parallel computation).
   std::function<double(double n, double c)> passes;
+  std::function<double(double n, double c)> work;
   std::function<double(double n, double c)> sequential_steps;
   std::string cost_note;  // one line for the table's legend
 };
