@@ -15,6 +15,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -22,6 +23,7 @@
 
 #include "benchmarks/conv_check.h"
 #include "engine/backend.h"
+#include "engine/ops.h"
 #include "engine/random.h"
 #include "kernels/common/mask.h"
 
@@ -49,6 +51,9 @@ struct Options {
   int64_t batch = 32, size = 28, square = 1024;
   int reps = 10, warmup = 2, threads = 0;
   bool quick = false, masks = false;
+  // "wall" (default) or "cpu": process CPU time, which on a machine shared with other work
+  // still measures the work of a single-threaded run (it sums the threads of a threaded one).
+  std::string clock = "wall";
   std::string csv = "out/bench_cpu_ops.csv";
 };
 
@@ -65,15 +70,23 @@ struct Row {
   double gflops() const { return useful_flops / seconds * 1e-9; }
 };
 
+double now_seconds(const Options& o) {
+  if (o.clock == "cpu") {
+    timespec t{};
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+    return double(t.tv_sec) + 1e-9 * double(t.tv_nsec);
+  }
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
 double median_seconds(const std::function<void()>& fn, const Options& o) {
   for (int i = 0; i < o.warmup; ++i)
     fn();
   std::vector<double> times;
   for (int i = 0; i < o.reps; ++i) {
-    const auto start = std::chrono::steady_clock::now();
+    const double start = now_seconds(o);
     fn();
-    times.push_back(
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+    times.push_back(now_seconds(o) - start);
   }
   std::sort(times.begin(), times.end());
   const size_t n = times.size();
@@ -158,6 +171,33 @@ void bench_matmul(const Layer& layer, const Options& o, std::vector<Row>& rows) 
   add("backward weight", {M, K, N}, [&] { be.gemm(bwd_weight, dc, b, da); });
 }
 
+// The receptive field of output pixel (c, c) of a stack of masked 3x3 convolutions (one type A,
+// then type B), found by running the op: perturb each input pixel and see whether the output
+// moves. All weights are 1, so no two paths can cancel. 'o' is the pixel itself, 'x' a pixel it
+// sees, '#' an earlier pixel (raster order) it cannot see: the blind spot; '.' later pixels.
+std::string receptive_field_picture(int layers, int64_t size) {
+  const Tensor w = Tensor::ones({1, 1, 3, 3}, DType::f64);
+  auto stack = [&](const Tensor& x) {
+    Tensor h = masked_conv2d(x, w, Tensor(), MaskType::A);
+    for (int i = 1; i < layers; ++i)
+      h = masked_conv2d(h, w, Tensor(), MaskType::B);
+    return h.to_vector<double>();
+  };
+  const int64_t c = size / 2, centre = c * size + c;
+  const double base =
+      stack(Tensor::zeros({1, 1, size, size}, DType::f64))[static_cast<size_t>(centre)];
+  std::string s;
+  for (int64_t i = 0; i < size * size; ++i) {
+    std::vector<double> x(static_cast<size_t>(size * size), 0.0);
+    x[static_cast<size_t>(i)] = 1.0;
+    const bool seen =
+        stack(Tensor::from_vector(x, {1, 1, size, size}))[static_cast<size_t>(centre)] != base;
+    s += i == centre ? 'o' : seen ? 'x' : i < centre ? '#' : '.';
+    s += (i + 1) % size ? ' ' : '\n';
+  }
+  return s;
+}
+
 void print_masks() {
   for (auto [type, k] : {std::pair{MaskType::A, int64_t{7}}, std::pair{MaskType::B, int64_t{3}}})
     fmt::print("mask {} {}x{} ({} of {} taps computed):\n{}\n", type == MaskType::A ? "A" : "B", k,
@@ -165,6 +205,8 @@ void print_masks() {
   for (MaskType type : {MaskType::A, MaskType::B})
     fmt::print("mask {} 3x3 with 3 colour groups:\n{}\n", type == MaskType::A ? "A" : "B",
                mask::picture(type, 3, 3));
+  fmt::print("receptive field of MaskA 3x3 + 3 x MaskB 3x3 ('#' = blind spot):\n{}",
+             receptive_field_picture(4, 11));
 }
 
 void write_csv(const std::vector<Row>& rows, double square_gflops, const Options& o) {
@@ -199,13 +241,11 @@ int main(int argc, char** argv) {
   app.add_option("--threads", o.threads,
                  "OpenMP and OpenBLAS threads (default: OMP_NUM_THREADS / all cores)");
   app.add_option("--csv", o.csv, "where to write the CSV");
+  app.add_option("--clock", o.clock, "wall (elapsed) or cpu (process CPU time)")
+      ->check(CLI::IsMember({"wall", "cpu"}));
   app.add_flag("--quick", o.quick, "one repetition, no warm-up (smoke test)");
   app.add_flag("--masks", o.masks, "print the mask pictures and exit");
   CLI11_PARSE(app, argc, argv);
-  if (o.masks) {
-    print_masks();
-    return 0;
-  }
   if (o.quick) {
     o.reps = 1;
     o.warmup = 0;
@@ -215,8 +255,12 @@ int main(int argc, char** argv) {
     openblas_set_num_threads(o.threads);
   }
   try {
-    fmt::print("bench_cpu_ops: batch {}, {}x{} images, median of {} after {} warm-up\n", o.batch,
-               o.size, o.size, o.reps, o.warmup);
+    if (o.masks) {
+      print_masks();
+      return 0;
+    }
+    fmt::print("bench_cpu_ops: batch {}, {}x{} images, median of {} after {} warm-up, {} clock\n",
+               o.batch, o.size, o.size, o.reps, o.warmup, o.clock);
     fmt::print("threads: OpenMP {}, OpenBLAS {} ({})\n", omp_get_max_threads(),
                openblas_get_num_threads(), openblas_get_config());
     if (std::ifstream load("/proc/loadavg"); load) {  // other work on the machine skews timings

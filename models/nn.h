@@ -7,15 +7,14 @@
 #include <utility>
 #include <vector>
 
+#include "engine/named_tensor.h"
 #include "engine/ops.h"
 #include "engine/random.h"
 
 namespace gm::nn {
 
-struct NamedTensor {
-  std::string name;
-  Tensor tensor;
-};
+// The engine's name + tensor pair, so parameters() feeds optimizers and checkpoints as is.
+using NamedTensor = gm::NamedTensor;
 
 // Where parameters are created: device, dtype and the initialisation generator.
 struct Init {

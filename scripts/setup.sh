@@ -6,7 +6,7 @@ set -euo pipefail
 
 packages=(
   cmake g++ make ninja-build pkg-config
-  libfmt-dev catch2 libstb-dev libopenblas-dev nlohmann-json3-dev libcli11-dev
+  libfmt-dev catch2 libstb-dev libopenblas-openmp-dev nlohmann-json3-dev libcli11-dev
   zlib1g-dev libboost-context-dev
   dataset-fashion-mnist
 )

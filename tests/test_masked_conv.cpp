@@ -201,6 +201,27 @@ TEST_CASE("a 7x7 type A mask computes less than 0.55 of the plain convolution's 
   CHECK(mask::visible_weight_count(MaskType::B, 1, 3, 3, 32, 32) == 5 * 32 * 32);
 }
 
+TEST_CASE("stacked 3x3 masks have a blind spot to the upper right", "[ops][conv][mask]") {
+  // MaskA 3x3 then 3 x MaskB 3x3, all weights 1 (no cancellation), 1 channel, 9x9 image; output
+  // pixel (4, 4). A pixel d rows up is reachable only up to d columns to the right, because the
+  // only tap that moves right also moves up: (3, 6) precedes (4, 4) in raster order yet is unseen.
+  const Tensor w = Tensor::ones({1, 1, 3, 3}, DType::f64);
+  auto sees = [&](int64_t row, int64_t col) {
+    std::vector<double> x(81, 0.0);
+    x[static_cast<size_t>(row * 9 + col)] = 1.0;
+    Tensor h = masked_conv2d(Tensor::from_vector(x, {1, 1, 9, 9}), w, Tensor(), MaskType::A);
+    for (int i = 0; i < 3; ++i)
+      h = masked_conv2d(h, w, Tensor(), MaskType::B);
+    return h.to_vector<double>()[4 * 9 + 4] != 0.0;
+  };
+  CHECK(sees(3, 5));
+  CHECK_FALSE(sees(3, 6));  // the blind spot
+  CHECK(sees(2, 6));
+  CHECK_FALSE(sees(2, 7));
+  CHECK(sees(4, 0));
+  CHECK_FALSE(sees(4, 4));  // type A first: never the pixel itself
+}
+
 TEST_CASE("mask pictures", "[mask]") {
   CHECK(mask::picture(MaskType::A, 1, 5) ==
         "x x x x x\n"
@@ -281,7 +302,7 @@ TEST_CASE("convolution errors name the tensors and the expected shapes", "[ops][
   REQUIRE_THROWS_WITH(conv2d(x, Tensor::zeros({4, 3, 3, 3}), Tensor(), 0),
                       Catch::Contains("stride must be >= 1"));
   REQUIRE_THROWS_WITH(masked_conv2d(x, Tensor::zeros({4, 3, 4, 4}), Tensor(), MaskType::A),
-                      Catch::Contains("odd square kernel"));
+                      Catch::Contains("odd kernel sizes"));
   REQUIRE_THROWS_WITH(masked_conv2d(x, Tensor::zeros({4, 3, 3, 3}), Tensor(), MaskType::B, 3),
                       Catch::Contains("3 colour groups must divide") && Catch::Contains("(4,"));
   REQUIRE_THROWS_WITH(conv_transpose2d(x, Tensor::zeros({3, 4, 3, 3}), Tensor(), 2, 0, 2),

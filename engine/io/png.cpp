@@ -3,33 +3,12 @@
 #include <stb_image_write.h>
 
 #include <cmath>
-#include <cstdio>
-#include <filesystem>
+#include <span>
 #include <vector>
 
+#include "engine/io/atomic_file.h"
+
 namespace gm::io {
-
-namespace {
-
-// TODO(switch to engine/io/atomic_file.h when it lands).
-void write_file_atomically(const std::string& path, const std::vector<uint8_t>& bytes) {
-  const std::string temp = path + ".tmp";
-  std::FILE* f = std::fopen(temp.c_str(), "wb");
-  if (!f) throw IoError(fmt::format("'{}': cannot create the file", temp));
-  const bool ok = std::fwrite(bytes.data(), 1, bytes.size(), f) == bytes.size();
-  if (std::fclose(f) != 0 || !ok) {
-    std::remove(temp.c_str());
-    throw IoError(fmt::format("'{}': write failed (disk full?)", temp));
-  }
-  std::error_code ec;
-  std::filesystem::rename(temp, path, ec);
-  if (ec) {
-    std::remove(temp.c_str());
-    throw IoError(fmt::format("'{}': cannot rename into place: {}", path, ec.message()));
-  }
-}
-
-}  // namespace
 
 Tensor make_grid(const Tensor& images, const GridOptions& o) {
   GM_CHECK(images.dtype() == DType::u8 && images.ndim() == 4,
@@ -81,7 +60,7 @@ void write_png(const std::string& path, const Tensor& image) {
   };
   if (!stbi_write_png_to_func(append, &encoded, w, h, c, interleaved.data(), w * c))
     throw IoError(fmt::format("'{}': PNG encoding failed ({}x{}, {} channels)", path, w, h, c));
-  write_file_atomically(path, encoded);
+  write_file_atomic(path, std::as_bytes(std::span(encoded)));
 }
 
 }  // namespace gm::io

@@ -110,15 +110,16 @@ Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, int64_t
 Tensor masked_conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, MaskType type,
                      int colour_groups) {
   const char* op = "masked_conv2d";
-  check_conv_args(op, x, weight, bias, "[K, C, k, k]");
-  const int64_t k = weight.size(2), C = x.size(1), K = weight.size(0);
-  if (weight.size(3) != k || k % 2 == 0)
+  check_conv_args(op, x, weight, bias, "[K, C, kh, kw]");
+  // Odd sizes give the kernel a centre tap; kh != kw serves PixelRNN's 1 x 3 row kernel.
+  const int64_t kh = weight.size(2), kw = weight.size(3), C = x.size(1), K = weight.size(0);
+  if (kh % 2 == 0 || kw % 2 == 0)
     throw ShapeError(fmt::format(
-        "masked_conv2d: weight {} must have an odd square kernel (k x k, k odd), got {}",
-        shape_str(weight.shape()), kernel_str(weight.size(2), weight.size(3))));
+        "masked_conv2d: weight {} must have odd kernel sizes (kh x kw, both odd), got {}",
+        shape_str(weight.shape()), kernel_str(kh, kw)));
   if (weight.size(1) != C)
     throw ShapeError(fmt::format(
-        "masked_conv2d: weight {} (layout [K, C, k, k]) expects {} input channels, x {} has {}",
+        "masked_conv2d: weight {} (layout [K, C, kh, kw]) expects {} input channels, x {} has {}",
         shape_str(weight.shape()), weight.size(1), shape_str(x.shape()), C));
   if (colour_groups < 1)
     throw ShapeError(
@@ -128,7 +129,7 @@ Tensor masked_conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, 
         "masked_conv2d: {} colour groups must divide the input channels ({}, x {}) and the "
         "output channels ({}, weight {})",
         colour_groups, C, shape_str(x.shape()), K, shape_str(weight.shape())));
-  const Conv2dGeometry g = conv_geometry(x, weight, 1, k / 2, k / 2);
+  const Conv2dGeometry g = conv_geometry(x, weight, 1, kh / 2, kw / 2);
   return add_bias(op, conv_recorded(op, x, weight, g, ConvMask{type, colour_groups}), bias);
 }
 

@@ -89,6 +89,19 @@ void CpuBackend::fill_normal(Tensor& y, uint64_t seed, uint64_t offset, double m
   });
 }
 
+namespace {
+
+// One row of a strided copy with the element size known at compile time, so that gathers and
+// scatters (transposes, skews, flips) become plain moves rather than a memcpy call per element.
+template <size_t kBytes>
+void copy_row(char* dst, const char* src, int64_t n, int64_t ds, int64_t ss) {
+  const int64_t db = ds * static_cast<int64_t>(kBytes), sb = ss * static_cast<int64_t>(kBytes);
+  for (int64_t k = 0; k < n; ++k)
+    std::memcpy(dst + k * db, src + k * sb, kBytes);
+}
+
+}  // namespace
+
 void CpuBackend::strided_copy(const Tensor& src, Tensor& dst, const StridedCopy& box) {
   const int64_t elem = static_cast<int64_t>(dtype_size(src.dtype()));
   const char* s = static_cast<const char*>(src.raw());
@@ -104,6 +117,7 @@ void CpuBackend::strided_copy(const Tensor& src, Tensor& dst, const StridedCopy&
     rows *= box.extent[i];
   const int64_t row_len = box.extent[last];
   const int64_t ss = box.src_stride[last], ds = box.dst_stride[last];
+#pragma omp parallel for if (rows * row_len > (1 << 16))
   for (int64_t r = 0; r < rows; ++r) {
     int64_t rem = r, so = box.src_offset, dof = box.dst_offset;
     for (int i = last - 1; i >= 0; --i) {
@@ -112,11 +126,17 @@ void CpuBackend::strided_copy(const Tensor& src, Tensor& dst, const StridedCopy&
       so += idx * box.src_stride[i];
       dof += idx * box.dst_stride[i];
     }
+    char* dr = d + dof * elem;
+    const char* sr = s + so * elem;
     if (ss == 1 && ds == 1) {
-      std::memcpy(d + dof * elem, s + so * elem, static_cast<size_t>(row_len * elem));
+      std::memcpy(dr, sr, static_cast<size_t>(row_len * elem));
+    } else if (elem == 4) {
+      copy_row<4>(dr, sr, row_len, ds, ss);
+    } else if (elem == 8) {
+      copy_row<8>(dr, sr, row_len, ds, ss);
     } else {
       for (int64_t k = 0; k < row_len; ++k)
-        std::memcpy(d + (dof + k * ds) * elem, s + (so + k * ss) * elem, static_cast<size_t>(elem));
+        std::memcpy(dr + k * ds * elem, sr + k * ss * elem, static_cast<size_t>(elem));
     }
   }
 }

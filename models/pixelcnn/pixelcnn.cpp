@@ -1,0 +1,124 @@
+#include "models/pixelcnn/pixelcnn.h"
+
+#include <cmath>
+#include <numbers>
+
+#include "engine/autograd.h"
+#include "models/images.h"
+
+namespace gm::models {
+
+namespace {
+
+// Every layer splits its channels into the image's colour groups, so widths must divide.
+void check_divisible(const PixelCnnConfig& c, int groups) {
+  for (auto [what, width] :
+       {std::pair{"filters", c.filters}, std::pair{"hidden", c.hidden}, std::pair{"head", c.head}})
+    GM_CHECK(width % groups == 0,
+             "{}: {} = {} cannot be split into {} colour groups (R|G|B); use a configuration "
+             "whose widths are multiples of 3 for colour images, e.g. pixelcnn-large",
+             c.name, what, width, groups);
+}
+
+}  // namespace
+
+PixelCnnBlock::PixelCnnBlock(const PixelCnnConfig& c, int groups, const nn::Init& init) {
+  reduce_ =
+      &add_module<nn::MaskedConv2d>("reduce", c.filters, c.hidden, 1, MaskType::B, groups, init);
+  masked_ = &add_module<nn::MaskedConv2d>("masked", c.hidden, c.hidden, c.block_kernel, MaskType::B,
+                                          groups, init);
+  expand_ =
+      &add_module<nn::MaskedConv2d>("expand", c.hidden, c.filters, 1, MaskType::B, groups, init);
+}
+
+Tensor PixelCnnBlock::operator()(const Tensor& x) const {
+  Tensor h = (*reduce_)(relu(x));
+  h = (*masked_)(relu(h));
+  return x + (*expand_)(relu(h));
+}
+
+PixelCnn::PixelCnn(PixelCnnConfig config, ImageShape shape, const nn::Init& init)
+    : config_(std::move(config)), shape_(shape), device_(init.device), dtype_(init.dtype) {
+  GM_CHECK(shape.channels == 1 || shape.channels == 3,
+           "{}: images must have 1 (grey) or 3 (RGB) channels, got {}", config_.name,
+           shape.channels);
+  const int groups = static_cast<int>(shape.channels);
+  check_divisible(config_, groups);
+  // A 1x1 type-B layer with colour groups lets group g see groups <= g of the same pixel; with
+  // one group it is a plain 1x1 convolution.
+  first_ = &add_module<nn::MaskedConv2d>("input", shape.channels, config_.filters,
+                                         config_.first_kernel, MaskType::A, groups, init);
+  for (int64_t b = 0; b < config_.blocks; ++b)
+    blocks_.push_back(
+        &add_module<PixelCnnBlock>("block" + std::to_string(b), config_, groups, init));
+  head1_ = &add_module<nn::MaskedConv2d>("head1", config_.filters, config_.head, 1, MaskType::B,
+                                         groups, init);
+  head2_ = &add_module<nn::MaskedConv2d>("head2", config_.head, values() * shape.channels, 1,
+                                         MaskType::B, groups, init);
+}
+
+Tensor PixelCnn::network_input(const Tensor& images, Generator& gen) const {
+  GM_CHECK(images.ndim() == 4 && images.size(1) == shape_.channels &&
+               images.size(2) == shape_.height && images.size(3) == shape_.width,
+           "{}: expected images [N, {}, {}, {}], got {}", config_.name, shape_.channels,
+           shape_.height, shape_.width, images.describe());
+  if (!config_.binary) return scale_images(images, dtype_, device_);
+  return binarize(images, gen, dtype_, device_) * 2.0 - 1.0;
+}
+
+Tensor PixelCnn::logits(const Tensor& x) const {
+  Tensor h = (*first_)(x);
+  for (const PixelCnnBlock* block : blocks_)
+    h = (*block)(h);
+  Tensor out = (*head2_)(relu((*head1_)(relu(h))));  // [N, C * V, H, W], group c = channel c
+  const int64_t n = x.size(0), c = shape_.channels, v = values();
+  Tensor grouped = reshape(out, {n, c, v, shape_.height, shape_.width});
+  return c == 1 ? reshape(grouped, {n, v, c, shape_.height, shape_.width})
+                : permute(grouped, {0, 2, 1, 3, 4});
+}
+
+LossOutput PixelCnn::loss(const Tensor& images, Generator& gen) {
+  Tensor x = network_input(images, gen);
+  Tensor l = logits(x);
+  Tensor nll;  // [N] nats per image
+  if (config_.binary) {
+    // The target is the binarisation the network saw, back on {0, 1}.
+    Tensor target = (x + 1.0) * 0.5;
+    nll = bernoulli_nll(reshape(l, target.shape()), target);
+  } else {
+    nll = softmax_cross_entropy(l, images.to(device_));
+  }
+  LossOutput out;
+  out.loss = mean(nll);
+  out.nats_per_image = out.loss.item();
+  out.bits_per_dim = out.nats_per_image / (static_cast<double>(shape_.dims()) * std::numbers::ln2);
+  return out;
+}
+
+Tensor PixelCnn::sample(int64_t count, double temperature, Generator& gen) {
+  GM_CHECK(count >= 1, "{}: sample count must be positive, got {}", config_.name, count);
+  GM_CHECK(temperature > 0.0 && std::isfinite(temperature),
+           "{}: temperature must be a positive number, got {}", config_.name, temperature);
+  NoGradGuard no_grad;
+  const int64_t c = shape_.channels, h = shape_.height, w = shape_.width;
+  const Shape image_shape{count, c, h, w};
+  std::vector<uint8_t> pixels(static_cast<size_t>(shape_numel(image_shape)), 0);
+  // Binary models see {0, 255} images: scale_images maps them to {-1, 1}, as in training.
+  for (int64_t row = 0; row < h; ++row)
+    for (int64_t col = 0; col < w; ++col)
+      for (int64_t ch = 0; ch < c; ++ch) {
+        Tensor x = scale_images(Tensor::from_vector(pixels, image_shape), dtype_, device_);
+        Tensor at = slice(slice(slice(logits(x), 2, ch, ch + 1), 3, row, row + 1), 4, col, col + 1);
+        at = reshape(at, {count, values()});
+        const std::vector<int32_t> drawn =
+            config_.binary
+                ? bernoulli_draw(sigmoid(at * (1.0 / temperature)), gen).to_vector<int32_t>()
+                : sample_categorical(at, temperature, gen).to_vector<int32_t>();
+        for (int64_t n = 0; n < count; ++n)
+          pixels[static_cast<size_t>(((n * c + ch) * h + row) * w + col)] = static_cast<uint8_t>(
+              config_.binary ? 255 * drawn[static_cast<size_t>(n)] : drawn[static_cast<size_t>(n)]);
+      }
+  return Tensor::from_vector(pixels, image_shape);
+}
+
+}  // namespace gm::models

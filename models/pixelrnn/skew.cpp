@@ -1,0 +1,95 @@
+#include "models/pixelrnn/skew.h"
+
+#include "engine/autograd.h"
+#include "engine/backend.h"
+
+namespace gm::pixelrnn {
+
+namespace {
+
+// How a skewed map is stored: [N, C, H, 2W-1] (the picture) or transposed [N, C, 2W-1, H]
+// (the scan's layout); `reverse` skews the width-reversed map.
+struct SkewLayout {
+  bool transposed = false;
+  bool reverse = false;
+};
+
+// The box moving every pixel between an unskewed [N, C, H, W] map (the `src` side, contiguous)
+// and its skewed map (the `dst` side). Pixel (r, j) lands in skewed column s = r + jj with
+// jj = j (or W-1-j when reversed), so its skewed offset is linear in r and j: one box.
+StridedCopy skew_box(int64_t n, int64_t c, int64_t h, int64_t w, SkewLayout layout) {
+  const int64_t ws = 2 * w - 1;
+  StridedCopy box;
+  box.ndim = 4;
+  box.extent = {n, c, h, w};
+  box.src_stride = {c * h * w, h * w, w, 1};
+  // Row-major skewed: offset r*ws + s = r*(ws+1) + jj.  Transposed: s*h + r = r*(h+1) + jj*h.
+  const int64_t per_row = layout.transposed ? h + 1 : ws + 1;
+  const int64_t per_col = layout.transposed ? h : 1;
+  box.dst_stride = {c * h * ws, h * ws, per_row, layout.reverse ? -per_col : per_col};
+  box.dst_offset = layout.reverse ? (w - 1) * per_col : 0;
+  return box;
+}
+
+StridedCopy swap_sides(StridedCopy box) {
+  std::swap(box.src_stride, box.dst_stride);
+  std::swap(box.src_offset, box.dst_offset);
+  return box;
+}
+
+bool empty_box(const StridedCopy& box) {
+  for (int i = 0; i < box.ndim; ++i)
+    if (box.extent[static_cast<size_t>(i)] == 0) return true;
+  return false;
+}
+
+Tensor unskew_impl(const Tensor& s, SkewLayout layout);
+
+Tensor skew_impl(const Tensor& x, SkewLayout layout) {
+  check_ndim("skew", "x", x, 4);
+  const int64_t n = x.size(0), c = x.size(1), h = x.size(2), w = x.size(3);
+  GM_CHECK(w >= 1, "skew: {} has no columns", x.describe());
+  const Shape out_shape = layout.transposed ? Shape{n, c, 2 * w - 1, h} : Shape{n, c, h, 2 * w - 1};
+  Tensor y = Tensor::zeros(out_shape, x.dtype(), x.device());
+  const StridedCopy box = skew_box(n, c, h, w, layout);
+  if (!empty_box(box)) x.backend().strided_copy(x, y, box);
+  record("skew", {x}, {&y}, [layout](const std::vector<Tensor>& g) {
+    return std::vector<Tensor>{unskew_impl(g[0], layout)};
+  });
+  return y;
+}
+
+Tensor unskew_impl(const Tensor& s, SkewLayout layout) {
+  check_ndim("unskew", "s", s, 4);
+  const int64_t n = s.size(0), c = s.size(1);
+  const int64_t h = layout.transposed ? s.size(3) : s.size(2);
+  const int64_t ws = layout.transposed ? s.size(2) : s.size(3);
+  if (ws % 2 != 1)
+    throw ShapeError(fmt::format("unskew: {} is not a skewed map (its width {} should be 2W-1)",
+                                 s.describe(), ws));
+  const int64_t w = (ws + 1) / 2;
+  Tensor y = Tensor::empty({n, c, h, w}, s.dtype(), s.device());
+  const StridedCopy box = swap_sides(skew_box(n, c, h, w, layout));
+  if (!empty_box(box)) s.backend().strided_copy(s, y, box);
+  record("unskew", {s}, {&y}, [layout](const std::vector<Tensor>& g) {
+    return std::vector<Tensor>{skew_impl(g[0], layout)};
+  });
+  return y;
+}
+
+}  // namespace
+
+Tensor skew(const Tensor& x) {
+  return skew_impl(x, {});
+}
+Tensor unskew(const Tensor& s) {
+  return unskew_impl(s, {});
+}
+Tensor skew_columns(const Tensor& x, bool reverse) {
+  return skew_impl(x, {.transposed = true, .reverse = reverse});
+}
+Tensor unskew_columns(const Tensor& s, bool reverse) {
+  return unskew_impl(s, {.transposed = true, .reverse = reverse});
+}
+
+}  // namespace gm::pixelrnn

@@ -1,0 +1,53 @@
+// The VAE configurations known by name (reference-models.md and presets).
+#include "models/registry.h"
+#include "models/vae/vae.h"
+
+namespace gm::models {
+
+namespace {
+
+ModelConfig vae_entry(VaeConfig c, std::string summary) {
+  return {c.name, std::move(summary), ImageShape{1, 28, 28},
+          [c](const ImageShape& shape, const nn::Init& init) -> std::unique_ptr<Model> {
+            return std::make_unique<VaeModel>(c, shape, init);
+          }};
+}
+
+}  // namespace
+
+std::vector<ModelConfig> vae_configs() {
+  VaeConfig ref;  // the defaults are vae-ref
+  VaeConfig bin = ref;
+  bin.name = "vae-ref-bin";
+  bin.likelihood = Likelihood::bernoulli;
+  VaeConfig gauss = ref;
+  gauss.name = "vae-ref-gauss";
+  gauss.likelihood = Likelihood::gaussian;
+  VaeConfig two = ref;
+  two.name = "vae-2d";
+  two.latent = 2;
+  VaeConfig conv;
+  conv.name = "vae-conv";
+  conv.network = VaeNetwork::conv;
+  conv.conv_channels = 32;
+  VaeConfig large = conv;
+  large.name = "vae-conv-large";
+  large.conv_channels = 64;
+  large.latent = 64;
+  return {
+      vae_entry(ref,
+                "MLP VAE 784-400-20, discretized logistic decoder (8-bit NLL comparable "
+                "with PixelCNN); 967,208 parameters"),
+      vae_entry(bin, "vae-ref on dynamically binarised images with a Bernoulli decoder"),
+      vae_entry(gauss,
+                "vae-ref with a Gaussian decoder (learned diagonal variance) on "
+                "dequantised pixels"),
+      vae_entry(two, "vae-ref with a 2-D latent space, for the latent manifold grid"),
+      vae_entry(conv,
+                "convolutional VAE: 4 conv (32, 64, 64, 64) / 4 up-conv layers, 20 latents, "
+                "discretized logistic decoder"),
+      vae_entry(large, "vae-conv for a GPU: widths 64/128, 64 latents"),
+  };
+}
+
+}  // namespace gm::models

@@ -1,0 +1,89 @@
+// Using a trained VAE: sampling from the prior, reconstructions, the latent manifold and
+// interpolations. Each decodes a batch of latents in one pass.
+#include <cmath>
+
+#include "engine/autograd.h"
+#include "models/images.h"
+#include "models/vae/vae.h"
+
+namespace gm::models {
+
+GaussianParams VaeModel::encode(const Tensor& images, Generator& gen) const {
+  return (*encoder_)(prepare(images, gen).second);
+}
+
+Tensor VaeModel::decode(const Tensor& z, DecodeMode mode, Generator& gen) const {
+  GM_CHECK(z.ndim() == 2 && z.size(1) == config_.latent, "{}: expected latents [N, {}], got {}",
+           config_.name, config_.latent, z.describe());
+  NoGradGuard no_grad;
+  Tensor params = (*decoder_)(z.to(device_).to(dtype_));
+  Tensor pixels = mode == DecodeMode::mean ? to_pixels(likelihood_mean(config_.likelihood, params))
+                                           : likelihood_sample(config_.likelihood, params, gen);
+  return reshape(pixels, {z.size(0), shape_.channels, shape_.height, shape_.width});
+}
+
+Tensor VaeModel::sample(int64_t count, double temperature, Generator& gen) {
+  return sample(count, temperature, DecodeMode::sample, gen);
+}
+
+Tensor VaeModel::sample(int64_t count, double temperature, DecodeMode mode, Generator& gen) {
+  GM_CHECK(count >= 1, "{}: sample count must be positive, got {}", config_.name, count);
+  GM_CHECK(temperature > 0.0 && std::isfinite(temperature),
+           "{}: temperature must be a positive number, got {}", config_.name, temperature);
+  Tensor z = Tensor::normal({count, config_.latent}, 0.0, temperature, gen, dtype_, device_);
+  return decode(z, mode, gen);
+}
+
+Tensor VaeModel::reconstruct(const Tensor& images, DecodeMode mode, Generator& gen) {
+  NoGradGuard no_grad;
+  const GaussianParams q = encode(images, gen);
+  return decode(gaussian_sample(q.mu, q.logvar, gen), mode, gen);
+}
+
+double standard_normal_quantile(double p) {
+  GM_CHECK(p > 0.0 && p < 1.0, "normal quantile: p must be in (0, 1), got {}", p);
+  // Phi(z) = erfc(-z / sqrt 2) / 2 is increasing; 200 bisection steps reach double precision.
+  double lo = -40.0, hi = 40.0;
+  for (int i = 0; i < 200 && hi - lo > 1e-15; ++i) {
+    const double mid = 0.5 * (lo + hi);
+    (0.5 * std::erfc(-mid / std::sqrt(2.0)) < p ? lo : hi) = mid;
+  }
+  return 0.5 * (lo + hi);
+}
+
+Tensor VaeModel::manifold_grid(int64_t n, DecodeMode mode, Generator& gen) {
+  GM_CHECK(config_.latent == 2,
+           "{}: the manifold grid needs a 2-D latent space, this model has {} latent dimensions "
+           "(use vae-2d)",
+           config_.name, config_.latent);
+  GM_CHECK(n >= 1, "manifold grid: n must be positive, got {}", n);
+  std::vector<double> z;
+  for (int64_t i = 0; i < n; ++i)
+    for (int64_t j = 0; j < n; ++j) {
+      z.push_back(
+          standard_normal_quantile((static_cast<double>(j) + 0.5) / static_cast<double>(n)));
+      z.push_back(
+          standard_normal_quantile(1.0 - (static_cast<double>(i) + 0.5) / static_cast<double>(n)));
+    }
+  return decode(Tensor::from_vector(z, {n * n, 2}, dtype_, device_), mode, gen);
+}
+
+Tensor VaeModel::interpolate(const Tensor& from, const Tensor& to, int64_t steps, DecodeMode mode,
+                             Generator& gen) {
+  GM_CHECK(steps >= 2, "interpolation needs at least 2 steps, got {}", steps);
+  GM_CHECK(from.shape() == to.shape(), "interpolation: endpoints {} and {} differ in shape",
+           from.describe(), to.describe());
+  NoGradGuard no_grad;
+  const Tensor a = encode(from, gen).mu, b = encode(to, gen).mu;  // [N, L]
+  const int64_t n = a.size(0), l = a.size(1);
+  // t [1, steps, 1] against endpoints [N, 1, L]: z = a + t (b - a), pair by pair.
+  std::vector<double> ts;
+  for (int64_t s = 0; s < steps; ++s)
+    ts.push_back(static_cast<double>(s) / static_cast<double>(steps - 1));
+  Tensor t = Tensor::from_vector(ts, {1, steps, 1}, dtype_, device_);
+  Tensor a3 = reshape(a, {n, 1, l});
+  Tensor z = a3 + t * (reshape(b, {n, 1, l}) - a3);
+  return decode(reshape(z, {n * steps, l}), mode, gen);
+}
+
+}  // namespace gm::models

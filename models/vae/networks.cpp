@@ -1,0 +1,88 @@
+#include "models/vae/networks.h"
+
+namespace gm::models {
+
+MlpEncoder::MlpEncoder(const ImageShape& shape, int64_t hidden, int64_t latent,
+                       const nn::Init& init) {
+  hidden_ = &add_module<nn::Linear>("hidden", shape.dims(), hidden, init);
+  mu_ = &add_module<nn::Linear>("mu", hidden, latent, init);
+  logvar_ = &add_module<nn::Linear>("logvar", hidden, latent, init);
+}
+
+GaussianParams MlpEncoder::operator()(const Tensor& x) const {
+  Tensor h = relu((*hidden_)(reshape(x, {x.size(0), -1})));
+  return {(*mu_)(h), (*logvar_)(h)};
+}
+
+MlpDecoder::MlpDecoder(const ImageShape& shape, int64_t hidden, int64_t latent, int64_t planes,
+                       const nn::Init& init)
+    : planes_(planes), dims_(shape.dims()) {
+  hidden_ = &add_module<nn::Linear>("hidden", latent, hidden, init);
+  out_ = &add_module<nn::Linear>("out", hidden, planes * shape.dims(), init);
+}
+
+Tensor MlpDecoder::operator()(const Tensor& z) const {
+  return reshape((*out_)(relu((*hidden_)(z))), {z.size(0), planes_, dims_});
+}
+
+namespace {
+
+void check_conv_shape(const ImageShape& s) {
+  GM_CHECK(s.height % 4 == 0 && s.width % 4 == 0 && s.height >= 4 && s.width >= 4,
+           "convolutional VAE: image height and width must be multiples of 4 (two stride-2 "
+           "layers), got {}x{}; use an MLP VAE (vae-ref) for other sizes",
+           s.height, s.width);
+}
+
+}  // namespace
+
+ConvEncoder::ConvEncoder(const ImageShape& shape, int64_t channels, int64_t latent,
+                         const nn::Init& init) {
+  check_conv_shape(shape);
+  const int64_t wide = 2 * channels;
+  conv1_ = &add_module<nn::Conv2d>("conv1", shape.channels, channels, 4, init, 2, 1);
+  conv2_ = &add_module<nn::Conv2d>("conv2", channels, wide, 4, init, 2, 1);
+  conv3_ = &add_module<nn::Conv2d>("conv3", wide, wide, 3, init, 1, 1);
+  conv4_ = &add_module<nn::Conv2d>("conv4", wide, wide, 3, init, 1, 1);
+  const int64_t features = wide * (shape.height / 4) * (shape.width / 4);
+  mu_ = &add_module<nn::Linear>("mu", features, latent, init);
+  logvar_ = &add_module<nn::Linear>("logvar", features, latent, init);
+}
+
+GaussianParams ConvEncoder::operator()(const Tensor& x) const {
+  Tensor h = relu((*conv1_)(x));  // H/2
+  h = relu((*conv2_)(h));         // H/4
+  h = relu((*conv3_)(h));
+  h = relu((*conv4_)(h));
+  h = reshape(h, {x.size(0), -1});
+  return {(*mu_)(h), (*logvar_)(h)};
+}
+
+ConvDecoder::ConvDecoder(const ImageShape& shape, int64_t channels, int64_t latent, int64_t planes,
+                         const nn::Init& init)
+    : shape_(shape), channels_(channels), planes_(planes) {
+  check_conv_shape(shape);
+  const int64_t wide = 2 * channels;
+  project_ = &add_module<nn::Linear>("project", latent,
+                                     wide * (shape.height / 4) * (shape.width / 4), init);
+  up1_ = &add_module<nn::ConvTranspose2d>("up1", wide, wide, 3, init, 1, 1);
+  up2_ = &add_module<nn::ConvTranspose2d>("up2", wide, wide, 3, init, 1, 1);
+  up3_ = &add_module<nn::ConvTranspose2d>("up3", wide, channels, 4, init, 2, 1);
+  up4_ = &add_module<nn::ConvTranspose2d>("up4", channels, planes * shape.channels, 4, init, 2, 1);
+  pixel_bias_ =
+      add_parameter("pixel_bias", {planes * shape.channels, shape.height, shape.width}, 1, init);
+  pixel_bias_.copy_from(Tensor::zeros(pixel_bias_.shape(), init.dtype, init.device));
+}
+
+Tensor ConvDecoder::operator()(const Tensor& z) const {
+  const int64_t n = z.size(0);
+  Tensor h = relu((*project_)(z));
+  h = reshape(h, {n, 2 * channels_, shape_.height / 4, shape_.width / 4});
+  h = relu((*up1_)(h));
+  h = relu((*up2_)(h));
+  h = relu((*up3_)(h));          // H/2
+  h = (*up4_)(h) + pixel_bias_;  // [N, P * C, H, W]: plane p is channels [p C, (p + 1) C)
+  return reshape(h, {n, planes_, shape_.dims()});
+}
+
+}  // namespace gm::models

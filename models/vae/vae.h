@@ -1,0 +1,88 @@
+#pragma once
+// The variational autoencoder (Kingma & Welling 2014). A latent z ~ p(z) = N(0, I) generates
+// x through a neural decoder p(x|z); an encoder q(z|x) = N(mu, diag(sigma^2)) approximates the
+// intractable posterior, and training maximises the evidence lower bound
+//   log p(x) >= ELBO = E_q[log p(x|z)] - KL(q(z|x) || p(z)),
+// the expectation estimated with one reparameterised sample z = mu + sigma * eps. The loss is
+// -ELBO in nats per image, an upper bound on the NLL; importance_weighted_nll() tightens it.
+// docs/vae.md derives each term next to the code that computes it.
+#include <vector>
+
+#include "models/model.h"
+#include "models/vae/likelihood.h"
+#include "models/vae/networks.h"
+
+namespace gm::models {
+
+enum class VaeNetwork { mlp, conv };
+
+struct VaeConfig {
+  std::string name = "vae-ref";
+  VaeNetwork network = VaeNetwork::mlp;
+  Likelihood likelihood = Likelihood::logistic;
+  int64_t hidden = 400;        // MLP hidden width
+  int64_t conv_channels = 32;  // conv: the first convolution's width (then twice that)
+  int64_t latent = 20;
+};
+
+// How decoded images are turned into pixels: a draw from p(x|z), or its mean.
+enum class DecodeMode { sample, mean };
+
+class VaeModel : public Model {
+ public:
+  VaeModel(VaeConfig config, ImageShape shape, const nn::Init& init);
+
+  std::string config_name() const override { return config_.name; }
+  ImageShape image_shape() const override { return shape_; }
+  const VaeConfig& config() const { return config_; }
+  int64_t latent_dims() const { return config_.latent; }
+
+  // -ELBO averaged over the batch, with terms {"recon": E_q[-log p(x|z)], "kl": KL(q || p)}.
+  LossOutput loss(const Tensor& images, Generator& gen) override;
+  // Per image, without gradients: -ELBO (one sample of z), nats.
+  std::vector<double> negative_elbo(const Tensor& images, Generator& gen);
+  // Per image: -log (1/k) sum_k p(x, z_k) / q(z_k | x), z_k ~ q(z|x), nats. An upper bound on
+  // -log p(x) that tightens as k grows (k = 1 is -ELBO in expectation; 5000 is the
+  // literature's convention). Log-weights are combined in double precision; the k samples are
+  // drawn in chunks of at most `rows_per_pass` decoder rows.
+  std::vector<double> importance_weighted_nll(const Tensor& images, int64_t k, Generator& gen,
+                                              int64_t rows_per_pass = 4096);
+
+  // q(z|x) for uint8 images [N, C, H, W] (gen: the binarisation of -bin models).
+  GaussianParams encode(const Tensor& images, Generator& gen) const;
+  // z [N, L] -> the likelihood's parameters [N, P, D] (models/vae/likelihood.h).
+  Tensor decoder_params(const Tensor& z) const { return (*decoder_)(z); }
+  // z [N, L] -> uint8 images [N, C, H, W].
+  Tensor decode(const Tensor& z, DecodeMode mode, Generator& gen) const;
+
+  // z ~ N(0, temperature^2 I), decoded by drawing pixels from p(x|z).
+  Tensor sample(int64_t count, double temperature, Generator& gen) override;
+  Tensor sample(int64_t count, double temperature, DecodeMode mode, Generator& gen);
+  // Encode, draw z ~ q(z|x), decode.
+  Tensor reconstruct(const Tensor& images, DecodeMode mode, Generator& gen);
+  // A 2-D latent space as an n x n grid of decoded images, [n * n, C, H, W] row-major: column
+  // j has z_1 = Phi^-1((j + 1/2) / n), row i has z_2 = Phi^-1(1 - (i + 1/2) / n), so that the
+  // grid covers the prior's mass evenly (Phi: the standard normal CDF).
+  Tensor manifold_grid(int64_t n, DecodeMode mode, Generator& gen);
+  // For each pair (from[i], to[i]) the decodings of z = (1 - t) mu_from + t mu_to at `steps`
+  // evenly spaced t in [0, 1]: [N * steps, C, H, W], pair by pair.
+  Tensor interpolate(const Tensor& from, const Tensor& to, int64_t steps, DecodeMode mode,
+                     Generator& gen);
+
+ private:
+  void check_images(const Tensor& images) const;
+  // The likelihood's target [N, D] and the encoder's input [N, C, H, W] from uint8 images.
+  std::pair<Tensor, Tensor> prepare(const Tensor& images, Generator& gen) const;
+
+  VaeConfig config_;
+  ImageShape shape_;
+  Device device_;
+  DType dtype_;
+  VaeEncoder* encoder_ = nullptr;
+  VaeDecoder* decoder_ = nullptr;
+};
+
+// The inverse of the standard normal CDF, for the manifold grid (bisection in double).
+double standard_normal_quantile(double p);
+
+}  // namespace gm::models

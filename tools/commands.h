@@ -1,0 +1,30 @@
+#pragma once
+// The subcommands of `genmodel`. Each add_*_command registers its options on `app` and, when
+// the subcommand is chosen, sets `action` to the function that runs it and returns the exit
+// code (see main.cpp for the codes).
+#include <CLI/CLI.hpp>
+
+#include <functional>
+
+#include "engine/error.h"
+
+namespace gm::tools {
+
+using Action = std::function<int()>;
+
+void add_train_command(CLI::App& app, Action& action);
+void add_sample_command(CLI::App& app, Action& action);
+void add_eval_command(CLI::App& app, Action& action);
+void add_gradcheck_command(CLI::App& app, Action& action);
+void add_list_command(CLI::App& app, Action& action);
+
+// A mistake in how the command was called that only shows after parsing (e.g. --resume with
+// a different --model than the checkpoint's): exit code 2, like CLI11's own usage errors.
+class UsageError : public Error {
+ public:
+  using Error::Error;
+};
+
+enum ExitCode : int { kOk = 0, kFailure = 1, kUsage = 2, kInterrupted = 130 };
+
+}  // namespace gm::tools

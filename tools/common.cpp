@@ -1,0 +1,71 @@
+#include "tools/common.h"
+
+#include <cmath>
+
+#include "engine/autograd.h"
+#include "engine/backend.h"
+
+namespace gm::tools {
+
+uint64_t stream_seed(uint64_t seed, Stream stream) {
+  uint64_t z = seed + 0x9E3779B97F4A7C15ull * (static_cast<uint64_t>(stream) + 1);
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  return z ^ (z >> 31);
+}
+
+Device checked_device(const std::string& name) {
+  const Device device = Device::parse(name);
+  if (!device_available(device))
+    throw DeviceUnavailable(fmt::format("device {} is unavailable: {}", device.name(),
+                                        device_unavailable_reason(device)));
+  return device;
+}
+
+io::DataSplits load_splits(const DataOptions& data, const models::ImageShape& model_default) {
+  io::FolderOptions folder;
+  folder.channels = data.channels > 0 ? data.channels : model_default.channels;
+  folder.height = data.image_size > 0 ? data.image_size : model_default.height;
+  folder.width = data.image_size > 0 ? data.image_size : model_default.width;
+  return io::load_data(io::parse_data_source(data.spec), folder);
+}
+
+models::ImageShape shape_of(const io::Dataset& data) {
+  return {data.channels(), data.height(), data.width()};
+}
+
+EvalResult evaluate(models::Model& model, const io::Dataset& data, int64_t batch, io::Pixels pixels,
+                    uint64_t seed) {
+  GM_CHECK(data.size() > 0, "{}: no images to evaluate on", data.name);
+  NoGradGuard no_grad;
+  Generator gen(seed);
+  EvalResult r;
+  for (int64_t start = 0; start < data.size(); start += batch) {
+    const int64_t n = std::min(batch, data.size() - start);
+    std::vector<int64_t> idx(static_cast<size_t>(n));
+    for (int64_t i = 0; i < n; ++i)
+      idx[static_cast<size_t>(i)] = start + i;
+    const Tensor images = io::preprocess(data.gather(idx).images, pixels, gen);
+    const models::LossOutput out = model.loss(images, gen);
+    r.nats_per_image += out.nats_per_image * static_cast<double>(n);
+    for (const auto& [name, value] : out.terms)
+      r.terms[name] += value * static_cast<double>(n);
+    r.images += n;
+  }
+  const double n = static_cast<double>(r.images);
+  r.nats_per_image /= n;
+  for (auto& [name, value] : r.terms)
+    value /= n;
+  r.bits_per_dim = r.nats_per_image / (static_cast<double>(shape_of(data).dims()) * std::log(2.0));
+  return r;
+}
+
+std::string format_duration(double seconds) {
+  if (!std::isfinite(seconds) || seconds < 0) return "?";
+  const int64_t s = static_cast<int64_t>(std::llround(seconds));
+  if (s >= 3600) return fmt::format("{}h{:02}m", s / 3600, s % 3600 / 60);
+  if (s >= 60) return fmt::format("{}m{:02}s", s / 60, s % 60);
+  return fmt::format("{}s", s);
+}
+
+}  // namespace gm::tools

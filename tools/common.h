@@ -1,0 +1,45 @@
+#pragma once
+// Helpers shared by the subcommands: devices, seeds, data and evaluation.
+#include <cstdint>
+#include <map>
+#include <string>
+
+#include "engine/io/batches.h"
+#include "engine/io/dataset.h"
+#include "models/registry.h"
+
+namespace gm::tools {
+
+// Independent Philox streams from one user seed (SplitMix64 of seed and stream number), so
+// initialisation, training noise, shuffling and evaluation never share random numbers.
+enum class Stream : uint64_t { init = 1, train = 2, shuffle = 3, eval = 4, sample = 5 };
+uint64_t stream_seed(uint64_t seed, Stream stream);
+
+// Parses --device and checks that this build and machine have it (DeviceUnavailable says why).
+Device checked_device(const std::string& name);
+
+// Where the data comes from and how pixels are prepared: the options train and eval share.
+struct DataOptions {
+  std::string spec = "fashion-mnist";
+  std::string pixels = "8bit";
+  int64_t image_size = 0;  // folders: resize to this (0: the model's default size)
+  int64_t channels = 0;    // folders: 1 grey or 3 RGB (0: the model's default)
+};
+io::DataSplits load_splits(const DataOptions& data, const models::ImageShape& model_default);
+// The model's image shape: the data's, whatever the configuration's default.
+models::ImageShape shape_of(const io::Dataset& data);
+
+// The mean over images of the model's loss on `data`, in batches, without gradients.
+struct EvalResult {
+  int64_t images = 0;
+  double nats_per_image = 0.0;
+  double bits_per_dim = 0.0;
+  std::map<std::string, double> terms;  // the model's extra terms, averaged alike
+};
+EvalResult evaluate(models::Model& model, const io::Dataset& data, int64_t batch, io::Pixels pixels,
+                    uint64_t seed);
+
+// "1h02m", "4m05s", "12s".
+std::string format_duration(double seconds);
+
+}  // namespace gm::tools

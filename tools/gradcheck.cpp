@@ -1,0 +1,114 @@
+// `genmodel gradcheck`: autograd against central finite differences, for a whole model on a
+// tiny image or for one op on tiny inputs, in float64. Prints one row per parameter (or
+// input) tensor and exits with 1 when any fails.
+#include <fmt/ranges.h>
+
+#include "engine/gradcheck.h"
+#include "kernels/common/philox.h"
+#if __has_include("models/model_gradcheck.h")  // TEMPORARY until the models branch lands
+#include "models/model_gradcheck.h"
+#define GM_HAVE_MODEL_GRADCHECK 1
+#endif
+#include "models/registry.h"
+#include "tools/commands.h"
+#include "tools/common.h"
+#include "tools/gradcheck_ops.h"
+
+namespace gm::tools {
+
+namespace {
+
+struct GradcheckCli {
+  std::string model, op, device = "cpu";
+  int64_t size = 4, batch = 2, max_elements = 48;
+  uint64_t seed = 0;
+};
+
+// Uniformly random pixels 0..255 (Philox), so every level of the softmax can appear.
+[[maybe_unused]] Tensor random_images(const Shape& shape, uint64_t seed) {
+  Tensor t = Tensor::empty(shape, DType::u8);
+  for (int64_t i = 0; i < t.numel(); ++i)
+    t.data<uint8_t>()[i] =
+        static_cast<uint8_t>(256.0 * philox::uniform(seed, 0, static_cast<uint64_t>(i)));
+  return t;
+}
+
+GradcheckReport check_model(const GradcheckCli& o, Device device) {
+#ifndef GM_HAVE_MODEL_GRADCHECK
+  (void)device;
+  fail("gradcheck --model {}: whole-model checks are not in this build yet", o.model);
+#else
+  const models::ModelConfig& config = models::find_model_config(o.model);
+  const models::ImageShape shape{config.default_shape.channels, o.size, o.size};
+  Generator init_gen(stream_seed(o.seed, Stream::init));
+  auto model = models::make_model(o.model, shape, {device, DType::f64, &init_gen});
+  const Tensor images = random_images({o.batch, shape.channels, shape.height, shape.width}, o.seed);
+  const uint64_t noise_seed = stream_seed(o.seed, Stream::train);
+  models::ModelGradcheckOptions options;
+  options.max_elements_per_tensor = o.max_elements;
+  fmt::print(
+      "gradcheck of {} ({} parameters) on {} random {}x{}x{} images, {}, float64; up "
+      "to {} elements per tensor\n",
+      o.model, model->parameter_count(), o.batch, shape.channels, shape.height, shape.width,
+      device.name(), o.max_elements);
+  return models::gradcheck_parameters(
+      model->parameters(),
+      [&] {
+        Generator gen(noise_seed);  // the same noise (binarisation, VAE epsilon) every call
+        return model->loss(images, gen).loss;
+      },
+      options);
+#endif
+}
+
+GradcheckReport check_op(const GradcheckCli& o, Device device) {
+  const OpGradcheck& op = find_op_gradcheck(o.op);
+  Generator gen(o.seed);
+  std::vector<Tensor> inputs;
+  for (const Shape& s : op.shapes)
+    inputs.push_back(Tensor::uniform(s, op.low, op.high, gen, DType::f64, device));
+  fmt::print("gradcheck of {} on {}, float64\n", op.name, device.name());
+  return gradcheck(op.apply, inputs, op.input_names);
+}
+
+int run_gradcheck(const GradcheckCli& o) {
+  if (o.model.empty() == o.op.empty())
+    throw UsageError("give exactly one of --model NAME or --op NAME");
+  const Device device = checked_device(o.device);
+  const GradcheckReport report = o.model.empty() ? check_op(o, device) : check_model(o, device);
+  fmt::print("{}", report.table());
+  const bool passed = report.passed();
+  fmt::print("{}\n", passed ? "all tensors pass"
+                            : "FAILED: autograd disagrees with finite "
+                              "differences beyond the tolerance");
+  return passed ? kOk : kFailure;
+}
+
+}  // namespace
+
+void add_gradcheck_command(CLI::App& app, Action& action) {
+  auto o = std::make_shared<GradcheckCli>();
+  std::vector<std::string> ops;
+  for (const OpGradcheck& op : op_gradchecks())
+    ops.push_back(op.name);
+  CLI::App* cmd = app.add_subcommand(
+      "gradcheck", "Compare autograd with finite differences for a model or an op (float64)");
+  cmd->add_option("--model", o->model, "A model configuration, built for a tiny image");
+  cmd->add_option("--op", o->op, "One op on tiny inputs")->check(CLI::IsMember(ops));
+  cmd->add_option("--device", o->device, "cpu, cuda, cuda:N or cuda-emu")->capture_default_str();
+  cmd->add_option("--size", o->size, "Model: image height and width")
+      ->check(CLI::Range(1, 64))
+      ->capture_default_str();
+  cmd->add_option("--batch", o->batch, "Model: images in the batch")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  cmd->add_option("--max-elements", o->max_elements,
+                  "Model: elements checked per parameter tensor (a seeded sample)")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  cmd->add_option("--seed", o->seed, "Seeds the weights, images and samples")
+      ->capture_default_str();
+  cmd->callback([o, &action] { action = [o] { return run_gradcheck(*o); }; });
+}
+
+}  // namespace gm::tools

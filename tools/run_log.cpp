@@ -1,0 +1,38 @@
+#include "tools/run_log.h"
+
+#include <fmt/format.h>
+
+#include <fstream>
+
+#include "engine/error.h"
+#include "engine/io/atomic_file.h"
+
+namespace gm::tools {
+
+RunLog::RunLog(const std::filesystem::path& path, bool resume, int64_t resume_step) : path_(path) {
+  if (resume && std::filesystem::exists(path)) {
+    std::ifstream in(path);
+    std::string kept, line;
+    while (std::getline(in, line)) {
+      // A line cut short by a crash does not parse; it is dropped with the later ones.
+      const nlohmann::json record = nlohmann::json::parse(line, nullptr, false);
+      if (record.is_discarded() || !record.contains("step")) continue;
+      if (record["step"].get<int64_t>() <= resume_step) kept += line + "\n";
+    }
+    write_file_atomic(path, kept);
+  }
+  file_ = std::fopen(path.c_str(), resume ? "a" : "w");
+  if (!file_) throw IoError(fmt::format("'{}': cannot open the training log", path.string()));
+}
+
+RunLog::~RunLog() {
+  if (file_) std::fclose(file_);
+}
+
+void RunLog::write(const nlohmann::json& record) {
+  const std::string line = record.dump() + "\n";
+  if (std::fwrite(line.data(), 1, line.size(), file_) != line.size() || std::fflush(file_) != 0)
+    throw IoError(fmt::format("'{}': cannot write the training log (disk full?)", path_.string()));
+}
+
+}  // namespace gm::tools

@@ -1,0 +1,127 @@
+// `genmodel train`: options, and the rules for resuming (train_loop.cpp runs the loop).
+#include "tools/train.h"
+
+#include "tools/commands.h"
+
+namespace gm::tools {
+
+namespace {
+
+struct TrainCli {
+  TrainOptions options;
+  std::string out;
+  // Options that a resumed run takes from its checkpoint; giving them again with a
+  // different value is a usage error.
+  CLI::Option *model = nullptr, *data = nullptr, *pixels = nullptr, *limit = nullptr,
+              *batch = nullptr, *lr = nullptr, *seed = nullptr, *image_size = nullptr,
+              *channels = nullptr;
+};
+
+template <typename T>
+void keep_from_checkpoint(const CLI::Option* option, const T& given, const T& stored) {
+  if (option->count() > 0 && given != stored)
+    throw UsageError(fmt::format(
+        "{} {} differs from the checkpoint's {}: a resumed run keeps its configuration (start a "
+        "new run with another --out to change it)",
+        option->get_name(), fmt::to_string(given), fmt::to_string(stored)));
+}
+
+int run(TrainCli& cli) {
+  TrainOptions o = cli.options;
+  o.out = cli.out.empty() ? std::filesystem::path("runs") / o.config.model
+                          : std::filesystem::path(cli.out);
+  const std::filesystem::path ck_path = checkpoint_path(o.out);
+  if (o.resume) {
+    if (cli.out.empty() && o.config.model.empty())
+      throw UsageError(
+          "--resume needs --out DIR (the run's folder), or --model NAME for runs/NAME");
+    const RunConfig stored = read_checkpoint(ck_path).config;
+    const RunConfig& given = o.config;
+    keep_from_checkpoint(cli.model, given.model, stored.model);
+    keep_from_checkpoint(cli.data, given.data.spec, stored.data.spec);
+    keep_from_checkpoint(cli.pixels, given.data.pixels, stored.data.pixels);
+    keep_from_checkpoint(cli.image_size, given.data.image_size, stored.data.image_size);
+    keep_from_checkpoint(cli.channels, given.data.channels, stored.data.channels);
+    keep_from_checkpoint(cli.limit, given.limit, stored.limit);
+    keep_from_checkpoint(cli.batch, given.batch, stored.batch);
+    keep_from_checkpoint(cli.lr, given.lr, stored.lr);
+    keep_from_checkpoint(cli.seed, given.seed, stored.seed);
+    o.config = stored;
+  } else {
+    if (o.config.model.empty()) throw UsageError("--model is required (see 'genmodel list')");
+    if (std::filesystem::exists(ck_path))
+      throw UsageError(
+          fmt::format("'{}' already holds a checkpoint: pass --resume to continue "
+                      "that run, or choose another --out",
+                      o.out.string()));
+  }
+  return run_training(o);
+}
+
+}  // namespace
+
+std::filesystem::path checkpoint_path(const std::filesystem::path& out) {
+  return out / "checkpoint.safetensors";
+}
+
+void add_train_command(CLI::App& app, Action& action) {
+  auto cli = std::make_shared<TrainCli>();
+  TrainOptions& o = cli->options;
+  RunConfig& c = o.config;
+  CLI::App* cmd = app.add_subcommand("train", "Train a model, with checkpoints and a log");
+  std::vector<std::string> names;
+  for (const auto& config : models::model_configs())
+    names.push_back(config.name);
+  cli->model = cmd->add_option("--model", c.model, "Model configuration (see 'genmodel list')")
+                   ->check(CLI::IsMember(names));
+  cli->data = cmd->add_option("--data", c.data.spec,
+                              "fashion-mnist, fashion-mnist:DIR, mnist:DIR, cifar10:DIR or "
+                              "folder:DIR")
+                  ->capture_default_str();
+  cli->pixels = cmd->add_option("--pixels", c.data.pixels,
+                                "8bit, dynamic (binarised, Bernoulli(x/255) at every use) or "
+                                "threshold (x >= 128)")
+                    ->check(CLI::IsMember({"8bit", "dynamic", "threshold"}))
+                    ->capture_default_str();
+  cli->image_size = cmd->add_option("--image-size", c.data.image_size,
+                                    "folder:DIR images are resized to this (default: the "
+                                    "model's size)");
+  cli->channels = cmd->add_option("--channels", c.data.channels,
+                                  "folder:DIR images as grey (1) or RGB (3) (default: the "
+                                  "model's)")
+                      ->check(CLI::IsMember({1, 3}));
+  CLI::Option* steps = cmd->add_option("--steps", o.steps, "Optimizer steps (default 1000)")
+                           ->check(CLI::PositiveNumber);
+  cmd->add_option("--epochs", o.epochs, "Epochs over the training images, instead of --steps")
+      ->check(CLI::PositiveNumber)
+      ->excludes(steps);
+  cli->batch = cmd->add_option("--batch", c.batch, "Images per batch")
+                   ->check(CLI::PositiveNumber)
+                   ->capture_default_str();
+  cli->lr = cmd->add_option("--lr", c.lr, "Adam learning rate")
+                ->check(CLI::PositiveNumber)
+                ->capture_default_str();
+  cmd->add_option("--device", o.device, "cpu, cuda, cuda:N or cuda-emu")->capture_default_str();
+  cli->seed = cmd->add_option("--seed", c.seed, "Seeds initialisation, shuffling and noise")
+                  ->capture_default_str();
+  cmd->add_option("--out", cli->out, "Run folder: checkpoint, log (default runs/MODEL)");
+  cmd->add_option("--eval-every", o.eval_every,
+                  "Evaluate on the test split every N steps (0: "
+                  "only at the end)")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  cmd->add_option("--eval-limit", o.eval_limit, "Test images per evaluation (0: all)")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  cmd->add_option("--checkpoint-every", o.checkpoint_every,
+                  "Save a checkpoint every N steps (0: only at the end)")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  cli->limit = cmd->add_option("--limit", c.limit, "Train on the first N images only (0: all)")
+                   ->check(CLI::NonNegativeNumber);
+  cmd->add_flag("--resume", o.resume,
+                "Continue the run in --out from its checkpoint, exactly where it stopped");
+  cmd->callback([cli, &action] { action = [cli] { return run(*cli); }; });
+}
+
+}  // namespace gm::tools

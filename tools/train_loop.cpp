@@ -1,0 +1,164 @@
+// The training loop: batches, loss, backward, Adam; periodic evaluation and checkpoints; a
+// non-finite loss or gradient stops the run before it can reach the weights; Ctrl-C saves.
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <csignal>
+
+#include "tools/commands.h"
+#include "tools/progress.h"
+#include "tools/run_log.h"
+#include "tools/train.h"
+
+namespace gm::tools {
+
+namespace {
+
+// Set by the SIGINT handler, read by the loop between steps: the handler does nothing else.
+volatile std::sig_atomic_t g_interrupted = 0;
+extern "C" void on_sigint(int) {
+  g_interrupted = 1;
+}
+
+// Installs the handler for the loop's lifetime and restores the previous one after.
+class SigintGuard {
+ public:
+  SigintGuard() : previous_(std::signal(SIGINT, on_sigint)) { g_interrupted = 0; }
+  ~SigintGuard() { std::signal(SIGINT, previous_); }
+  SigintGuard(const SigintGuard&) = delete;
+  SigintGuard& operator=(const SigintGuard&) = delete;
+
+ private:
+  void (*previous_)(int);
+};
+
+nlohmann::json eval_record(int64_t step, const EvalResult& r) {
+  nlohmann::json j = {{"kind", "eval"},
+                      {"step", step},
+                      {"images", r.images},
+                      {"nats_per_image", r.nats_per_image},
+                      {"bits_per_dim", r.bits_per_dim}};
+  for (const auto& [name, value] : r.terms)
+    j[name] = value;
+  return j;
+}
+
+std::string eval_line(int64_t step, const EvalResult& r) {
+  return fmt::format("eval at step {}: {:.2f} nats/image, {:.4f} bits/dim on {} test images", step,
+                     r.nats_per_image, r.bits_per_dim, r.images);
+}
+
+}  // namespace
+
+int run_training(const TrainOptions& o) {
+  const RunConfig& c = o.config;
+  const Device device = checked_device(o.device);
+  const io::Pixels pixels = io::parse_pixels(c.data.pixels);
+  const models::ModelConfig& model_config = models::find_model_config(c.model);
+  const io::DataSplits splits = load_splits(c.data, model_config.default_shape);
+  const io::Dataset train = splits.train.first(c.limit);
+  const io::Dataset test = splits.test.first(o.eval_limit);
+
+  RunConfig config = c;
+  config.shape = shape_of(train);
+  Generator init_gen(stream_seed(c.seed, Stream::init));
+  auto model = models::make_model(c.model, config.shape, {device, DType::f32, &init_gen});
+  Adam optimizer(to_named_tensors(model->parameters()), AdamOptions{.lr = c.lr});
+  io::BatchSampler sampler(train, c.batch, stream_seed(c.seed, Stream::shuffle));
+
+  TrainingState state;
+  state.train_gen = Generator(stream_seed(c.seed, Stream::train));
+  const std::filesystem::path ck_path = checkpoint_path(o.out);
+  std::filesystem::create_directories(o.out);
+  if (o.resume) {
+    const Checkpoint ck = read_checkpoint(ck_path);
+    restore_training(ck, *model, optimizer);
+    state = ck.state;
+  }
+  config.target_steps = o.steps > 0    ? o.steps
+                        : o.epochs > 0 ? o.epochs * sampler.batches_per_epoch()
+                        : o.resume     ? c.target_steps
+                                       : 1000;
+  const int64_t total = config.target_steps;
+
+  fmt::print(stderr, "{} {} ({} parameters) on {}, {} training images {}x{}x{}, batch {}, {}\n",
+             o.resume ? "resuming" : "training", c.model, model->parameter_count(), device.name(),
+             train.size(), config.shape.channels, config.shape.height, config.shape.width,
+             sampler.batch_size(),
+             o.resume ? fmt::format("from step {} to {}", state.step, total)
+                      : fmt::format("{} steps", total));
+  RunLog log(o.out / "log.jsonl", o.resume, state.step);
+  auto save = [&] { save_checkpoint(ck_path, config, state, *model, optimizer); };
+  auto run_eval = [&](Progress& progress) {
+    const EvalResult r =
+        evaluate(*model, test, sampler.batch_size(), pixels, stream_seed(c.seed, Stream::eval));
+    log.write(eval_record(state.step, r));
+    progress.message(eval_line(state.step, r));
+  };
+
+  Progress progress(state.step, total);
+  SigintGuard sigint;
+  const auto start = std::chrono::steady_clock::now();
+  while (state.step < total) {
+    const io::Dataset batch = sampler.batch(state.step);
+    const Tensor images = io::preprocess(batch.images, pixels, state.train_gen);
+    optimizer.zero_grad();
+    const models::LossOutput out = model->loss(images, state.train_gen);
+    // Stop before a non-finite value reaches the weights: the last checkpoint stays good.
+    double norm = NAN;
+    if (std::isfinite(out.nats_per_image)) {
+      out.loss.backward();
+      norm = grad_norm(optimizer.params());
+    }
+    if (!std::isfinite(out.nats_per_image) || !std::isfinite(norm)) {
+      progress.finish();
+      const bool have_checkpoint = std::filesystem::exists(ck_path);
+      fmt::print(stderr,
+                 "error: the {} is {} at step {} (loss {}): training stopped, the weights were "
+                 "not updated. {}. Try a lower --lr.\n",
+                 std::isfinite(out.nats_per_image) ? "gradient norm" : "loss",
+                 std::isfinite(out.nats_per_image) ? norm : out.nats_per_image, state.step + 1,
+                 out.nats_per_image,
+                 have_checkpoint
+                     ? fmt::format("The last good checkpoint is '{}' (step {})", ck_path.string(),
+                                   read_checkpoint(ck_path).state.step)
+                     : std::string("No checkpoint was written yet"));
+      return kFailure;
+    }
+    optimizer.step();
+    ++state.step;
+    state.last_loss = out.nats_per_image;
+    const double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    nlohmann::json record = {{"kind", "train"},
+                             {"step", state.step},
+                             {"loss", out.nats_per_image},
+                             {"bits_per_dim", out.bits_per_dim},
+                             {"seconds", seconds}};
+    for (const auto& [name, value] : out.terms)
+      record[name] = value;
+    log.write(record);
+    progress.update(state.step, out.nats_per_image, out.bits_per_dim);
+
+    if (g_interrupted) {
+      save();
+      progress.finish();
+      fmt::print(stderr,
+                 "interrupted at step {}: checkpoint saved to '{}'. Continue with: genmodel "
+                 "train --out {} --resume\n",
+                 state.step, ck_path.string(), o.out.string());
+      return kInterrupted;
+    }
+    if (o.eval_every > 0 && state.step % o.eval_every == 0 && state.step < total)
+      run_eval(progress);
+    if (o.checkpoint_every > 0 && state.step % o.checkpoint_every == 0 && state.step < total)
+      save();
+  }
+  progress.finish();
+  save();
+  run_eval(progress);
+  fmt::print(stderr, "checkpoint: {}\nlog: {}\n", ck_path.string(), log.path().string());
+  return kOk;
+}
+
+}  // namespace gm::tools
