@@ -85,13 +85,13 @@ TEST_CASE("fast PixelCNN sampling draws the naive sampler's images", "[fast_samp
     {
       INFO("grey, odd image size");
       auto model = make(small_config(), {1, 7, 9}, dtype, 11);
-      for (uint64_t seed : {1, 2, 3, 4})
+      for (uint64_t seed : {1, 2, 3})
         require_same_samples(*model, sample_pixelcnn_fast, 3, 1.0, seed);
     }
     {
       INFO("RGB colour groups");
-      auto model = make(small_config(), {3, 5, 6}, dtype, 12);
-      for (uint64_t seed : {5, 6, 7})
+      auto model = make(small_config(), {3, 4, 5}, dtype, 12);
+      for (uint64_t seed : {5, 6})
         require_same_samples(*model, sample_pixelcnn_fast, 2, 1.0, seed);
     }
     {
@@ -102,7 +102,7 @@ TEST_CASE("fast PixelCNN sampling draws the naive sampler's images", "[fast_samp
     }
     {
       INFO("binary (Bernoulli) output");
-      auto model = make(small_config(true), {1, 6, 7}, dtype, 14);
+      auto model = make(small_config(true), {1, 5, 7}, dtype, 14);
       for (uint64_t seed : {10, 11})
         require_same_samples(*model, sample_pixelcnn_fast, 3, 1.0, seed);
     }
