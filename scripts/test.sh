@@ -6,6 +6,9 @@ cd "$(dirname "$0")/.."
 
 bash scripts/setup.sh
 jobs=$(nproc)
+# Idle OpenMP threads sleep instead of spinning: ctest runs several test binaries at once, and
+# spinning workers of one would steal the cores the others need.
+export OMP_WAIT_POLICY=passive
 
 echo "== configure and build (CPU + emulated CUDA)"
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release

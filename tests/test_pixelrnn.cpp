@@ -2,6 +2,7 @@
 // layers' autoregressive property and receptive fields, whole-model gradient checks,
 // parameter counts, sampling and learning on Fashion-MNIST.
 #include <cmath>
+#include <iostream>
 
 #include "engine/autograd.h"
 #include "models/autoregressive.h"
@@ -346,4 +347,23 @@ TEST_CASE("PixelRNN rows are causal: the top rows alone give the same logits",
                               1e-12, 1e-10, "top rows");
     }
   }
+}
+
+// Not run by ctest (hidden tag): prints the receptive-field and skew pictures of
+// docs/pixelrnn.md.   ./build/tests/test_pixelrnn "[docs]"
+TEST_CASE("print the pictures of docs/pixelrnn.md", "[.][docs]") {
+  const models::ImageShape shape{1, 8, 20};
+  const models::Position target{6, 10, 0};
+  for (Architecture a : {Architecture::row_lstm, Architecture::diagonal_bilstm}) {
+    auto model = make_tiny(tiny_config(a, 8, 4), shape, 12);
+    const models::LogitsFn f = [&](const Tensor& x) { return model->logits(x); };
+    const models::ReceptiveField rf = models::receptive_field(f, shape, target);
+    std::cout << model->config_name() << ", 2 layers, target " << models::position_str(target)
+              << ": sees " << rf.visible().size() << " of "
+              << models::generation_index(shape, target) << " earlier pixels\n"
+              << models::receptive_field_ascii(rf) << "\n";
+  }
+  const Tensor x = Tensor::arange(12, DType::f64) + 1.0;
+  std::cout << "skew of a 3 x 4 map:\n"
+            << pixelrnn::skew(reshape(x, {1, 1, 3, 4})).to_string() << "\n";
 }
