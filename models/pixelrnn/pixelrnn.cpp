@@ -4,6 +4,7 @@
 #include <numbers>
 
 #include "engine/autograd.h"
+#include "models/images.h"
 #include "models/pixelrnn/diagonal_bilstm.h"
 #include "models/pixelrnn/row_lstm.h"
 
@@ -76,9 +77,7 @@ PixelRnn::PixelRnn(PixelRnnConfig config, const models::ImageShape& shape, const
 }
 
 Tensor PixelRnn::scale(const Tensor& images) const {
-  GM_CHECK(images.dtype() == DType::u8, "{}: images must be uint8 (0..255), got {}", config_.name,
-           images.describe());
-  return images.to(device_).to(dtype_) * (1.0 / 127.5) - 1.0;
+  return models::scale_images(images, dtype_, device_);
 }
 
 Tensor PixelRnn::logits(const Tensor& x) const {
