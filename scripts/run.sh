@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-steps=${STEPS:-STEPS_DEFAULT}
+steps=${STEPS:-1000}
 out=out/pixelcnn-ref
 
 bash scripts/setup.sh

@@ -230,7 +230,7 @@ TEST_CASE("the real Fashion-MNIST loads: 60000 + 10000 images of 28x28, labels 0
   }
 }
 
-TEST_CASE("CIFAR-10 batches read back; malformed ones are errors") {
+TEST_CASE("CIFAR-10 batches read back, malformed ones are errors") {
   TempDir dir;
   auto record = [](uint8_t label, uint8_t fill) {
     Bytes r{label};

@@ -271,7 +271,7 @@ TEST_CASE(
   }
 }
 
-TEST_CASE("Row LSTM sees a triangle above; Diagonal BiLSTM the whole context but one pixel",
+TEST_CASE("Row LSTM sees a triangle above, Diagonal BiLSTM the whole context but one pixel",
           "[pixelrnn][autoregressive]") {
   const models::ImageShape shape{1, 6, 7};
   auto row = make_tiny(tiny_config(Architecture::row_lstm, 8, 4), shape, 4);

@@ -12,7 +12,7 @@ namespace {
 
 struct EvalOptions {
   std::string checkpoint, data, device = "cpu";
-  int64_t limit = 0, batch = 100, importance_samples = 0;
+  int64_t limit = 0, batch = 100, importance_samples = 100;
   uint64_t seed = 0;
   bool json = false;
 };
@@ -32,7 +32,7 @@ int run_eval(const EvalOptions& o) {
            ck.config.shape.height, ck.config.shape.width);
   const uint64_t seed = stream_seed(o.seed, Stream::eval);
   const EvalResult r = evaluate(*model, test, o.batch, pixels, seed);
-  const std::vector<ExtraEstimate> extras =
+  const LikelihoodKind kind =
       extra_estimates(*model, test, o.batch, pixels, o.importance_samples, seed);
 
   if (o.json) {
@@ -44,18 +44,25 @@ int run_eval(const EvalOptions& o) {
                         {"bits_per_dim", r.bits_per_dim}};
     for (const auto& [name, value] : r.terms)
       j["terms"][name] = value;
-    for (const ExtraEstimate& e : extras)
+    if (kind.loss_is_bound) j["elbo"] = -r.nats_per_image;
+    for (const ExtraEstimate& e : kind.extras)
       j[e.key] = {{"nats_per_image", e.nats_per_image}, {"bits_per_dim", e.bits_per_dim}};
     fmt::print("{}\n", j.dump(2));
     return kOk;
   }
   fmt::print("{} (step {}) on {} test images of {} ({} pixels)\n", ck.config.model, ck.state.step,
              r.images, data.spec, data.pixels);
-  fmt::print("  test NLL{}: {:.3f} nats/image, {:.4f} bits/dim\n",
-             extras.empty() ? "" : " bound (the training loss)", r.nats_per_image, r.bits_per_dim);
+  if (kind.loss_is_bound) {
+    fmt::print("  ELBO: {:.3f} nats/image\n", -r.nats_per_image);
+    fmt::print("  -ELBO (an upper bound on the test NLL): {:.3f} nats/image, {:.4f} bits/dim\n",
+               r.nats_per_image, r.bits_per_dim);
+  } else {
+    fmt::print("  test NLL: {:.3f} nats/image, {:.4f} bits/dim\n", r.nats_per_image,
+               r.bits_per_dim);
+  }
   for (const auto& [name, value] : r.terms)
     fmt::print("    {}: {:.3f} nats/image\n", name, value);
-  for (const ExtraEstimate& e : extras)
+  for (const ExtraEstimate& e : kind.extras)
     fmt::print("  {}: {:.3f} nats/image, {:.4f} bits/dim\n", e.label, e.nats_per_image,
                e.bits_per_dim);
   return kOk;
@@ -76,8 +83,8 @@ void add_eval_command(CLI::App& app, Action& action) {
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
   cmd->add_option("--importance-samples", o->importance_samples,
-                  "VAE: k for the importance-weighted NLL estimate (0: skip; 5000 is the "
-                  "literature's convention)")
+                  "VAE: samples k of the importance-weighted NLL estimate (0: skip; the "
+                  "literature uses 5000)")
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
   cmd->add_option("--seed", o->seed, "Seeds the noise of stochastic models")->capture_default_str();

@@ -18,9 +18,14 @@ struct ExtraEstimate {
   double nats_per_image = 0.0, bits_per_dim = 0.0;
 };
 
-// `importance_samples` = 0 skips the importance-weighted estimate.
-std::vector<ExtraEstimate> extra_estimates(models::Model& model, const io::Dataset& data,
-                                           int64_t batch, io::Pixels pixels,
-                                           int64_t importance_samples, uint64_t seed);
+struct LikelihoodKind {
+  bool loss_is_bound = false;  // the loss is -ELBO, not the NLL
+  std::vector<ExtraEstimate> extras;
+};
+
+// `importance_samples` = 0 skips the importance-weighted estimate. Images are taken in
+// batches of `batch` and prepared as in training (`pixels`); `seed` drives the samples of z.
+LikelihoodKind extra_estimates(models::Model& model, const io::Dataset& data, int64_t batch,
+                               io::Pixels pixels, int64_t importance_samples, uint64_t seed);
 
 }  // namespace gm::tools

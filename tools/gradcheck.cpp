@@ -5,10 +5,7 @@
 
 #include "engine/gradcheck.h"
 #include "kernels/common/philox.h"
-#if __has_include("models/model_gradcheck.h")  // TEMPORARY until the models branch lands
 #include "models/model_gradcheck.h"
-#define GM_HAVE_MODEL_GRADCHECK 1
-#endif
 #include "models/registry.h"
 #include "tools/commands.h"
 #include "tools/common.h"
@@ -25,7 +22,7 @@ struct GradcheckCli {
 };
 
 // Uniformly random pixels 0..255 (Philox), so every level of the softmax can appear.
-[[maybe_unused]] Tensor random_images(const Shape& shape, uint64_t seed) {
+Tensor random_images(const Shape& shape, uint64_t seed) {
   Tensor t = Tensor::empty(shape, DType::u8);
   for (int64_t i = 0; i < t.numel(); ++i)
     t.data<uint8_t>()[i] =
@@ -34,10 +31,6 @@ struct GradcheckCli {
 }
 
 GradcheckReport check_model(const GradcheckCli& o, Device device) {
-#ifndef GM_HAVE_MODEL_GRADCHECK
-  (void)device;
-  fail("gradcheck --model {}: whole-model checks are not in this build yet", o.model);
-#else
   const models::ModelConfig& config = models::find_model_config(o.model);
   const models::ImageShape shape{config.default_shape.channels, o.size, o.size};
   Generator init_gen(stream_seed(o.seed, Stream::init));
@@ -58,7 +51,6 @@ GradcheckReport check_model(const GradcheckCli& o, Device device) {
         return model->loss(images, gen).loss;
       },
       options);
-#endif
 }
 
 GradcheckReport check_op(const GradcheckCli& o, Device device) {
