@@ -1,0 +1,269 @@
+// bench_train_step: seconds per training step (forward + backward + Adam) of each reference
+// configuration (/work/shared/reference-models.md) on Fashion-MNIST batches, with peak memory.
+//
+// Memory: the backend interface has no allocator high-water mark, so peak memory is the
+// process's peak resident set size. Linux lets a process reset that peak (write 5 to
+// /proc/self/clear_refs), so it is reset after the data set, the model and the optimizer are
+// set up, and VmHWM (/proc/self/status) then gives the peak of the training steps alone;
+// VmRSS at that moment is the baseline. Where the reset is refused the peak is getrusage's
+// ru_maxrss, which includes loading the data (the CSV's peak_source column says which).
+//
+// Each (configuration, device) runs in a child process (this binary re-executed with
+// --child), so that no configuration inherits another's heap, caches or thread pools.
+//
+// Reported per configuration: median and mean step time over the timed steps (after warm-up
+// steps, which also allocate Adam's state), the loss of the first and last step (a sanity
+// check that the steps train), the peak RSS and the baseline.
+#include <fmt/format.h>
+#include <omp.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <numeric>
+#include <sstream>
+
+#include "engine/backend.h"
+#include "engine/io/batches.h"
+#include "engine/io/dataset.h"
+#include "engine/optim.h"
+#include "models/registry.h"
+
+namespace gm::bench {
+namespace {
+
+struct Options {
+  std::vector<std::string> models{"pixelcnn-ref", "rowlstm-ref", "diaglstm-ref", "vae-ref"};
+  std::vector<std::string> devices{"cpu", "cuda"};
+  int64_t batch = 32;
+  int warmup = 2;
+  int steps = 10;            // at least this many timed steps ...
+  double min_seconds = 3.0;  // ... and at least this long
+  uint64_t seed = 1;
+  std::string data = "fashion-mnist";
+  std::string csv;
+  bool child = false;
+};
+
+struct Result {
+  std::string model, device;
+  int64_t batch = 0, parameters = 0;
+  int steps = 0;
+  double median = 0, mean = 0, min = 0;
+  double loss_first = 0, loss_last = 0;
+  double rss_before_mib = 0, rss_peak_mib = 0;
+  std::string peak_source;  // "VmHWM" (reset before training) or "ru_maxrss" (whole process)
+};
+
+double now() {
+  using clock = std::chrono::steady_clock;
+  return std::chrono::duration<double>(clock::now().time_since_epoch()).count();
+}
+
+double ru_maxrss_mib() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return static_cast<double>(u.ru_maxrss) / 1024.0;  // ru_maxrss is in KiB on Linux
+}
+
+// A "VmRSS:"-style line of /proc/self/status in MiB, or -1 when absent.
+double proc_status_mib(const std::string& key) {
+  std::ifstream f("/proc/self/status");
+  std::string line;
+  while (std::getline(f, line))
+    if (line.rfind(key, 0) == 0) return std::stod(line.substr(key.size())) / 1024.0;  // kB
+  return -1;
+}
+
+// Resets the kernel's peak-RSS mark of this process; false where that is not allowed.
+bool reset_peak_rss() {
+  std::ofstream f("/proc/self/clear_refs");
+  f << "5";
+  f.flush();
+  return f.good();
+}
+
+// One configuration in this process; the result is printed as one "RESULT ..." line.
+Result measure(const Options& o, const std::string& name, Device device) {
+  const io::DataSplits data = io::load_data(io::parse_data_source(o.data));
+  io::BatchSampler batches(data.train, o.batch, o.seed);
+  Generator init_gen(o.seed), gen(o.seed + 1);
+  const models::ImageShape shape{data.train.channels(), data.train.height(), data.train.width()};
+  auto model = models::make_model(name, shape, nn::Init{device, DType::f32, &init_gen});
+  Adam adam(to_named_tensors(model->parameters()), AdamOptions{.lr = 1e-3});
+
+  Result r;
+  r.model = name;
+  r.device = device.name();
+  r.batch = batches.batch_size();
+  r.parameters = model->parameter_count();
+  const bool reset = reset_peak_rss() && proc_status_mib("VmHWM:") > 0;
+  r.peak_source = reset ? "VmHWM" : "ru_maxrss";
+  r.rss_before_mib = proc_status_mib("VmRSS:");
+  std::vector<double> times;
+  double spent = 0;
+  for (int64_t step = 0;; ++step) {
+    const Tensor images = batches.batch(step).images;
+    const double start = now();
+    adam.zero_grad();
+    models::LossOutput loss = model->loss(images, gen);
+    loss.loss.backward();
+    adam.step();
+    backend_for(device).synchronize();
+    const double took = now() - start;
+    if (step == 0) r.loss_first = loss.nats_per_image;
+    r.loss_last = loss.nats_per_image;
+    if (step < o.warmup) continue;
+    times.push_back(took);
+    spent += took;
+    if (static_cast<int>(times.size()) >= o.steps && spent >= o.min_seconds) break;
+  }
+  r.steps = static_cast<int>(times.size());
+  r.mean = spent / static_cast<double>(times.size());
+  std::sort(times.begin(), times.end());
+  r.median = times[times.size() / 2];
+  r.min = times.front();
+  r.rss_peak_mib = reset ? proc_status_mib("VmHWM:") : ru_maxrss_mib();
+  return r;
+}
+
+std::string to_line(const Result& r) {
+  return fmt::format("RESULT {} {} {} {} {} {:.6g} {:.6g} {:.6g} {:.6g} {:.6g} {:.1f} {:.1f} {}",
+                     r.model, r.device, r.batch, r.parameters, r.steps, r.median, r.mean, r.min,
+                     r.loss_first, r.loss_last, r.rss_before_mib, r.rss_peak_mib, r.peak_source);
+}
+
+Result from_line(const std::string& line) {
+  std::istringstream in(line);
+  std::string tag;
+  Result r;
+  in >> tag >> r.model >> r.device >> r.batch >> r.parameters >> r.steps >> r.median >> r.mean >>
+      r.min >> r.loss_first >> r.loss_last >> r.rss_before_mib >> r.rss_peak_mib >> r.peak_source;
+  GM_CHECK(tag == "RESULT" && !in.fail(), "bench_train_step: cannot parse child output '{}'", line);
+  return r;
+}
+
+// Runs this binary again as a child for one configuration and returns its result line's data.
+bool run_child(const Options& o, const std::string& model, const std::string& device, Result& out) {
+  char self[4096];
+  const ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+  GM_CHECK(n > 0, "bench_train_step: cannot find its own executable to run children");
+  self[n] = '\0';
+  const std::string cmd = fmt::format(
+      "'{}' --child --models {} --devices {} --batch {} --warmup {} --steps {} --min-seconds {} "
+      "--seed {} --data '{}'",
+      self, model, device, o.batch, o.warmup, o.steps, o.min_seconds, o.seed, o.data);
+  FILE* pipe = popen(cmd.c_str(), "r");
+  GM_CHECK(pipe != nullptr, "bench_train_step: cannot start '{}'", cmd);
+  char buffer[1024];
+  bool found = false;
+  while (std::fgets(buffer, sizeof(buffer), pipe)) {
+    const std::string line(buffer);
+    if (line.rfind("RESULT ", 0) == 0) {
+      out = from_line(line);
+      found = true;
+    } else {
+      fmt::print("  [{} {}] {}", model, device, line);  // the child's errors, if any
+    }
+  }
+  const int status = pclose(pipe);
+  return found && status == 0;
+}
+
+void print_and_save(const std::vector<Result>& results, const Options& o) {
+  fmt::print("\n{:<13} {:<6} {:>5} {:>9} {:>6} {:>12} {:>10} {:>13} {:>12} {:>14}\n", "model",
+             "device", "batch", "params", "steps", "median ms", "mean ms", "loss first",
+             "loss last", "peak RSS MiB");
+  for (const Result& r : results)
+    fmt::print(
+        "{:<13} {:<6} {:>5} {:>9} {:>6} {:>12.1f} {:>10.1f} {:>13.1f} {:>12.1f} {:>7.0f} "
+        "(+{:.0f})\n",
+        r.model, r.device, r.batch, r.parameters, r.steps, 1e3 * r.median, 1e3 * r.mean,
+        r.loss_first, r.loss_last, r.rss_peak_mib, r.rss_peak_mib - r.rss_before_mib);
+  fmt::print(
+      "peak RSS: the process's peak during the training steps (VmHWM after a reset; "
+      "ru_maxrss of the whole run where a reset is refused); (+N): above the RSS before "
+      "the first step (data set, model, runtime)\n");
+  if (o.csv.empty()) return;
+  std::ofstream f(o.csv);
+  GM_CHECK(f.good(), "bench_train_step: cannot write {}", o.csv);
+  f << "model,device,batch,threads,parameters,steps,median_seconds,mean_seconds,min_seconds,"
+       "loss_first,loss_last,rss_before_mib,rss_peak_mib,peak_source\n";
+  for (const Result& r : results)
+    f << fmt::format("{},{},{},{},{},{},{:.6g},{:.6g},{:.6g},{:.6g},{:.6g},{:.1f},{:.1f},{}\n",
+                     r.model, r.device, r.batch, omp_get_max_threads(), r.parameters, r.steps,
+                     r.median, r.mean, r.min, r.loss_first, r.loss_last, r.rss_before_mib,
+                     r.rss_peak_mib, r.peak_source);
+  fmt::print("wrote {}\n", o.csv);
+}
+
+int run(const Options& o) {
+  if (o.child) {
+    GM_CHECK(o.models.size() == 1 && o.devices.size() == 1,
+             "bench_train_step --child: exactly one model and one device");
+    fmt::print("{}\n", to_line(measure(o, o.models[0], Device::parse(o.devices[0]))));
+    return 0;
+  }
+  fmt::print(
+      "bench_train_step: batch {}, {} OpenMP threads, {} warm-up + >= {} timed steps "
+      "(>= {} s) per configuration\n",
+      o.batch, omp_get_max_threads(), o.warmup, o.steps, o.min_seconds);
+  std::vector<Result> results;
+  bool all_ok = true;
+  for (const std::string& device : o.devices) {
+    const Device d = Device::parse(device);
+    if (d.kind == DeviceKind::cuda_emu) {
+      fmt::print("skipping cuda-emu: it emulates CUDA on the cpu, its timings mean nothing\n");
+      continue;
+    }
+    if (!device_available(d)) {
+      fmt::print("skipping {}: {}\n", device, device_unavailable_reason(d));
+      continue;
+    }
+    for (const std::string& model : o.models) {
+      Result r;
+      if (!run_child(o, model, device, r)) {
+        fmt::print("  {} on {}: failed (see above)\n", model, device);
+        all_ok = false;
+        continue;
+      }
+      fmt::print("  {} on {}: {:.1f} ms/step\n", model, device, 1e3 * r.median);
+      std::fflush(stdout);
+      results.push_back(r);
+    }
+  }
+  print_and_save(results, o);
+  return all_ok ? 0 : 1;
+}
+
+}  // namespace
+}  // namespace gm::bench
+
+int main(int argc, char** argv) {
+  gm::bench::Options o;
+  CLI::App app{
+      "Times one training step (forward + backward + Adam) of each reference "
+      "configuration (see docs/benchmarks.md)"};
+  app.add_option("--models", o.models, "configurations")->delimiter(',');
+  app.add_option("--devices", o.devices, "devices to try (unavailable ones are reported)")
+      ->delimiter(',');
+  app.add_option("--batch", o.batch, "images per step");
+  app.add_option("--warmup", o.warmup, "untimed steps first");
+  app.add_option("--steps", o.steps, "minimum timed steps");
+  app.add_option("--min-seconds", o.min_seconds, "minimum timed seconds");
+  app.add_option("--seed", o.seed, "initialisation and batch-order seed");
+  app.add_option("--data", o.data, "data source (fashion-mnist, mnist:DIR, ...)");
+  app.add_option("--csv", o.csv, "write the table as CSV");
+  app.add_flag("--child", o.child, "internal: measure one configuration in this process");
+  CLI11_PARSE(app, argc, argv);
+  try {
+    return gm::bench::run(o);
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "bench_train_step: {}\n", e.what());
+    return 1;
+  }
+}

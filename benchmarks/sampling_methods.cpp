@@ -1,0 +1,72 @@
+#include "benchmarks/sampling_methods.h"
+
+#include "models/pixelcnn/fast_sampler.h"
+#include "models/pixelcnn/pixelcnn.h"
+#include "models/pixelrnn/fast_sampler.h"
+#include "models/registry.h"
+
+namespace gm::bench {
+
+namespace {
+
+bool known(const std::string& config) {
+  for (const models::ModelConfig& c : models::model_configs())
+    if (c.name == config) return true;
+  return false;
+}
+
+template <typename M>
+M& as(models::Model& model, const char* method) {
+  auto* m = dynamic_cast<M*>(&model);
+  GM_CHECK(m != nullptr, "{}: model {} is not the expected class", method, model.config_name());
+  return *m;
+}
+
+Tensor naive(models::Model& model, int64_t count, Generator& gen) {
+  return model.sample(count, 1.0, gen);
+}
+
+}  // namespace
+
+std::vector<SamplingMethod> sampling_methods() {
+  const auto pixels = [](double n, double c) { return n * n * c; };
+  const auto one = [](double, double) { return 1.0; };
+  const auto channels = [](double, double c) { return c; };
+  // PixelRnn::sample runs the network on rows 0..r only for a pixel of row r (the rows below
+  // cannot matter): N C sum_r (r + 1) / N = N C (N + 1) / 2 full passes of work.
+  const auto rows_so_far = [](double n, double c) { return n * c * (n + 1) / 2; };
+  std::vector<SamplingMethod> all = {
+      {"pixelcnn-naive", "pixelcnn-ref", true, false, naive, pixels, pixels, pixels,
+       "one full pass per pixel and channel: N^2 C passes of N^2 positions, O(N^4) work"},
+      {"pixelcnn-fast", "pixelcnn-ref", false, true,
+       [](models::Model& m, int64_t count, Generator& gen) {
+         return models::sample_pixelcnn_fast(as<models::PixelCnn>(m, "pixelcnn-fast"), count, 1.0,
+                                             gen);
+       },
+       one, channels, pixels,
+       "each position evaluated once per channel from row caches: O(N^2) work, N^2 C steps"},
+      // A pass over r + 1 rows is r + 1 row steps: N C sum_r (r + 1) = N^2 C (N + 1) / 2.
+      {"rowlstm-naive", "rowlstm-ref", true, false, naive, pixels, rows_so_far,
+       [](double n, double c) { return n * n * c * (n + 1) / 2; },
+       "one pass over rows 0..r per pixel, each pass r + 1 sequential row steps"},
+      {"rowlstm-fast", "rowlstm-ref", false, true,
+       [](models::Model& m, int64_t count, Generator& gen) {
+         return pixelrnn::sample_rowlstm_fast(as<pixelrnn::PixelRnn>(m, "rowlstm-fast"), count, 1.0,
+                                              gen);
+       },
+       one, channels, pixels,
+       "row state carried: N row steps, each spread over its N pixels; O(N^2) work"},
+      // A pass over r + 1 rows of width N scans N + r skewed columns: N C sum_r (N + r).
+      {"diaglstm-naive", "diaglstm-ref", true, false, naive, pixels, rows_so_far,
+       [](double n, double c) { return n * c * (n * n + n * (n - 1) / 2); },
+       "one pass over rows 0..r per pixel, each pass N + r sequential diagonal steps"},
+      {"vae", "vae-ref", false, false, naive, one, one, one,
+       "one decoder pass for the whole image (z ~ N(0, I), pixels drawn from p(x|z))"},
+  };
+  std::vector<SamplingMethod> available;
+  for (SamplingMethod& m : all)
+    if (known(m.config)) available.push_back(std::move(m));
+  return available;
+}
+
+}  // namespace gm::bench
