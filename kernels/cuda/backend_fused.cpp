@@ -1,24 +1,13 @@
 // CudaBackend: the fused model kernels and the optimizer steps.
 #include <cmath>
 
+#include "engine/dispatch_target.h"
 #include "kernels/cuda/backend.h"
 #include "kernels/cuda/launch_fused.h"
 
 namespace gm::GM_CUDA_NS {
 
 namespace {
-
-// Calls fn(Target{}) with the C++ type of an integer target tensor.
-template <typename Fn>
-void dispatch_target(const Tensor& target, Fn&& fn) {
-  if (target.dtype() == DType::u8) {
-    fn(uint8_t{});
-  } else if (target.dtype() == DType::i32) {
-    fn(int32_t{});
-  } else {
-    fail("softmax_xent: target must be uint8 or int32, got {}", target.describe());
-  }
-}
 
 template <typename T>
 const T* ptr(const Tensor& t) {
