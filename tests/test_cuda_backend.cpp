@@ -1,5 +1,8 @@
 // The CUDA backends' own machinery: the caching allocator and its sentinels, Philox noise that
 // is the same on every device, the knobs, and how a missing GPU is reported.
+#include <cstdlib>
+#include <string>
+
 #include "kernels/cuda/cuda_backend.h"
 #include "kernels/simt/simt.h"
 #include "tests/support.h"
@@ -136,4 +139,15 @@ TEST_CASE("a machine without a GPU reports the cuda device as unavailable", "[cu
   // Built with CUDA: the runtime itself said there is no driver or GPU.
   CHECK_THAT(reason, Contains("no usable NVIDIA GPU or driver"));
 #endif
+}
+
+TEST_CASE("a GPU required by GM_REQUIRE_CUDA=1 is present and works", "[cuda][gpu]") {
+  // scripts/gpu.sh sets GM_REQUIRE_CUDA=1 so that a broken driver cannot make the suites below
+  // skip the GPU and pass.
+  const char* required = std::getenv("GM_REQUIRE_CUDA");
+  if (!required || std::string(required) != "1") return;
+  INFO(device_unavailable_reason(Device::cuda()));
+  REQUIRE(device_available(Device::cuda()));
+  const Tensor x = Tensor::arange(1000, DType::f32, Device::cuda());
+  CHECK(sum(x).item() == 499500.0);
 }

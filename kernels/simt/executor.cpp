@@ -27,10 +27,10 @@
 
 namespace gm::simt {
 
-thread_local uint3 threadIdx;
-thread_local uint3 blockIdx;
-thread_local dim3 blockDim;
-thread_local dim3 gridDim;
+constinit thread_local uint3 threadIdx;
+constinit thread_local uint3 blockIdx;
+constinit thread_local dim3 blockDim;
+constinit thread_local dim3 gridDim;
 
 namespace {
 
@@ -77,10 +77,11 @@ class StackPool {
     mprotect(m, kGuardBytes, PROT_NONE);
     return static_cast<char*>(m) + kGuardBytes;
   }
-  void give_back(char* s) {
+  // `abandoned`: the fiber never returned (a launch failed), so ASan's redzones of its frames
+  // are still poisoned and would be reported against the stack's next user.
+  void give_back(char* s, [[maybe_unused]] bool abandoned) {
 #if GM_SIMT_ASAN
-    // A fiber abandoned after an error leaves its frames' redzones poisoned.
-    ASAN_UNPOISON_MEMORY_REGION(s, kStackBytes);
+    if (abandoned) ASAN_UNPOISON_MEMORY_REGION(s, kStackBytes);
 #endif
     free_.push_back(s);
   }
@@ -275,7 +276,7 @@ void run_block(Block& b, uint3 index) {
     Block& b;
     ~StackReturn() {
       for (Thread& t : b.threads)
-        if (t.stack) stack_pool.give_back(t.stack);
+        if (t.stack) stack_pool.give_back(t.stack, t.wait != Wait::done);
       current_block = nullptr;
     }
   } stack_return{b};

@@ -38,11 +38,13 @@ constexpr int warpSize = 32;
 constexpr unsigned kMaxThreadsPerBlock = 1024;
 constexpr size_t kMaxDynamicSharedBytes = 48 * 1024;
 
-// The CUDA built-in variables, valid inside a running kernel.
-extern thread_local uint3 threadIdx;
-extern thread_local uint3 blockIdx;
-extern thread_local dim3 blockDim;
-extern thread_local dim3 gridDim;
+// The CUDA built-in variables, valid inside a running kernel. `constinit` tells every user that
+// no dynamic initialisation can exist, so accesses are plain thread-local loads rather than
+// calls through an initialisation wrapper (which also trips UBSan's null check in GCC 12).
+extern constinit thread_local uint3 threadIdx;
+extern constinit thread_local uint3 blockIdx;
+extern constinit thread_local dim3 blockDim;
+extern constinit thread_local dim3 gridDim;
 
 enum class LaneOrder { forward, reverse };
 // Process-wide debugging knob, initialised from GM_SIMT_ORDER ("forward" or "reverse").
