@@ -128,7 +128,7 @@ void print_table(const std::vector<Row>& rows) {
                r.method, r.n, r.batch, human(r.per_image), human(r.images_per_second),
                r.vs_vae > 0 ? human(r.vs_vae) : "-", human(r.passes), human(r.sequential_steps),
                human(r.total),
-               r.extrapolated   ? fmt::format("extrapolated ({:.2g} s/pass)", r.total / r.passes)
+               r.extrapolated   ? std::string("extrapolated")
                : r.estimate > 0 ? fmt::format("measured (estimate {})", human(r.estimate))
                                 : "measured");
 }
