@@ -25,8 +25,6 @@ if(GENMODEL_HAVE_CUDA)
   endif()
   enable_language(CUDA)
   find_package(CUDAToolkit REQUIRED)
-  set(CMAKE_CUDA_STANDARD 20)
-  set(CMAKE_CUDA_STANDARD_REQUIRED ON)
 endif()
 
 # The simt executor runs each CUDA thread as a Boost.Context fiber.

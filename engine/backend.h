@@ -13,6 +13,7 @@
 #include <string>
 
 #include "engine/tensor.h"
+#include "kernels/common/mask_type.h"
 
 namespace gm {
 
@@ -54,7 +55,6 @@ struct StridedCopy {
 // Masked convolution geometry (reference-models.md): type A hides the centre, type B shows
 // it; with colour groups the centre tap is further masked by group of input/output channel
 // (channels are split into `colour_groups` contiguous blocks R|G|B).
-enum class MaskType : uint8_t { none, A, B };
 struct ConvMask {
   MaskType type = MaskType::none;
   int colour_groups = 1;

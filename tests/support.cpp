@@ -1,21 +1,36 @@
 #include "tests/support.h"
 
 #include <cmath>
+#include <cstdlib>
 #include <functional>
 #include <mutex>
 
 namespace gm::test {
 
+// GM_TEST_DEVICES (e.g. "cuda-emu" or "cpu,cuda") restricts the devices, for instance to run
+// only the emulated CUDA device under the sanitizers (scripts/test.sh).
+namespace {
+std::string not_selected_reason(Device d) {
+  const char* env = std::getenv("GM_TEST_DEVICES");
+  if (!env) return "";
+  // Commas around both sides so "cuda" does not match inside "cuda-emu".
+  const std::string list = fmt::format(",{},", env), name = fmt::format(",{},", d.name());
+  if (list.find(name) != std::string::npos) return "";
+  return fmt::format("not in GM_TEST_DEVICES={}", env);
+}
+}  // namespace
+
 std::vector<Device> test_devices() {
   std::vector<Device> devices;
   for (Device d : {Device::cpu(), Device::cuda_emu(), Device::cuda()}) {
-    if (device_available(d)) {
+    std::string reason = not_selected_reason(d);
+    if (reason.empty()) reason = device_unavailable_reason(d);
+    if (reason.empty()) {
       devices.push_back(d);
     } else {
       static std::once_flag reported[3];
-      std::call_once(reported[static_cast<int>(d.kind)], [&] {
-        WARN(fmt::format("device {} skipped: {}", d.name(), device_unavailable_reason(d)));
-      });
+      std::call_once(reported[static_cast<int>(d.kind)],
+                     [&] { WARN(fmt::format("device {} skipped: {}", d.name(), reason)); });
     }
   }
   return devices;

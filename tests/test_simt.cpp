@@ -256,7 +256,8 @@ TEST_CASE("simt: atomics are exact across concurrently running blocks", "[simt]"
   float* fsum = to_device(std::vector<float>{0.0f});
   double* dsum = to_device(std::vector<double>{0.0});
   int* maximum = to_device(std::vector<int>{-1});
-  const unsigned blocks = 64, threads = 96, n = blocks * threads;
+  // Large enough for the executor to run blocks on several OS threads at once.
+  const unsigned blocks = 192, threads = 256, n = blocks * threads;
   GM_LAUNCH(kernels::atomics, blocks, threads, 0, nullptr)(count, fsum, dsum, maximum);
   CHECK(to_host(count, 1)[0] == static_cast<int>(n));
   CHECK(to_host(fsum, 1)[0] == 0.5f * static_cast<float>(n));  // exact: small multiples of 1/2

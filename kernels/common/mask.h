@@ -15,8 +15,8 @@
 #include <cstdint>
 #include <string>
 
-#include "engine/backend.h"
 #include "kernels/common/hd.h"
+#include "kernels/common/mask_type.h"
 
 namespace gm::mask {
 

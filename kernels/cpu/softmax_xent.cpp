@@ -6,6 +6,7 @@
 #include <cmath>
 #include <vector>
 
+#include "engine/dispatch_target.h"
 #include "kernels/common/philox.h"
 #include "kernels/common/softmax_math.h"
 #include "kernels/cpu/cpu_backend.h"
@@ -20,18 +21,6 @@ constexpr int64_t kParallelThreshold =
 template <typename Target>
 int64_t target_at(const Tensor& target, int64_t i) {
   return static_cast<int64_t>(static_cast<const Target*>(target.raw())[i]);
-}
-
-// Calls fn(Target{}) with the C++ type of an integer target tensor.
-template <typename Fn>
-void dispatch_target(const Tensor& target, Fn&& fn) {
-  if (target.dtype() == DType::u8) {
-    fn(uint8_t{});
-  } else if (target.dtype() == DType::i32) {
-    fn(int32_t{});
-  } else {
-    fail("softmax_xent: target must be uint8 or int32, got {}", target.describe());
-  }
 }
 
 // Softmax statistics of every position of one image: xs points at logits[n], [V, S].

@@ -54,6 +54,8 @@ std::atomic<int>& order_setting() {
 constexpr size_t kStackBytes = GM_SIMT_ASAN ? 256 * 1024 : 64 * 1024;  // ASan frames are larger
 constexpr size_t kGuardBytes = 4096;
 
+constexpr int64_t kParallelThreads = 32768;  // CUDA threads in a launch worth several OS threads
+
 class StackPool {
  public:
   StackPool() = default;
@@ -123,7 +125,7 @@ std::string site(const std::source_location& w) {
 }
 bool same_site(const std::source_location& a, const std::source_location& b) {
   return a.line() == b.line() && a.column() == b.column() &&
-         std::strcmp(a.file_name(), b.file_name()) == 0;
+         (a.file_name() == b.file_name() || std::strcmp(a.file_name(), b.file_name()) == 0);
 }
 std::string thread_name(const Thread& t) {
   return fmt::format("thread ({},{},{})", t.index.x, t.index.y, t.index.z);
@@ -386,7 +388,10 @@ void launch(const LaunchConfig& config, ThreadBody body, const void* args) {
     block.args = args;
     run_block(block, block_index(i));
   };
-  if (blocks == 1 || omp_in_parallel()) {
+  // Waking OS threads costs more than running a small grid on this one (much more when the
+  // machine is busy), so only large launches are spread out.
+  const int64_t threads = blocks * config.block.x * config.block.y * config.block.z;
+  if (blocks == 1 || threads < kParallelThreads || omp_in_parallel()) {
     for (int64_t i = 0; i < blocks; ++i)
       run(i);
     return;

@@ -1,0 +1,130 @@
+#pragma once
+// GEMM, C[M, N] = A[M, K] * B[K, N] (row-major fp32), from naive to fast. Each version is one
+// lesson; the lab driver (lab.cpp) validates all of them against a double-precision reference
+// and, on a real GPU, times them beside cuBLAS.
+//
+// Every version accumulates each output with ONE fp32 accumulator over k = 0, 1, ..., K-1 in
+// order, so all versions (and kernels/cuda/gemm.cu, which does the same) give bit-identical
+// results: the versions differ only in where operands come from, never in arithmetic.
+#include "benchmarks/lab/lab_platform.h"
+
+namespace gm::lab {
+
+// v1 naive: one thread per output. Each thread streams a row of A and a column of B from
+// global memory, so every input element is read M (or N) times: arithmetic intensity ~0.25
+// FLOP/byte, firmly memory-bound. Lesson: global memory traffic, not FLOPs, is the limit.
+__global__ void gemm_v1_naive(int M, int N, int K, const float* a, const float* b, float* c) {
+  const int col = static_cast<int>(blockIdx.x * blockDim.x + threadIdx.x);
+  const int row = static_cast<int>(blockIdx.y * blockDim.y + threadIdx.y);
+  if (row >= M || col >= N) return;
+  float acc = 0.0f;
+  for (int k = 0; k < K; ++k)
+    acc += a[row * K + k] * b[k * N + col];
+  c[row * N + col] = acc;
+}
+
+// v2 shared-memory tiles: a 16x16 block cooperatively loads a 16x16 tile of A and of B into
+// shared memory (coalesced: a warp reads consecutive columns), synchronises, and every thread
+// reuses the tiles 16 times. Global traffic drops 16x. Lesson: data reuse through shared memory
+// and the two barriers (after the load; before the next load overwrites the tile).
+constexpr int kV2Tile = 16;
+__global__ void gemm_v2_shared(int M, int N, int K, const float* a, const float* b, float* c) {
+  __shared__ float a_tile[kV2Tile][kV2Tile];
+  __shared__ float b_tile[kV2Tile][kV2Tile];
+  const int tx = static_cast<int>(threadIdx.x), ty = static_cast<int>(threadIdx.y);
+  const int col = static_cast<int>(blockIdx.x) * kV2Tile + tx;
+  const int row = static_cast<int>(blockIdx.y) * kV2Tile + ty;
+  float acc = 0.0f;
+  for (int k0 = 0; k0 < K; k0 += kV2Tile) {
+    // Out-of-range elements load as zero, which adds exact zeros to the accumulator.
+    a_tile[ty][tx] = row < M && k0 + tx < K ? a[row * K + k0 + tx] : 0.0f;
+    b_tile[ty][tx] = k0 + ty < K && col < N ? b[(k0 + ty) * N + col] : 0.0f;
+    __syncthreads();
+    GM_LAB_UNROLL
+    for (int kk = 0; kk < kV2Tile; ++kk)
+      acc += a_tile[ty][kk] * b_tile[kk][tx];
+    __syncthreads();
+  }
+  if (row < M && col < N) c[row * N + col] = acc;
+}
+
+// v3 register-blocked 2D tiles (the "library" version): a block of 256 threads computes a
+// 64x64 tile of C; each thread owns a 4x4 micro-tile in registers. Per k step a thread loads
+// 4 values of A and 4 of B from shared memory and does 16 FMAs, so shared-memory bandwidth stops
+// being the limit (v2 does 2 shared loads per FMA). Tiles are stored k-major so the inner loop
+// reads a column of A's tile and a row of B's tile. Lesson: register blocking / instruction-level
+// parallelism; the same structure as kernels/cuda/gemm.cu's 64x64 tiling.
+constexpr int kV3BM = 64, kV3BN = 64, kV3BK = 16, kV3TM = 4, kV3TN = 4;
+constexpr int kV3Threads = (kV3BM / kV3TM) * (kV3BN / kV3TN);
+__global__ void __launch_bounds__(kV3Threads)
+    gemm_v3_register(int M, int N, int K, const float* a, const float* b, float* c) {
+  __shared__ float a_tile[kV3BK][kV3BM];  // a_tile[k][m] = A[m0 + m, k0 + k]
+  __shared__ float b_tile[kV3BK][kV3BN];  // b_tile[k][n] = B[k0 + k, n0 + n]
+  const int tid = static_cast<int>(threadIdx.x);
+  const int m0 = static_cast<int>(blockIdx.y) * kV3BM, n0 = static_cast<int>(blockIdx.x) * kV3BN;
+  const int row = tid / (kV3BN / kV3TN) * kV3TM, col = tid % (kV3BN / kV3TN) * kV3TN;
+  float acc[kV3TM][kV3TN];
+  GM_LAB_UNROLL
+  for (int i = 0; i < kV3TM; ++i)
+    GM_LAB_UNROLL
+  for (int j = 0; j < kV3TN; ++j)
+    acc[i][j] = 0.0f;
+
+  for (int k0 = 0; k0 < K; k0 += kV3BK) {
+    // 64x16 elements of each tile, 4 per thread; consecutive threads take consecutive k of A
+    // (A's rows are contiguous in k) and consecutive n of B, so loads coalesce.
+    GM_LAB_UNROLL
+    for (int l = 0; l < kV3BM * kV3BK / kV3Threads; ++l) {
+      const int i = tid + l * kV3Threads;
+      const int am = i / kV3BK, ak = i % kV3BK;
+      a_tile[ak][am] = m0 + am < M && k0 + ak < K ? a[(m0 + am) * K + k0 + ak] : 0.0f;
+      const int bk = i / kV3BN, bn = i % kV3BN;
+      b_tile[bk][bn] = k0 + bk < K && n0 + bn < N ? b[(k0 + bk) * N + n0 + bn] : 0.0f;
+    }
+    __syncthreads();
+    GM_LAB_UNROLL
+    for (int kk = 0; kk < kV3BK; ++kk) {
+      float av[kV3TM], bv[kV3TN];
+      GM_LAB_UNROLL
+      for (int i = 0; i < kV3TM; ++i)
+        av[i] = a_tile[kk][row + i];
+      GM_LAB_UNROLL
+      for (int j = 0; j < kV3TN; ++j)
+        bv[j] = b_tile[kk][col + j];
+      GM_LAB_UNROLL
+      for (int i = 0; i < kV3TM; ++i)
+        GM_LAB_UNROLL
+      for (int j = 0; j < kV3TN; ++j)
+        acc[i][j] += av[i] * bv[j];
+    }
+    __syncthreads();
+  }
+  GM_LAB_UNROLL
+  for (int i = 0; i < kV3TM; ++i)
+    GM_LAB_UNROLL
+  for (int j = 0; j < kV3TN; ++j)
+    if (m0 + row + i < M && n0 + col + j < N) c[(m0 + row + i) * N + n0 + col + j] = acc[i][j];
+}
+
+// Host launchers, one per version, all with the same signature so the driver can loop.
+inline void gemm_v1(int M, int N, int K, const float* a, const float* b, float* c) {
+  const dim3 block(16, 16);
+  const dim3 grid((N + 15) / 16, (M + 15) / 16);
+  GM_LAUNCH(gemm_v1_naive, grid, block, 0, nullptr)(M, N, K, a, b, c);
+}
+inline void gemm_v2(int M, int N, int K, const float* a, const float* b, float* c) {
+  const dim3 block(kV2Tile, kV2Tile);
+  const dim3 grid((N + kV2Tile - 1) / kV2Tile, (M + kV2Tile - 1) / kV2Tile);
+  GM_LAUNCH(gemm_v2_shared, grid, block, 0, nullptr)(M, N, K, a, b, c);
+}
+inline void gemm_v3(int M, int N, int K, const float* a, const float* b, float* c) {
+  const dim3 grid((N + kV3BN - 1) / kV3BN, (M + kV3BM - 1) / kV3BM);
+  GM_LAUNCH(gemm_v3_register, grid, dim3(kV3Threads), 0, nullptr)(M, N, K, a, b, c);
+}
+
+// The version the library should include (docs/kernel-lab.md).
+inline void gemm_library(int M, int N, int K, const float* a, const float* b, float* c) {
+  gemm_v3(M, N, K, a, b, c);
+}
+
+}  // namespace gm::lab

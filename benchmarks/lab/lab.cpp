@@ -1,0 +1,458 @@
+// The kernel lab driver: every numbered version of every lab kernel (gemm_versions.cuh,
+// softmax_xent_versions.cuh) is validated on every configuration against plain double loops
+// BEFORE anything is timed; then, on a real GPU only, each is timed with cudaEvents (warm-up,
+// L2 flushed before every repetition) and printed beside the device peak and beside cuBLAS.
+// Built twice from this one file: by g++ against kernels/simt (the emulated device: validation
+// only, no timings) and, when nvcc exists, by nvcc (lab.cu includes this file).
+//
+// Usage: kernel_lab [--quick] [--csv FILE] [--reps R]
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "benchmarks/lab/gemm_versions.cuh"
+#include "benchmarks/lab/lab_report.h"
+#include "benchmarks/lab/masked_conv_versions.cuh"
+#include "benchmarks/lab/softmax_xent_versions.cuh"
+#include "kernels/common/philox.h"
+
+#if GM_LAB_REAL_GPU
+#include <cublas_v2.h>
+#endif
+#if GM_LAB_HAVE_CUDNN
+#include <cudnn.h>
+#endif
+
+namespace {
+
+using namespace gm::lab;
+
+void check(cudaError_t e, const char* what) {
+  if (e != cudaSuccess) {
+    std::fprintf(stderr, "kernel_lab: %s failed: %s\n", what, cudaGetErrorString(e));
+    std::exit(2);
+  }
+}
+
+template <typename T>
+struct DeviceBuffer {
+  T* p = nullptr;
+  size_t n = 0;
+  explicit DeviceBuffer(size_t count) : n(count) {
+    check(cudaMalloc(&p, std::max<size_t>(count, 1) * sizeof(T)), "cudaMalloc");
+  }
+  explicit DeviceBuffer(const std::vector<T>& host) : DeviceBuffer(host.size()) {
+    check(cudaMemcpy(p, host.data(), n * sizeof(T), cudaMemcpyHostToDevice), "upload");
+  }
+  ~DeviceBuffer() { cudaFree(p); }
+  DeviceBuffer(const DeviceBuffer&) = delete;
+  DeviceBuffer& operator=(const DeviceBuffer&) = delete;
+  std::vector<T> download() const {
+    std::vector<T> host(n);
+    check(cudaMemcpy(host.data(), p, n * sizeof(T), cudaMemcpyDeviceToHost), "download");
+    return host;
+  }
+};
+
+std::vector<float> random_floats(size_t n, uint64_t seed, float lo, float hi) {
+  std::vector<float> v(n);
+  for (size_t i = 0; i < n; ++i)
+    v[i] = lo + (hi - lo) * static_cast<float>(gm::philox::uniform(seed, 0, i));
+  return v;
+}
+
+// ---------------------------------------------------------------- GEMM
+struct GemmConfig {
+  int M, N, K;
+};
+using GemmFn = void (*)(int, int, int, const float*, const float*, float*);
+struct GemmVersion {
+  const char* name;
+  GemmFn fn;
+};
+#if GM_LAB_REAL_GPU
+cublasHandle_t g_cublas = nullptr;
+// cuBLAS is column-major: row-major C = A B is column-major C^T = B^T A^T.
+void gemm_cublas(int M, int N, int K, const float* a, const float* b, float* c) {
+  const float one = 1.0f, zero = 0.0f;
+  cublasSgemm(g_cublas, CUBLAS_OP_N, CUBLAS_OP_N, N, M, K, &one, b, N, a, K, &zero, c, N);
+}
+#endif
+const GemmVersion kGemmVersions[] = {
+    {"gemm_v1_naive", gemm_v1},
+    {"gemm_v2_shared", gemm_v2},
+    {"gemm_v3_register", gemm_v3},
+#if GM_LAB_REAL_GPU
+    {"cublasSgemm", gemm_cublas},  // the yardstick; validated like the others
+#endif
+};
+
+// Returns the worst error of `c` relative to the rounding bound of fp32 summation: each output
+// may be off by at most K * 2^-24 * sum_k |a_ik b_kj| (the standard gamma_K bound for a K-term
+// dot product); we report error / (2 * that bound), so <= 1 passes with a factor-2 margin for
+// the products' own rounding. Also returns the largest absolute error for the table.
+Validation check_gemm(const GemmConfig& g, const std::vector<float>& a, const std::vector<float>& b,
+                      const std::vector<float>& c) {
+  Validation v;
+  for (int i = 0; i < g.M; ++i)
+    for (int j = 0; j < g.N; ++j) {
+      double ref = 0, magnitude = 0;
+      for (int k = 0; k < g.K; ++k) {
+        const double p = static_cast<double>(a[i * g.K + k]) * b[k * g.N + j];
+        ref += p;
+        magnitude += std::fabs(p);
+      }
+      const double err = std::fabs(c[i * g.N + j] - ref);
+      const double bound = 2.0 * g.K * std::ldexp(1.0, -24) * magnitude + 1e-30;
+      v.max_abs_error = std::max(v.max_abs_error, err);
+      v.worst_ratio = std::max(v.worst_ratio, std::isfinite(err) ? err / bound : 1e30);
+    }
+  return v;
+}
+
+// ---------------------------------------------------------------- softmax cross-entropy
+struct XentConfig {
+  int N, V, S;
+};
+using XentFn = void (*)(int, int, int, const float*, const uint8_t*, float*);
+struct XentVersion {
+  const char* name;
+  XentFn fn;
+};
+const XentVersion kXentVersions[] = {
+    {"xent_v1_two_pass", xent_v1}, {"xent_v2_online", xent_v2}, {"xent_v3_warp", xent_v3}};
+
+// The loss is logsumexp - x_t. In fp32 each exp has relative error ~1 ulp and the sum of V terms
+// gains up to V * 2^-24 relative error, which log turns into an absolute error of about
+// V * 2^-24; subtracting/adding the max (|x| <= 8) adds a few ulp of 8. The bound below,
+// (V + 64) * 2^-24 * (1 + max|x|), covers both with margin; the ratio reported is error / bound.
+Validation check_xent(const XentConfig& x, const std::vector<float>& logits,
+                      const std::vector<uint8_t>& target, const std::vector<float>& loss) {
+  Validation v;
+  for (int n = 0; n < x.N; ++n)
+    for (int s = 0; s < x.S; ++s) {
+      const float* column = &logits[static_cast<size_t>(n) * x.V * x.S + s];
+      double m = column[0], largest = 0;
+      for (int k = 0; k < x.V; ++k) {
+        m = std::max(m, static_cast<double>(column[k * x.S]));
+        largest = std::max(largest, std::fabs(static_cast<double>(column[k * x.S])));
+      }
+      double sum = 0;
+      for (int k = 0; k < x.V; ++k)
+        sum += std::exp(column[k * x.S] - m);
+      const int p = n * x.S + s;
+      const double ref = m + std::log(sum) - column[target[p] * x.S];
+      const double err = std::fabs(loss[p] - ref);
+      const double bound = (x.V + 64) * std::ldexp(1.0, -24) * (1.0 + largest);
+      v.max_abs_error = std::max(v.max_abs_error, err);
+      v.worst_ratio = std::max(v.worst_ratio, std::isfinite(err) ? err / bound : 1e30);
+    }
+  return v;
+}
+
+// ---------------------------------------------------------------- masked convolution
+using ConvFn = void (*)(const ConvShape&, const float*, const float*, float*);
+struct ConvVersion {
+  const char* name;
+  ConvFn fn;
+};
+#if GM_LAB_HAVE_CUDNN
+cudnnHandle_t g_cudnn = nullptr;
+// cuDNN on the same (already masked) weights: a plain convolution, so it computes the masked
+// taps' zeros too. IMPLICIT_PRECOMP_GEMM needs a workspace; the lab keeps one for the largest
+// configuration. Cross-correlation, as in our kernels.
+void* g_cudnn_workspace = nullptr;
+size_t g_cudnn_workspace_bytes = 0;
+void check_cudnn(cudnnStatus_t status, const char* what) {
+  if (status != CUDNN_STATUS_SUCCESS) {
+    std::fprintf(stderr, "kernel_lab: %s failed: %s\n", what, cudnnGetErrorString(status));
+    std::exit(2);
+  }
+}
+void masked_conv_cudnn(const ConvShape& s, const float* x, const float* w, float* y) {
+  cudnnTensorDescriptor_t xd, yd;
+  cudnnFilterDescriptor_t wd;
+  cudnnConvolutionDescriptor_t cd;
+  check_cudnn(cudnnCreateTensorDescriptor(&xd), "descriptor");
+  check_cudnn(cudnnCreateTensorDescriptor(&yd), "descriptor");
+  check_cudnn(cudnnCreateFilterDescriptor(&wd), "descriptor");
+  check_cudnn(cudnnCreateConvolutionDescriptor(&cd), "descriptor");
+  check_cudnn(
+      cudnnSetTensor4dDescriptor(xd, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, s.N, s.C, s.H, s.W),
+      "x descriptor");
+  check_cudnn(
+      cudnnSetTensor4dDescriptor(yd, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, s.N, s.K, s.H, s.W),
+      "y descriptor");
+  check_cudnn(
+      cudnnSetFilter4dDescriptor(wd, CUDNN_DATA_FLOAT, CUDNN_TENSOR_NCHW, s.K, s.C, s.k, s.k),
+      "w descriptor");
+  check_cudnn(cudnnSetConvolution2dDescriptor(cd, s.k / 2, s.k / 2, 1, 1, 1, 1,
+                                              CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT),
+              "conv descriptor");
+  const auto algo = CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_PRECOMP_GEMM;
+  size_t bytes = 0;
+  check_cudnn(cudnnGetConvolutionForwardWorkspaceSize(g_cudnn, xd, wd, cd, yd, algo, &bytes),
+              "workspace size");
+  if (bytes > g_cudnn_workspace_bytes) {
+    cudaFree(g_cudnn_workspace);
+    check(cudaMalloc(&g_cudnn_workspace, bytes), "cudnn workspace");
+    g_cudnn_workspace_bytes = bytes;
+  }
+  const float one = 1.0f, zero = 0.0f;
+  check_cudnn(cudnnConvolutionForward(g_cudnn, &one, xd, x, wd, w, cd, algo, g_cudnn_workspace,
+                                      bytes, &zero, yd, y),
+              "cudnnConvolutionForward");
+  cudnnDestroyConvolutionDescriptor(cd);
+  cudnnDestroyFilterDescriptor(wd);
+  cudnnDestroyTensorDescriptor(yd);
+  cudnnDestroyTensorDescriptor(xd);
+}
+#endif
+const ConvVersion kConvVersions[] = {
+    {"mconv_v1_naive", masked_conv_v1},
+    {"mconv_v2_visible", masked_conv_v2},
+    {"mconv_v3_tiled", masked_conv_v3},
+#if GM_LAB_HAVE_CUDNN
+    {"cudnn_forward", masked_conv_cudnn},  // the yardstick, on the same masked weights
+#endif
+};
+
+// Weights with the mask applied (one colour group): rows above the centre, the centre row left
+// of the centre, and the centre itself for type B.
+std::vector<float> masked_weights(const ConvShape& s, uint64_t seed) {
+  std::vector<float> w =
+      random_floats(static_cast<size_t>(s.K) * s.C * s.k * s.k, seed, -0.5f, 0.5f);
+  const int half = s.k / 2;
+  for (size_t i = 0; i < w.size(); ++i) {
+    const int kx = static_cast<int>(i % s.k), ky = static_cast<int>(i / s.k % s.k);
+    const bool visible = ky < half || (ky == half && (kx < half || (kx == half && s.type_b)));
+    if (!visible) w[i] = 0.0f;
+  }
+  return w;
+}
+
+// Same bound as the GEMM: C * k * k terms per output.
+Validation check_conv(const ConvShape& s, const std::vector<float>& x, const std::vector<float>& w,
+                      const std::vector<float>& y) {
+  Validation v;
+  const int half = s.k / 2, taps = s.C * s.k * s.k;
+  for (int n = 0; n < s.N; ++n)
+    for (int k = 0; k < s.K; ++k)
+      for (int r = 0; r < s.H; ++r)
+        for (int c = 0; c < s.W; ++c) {
+          double ref = 0, magnitude = 0;
+          for (int ci = 0; ci < s.C; ++ci)
+            for (int ky = 0; ky < s.k; ++ky)
+              for (int kx = 0; kx < s.k; ++kx) {
+                const int rr = r + ky - half, cc = c + kx - half;
+                if (rr < 0 || rr >= s.H || cc < 0 || cc >= s.W) continue;
+                const double p = static_cast<double>(w[((k * s.C + ci) * s.k + ky) * s.k + kx]) *
+                                 x[((n * s.C + ci) * s.H + rr) * s.W + cc];
+                ref += p;
+                magnitude += std::fabs(p);
+              }
+          const double err = std::fabs(y[((n * s.K + k) * s.H + r) * s.W + c] - ref);
+          const double bound = 2.0 * taps * std::ldexp(1.0, -24) * magnitude + 1e-30;
+          v.max_abs_error = std::max(v.max_abs_error, err);
+          v.worst_ratio = std::max(v.worst_ratio, std::isfinite(err) ? err / bound : 1e30);
+        }
+  return v;
+}
+
+// Useful FLOPs count only the visible taps (as bench_cpu_ops does), so versions that skip the
+// masked ones are compared fairly with those that compute them.
+double conv_useful_flops(const ConvShape& s) {
+  const int half = s.k / 2;
+  const double visible = half * s.k + half + (s.type_b ? 1 : 0);
+  return 2.0 * s.N * s.K * s.H * s.W * s.C * visible;
+}
+
+struct Options {
+  bool quick = false;
+  std::string csv = "kernel_lab.csv";
+  int reps = 20;
+};
+
+Options parse(int argc, char** argv) {
+  Options o;
+  for (int i = 1; i < argc; ++i) {
+    const std::string arg = argv[i];
+    if (arg == "--quick") {
+      o.quick = true;
+    } else if (arg == "--csv" && i + 1 < argc) {
+      o.csv = argv[++i];
+    } else if (arg == "--reps" && i + 1 < argc) {
+      o.reps = std::max(1, std::atoi(argv[++i]));
+    } else {
+      std::fprintf(stderr, "usage: kernel_lab [--quick] [--csv FILE] [--reps R]\n");
+      std::exit(arg == "--help" ? 0 : 2);
+    }
+  }
+  return o;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const Options opt = parse(argc, argv);
+  const DevicePeak peak = query_peak();
+#if GM_LAB_REAL_GPU
+  if (cublasCreate(&g_cublas) != CUBLAS_STATUS_SUCCESS) {
+    std::fprintf(stderr, "kernel_lab: cublasCreate failed\n");
+    return 2;
+  }
+#endif
+#if GM_LAB_HAVE_CUDNN
+  check_cudnn(cudnnCreate(&g_cudnn), "cudnnCreate");
+#endif
+  std::printf("kernel lab on %s\n", peak.name.c_str());
+
+  // Small shapes on the emulated device (every CUDA thread is a fiber); ragged ones exercise the
+  // tile edges. A real GPU adds the shapes that matter for timing.
+  std::vector<GemmConfig> gemms = {{33, 47, 29}, {64, 64, 64}, {1, 70, 17}};
+  std::vector<XentConfig> xents = {{2, 256, 37}, {3, 256, 1}, {1, 256, 64}};
+  std::vector<ConvShape> convs = {{1, 3, 4, 9, 9, 7, false}, {2, 5, 3, 17, 20, 3, true}};
+  if (!opt.quick && GM_LAB_REAL_GPU) {
+    gemms.push_back({1024, 1024, 1024});
+    gemms.push_back({2048, 2048, 2048});     // the host reference takes a few seconds here
+    gemms.push_back({64 * 1024, 128, 128});  // a 1x1 conv of pixelcnn-ref as a GEMM
+    xents.push_back({64, 256, 1024});        // 64 images of 32x32 positions
+    xents.push_back({16384, 256, 1});
+    convs.push_back({8, 3, 128, 32, 32, 7, false});  // pixelcnn-ref's first layer
+    convs.push_back({8, 64, 64, 32, 32, 3, true});   // a residual block's 3x3
+  } else if (!opt.quick) {
+    gemms.push_back({128, 96, 80});
+    xents.push_back({4, 256, 256});
+    convs.push_back({1, 4, 2, 33, 18, 5, true});
+  }
+
+  std::vector<Row> rows;
+  bool all_ok = true;
+  Timer timer;
+
+  // ---- validation of every version on every configuration, before any timing
+  for (const GemmConfig& g : gemms) {
+    const auto a = random_floats(static_cast<size_t>(g.M) * g.K, 1, -1.0f, 1.0f);
+    const auto b = random_floats(static_cast<size_t>(g.K) * g.N, 2, -1.0f, 1.0f);
+    DeviceBuffer<float> da(a), db(b), dc(static_cast<size_t>(g.M) * g.N);
+    std::vector<float> first;
+    for (const GemmVersion& v : kGemmVersions) {
+      check(cudaMemset(dc.p, 0xff, dc.n * sizeof(float)), "cudaMemset");  // NaN if unwritten
+      v.fn(g.M, g.N, g.K, da.p, db.p, dc.p);
+      check(cudaDeviceSynchronize(), v.name);
+      const auto c = dc.download();
+      Row r{v.name, fmt_config("M=%d N=%d K=%d", g.M, g.N, g.K), check_gemm(g, a, b, c)};
+      // All versions add the same products in the same order: they must agree bit for bit.
+      if (first.empty()) first = c;
+      r.bit_identical_to_v1 = std::memcmp(first.data(), c.data(), c.size() * sizeof(float)) == 0;
+      r.must_match_v1 = v.fn != kGemmVersions[0].fn && std::strncmp(v.name, "gemm_", 5) == 0;
+      r.flops = 2.0 * g.M * g.N * g.K;
+      r.bytes = 4.0 * (static_cast<double>(g.M) * g.K + static_cast<double>(g.K) * g.N +
+                       static_cast<double>(g.M) * g.N);
+      all_ok = all_ok && r.passed();
+      rows.push_back(r);
+    }
+  }
+  for (const XentConfig& x : xents) {
+    const size_t positions = static_cast<size_t>(x.N) * x.S;
+    const auto logits = random_floats(positions * x.V, 3, -8.0f, 8.0f);
+    std::vector<uint8_t> target(positions);
+    for (size_t i = 0; i < positions; ++i)
+      target[i] = static_cast<uint8_t>(gm::philox::uniform(4, 0, i) * x.V);
+    DeviceBuffer<float> dl(logits), dloss(positions);
+    DeviceBuffer<uint8_t> dt(target);
+    for (const XentVersion& v : kXentVersions) {
+      check(cudaMemset(dloss.p, 0xff, dloss.n * sizeof(float)), "cudaMemset");
+      v.fn(x.N, x.V, x.S, dl.p, dt.p, dloss.p);
+      check(cudaDeviceSynchronize(), v.name);
+      Row r{v.name, fmt_config("N=%d V=%d S=%d", x.N, x.V, x.S),
+            check_xent(x, logits, target, dloss.download())};
+      r.bytes = 4.0 * static_cast<double>(positions) * x.V + 5.0 * static_cast<double>(positions);
+      all_ok = all_ok && r.passed();
+      rows.push_back(r);
+    }
+  }
+  for (const ConvShape& cs : convs) {
+    const auto x = random_floats(static_cast<size_t>(cs.N) * cs.C * cs.H * cs.W, 5, -1.0f, 1.0f);
+    const auto w = masked_weights(cs, 6);
+    const size_t outputs = static_cast<size_t>(cs.N) * cs.K * cs.H * cs.W;
+    DeviceBuffer<float> dx(x), dw(w), dy(outputs);
+    std::vector<float> first;
+    for (const ConvVersion& v : kConvVersions) {
+      check(cudaMemset(dy.p, 0xff, dy.n * sizeof(float)), "cudaMemset");
+      v.fn(cs, dx.p, dw.p, dy.p);
+      check(cudaDeviceSynchronize(), v.name);
+      const auto y = dy.download();
+      char config[96];
+      std::snprintf(config, sizeof config, "N%d C%d K%d %dx%d k%d%s", cs.N, cs.C, cs.K, cs.H, cs.W,
+                    cs.k, cs.type_b ? "B" : "A");
+      Row r{v.name, config, check_conv(cs, x, w, y)};
+      if (first.empty()) first = y;
+      r.bit_identical_to_v1 = std::memcmp(first.data(), y.data(), y.size() * sizeof(float)) == 0;
+      r.must_match_v1 = std::strncmp(v.name, "mconv_", 6) == 0;
+      r.flops = conv_useful_flops(cs);
+      r.bytes = 4.0 * (static_cast<double>(x.size()) + static_cast<double>(w.size()) +
+                       static_cast<double>(outputs));
+      all_ok = all_ok && r.passed();
+      rows.push_back(r);
+    }
+  }
+  if (!all_ok) {
+    print_table(rows, peak);
+    std::printf("VALIDATION FAILED: nothing is timed.\n");
+    return 1;
+  }
+
+  // ---- timing, real GPU only
+#if GM_LAB_REAL_GPU
+  size_t row_index = 0;
+  for (const GemmConfig& g : gemms) {
+    DeviceBuffer<float> da(random_floats(static_cast<size_t>(g.M) * g.K, 1, -1.0f, 1.0f));
+    DeviceBuffer<float> db(random_floats(static_cast<size_t>(g.K) * g.N, 2, -1.0f, 1.0f));
+    DeviceBuffer<float> dc(static_cast<size_t>(g.M) * g.N);
+    for (const GemmVersion& v : kGemmVersions)
+      rows[row_index++].ms =
+          timer.median_ms(opt.reps, [&] { v.fn(g.M, g.N, g.K, da.p, db.p, dc.p); });
+  }
+  for (const XentConfig& x : xents) {
+    const size_t positions = static_cast<size_t>(x.N) * x.S;
+    DeviceBuffer<float> dl(random_floats(positions * x.V, 3, -8.0f, 8.0f)), dloss(positions);
+    DeviceBuffer<uint8_t> dt(std::vector<uint8_t>(positions, 7));
+    for (const XentVersion& v : kXentVersions)
+      rows[row_index++].ms =
+          timer.median_ms(opt.reps, [&] { v.fn(x.N, x.V, x.S, dl.p, dt.p, dloss.p); });
+  }
+  for (const ConvShape& cs : convs) {
+    DeviceBuffer<float> dx(
+        random_floats(static_cast<size_t>(cs.N) * cs.C * cs.H * cs.W, 5, -1.0f, 1.0f));
+    DeviceBuffer<float> dw(masked_weights(cs, 6));
+    DeviceBuffer<float> dy(static_cast<size_t>(cs.N) * cs.K * cs.H * cs.W);
+    for (const ConvVersion& v : kConvVersions)
+      rows[row_index++].ms = timer.median_ms(opt.reps, [&] { v.fn(cs, dx.p, dw.p, dy.p); });
+  }
+#endif
+
+  print_table(rows, peak);
+  if (!GM_LAB_REAL_GPU)
+    std::printf(
+        "All versions validated on the emulated device. Timings need a GPU: build with "
+        "nvcc (GENMODEL_CUDA=ON) and run kernel_lab_cuda.\n");
+  write_csv(opt.csv, rows, peak);
+  std::printf("CSV: %s\n", opt.csv.c_str());
+  (void)timer;
+#if GM_LAB_REAL_GPU
+  cublasDestroy(g_cublas);
+#endif
+#if GM_LAB_HAVE_CUDNN
+  cudaFree(g_cudnn_workspace);
+  cudnnDestroy(g_cudnn);
+#endif
+  return 0;
+}

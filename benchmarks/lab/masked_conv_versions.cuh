@@ -1,0 +1,127 @@
+#pragma once
+// PixelCNN's masked convolution, forward, from naive to fast: y[n, k, r, c] = sum over
+// (ci, ky, kx) of w[k, ci, ky, kx] * x[n, ci, r + ky - kh/2, c + kx - kw/2], zero padding,
+// stride 1, odd square kernel, the weights already masked (kernels/common/mask.h; one colour
+// group, type A or B). Layout NCHW / KCHW as in the library.
+//
+// Every version accumulates in the same order (ci, then ky, then kx) into one fp32 accumulator,
+// and a skipped tap is one whose weight is exactly zero (x * 0 adds an exact zero for finite x),
+// so all versions give bit-identical results; they differ in the work they do and where the
+// operands come from.
+#include "benchmarks/lab/lab_platform.h"
+
+namespace gm::lab {
+
+struct ConvShape {
+  int N, C, K, H, W, k;  // k: kernel size (odd)
+  bool type_b;           // mask type B shows the centre tap, A hides it
+};
+
+// v1 naive: one thread per output, every tap of the kernel, masked ones included (their weights
+// are zero). Lesson: the masked conv as a plain conv wastes the ~half of the FLOPs whose weights
+// the mask zeroed.
+__global__ void masked_conv_v1_naive(ConvShape s, const float* x, const float* w, float* y) {
+  const int i = static_cast<int>(blockIdx.x * blockDim.x + threadIdx.x);
+  if (i >= s.N * s.K * s.H * s.W) return;
+  const int c = i % s.W, r = i / s.W % s.H, k = i / (s.W * s.H) % s.K, n = i / (s.W * s.H * s.K);
+  const int half = s.k / 2;
+  float acc = 0.0f;
+  for (int ci = 0; ci < s.C; ++ci)
+    for (int ky = 0; ky < s.k; ++ky)
+      for (int kx = 0; kx < s.k; ++kx) {
+        const int rr = r + ky - half, cc = c + kx - half;
+        if (rr < 0 || rr >= s.H || cc < 0 || cc >= s.W) continue;
+        acc +=
+            w[((k * s.C + ci) * s.k + ky) * s.k + kx] * x[((n * s.C + ci) * s.H + rr) * s.W + cc];
+      }
+  y[i] = acc;
+}
+
+// v2 visible taps only: rows above the centre, and on the centre row the taps left of it (plus
+// the centre for type B). The loop bounds encode the mask, so no FLOP is spent on a zero weight:
+// for a 7x7 type-A kernel that is 24 of 49 taps. Lesson: the mask is structure, not data.
+__global__ void masked_conv_v2_visible(ConvShape s, const float* x, const float* w, float* y) {
+  const int i = static_cast<int>(blockIdx.x * blockDim.x + threadIdx.x);
+  if (i >= s.N * s.K * s.H * s.W) return;
+  const int c = i % s.W, r = i / s.W % s.H, k = i / (s.W * s.H) % s.K, n = i / (s.W * s.H * s.K);
+  const int half = s.k / 2;
+  float acc = 0.0f;
+  for (int ci = 0; ci < s.C; ++ci)
+    for (int ky = 0; ky <= half; ++ky) {
+      const int rr = r + ky - half;
+      if (rr < 0) continue;  // rows above only (rr <= r < H)
+      const int kx_end = ky < half ? s.k : half + (s.type_b ? 1 : 0);
+      for (int kx = 0; kx < kx_end; ++kx) {
+        const int cc = c + kx - half;
+        if (cc < 0 || cc >= s.W) continue;
+        acc +=
+            w[((k * s.C + ci) * s.k + ky) * s.k + kx] * x[((n * s.C + ci) * s.H + rr) * s.W + cc];
+      }
+    }
+  y[i] = acc;
+}
+
+// v3 shared-memory tiles: a block computes a 16x16 tile of output pixels for one (n, k). For each
+// input channel it stages the tile's input window (16 + k - 1 columns; 16 + k/2 rows, since the
+// rows below the centre are masked) and that channel's k x k weights in shared memory, then
+// every thread reads its taps from there: each input value is loaded from DRAM once per block instead of once per tap.
+// Lesson: halo tiles and reuse across neighbouring outputs (what cuDNN's direct kernels do).
+constexpr int kConvTile = 16, kConvMaxK = 7;
+__global__ void masked_conv_v3_tiled(ConvShape s, const float* x, const float* w, float* y) {
+  __shared__ float window[kConvTile + kConvMaxK - 1][kConvTile + kConvMaxK - 1];
+  __shared__ float taps[kConvMaxK][kConvMaxK];
+  const int tx = static_cast<int>(threadIdx.x), ty = static_cast<int>(threadIdx.y);
+  const int tid = ty * kConvTile + tx;
+  const int tiles_x = (s.W + kConvTile - 1) / kConvTile;
+  const int c0 = static_cast<int>(blockIdx.x) % tiles_x * kConvTile;
+  const int r0 = static_cast<int>(blockIdx.x) / tiles_x * kConvTile;
+  const int k = static_cast<int>(blockIdx.y), n = static_cast<int>(blockIdx.z);
+  const int half = s.k / 2, span = kConvTile + s.k - 1;
+  const int r = r0 + ty, c = c0 + tx;
+  float acc = 0.0f;
+  for (int ci = 0; ci < s.C; ++ci) {
+    // Rows r0 - half .. r0 + 15 (the rows below the centre are masked), columns c0 - half ..
+    // c0 + 15 + half; outside the image is zero padding.
+    for (int e = tid; e < (kConvTile + half) * span; e += kConvTile * kConvTile) {
+      const int wr = e / span, wc = e % span;
+      const int rr = r0 - half + wr, cc = c0 - half + wc;
+      window[wr][wc] = rr >= 0 && rr < s.H && cc >= 0 && cc < s.W
+                           ? x[((n * s.C + ci) * s.H + rr) * s.W + cc]
+                           : 0.0f;
+    }
+    if (tid < s.k * s.k) taps[tid / s.k][tid % s.k] = w[(k * s.C + ci) * s.k * s.k + tid];
+    __syncthreads();
+    for (int ky = 0; ky <= half; ++ky) {
+      if (r + ky - half < 0) continue;  // as v2: padding rows are skipped, not added as zeros
+      const int kx_end = ky < half ? s.k : half + (s.type_b ? 1 : 0);
+      for (int kx = 0; kx < kx_end; ++kx) {
+        const int cc = c + kx - half;
+        if (cc < 0 || cc >= s.W) continue;
+        acc += taps[ky][kx] * window[ty + ky][tx + kx];
+      }
+    }
+    __syncthreads();  // before the next channel overwrites the window
+  }
+  if (r < s.H && c < s.W) y[((n * s.K + k) * s.H + r) * s.W + c] = acc;
+}
+
+inline void masked_conv_v1(const ConvShape& s, const float* x, const float* w, float* y) {
+  const int outputs = s.N * s.K * s.H * s.W;
+  GM_LAUNCH(masked_conv_v1_naive, dim3((outputs + 127) / 128), dim3(128), 0, nullptr)(s, x, w, y);
+}
+inline void masked_conv_v2(const ConvShape& s, const float* x, const float* w, float* y) {
+  const int outputs = s.N * s.K * s.H * s.W;
+  GM_LAUNCH(masked_conv_v2_visible, dim3((outputs + 127) / 128), dim3(128), 0, nullptr)
+  (s, x, w, y);
+}
+// Requires s.k <= kConvMaxK.
+inline void masked_conv_v3(const ConvShape& s, const float* x, const float* w, float* y) {
+  const unsigned tiles = static_cast<unsigned>(((s.W + kConvTile - 1) / kConvTile) *
+                                               ((s.H + kConvTile - 1) / kConvTile));
+  GM_LAUNCH(masked_conv_v3_tiled,
+            dim3(tiles, static_cast<unsigned>(s.K), static_cast<unsigned>(s.N)),
+            dim3(kConvTile, kConvTile), 0, nullptr)
+  (s, x, w, y);
+}
+
+}  // namespace gm::lab

@@ -1,0 +1,113 @@
+#pragma once
+// Softmax cross-entropy over V classes per position (V = 256 for 8-bit pixels), from naive to
+// fast. Layout as in the library: logits [N, V, S] (S = positions per image, e.g. H*W), targets
+// [N, S] as uint8; output loss[n*S + s] = logsumexp_v(logits[n, :, s]) - logits[n, t, s].
+// All arithmetic is fp32 with the maximum subtracted before exp, so nothing overflows.
+#include <cstdint>
+
+#include "benchmarks/lab/lab_platform.h"
+
+namespace gm::lab {
+
+// v1 one thread per position, two passes: the max over the column, then the sum of exp(x - max).
+// Neighbouring threads take neighbouring s, so each step of the column walk reads one coalesced
+// row. Every logit is read twice from global memory. Lesson: coalescing by layout, and that a
+// memory-bound kernel is timed in bytes moved.
+__global__ void xent_v1_two_pass(int N, int V, int S, const float* logits, const uint8_t* target,
+                                 float* loss) {
+  const int p = static_cast<int>(blockIdx.x * blockDim.x + threadIdx.x);
+  if (p >= N * S) return;
+  const int n = p / S, s = p % S;
+  const float* column = logits + static_cast<int64_t>(n) * V * S + s;
+  float m = column[0];
+  for (int v = 1; v < V; ++v)
+    m = fmaxf(m, column[v * S]);
+  float sum = 0.0f;
+  for (int v = 0; v < V; ++v)
+    sum += expf(column[v * S] - m);
+  loss[p] = m + logf(sum) - column[target[p] * S];
+}
+
+// v2 one thread per position, ONE pass ("online softmax"): keep a running max and rescale the
+// running sum whenever the max grows. Global reads halve compared with v1 (plus the target
+// logit, which is usually in cache). Lesson: for memory-bound kernels, fuse passes.
+__global__ void xent_v2_online(int N, int V, int S, const float* logits, const uint8_t* target,
+                               float* loss) {
+  const int p = static_cast<int>(blockIdx.x * blockDim.x + threadIdx.x);
+  if (p >= N * S) return;
+  const int n = p / S, s = p % S;
+  const float* column = logits + static_cast<int64_t>(n) * V * S + s;
+  float m = column[0], sum = 1.0f;
+  for (int v = 1; v < V; ++v) {
+    const float x = column[v * S];
+    if (x > m) {
+      sum = sum * expf(m - x) + 1.0f;
+      m = x;
+    } else {
+      sum += expf(x - m);
+    }
+  }
+  loss[p] = m + logf(sum) - column[target[p] * S];
+}
+
+// v3 one warp per position with shuffle reductions: each lane runs the online softmax over
+// v = lane, lane + 32, ..., then the 32 partial (max, sum) pairs are merged with __shfl_xor_sync
+// butterflies, so every lane ends with the full result. This wins when there are few positions
+// and/or the V values of a position are contiguous (S = 1: a warp reads 32 consecutive floats);
+// with large S a lane's reads are S floats apart and do not coalesce, and v2 is the right choice.
+// Lesson: pick the parallel axis by the layout and by how much parallelism there is.
+__global__ void xent_v3_warp(int N, int V, int S, const float* logits, const uint8_t* target,
+                             float* loss) {
+  const int lane = static_cast<int>(threadIdx.x) % 32;
+  const int p = static_cast<int>((blockIdx.x * blockDim.x + threadIdx.x) / 32);
+  if (p >= N * S) return;  // uniform across the warp: all 32 lanes share p
+  const int n = p / S, s = p % S;
+  const float* column = logits + static_cast<int64_t>(n) * V * S + s;
+  float m = -INFINITY, sum = 0.0f;
+  for (int v = lane; v < V; v += 32) {
+    const float x = column[v * S];
+    if (x > m) {
+      sum = sum * expf(m - x) + 1.0f;  // expf(-inf) = 0 on the first value
+      m = x;
+    } else {
+      sum += expf(x - m);
+    }
+  }
+  for (int offset = 16; offset > 0; offset /= 2) {
+    const float m_other = __shfl_xor_sync(0xffffffffu, m, offset);
+    const float sum_other = __shfl_xor_sync(0xffffffffu, sum, offset);
+    const float m_new = fmaxf(m, m_other);
+    // A lane that saw no values (V < 32) has m = -inf and sum = 0: skip its rescale (-inf - -inf
+    // would be NaN).
+    sum = (sum > 0.0f ? sum * expf(m - m_new) : 0.0f) +
+          (sum_other > 0.0f ? sum_other * expf(m_other - m_new) : 0.0f);
+    m = m_new;
+  }
+  if (lane == 0) loss[p] = m + logf(sum) - column[target[p] * S];
+}
+
+inline void xent_v1(int N, int V, int S, const float* logits, const uint8_t* target, float* loss) {
+  const int positions = N * S;
+  GM_LAUNCH(xent_v1_two_pass, dim3((positions + 127) / 128), dim3(128), 0, nullptr)
+  (N, V, S, logits, target, loss);
+}
+inline void xent_v2(int N, int V, int S, const float* logits, const uint8_t* target, float* loss) {
+  const int positions = N * S;
+  GM_LAUNCH(xent_v2_online, dim3((positions + 127) / 128), dim3(128), 0, nullptr)
+  (N, V, S, logits, target, loss);
+}
+inline void xent_v3(int N, int V, int S, const float* logits, const uint8_t* target, float* loss) {
+  const int warps_per_block = 4;
+  const int positions = N * S;
+  GM_LAUNCH(xent_v3_warp, dim3((positions + warps_per_block - 1) / warps_per_block),
+            dim3(32 * warps_per_block), 0, nullptr)
+  (N, V, S, logits, target, loss);
+}
+
+// The version the library should include for its [N, V, S] layout with S = H*W (docs).
+inline void xent_library(int N, int V, int S, const float* logits, const uint8_t* target,
+                         float* loss) {
+  xent_v2(N, V, S, logits, target, loss);
+}
+
+}  // namespace gm::lab

@@ -1,0 +1,177 @@
+#include "kernels/cuda/allocator.h"
+
+#include <bit>
+#include <cstring>
+
+#include "engine/error.h"
+#include "kernels/cuda/check.h"
+
+namespace gm::GM_CUDA_NS {
+
+CachingAllocator::CachingAllocator(std::string device_name, bool debug)
+    : device_name_(std::move(device_name)), debug_(debug) {}
+
+CachingAllocator::~CachingAllocator() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  release_cache_locked();
+  // Blocks still live belong to tensors that outlive the backend (static objects at exit):
+  // the process is ending, and the driver reclaims device memory.
+}
+
+// At least 512 bytes; above that, four classes per power of two, so at most 25% is wasted.
+size_t CachingAllocator::size_class(size_t bytes) {
+  if (bytes <= 512) return 512;
+  const size_t power = std::bit_floor(bytes);
+  const size_t step = power / 4;
+  return (bytes + step - 1) / step * step;
+}
+
+char* CachingAllocator::take(size_t capacity) {
+  auto it = cache_.find(capacity);
+  if (it != cache_.end() && !it->second.empty()) {
+    char* base = it->second.back();
+    it->second.pop_back();
+    stats_.bytes_cached -= capacity;
+    return base;
+  }
+  void* p = nullptr;
+  if (cudaMalloc(&p, capacity) != cudaSuccess) {
+    cudaGetLastError();  // clear the error, then retry with the cache given back
+    release_cache_locked();
+    if (cudaMalloc(&p, capacity) != cudaSuccess) {
+      cudaGetLastError();
+      fail(
+          "{}: out of device memory allocating {:.1f} MiB ({:.1f} MiB in use): use smaller "
+          "batches or models",
+          device_name_, static_cast<double>(capacity) / 1048576.0,
+          static_cast<double>(stats_.bytes_in_use) / 1048576.0);
+    }
+  }
+  ++stats_.device_allocations;
+  return static_cast<char*>(p);
+}
+
+void* CachingAllocator::allocate(size_t bytes) {
+  raise_pending();
+  std::lock_guard<std::mutex> lock(mutex_);
+  Block b;
+  b.bytes = bytes;
+  b.guarded = debug_;
+  b.capacity = size_class(bytes + (b.guarded ? 2 * kGuardBytes : 0));
+  b.base = take(b.capacity);
+  char* user = b.base + (b.guarded ? kGuardBytes : 0);
+  if (b.guarded) {
+    write_sentinels(b, user);
+    GM_CUDA_CHECK(cudaMemset(user, 0xff, bytes));
+  }
+  live_[user] = b;
+  stats_.bytes_in_use += b.capacity;
+  return user;
+}
+
+void CachingAllocator::write_sentinels(const Block& b, void* user) const {
+  GM_CUDA_CHECK(cudaMemset(b.base, kSentinel, kGuardBytes));
+  GM_CUDA_CHECK(cudaMemset(static_cast<char*>(user) + b.bytes, kSentinel,
+                           b.capacity - kGuardBytes - b.bytes));
+}
+
+std::string CachingAllocator::damage(const Block& b, void* user) const {
+  if (!b.guarded) return "";
+  const size_t tail = b.capacity - kGuardBytes - b.bytes;
+  std::vector<unsigned char> front(kGuardBytes), back(tail);
+  if (cudaMemcpy(front.data(), b.base, kGuardBytes, cudaMemcpyDeviceToHost) != cudaSuccess ||
+      cudaMemcpy(back.data(), static_cast<char*>(user) + b.bytes, tail, cudaMemcpyDeviceToHost) !=
+          cudaSuccess) {
+    cudaGetLastError();
+    return fmt::format("{}: cannot read the sentinels of the {}-byte buffer at {}", device_name_,
+                       b.bytes, user);
+  }
+  // Report the overwritten byte nearest to the buffer: byte 0 is the first one past the end,
+  // byte 1 the last one before the start.
+  for (size_t i = 0; i < tail; ++i)
+    if (back[i] != kSentinel)
+      return fmt::format(
+          "{}: out-of-bounds write detected: byte {} after the end of a {}-byte "
+          "buffer at {} was overwritten (a kernel wrote past the end of it)",
+          device_name_, i, b.bytes, user);
+  for (size_t i = kGuardBytes; i-- > 0;)
+    if (front[i] != kSentinel)
+      return fmt::format(
+          "{}: out-of-bounds write detected: byte {} before the start of a "
+          "{}-byte buffer at {} was overwritten (a kernel wrote before it)",
+          device_name_, kGuardBytes - i, b.bytes, user);
+  return "";
+}
+
+void CachingAllocator::deallocate(void* ptr) noexcept {
+  std::lock_guard<std::mutex> lock(mutex_);
+  auto it = live_.find(ptr);
+  if (it == live_.end()) {
+    if (pending_.empty())
+      pending_ = fmt::format(
+          "{}: free of {}, which this allocator did not hand out (or which "
+          "was freed already)",
+          device_name_, ptr);
+    return;
+  }
+  const Block b = it->second;
+  live_.erase(it);
+  stats_.bytes_in_use -= b.capacity;
+  if (b.guarded) {
+    std::string problem = damage(b, ptr);
+    if (!problem.empty() && pending_.empty()) pending_ = std::move(problem);
+    cudaMemset(ptr, 0xff, b.bytes);  // reads after free see NaN
+  }
+  cache_[b.capacity].push_back(b.base);
+  stats_.bytes_cached += b.capacity;
+}
+
+void CachingAllocator::raise_pending() {
+  std::string problem;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    problem.swap(pending_);
+  }
+  if (!problem.empty()) throw Error(problem);
+}
+
+void CachingAllocator::check() {
+  raise_pending();
+  std::lock_guard<std::mutex> lock(mutex_);
+  for (const auto& [user, block] : live_) {
+    const std::string problem = damage(block, user);
+    if (problem.empty()) continue;
+    write_sentinels(block, user);  // report each overwrite once
+    throw Error(problem);
+  }
+}
+
+void CachingAllocator::release_cache_locked() {
+  for (auto& [capacity, bases] : cache_)
+    for (char* base : bases)
+      cudaFree(base);
+  cache_.clear();
+  stats_.bytes_cached = 0;
+}
+
+void CachingAllocator::release_cache() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  release_cache_locked();
+}
+
+void CachingAllocator::set_debug(bool on) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  debug_ = on;
+}
+
+bool CachingAllocator::debug() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return debug_;
+}
+
+AllocatorStats CachingAllocator::stats() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return stats_;
+}
+
+}  // namespace gm::GM_CUDA_NS

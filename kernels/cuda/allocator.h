@@ -1,0 +1,68 @@
+#pragma once
+// The caching allocator of a CUDA backend. cudaMalloc and cudaFree are slow (they synchronize
+// the device), so freed blocks are kept in free lists by size class and handed out again;
+// cudaMalloc is called only when no cached block fits (and after an out-of-memory, once more
+// with the cache released). One stream per backend keeps reuse safe: a block freed by the
+// host is reused by work queued after everything that used it.
+//
+// Debug mode (GM_CUDA_DEBUG_ALLOC=1, always on for cuda-emu) surrounds every block with
+// sentinel bytes and fills fresh and freed memory with 0xff (NaN as floats). Sentinels are
+// checked when a block is freed and at every synchronize(); a kernel that wrote out of bounds
+// is reported with the buffer's size and where the first overwritten byte lies.
+#include <cstddef>
+#include <map>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "kernels/cuda/cuda_backend.h"
+#include "kernels/cuda/platform.h"
+
+namespace gm::GM_CUDA_NS {
+
+class CachingAllocator {
+ public:
+  CachingAllocator(std::string device_name, bool debug);
+  ~CachingAllocator();
+  CachingAllocator(const CachingAllocator&) = delete;
+  CachingAllocator& operator=(const CachingAllocator&) = delete;
+
+  void* allocate(size_t bytes);
+  // Never throws (it runs in destructors): a damaged sentinel is remembered and raised by the
+  // next raise_pending().
+  void deallocate(void* ptr) noexcept;
+  // Throws if any live block's sentinels are damaged or a freed one was.
+  void check();
+  void raise_pending();
+  void release_cache();
+  void set_debug(bool on);
+  bool debug() const;
+  AllocatorStats stats() const;
+
+  static constexpr size_t kGuardBytes = 256;  // keeps user pointers 256-byte aligned
+  static constexpr unsigned char kSentinel = 0xa5;
+
+ private:
+  struct Block {
+    char* base = nullptr;
+    size_t capacity = 0;  // the size class
+    size_t bytes = 0;     // what the caller asked for
+    bool guarded = false;
+  };
+  static size_t size_class(size_t bytes);
+  char* take(size_t capacity);
+  std::string damage(const Block& b, void* user) const;  // "" when the sentinels are intact
+  void write_sentinels(const Block& b, void* user) const;
+  void release_cache_locked();
+
+  std::string device_name_;
+  bool debug_;
+  mutable std::mutex mutex_;
+  std::map<size_t, std::vector<char*>> cache_;  // free blocks by size class
+  std::unordered_map<void*, Block> live_;       // by the pointer handed out
+  std::string pending_;
+  AllocatorStats stats_;
+};
+
+}  // namespace gm::GM_CUDA_NS

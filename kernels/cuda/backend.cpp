@@ -1,0 +1,232 @@
+// CudaBackend: construction, device discovery, memory, copies, fills and conversions.
+#include "kernels/cuda/backend.h"
+
+#include <cstdlib>
+#include <cstring>
+#include <mutex>
+#include <string>
+
+#include "kernels/cuda/check.h"
+
+#if !GM_CUDA_EMU
+#include <cublas_v2.h>
+#endif
+
+namespace gm {
+
+namespace GM_CUDA_NS {
+
+namespace {
+
+constexpr bool kEmulated = GM_CUDA_EMU;
+
+std::string env(const char* name) {
+  const char* v = std::getenv(name);
+  return v ? std::string(v) : std::string();
+}
+
+}  // namespace
+
+CudaBackend::CudaBackend(int device, std::string name)
+    : device_(device),
+      name_(std::move(name)),
+      // Sentinels cost a memset and a check per allocation: always worth it on the CPU
+      // executor, opt-in on a GPU.
+      allocator_(name_, env("GM_CUDA_DEBUG_ALLOC").empty() ? kEmulated
+                                                           : env("GM_CUDA_DEBUG_ALLOC") != "0") {
+  GM_CUDA_CHECK(cudaSetDevice(device_));
+  GM_CUDA_CHECK(cudaStreamCreate(&stream_));
+  gemm_ = kEmulated ? CudaGemm::tiled : CudaGemm::cublas;
+  const std::string gemm = env("GM_CUDA_GEMM");
+  if (gemm == "tiled") set_gemm(CudaGemm::tiled);
+  if (gemm == "tiled64") set_gemm(CudaGemm::tiled64);
+  if (gemm == "tiled32") set_gemm(CudaGemm::tiled32);
+  if (gemm == "cublas") set_gemm(CudaGemm::cublas);
+  GM_CHECK(gemm.empty() || gemm == "tiled" || gemm == "tiled64" || gemm == "tiled32" ||
+               gemm == "cublas",
+           "GM_CUDA_GEMM={} is not a GEMM kernel: use tiled, tiled64, tiled32 or cublas", gemm);
+  const std::string block = env("GM_CUDA_BLOCK");
+  if (!block.empty()) set_block_size(std::atoi(block.c_str()));
+}
+
+CudaBackend::~CudaBackend() {
+#if !GM_CUDA_EMU
+  if (blas_) cublasDestroy(static_cast<cublasHandle_t>(blas_));
+#endif
+  if (stream_) cudaStreamDestroy(stream_);
+}
+
+void CudaBackend::set_gemm(CudaGemm kernel) {
+  GM_CHECK(!(kEmulated && kernel == CudaGemm::cublas),
+           "{}: cuBLAS needs a real GPU; the emulated device runs our own GEMM (tiled, tiled64 "
+           "or tiled32)",
+           name_);
+  gemm_ = kernel;
+}
+
+Exec CudaBackend::exec() {
+  GM_CUDA_CHECK(cudaSetDevice(device_));
+  return Exec{stream_, block_size_};
+}
+
+void CudaBackend::launched(const char* what) {
+  const cudaError_t e = cudaGetLastError();
+  if (e != cudaSuccess)
+    fail("{}: launching {} failed: {} ({})", name_, what, cudaGetErrorString(e),
+         cudaGetErrorName(e));
+}
+
+// ---- memory
+
+void* CudaBackend::allocate(size_t bytes) {
+  GM_CUDA_CHECK(cudaSetDevice(device_));
+  return allocator_.allocate(bytes);
+}
+
+void CudaBackend::deallocate(void* ptr, size_t) {
+  allocator_.deallocate(ptr);
+}
+
+void CudaBackend::copy_from_host(void* dst, const void* host_src, size_t bytes) {
+  exec();
+  GM_CUDA_CHECK(cudaMemcpyAsync(dst, host_src, bytes, cudaMemcpyHostToDevice, stream_));
+  // The caller may free or change the host buffer as soon as we return.
+  GM_CUDA_CHECK(cudaStreamSynchronize(stream_));
+}
+
+void CudaBackend::copy_to_host(void* host_dst, const void* src, size_t bytes) {
+  exec();
+  GM_CUDA_CHECK(cudaMemcpyAsync(host_dst, src, bytes, cudaMemcpyDeviceToHost, stream_));
+  GM_CUDA_CHECK(cudaStreamSynchronize(stream_));
+  allocator_.raise_pending();
+}
+
+void CudaBackend::copy_within(void* dst, const void* src, size_t bytes) {
+  exec();
+  GM_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice, stream_));
+}
+
+void CudaBackend::synchronize() {
+  exec();
+  GM_CUDA_CHECK(cudaStreamSynchronize(stream_));
+  if (allocator_.debug()) allocator_.check();
+  allocator_.raise_pending();
+}
+
+// ---- fills and conversions
+
+void CudaBackend::fill(Tensor& y, double value) {
+  const Exec e = exec();
+  dispatch_any(y.dtype(), [&](auto zero) {
+    using T = decltype(zero);
+    GM_CUDA_NS::fill<T>(e, static_cast<T*>(y.raw()), y.numel(), static_cast<T>(value));
+  });
+  launched("fill");
+}
+
+void CudaBackend::arange(Tensor& y) {
+  const Exec e = exec();
+  dispatch_any(y.dtype(), [&](auto zero) {
+    using T = decltype(zero);
+    GM_CUDA_NS::arange<T>(e, static_cast<T*>(y.raw()), y.numel());
+  });
+  launched("arange");
+}
+
+void CudaBackend::cast(const Tensor& x, Tensor& y) {
+  const Exec e = exec();
+  dispatch_any(x.dtype(), [&](auto x_zero) {
+    dispatch_any(y.dtype(), [&](auto y_zero) {
+      using X = decltype(x_zero);
+      using Y = decltype(y_zero);
+      GM_CUDA_NS::cast<X, Y>(e, static_cast<const X*>(x.raw()), static_cast<Y*>(y.raw()),
+                             x.numel());
+    });
+  });
+  launched("cast");
+}
+
+void CudaBackend::fill_uniform(Tensor& y, uint64_t seed, uint64_t offset, double low, double high) {
+  const Exec e = exec();
+  dispatch_floating(y.dtype(), "fill_uniform", [&](auto zero) {
+    using T = decltype(zero);
+    GM_CUDA_NS::fill_uniform<T>(e, static_cast<T*>(y.raw()), y.numel(), seed, offset, low, high);
+  });
+  launched("fill_uniform");
+}
+
+void CudaBackend::fill_normal(Tensor& y, uint64_t seed, uint64_t offset, double mean,
+                              double stddev) {
+  const Exec e = exec();
+  dispatch_floating(y.dtype(), "fill_normal", [&](auto zero) {
+    using T = decltype(zero);
+    GM_CUDA_NS::fill_normal<T>(e, static_cast<T*>(y.raw()), y.numel(), seed, offset, mean, stddev);
+  });
+  launched("fill_normal");
+}
+
+void CudaBackend::strided_copy(const Tensor& src, Tensor& dst, const StridedCopy& box) {
+  Box b;
+  b.ndim = box.ndim;
+  for (int d = 0; d < box.ndim; ++d) {
+    b.extent[d] = box.extent[static_cast<size_t>(d)];
+    b.src_stride[d] = box.src_stride[static_cast<size_t>(d)];
+    b.dst_stride[d] = box.dst_stride[static_cast<size_t>(d)];
+  }
+  b.src_offset = box.src_offset;
+  b.dst_offset = box.dst_offset;
+  GM_CUDA_NS::strided_copy(exec(), static_cast<int>(dtype_size(src.dtype())), src.raw(), dst.raw(),
+                           b);
+  launched("strided_copy");
+}
+
+}  // namespace GM_CUDA_NS
+
+// ---- the devices the engine asks for (engine/backend.cpp). Backends are created on first use
+// and never destroyed: tensors held by static objects may free memory during exit.
+
+#if GM_CUDA_EMU
+
+CudaBackendBase& cuda_emu_backend() {
+  static auto* backend = new cuda_emu::CudaBackend(0, "cuda-emu");
+  return *backend;
+}
+
+#else
+
+std::string cuda_unavailable_reason(int index) {
+  // Asked once: the answer cannot change while the process runs.
+  static const auto probe = [] {
+    int count = 0;
+    const cudaError_t e = cudaGetDeviceCount(&count);
+    cudaGetLastError();
+    return std::make_pair(e, count);
+  }();
+  const auto [error, count] = probe;
+  if (error == cudaErrorInsufficientDriver || error == cudaErrorStubLibrary ||
+      error == cudaErrorNoDevice)
+    return fmt::format(
+        "no usable NVIDIA GPU or driver on this machine (cudaGetDeviceCount: {}, "
+        "code {}); cuda-emu runs the same kernels on the CPU",
+        cudaGetErrorString(error), static_cast<int>(error));
+  if (error != cudaSuccess)
+    return fmt::format("the CUDA runtime failed to start: cudaGetDeviceCount returned {} ({})",
+                       cudaGetErrorName(error), cudaGetErrorString(error));
+  if (index < 0 || index >= count)
+    return fmt::format("cuda:{} does not exist: this machine has {} GPU(s)", index, count);
+  return "";
+}
+
+CudaBackendBase& cuda_backend(int index) {
+  static std::mutex mutex;
+  static cuda::CudaBackend* backends[64] = {};
+  GM_CHECK(index >= 0 && index < 64, "cuda:{}: device index out of range", index);
+  std::lock_guard<std::mutex> lock(mutex);
+  auto& b = backends[index];
+  if (!b) b = new cuda::CudaBackend(index, index == 0 ? "cuda" : fmt::format("cuda:{}", index));
+  return *b;
+}
+
+#endif
+
+}  // namespace gm

@@ -1,0 +1,198 @@
+// CudaBackend: elementwise ops, reductions, GEMM and convolution.
+#include "kernels/cuda/backend.h"
+#include "kernels/cuda/check.h"
+
+#if !GM_CUDA_EMU
+#include <cublas_v2.h>
+#endif
+
+namespace gm::GM_CUDA_NS {
+
+void CudaBackend::unary(UnaryOp op, const UnaryParams& p, const Tensor& x, Tensor& y) {
+  const Exec e = exec();
+  dispatch_floating(x.dtype(), "unary", [&](auto zero) {
+    using T = decltype(zero);
+    GM_CUDA_NS::unary<T>(e, static_cast<int>(op), static_cast<const T*>(x.raw()),
+                         static_cast<T*>(y.raw()), x.numel(), static_cast<T>(p.alpha),
+                         static_cast<T>(p.scale), static_cast<T>(p.shift));
+  });
+  launched("unary");
+}
+
+void CudaBackend::unary_backward(UnaryOp op, const UnaryParams& p, const Tensor& x, const Tensor& y,
+                                 const Tensor& dy, Tensor& dx) {
+  const Exec e = exec();
+  dispatch_floating(x.dtype(), "unary_backward", [&](auto zero) {
+    using T = decltype(zero);
+    GM_CUDA_NS::unary_backward<T>(e, static_cast<int>(op), static_cast<const T*>(x.raw()),
+                                  static_cast<const T*>(y.raw()), static_cast<const T*>(dy.raw()),
+                                  static_cast<T*>(dx.raw()), x.numel(), static_cast<T>(p.alpha),
+                                  static_cast<T>(p.scale));
+  });
+  launched("unary_backward");
+}
+
+void CudaBackend::binary(BinaryOp op, const Tensor& a, const Tensor& b, Tensor& y) {
+  // Same shapes: a flat loop. Otherwise element strides with 0 along broadcast dimensions.
+  Broadcast bc;
+  if (a.shape() != y.shape() || b.shape() != y.shape()) {
+    bc.ndim = y.ndim();
+    int64_t stride_a = 1, stride_b = 1;
+    for (int d = y.ndim() - 1; d >= 0; --d) {
+      const size_t k = static_cast<size_t>(d);
+      bc.shape[d] = y.shape()[k];
+      bc.a_stride[d] = a.shape()[k] == 1 ? 0 : stride_a;
+      bc.b_stride[d] = b.shape()[k] == 1 ? 0 : stride_b;
+      stride_a *= a.shape()[k];
+      stride_b *= b.shape()[k];
+    }
+  }
+  const Exec e = exec();
+  dispatch_floating(y.dtype(), "binary", [&](auto zero) {
+    using T = decltype(zero);
+    GM_CUDA_NS::binary<T>(e, static_cast<int>(op), static_cast<const T*>(a.raw()),
+                          static_cast<const T*>(b.raw()), static_cast<T*>(y.raw()), y.numel(), bc);
+  });
+  launched("binary");
+}
+
+void CudaBackend::sum_axis(const Tensor& x, Tensor& y, int64_t outer, int64_t n, int64_t inner) {
+  const Exec e = exec();
+  dispatch_floating(x.dtype(), "sum_axis", [&](auto zero) {
+    using T = decltype(zero);
+    GM_CUDA_NS::sum_axis<T>(e, static_cast<const T*>(x.raw()), static_cast<T*>(y.raw()), outer, n,
+                            inner);
+  });
+  launched("sum_axis");
+}
+
+void CudaBackend::axpy(double alpha, const Tensor& x, Tensor& y) {
+  const Exec e = exec();
+  dispatch_floating(x.dtype(), "axpy", [&](auto zero) {
+    using T = decltype(zero);
+    GM_CUDA_NS::axpy<T>(e, static_cast<T>(alpha), static_cast<const T*>(x.raw()),
+                        static_cast<T*>(y.raw()), x.numel());
+  });
+  launched("axpy");
+}
+
+void CudaBackend::gemm(const Gemm& g, const Tensor& a, const Tensor& b, Tensor& c) {
+  if (gemm_ == CudaGemm::cublas) return gemm_vendor(g, a, b, c);
+  const GemmShape s{g.trans_a, g.trans_b,  g.m,        g.n,       g.k,
+                    g.batch,   g.stride_a, g.stride_b, g.stride_c};
+  const bool small = g.m < 64 || g.n < 64;
+  const GemmTile tile = gemm_ == CudaGemm::tiled64 || (gemm_ == CudaGemm::tiled && !small)
+                            ? GemmTile::t64
+                            : GemmTile::t32;
+  const Exec e = exec();
+  dispatch_floating(c.dtype(), "gemm", [&](auto zero) {
+    using T = decltype(zero);
+    GM_CUDA_NS::gemm<T>(e, tile, s, static_cast<T>(g.alpha), static_cast<const T*>(a.raw()),
+                        static_cast<const T*>(b.raw()), static_cast<T>(g.beta),
+                        static_cast<T*>(c.raw()));
+  });
+  launched("gemm");
+}
+
+#if GM_CUDA_EMU
+void CudaBackend::gemm_vendor(const Gemm&, const Tensor&, const Tensor&, Tensor&) {
+  fail("{}: cuBLAS is not available on the emulated device", name_);
+}
+#else
+namespace {
+void check_blas(cublasStatus_t status, const char* call) {
+  if (status != CUBLAS_STATUS_SUCCESS)
+    fail("cuBLAS call {} failed: {}", call, cublasGetStatusString(status));
+}
+}  // namespace
+
+// Row-major C = op(A) op(B) is column-major C^T = op(B)^T op(A)^T: cuBLAS gets the operands
+// swapped, and no data moves.
+void CudaBackend::gemm_vendor(const Gemm& g, const Tensor& a, const Tensor& b, Tensor& c) {
+  exec();
+  if (!blas_) {
+    cublasHandle_t handle = nullptr;
+    check_blas(cublasCreate(&handle), "cublasCreate");
+    blas_ = handle;
+  }
+  auto handle = static_cast<cublasHandle_t>(blas_);
+  check_blas(cublasSetStream(handle, stream_), "cublasSetStream");
+  if (g.m == 0 || g.n == 0 || g.batch == 0) return;
+  const auto op_a = g.trans_a ? CUBLAS_OP_T : CUBLAS_OP_N;
+  const auto op_b = g.trans_b ? CUBLAS_OP_T : CUBLAS_OP_N;
+  const int m = static_cast<int>(g.m), n = static_cast<int>(g.n), k = static_cast<int>(g.k);
+  const int lda = g.trans_a ? m : k, ldb = g.trans_b ? k : n;
+  const int batch = static_cast<int>(g.batch);
+  if (c.dtype() == DType::f32) {
+    const float alpha = static_cast<float>(g.alpha), beta = static_cast<float>(g.beta);
+    check_blas(cublasSgemmStridedBatched(handle, op_b, op_a, n, m, k, &alpha,
+                                         static_cast<const float*>(b.raw()), ldb, g.stride_b,
+                                         static_cast<const float*>(a.raw()), lda, g.stride_a, &beta,
+                                         static_cast<float*>(c.raw()), n, g.stride_c, batch),
+               "cublasSgemmStridedBatched");
+  } else {
+    check_blas(cublasDgemmStridedBatched(
+                   handle, op_b, op_a, n, m, k, &g.alpha, static_cast<const double*>(b.raw()), ldb,
+                   g.stride_b, static_cast<const double*>(a.raw()), lda, g.stride_a, &g.beta,
+                   static_cast<double*>(c.raw()), n, g.stride_c, batch),
+               "cublasDgemmStridedBatched");
+  }
+}
+#endif
+
+namespace {
+ConvShape conv_shape(const Conv2dGeometry& g, const ConvMask& mask) {
+  ConvShape s;
+  s.batch = g.batch;
+  s.in_channels = g.in_channels;
+  s.height = g.height;
+  s.width = g.width;
+  s.out_channels = g.out_channels;
+  s.kernel_h = g.kernel_h;
+  s.kernel_w = g.kernel_w;
+  s.stride = g.stride;
+  s.pad_h = g.pad_h;
+  s.pad_w = g.pad_w;
+  s.out_h = g.out_height();
+  s.out_w = g.out_width();
+  s.mask_type = static_cast<int>(mask.type);
+  s.colour_groups = mask.colour_groups;
+  return s;
+}
+}  // namespace
+
+void CudaBackend::conv2d_forward(const Conv2dGeometry& g, const ConvMask& mask, const Tensor& x,
+                                 const Tensor& w, Tensor& y) {
+  const Exec e = exec();
+  dispatch_floating(x.dtype(), "conv2d_forward", [&](auto zero) {
+    using T = decltype(zero);
+    GM_CUDA_NS::conv2d_forward<T>(e, conv_shape(g, mask), static_cast<const T*>(x.raw()),
+                                  static_cast<const T*>(w.raw()), static_cast<T*>(y.raw()));
+  });
+  launched("conv2d_forward");
+}
+
+void CudaBackend::conv2d_backward_data(const Conv2dGeometry& g, const ConvMask& mask,
+                                       const Tensor& dy, const Tensor& w, Tensor& dx) {
+  const Exec e = exec();
+  dispatch_floating(dy.dtype(), "conv2d_backward_data", [&](auto zero) {
+    using T = decltype(zero);
+    GM_CUDA_NS::conv2d_backward_data<T>(e, conv_shape(g, mask), static_cast<const T*>(dy.raw()),
+                                        static_cast<const T*>(w.raw()), static_cast<T*>(dx.raw()));
+  });
+  launched("conv2d_backward_data");
+}
+
+void CudaBackend::conv2d_backward_weight(const Conv2dGeometry& g, const ConvMask& mask,
+                                         const Tensor& x, const Tensor& dy, Tensor& dw) {
+  const Exec e = exec();
+  dispatch_floating(x.dtype(), "conv2d_backward_weight", [&](auto zero) {
+    using T = decltype(zero);
+    GM_CUDA_NS::conv2d_backward_weight<T>(e, conv_shape(g, mask), static_cast<const T*>(x.raw()),
+                                          static_cast<const T*>(dy.raw()),
+                                          static_cast<T*>(dw.raw()));
+  });
+  launched("conv2d_backward_weight");
+}
+
+}  // namespace gm::GM_CUDA_NS

@@ -1,0 +1,157 @@
+// Direct 2-D convolution (cross-correlation), NCHW, with PixelCNN masks (kernels/common/mask.h).
+// Masked taps are skipped, never multiplied by zero, exactly as on the CPU.
+//
+//   forward          one thread per output  y[n, co, oy, ox]: sum over ci and visible taps
+//   backward data    one thread per input  dx[n, ci, iy, ix]: sum over co and the taps that
+//                    map some output onto this input
+//   backward weight  one block per weight  dw[co, ci, ky, kx]: a block reduction over every
+//                    (n, oy, ox); masked weights get exactly 0
+//
+// These are the straightforward versions (the kernel lab's version 1); an implicit-GEMM kernel
+// with shared-memory tiles is the natural next step.
+#include "kernels/common/mask.h"
+#include "kernels/cuda/device.cuh"
+#include "kernels/cuda/launch.h"
+
+namespace gm::GM_CUDA_NS {
+
+namespace {
+
+// Whether the (ci -> co) pair is visible at tap (ky, kx), given that the tap itself is used.
+__device__ __forceinline__ bool pair_visible(const ConvShape& s, MaskType type, bool centre,
+                                             int64_t ci, int64_t co) {
+  return !centre ||
+         mask::centre_pair_visible(type, s.colour_groups, ci, s.in_channels, co, s.out_channels);
+}
+
+template <typename T>
+__global__ void conv_forward_kernel(ConvShape s, const T* x, const T* w, T* y) {
+  const MaskType type = static_cast<MaskType>(s.mask_type);
+  const int64_t total = s.batch * s.out_channels * s.out_h * s.out_w;
+  for (int64_t i = global_thread(); i < total; i += grid_threads()) {
+    const int64_t ox = i % s.out_w, oy = i / s.out_w % s.out_h;
+    const int64_t co = i / (s.out_w * s.out_h) % s.out_channels;
+    const int64_t n = i / (s.out_w * s.out_h * s.out_channels);
+    T acc = T(0);
+    for (int64_t ky = 0; ky < s.kernel_h; ++ky) {
+      const int64_t iy = oy * s.stride + ky - s.pad_h;
+      if (iy < 0 || iy >= s.height) continue;
+      for (int64_t kx = 0; kx < s.kernel_w; ++kx) {
+        const int64_t ix = ox * s.stride + kx - s.pad_w;
+        if (ix < 0 || ix >= s.width) continue;
+        if (!mask::tap_used(type, s.colour_groups, s.kernel_h, s.kernel_w, ky, kx)) continue;
+        const bool centre =
+            type != MaskType::none && mask::is_centre_tap(s.kernel_h, s.kernel_w, ky, kx);
+        for (int64_t ci = 0; ci < s.in_channels; ++ci) {
+          if (!pair_visible(s, type, centre, ci, co)) continue;
+          acc += x[((n * s.in_channels + ci) * s.height + iy) * s.width + ix] *
+                 w[((co * s.in_channels + ci) * s.kernel_h + ky) * s.kernel_w + kx];
+        }
+      }
+    }
+    y[i] = acc;
+  }
+}
+
+// Input row iy is reached from output row oy = (iy + pad - ky) / stride when that divides.
+__device__ __forceinline__ bool output_of(int64_t in, int64_t pad, int64_t k, int64_t stride,
+                                          int64_t out_size, int64_t* out) {
+  const int64_t t = in + pad - k;
+  if (t < 0 || t % stride != 0) return false;
+  *out = t / stride;
+  return *out < out_size;
+}
+
+template <typename T>
+__global__ void conv_backward_data_kernel(ConvShape s, const T* dy, const T* w, T* dx) {
+  const MaskType type = static_cast<MaskType>(s.mask_type);
+  const int64_t total = s.batch * s.in_channels * s.height * s.width;
+  for (int64_t i = global_thread(); i < total; i += grid_threads()) {
+    const int64_t ix = i % s.width, iy = i / s.width % s.height;
+    const int64_t ci = i / (s.width * s.height) % s.in_channels;
+    const int64_t n = i / (s.width * s.height * s.in_channels);
+    T acc = T(0);
+    for (int64_t ky = 0; ky < s.kernel_h; ++ky) {
+      int64_t oy = 0;
+      if (!output_of(iy, s.pad_h, ky, s.stride, s.out_h, &oy)) continue;
+      for (int64_t kx = 0; kx < s.kernel_w; ++kx) {
+        int64_t ox = 0;
+        if (!output_of(ix, s.pad_w, kx, s.stride, s.out_w, &ox)) continue;
+        if (!mask::tap_used(type, s.colour_groups, s.kernel_h, s.kernel_w, ky, kx)) continue;
+        const bool centre =
+            type != MaskType::none && mask::is_centre_tap(s.kernel_h, s.kernel_w, ky, kx);
+        for (int64_t co = 0; co < s.out_channels; ++co) {
+          if (!pair_visible(s, type, centre, ci, co)) continue;
+          acc += dy[((n * s.out_channels + co) * s.out_h + oy) * s.out_w + ox] *
+                 w[((co * s.in_channels + ci) * s.kernel_h + ky) * s.kernel_w + kx];
+        }
+      }
+    }
+    dx[i] = acc;
+  }
+}
+
+// One block per weight; blockDim.x is a multiple of 32 (block_sum).
+template <typename T>
+__global__ void conv_backward_weight_kernel(ConvShape s, const T* x, const T* dy, T* dw) {
+  const MaskType type = static_cast<MaskType>(s.mask_type);
+  const int64_t index = blockIdx.x;
+  const int64_t kx = index % s.kernel_w, ky = index / s.kernel_w % s.kernel_h;
+  const int64_t ci = index / (s.kernel_w * s.kernel_h) % s.in_channels;
+  const int64_t co = index / (s.kernel_w * s.kernel_h * s.in_channels);
+  // The condition is the same for the whole block, so returning here is not divergence.
+  if (!mask::weight_visible(type, s.colour_groups, s.kernel_h, s.kernel_w, ky, kx, ci,
+                            s.in_channels, co, s.out_channels)) {
+    if (threadIdx.x == 0) dw[index] = T(0);
+    return;
+  }
+  const int64_t pixels = s.out_h * s.out_w;
+  double acc = 0.0;
+  for (int64_t p = threadIdx.x; p < s.batch * pixels; p += blockDim.x) {
+    const int64_t n = p / pixels, oy = p % pixels / s.out_w, ox = p % s.out_w;
+    const int64_t iy = oy * s.stride + ky - s.pad_h, ix = ox * s.stride + kx - s.pad_w;
+    if (iy < 0 || iy >= s.height || ix < 0 || ix >= s.width) continue;
+    acc += static_cast<double>(dy[((n * s.out_channels + co) * s.out_h + oy) * s.out_w + ox]) *
+           static_cast<double>(x[((n * s.in_channels + ci) * s.height + iy) * s.width + ix]);
+  }
+  acc = block_sum(acc);
+  if (threadIdx.x == 0) dw[index] = static_cast<T>(acc);
+}
+
+}  // namespace
+
+template <typename T>
+void conv2d_forward(const Exec& e, const ConvShape& s, const T* x, const T* w, T* y) {
+  const int64_t total = s.batch * s.out_channels * s.out_h * s.out_w;
+  if (total == 0) return;
+  const unsigned threads = threads_for(total, e.block);
+  GM_LAUNCH((conv_forward_kernel<T>), blocks_for(total, threads), threads, 0, e.stream)(s, x, w, y);
+}
+
+template <typename T>
+void conv2d_backward_data(const Exec& e, const ConvShape& s, const T* dy, const T* w, T* dx) {
+  const int64_t total = s.batch * s.in_channels * s.height * s.width;
+  if (total == 0) return;
+  const unsigned threads = threads_for(total, e.block);
+  GM_LAUNCH((conv_backward_data_kernel<T>), blocks_for(total, threads), threads, 0, e.stream)
+  (s, dy, w, dx);
+}
+
+template <typename T>
+void conv2d_backward_weight(const Exec& e, const ConvShape& s, const T* x, const T* dy, T* dw) {
+  const int64_t weights = s.out_channels * s.in_channels * s.kernel_h * s.kernel_w;
+  if (weights == 0) return;
+  const unsigned threads = threads_for(s.batch * s.out_h * s.out_w, e.block);
+  GM_LAUNCH((conv_backward_weight_kernel<T>), static_cast<unsigned>(weights), threads, 0, e.stream)
+  (s, x, dy, dw);
+}
+
+#define GM_INSTANTIATE(T)                                                                       \
+  template void conv2d_forward<T>(const Exec&, const ConvShape&, const T*, const T*, T*);       \
+  template void conv2d_backward_data<T>(const Exec&, const ConvShape&, const T*, const T*, T*); \
+  template void conv2d_backward_weight<T>(const Exec&, const ConvShape&, const T*, const T*, T*);
+GM_INSTANTIATE(float)
+GM_INSTANTIATE(double)
+#undef GM_INSTANTIATE
+
+}  // namespace gm::GM_CUDA_NS

@@ -1,0 +1,57 @@
+#pragma once
+// The CUDA backends as the engine sees them (engine/backend.cpp): the emulated one, whose
+// kernels run on the CPU (kernels/simt), and the real one. Both are the CudaBackend class of
+// kernels/cuda/backend.h, compiled twice; this header is what they share with the outside,
+// including the knobs that tests and the kernel lab turn.
+#include <cstddef>
+#include <string>
+
+#include "engine/backend.h"
+
+namespace gm {
+
+struct AllocatorStats {
+  size_t device_allocations = 0;  // cudaMalloc calls so far
+  size_t bytes_in_use = 0;        // in blocks handed out (size classes, sentinels included)
+  size_t bytes_cached = 0;        // in freed blocks kept for reuse
+};
+
+// Which GEMM kernel runs: ours with 64x64 or 32x32 tiles, ours with the tile picked by size
+// (`tiled`: 32x32 when either side of C is under 64, so small products don't waste most of a
+// big tile), or cuBLAS (real GPUs only).
+enum class CudaGemm { tiled, tiled64, tiled32, cublas };
+
+class CudaBackendBase : public Backend {
+ public:
+  // Threads per block of the 1-D kernels (elementwise, reductions, direct convolutions): a
+  // multiple of 32 from 32 to 1024. Initialised from GM_CUDA_BLOCK, default 256.
+  void set_block_size(int threads) {
+    GM_CHECK(threads >= 32 && threads <= 1024 && threads % 32 == 0,
+             "{}: block size {} is invalid: use a multiple of 32 from 32 to 1024", name(), threads);
+    block_size_ = threads;
+  }
+  int block_size() const { return block_size_; }
+  // Initialised from GM_CUDA_GEMM (tiled, tiled64, tiled32 or cublas); default cublas on a
+  // GPU, tiled on cuda-emu.
+  virtual void set_gemm(CudaGemm kernel) = 0;
+  virtual CudaGemm gemm_kernel() const = 0;
+  // Sentinels around every allocation (kernels/cuda/allocator.h). Initialised from
+  // GM_CUDA_DEBUG_ALLOC; always on for cuda-emu unless that says 0.
+  virtual void set_debug_allocations(bool on) = 0;
+  virtual bool debug_allocations() const = 0;
+  virtual AllocatorStats allocator_stats() const = 0;
+  // Checks every live allocation's sentinels now; throws on damage.
+  virtual void check_allocations() = 0;
+
+ protected:
+  int block_size_ = 256;
+};
+
+// The emulated device, always built.
+CudaBackendBase& cuda_emu_backend();
+// Real GPUs (GENMODEL_HAVE_CUDA builds only): the backend of GPU `index`, and why it cannot be
+// used ("" when it can: the driver loads and the GPU exists).
+CudaBackendBase& cuda_backend(int index);
+std::string cuda_unavailable_reason(int index);
+
+}  // namespace gm

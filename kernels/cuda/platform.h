@@ -1,0 +1,35 @@
+#pragma once
+// One kernel source, two compilers. Every file of kernels/cuda includes this first.
+//
+// - nvcc (the real CUDA backend): the CUDA runtime and language as they are; everything is in
+//   namespace gm::cuda.
+// - g++ with GM_CUDA_EMU=1 (the emulated backend, "cuda-emu"): the kernel language and runtime
+//   subset of kernels/simt; everything is in namespace gm::cuda_emu, which sees gm::simt.
+// Both builds can be linked into one binary because their symbols live in different namespaces.
+//
+// The few spellings that differ are macros: GM_LAUNCH(kernel, grid, block, shared_bytes,
+// stream)(args...) for a launch (wrap a template kernel in parentheses), GM_DYNAMIC_SHARED(T,
+// name) for the launch's dynamic shared memory, GM_UNROLL before a loop to unroll.
+#include <cstdint>
+
+#ifndef GM_CUDA_EMU
+#define GM_CUDA_EMU 0
+#endif
+
+#if GM_CUDA_EMU
+#include "kernels/simt/simt.h"
+#define GM_CUDA_NS cuda_emu
+namespace gm::cuda_emu {
+using namespace ::gm::simt;
+}
+#define GM_UNROLL
+#else
+#include <cuda_runtime.h>
+#define GM_CUDA_NS cuda
+#define GM_LAUNCH(kernel, grid, block, shared_bytes, stream) \
+  kernel<<<grid, block, shared_bytes, stream>>>
+#define GM_DYNAMIC_SHARED(T, name)                                    \
+  extern __shared__ __align__(16) unsigned char gm_dynamic_shared_[]; \
+  T* name = reinterpret_cast<T*>(gm_dynamic_shared_)
+#define GM_UNROLL _Pragma("unroll")
+#endif

@@ -1,0 +1,94 @@
+// Softmax cross-entropy over V values per position, and categorical sampling, on logits
+// [N, V, S]: one thread per position (n, s), walking its column of V values S elements apart
+// with kernels/common/softmax_math.h, so each position does exactly the CPU's arithmetic.
+// Neighbouring threads take neighbouring positions, so each step of the column walk is one
+// coalesced row of the image.
+#include "kernels/common/philox.h"
+#include "kernels/common/softmax_math.h"
+#include "kernels/cuda/row_sum.cuh"
+
+namespace gm::GM_CUDA_NS {
+
+namespace {
+
+template <typename T, typename Target>
+struct XentTerm {
+  const T* logits;
+  const Target* target;
+  int64_t V, S;
+  __device__ double operator()(int64_t n, int64_t s) const {
+    const T* column = logits + n * V * S + s;
+    const math::SoftmaxStats<T> st = math::softmax_stats(column, V, S);
+    const int64_t t = static_cast<int64_t>(target[n * S + s]);
+    return math::log_sum_exp(st) - static_cast<double>(column[t * S]);
+  }
+};
+
+template <typename T, typename Target>
+__global__ void xent_backward_kernel(const T* logits, const Target* target, const T* dnll,
+                                     int64_t N, int64_t V, int64_t S, T* dlogits) {
+  for (int64_t i = global_thread(); i < N * S; i += grid_threads()) {
+    const int64_t n = i / S, s = i % S;
+    const T* column = logits + n * V * S + s;
+    T* dcolumn = dlogits + n * V * S + s;
+    const math::SoftmaxStats<T> st = math::softmax_stats(column, V, S);
+    const double inv_sum = 1.0 / st.sum;
+    const int64_t t = static_cast<int64_t>(target[i]);
+    for (int64_t v = 0; v < V; ++v)
+      dcolumn[v * S] = math::softmax_xent_grad(column[v * S], st, inv_sum, v == t, dnll[n]);
+  }
+}
+
+// Position (n, s) uses uniform number n * S + s of the draw, as on the CPU.
+template <typename T>
+__global__ void sample_kernel(const T* logits, int64_t N, int64_t V, int64_t S, double temperature,
+                              uint64_t seed, uint64_t offset, int32_t* out) {
+  for (int64_t i = global_thread(); i < N * S; i += grid_threads()) {
+    const int64_t n = i / S, s = i % S;
+    const double u = philox::uniform(seed, offset, static_cast<uint64_t>(i));
+    out[i] = math::sample_inverse_cdf(logits + n * V * S + s, V, S, temperature, u);
+  }
+}
+
+}  // namespace
+
+template <typename T, typename Target>
+void softmax_xent_forward(const Exec& e, const T* logits, const Target* target, int64_t N,
+                          int64_t V, int64_t S, double* partial, T* nll) {
+  row_sums(e, XentTerm<T, Target>{logits, target, V, S}, N, S, partial, nll);
+}
+
+template <typename T, typename Target>
+void softmax_xent_backward(const Exec& e, const T* logits, const Target* target, const T* dnll,
+                           int64_t N, int64_t V, int64_t S, T* dlogits) {
+  if (N * S == 0) return;
+  const unsigned threads = threads_for(N * S, e.block);
+  GM_LAUNCH((xent_backward_kernel<T, Target>), blocks_for(N * S, threads), threads, 0, e.stream)
+  (logits, target, dnll, N, V, S, dlogits);
+}
+
+template <typename T>
+void sample_categorical(const Exec& e, const T* logits, int64_t N, int64_t V, int64_t S,
+                        double temperature, uint64_t seed, uint64_t offset, int32_t* out) {
+  if (N * S == 0) return;
+  const unsigned threads = threads_for(N * S, e.block);
+  GM_LAUNCH((sample_kernel<T>), blocks_for(N * S, threads), threads, 0, e.stream)
+  (logits, N, V, S, temperature, seed, offset, out);
+}
+
+#define GM_INSTANTIATE(T, Target)                                                                \
+  template void softmax_xent_forward<T, Target>(const Exec&, const T*, const Target*, int64_t,   \
+                                                int64_t, int64_t, double*, T*);                  \
+  template void softmax_xent_backward<T, Target>(const Exec&, const T*, const Target*, const T*, \
+                                                 int64_t, int64_t, int64_t, T*);
+GM_INSTANTIATE(float, uint8_t)
+GM_INSTANTIATE(float, int32_t)
+GM_INSTANTIATE(double, uint8_t)
+GM_INSTANTIATE(double, int32_t)
+#undef GM_INSTANTIATE
+template void sample_categorical<float>(const Exec&, const float*, int64_t, int64_t, int64_t,
+                                        double, uint64_t, uint64_t, int32_t*);
+template void sample_categorical<double>(const Exec&, const double*, int64_t, int64_t, int64_t,
+                                         double, uint64_t, uint64_t, int32_t*);
+
+}  // namespace gm::GM_CUDA_NS
