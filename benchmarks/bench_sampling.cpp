@@ -128,7 +128,7 @@ void print_table(const std::vector<Row>& rows) {
                r.method, r.n, r.batch, human(r.per_image), human(r.images_per_second),
                r.vs_vae > 0 ? human(r.vs_vae) : "-", human(r.passes), human(r.sequential_steps),
                human(r.total),
-               r.extrapolated   ? fmt::format("extrapolated ({:.2g} s/pass)", r.total / r.passes)
+               r.extrapolated   ? std::string("extrapolated")
                : r.estimate > 0 ? fmt::format("measured (estimate {})", human(r.estimate))
                                 : "measured");
 }
@@ -144,6 +144,17 @@ void write_csv(const std::vector<Row>& rows, const std::string& path) {
                      r.per_image, r.images_per_second, r.vs_vae, r.passes, r.sequential_steps,
                      r.extrapolated ? "extrapolated" : "measured", r.estimate);
   fmt::print("wrote {}\n", path);
+}
+
+// "load average 0.02 (1 min) at start": timings taken on a busy machine mean little.
+std::string load_average_note() {
+  static const std::string note = [] {
+    std::ifstream f("/proc/loadavg");
+    std::string one_minute;
+    f >> one_minute;
+    return f ? "load average " + one_minute + " (1 min) at start" : std::string("load average ?");
+  }();
+  return note;
 }
 
 const char* colour_of(const std::string& method) {
@@ -163,6 +174,7 @@ void write_plot(const std::vector<Row>& rows, const std::string& device, const O
   plot.y_label = "seconds per image";
   for (int64_t n : o.sizes)
     plot.x_ticks.push_back(static_cast<double>(n));
+  plot.notes.push_back(load_average_note());
   plot.notes.push_back("solid: batch 1, dashed: larger batch");
   plot.notes.push_back("hollow markers: extrapolated from");
   plot.notes.push_back("timed single network passes");
@@ -201,8 +213,8 @@ int run_all(const Options& o) {
         std::find(o.methods.begin(), o.methods.end(), m.name) != o.methods.end())
       methods.push_back(std::move(m));
   GM_CHECK(!methods.empty(), "bench_sampling: no method matches --methods");
-  fmt::print("bench_sampling: {} OpenMP threads, budget {} s per configuration, seed {}\n",
-             omp_get_max_threads(), o.budget, o.seed);
+  fmt::print("bench_sampling: {} OpenMP threads, budget {} s per configuration, seed {}, {}\n",
+             omp_get_max_threads(), o.budget, o.seed, load_average_note());
 
   std::vector<Row> rows;
   std::vector<std::string> devices_run;

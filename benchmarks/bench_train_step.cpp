@@ -54,6 +54,7 @@ struct Result {
   int64_t batch = 0, parameters = 0;
   int steps = 0;
   double median = 0, mean = 0, min = 0;
+  double cpu_median = 0;  // process cpu time (user + sys, all threads) per step
   double loss_first = 0, loss_last = 0;
   double rss_before_mib = 0, rss_peak_mib = 0;
   std::string peak_source;  // "VmHWM" (reset before training) or "ru_maxrss" (whole process)
@@ -62,6 +63,17 @@ struct Result {
 double now() {
   using clock = std::chrono::steady_clock;
   return std::chrono::duration<double>(clock::now().time_since_epoch()).count();
+}
+
+// Process cpu time, all threads, user + sys: less sensitive than wall time to other work on
+// the machine, and cpu / wall shows how many threads were kept busy.
+double cpu_seconds() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  auto sec = [](const timeval& t) {
+    return static_cast<double>(t.tv_sec) + 1e-6 * static_cast<double>(t.tv_usec);
+  };
+  return sec(u.ru_utime) + sec(u.ru_stime);
 }
 
 double ru_maxrss_mib() {
@@ -104,21 +116,22 @@ Result measure(const Options& o, const std::string& name, Device device) {
   const bool reset = reset_peak_rss() && proc_status_mib("VmHWM:") > 0;
   r.peak_source = reset ? "VmHWM" : "ru_maxrss";
   r.rss_before_mib = proc_status_mib("VmRSS:");
-  std::vector<double> times;
+  std::vector<double> times, cpu_times;
   double spent = 0;
   for (int64_t step = 0;; ++step) {
     const Tensor images = batches.batch(step).images;
-    const double start = now();
+    const double start = now(), cpu_start = cpu_seconds();
     adam.zero_grad();
     models::LossOutput loss = model->loss(images, gen);
     loss.loss.backward();
     adam.step();
     backend_for(device).synchronize();
-    const double took = now() - start;
+    const double took = now() - start, cpu_took = cpu_seconds() - cpu_start;
     if (step == 0) r.loss_first = loss.nats_per_image;
     r.loss_last = loss.nats_per_image;
     if (step < o.warmup) continue;
     times.push_back(took);
+    cpu_times.push_back(cpu_took);
     spent += took;
     if (static_cast<int>(times.size()) >= o.steps && spent >= o.min_seconds) break;
   }
@@ -127,14 +140,17 @@ Result measure(const Options& o, const std::string& name, Device device) {
   std::sort(times.begin(), times.end());
   r.median = times[times.size() / 2];
   r.min = times.front();
+  std::sort(cpu_times.begin(), cpu_times.end());
+  r.cpu_median = cpu_times[cpu_times.size() / 2];
   r.rss_peak_mib = reset ? proc_status_mib("VmHWM:") : ru_maxrss_mib();
   return r;
 }
 
 std::string to_line(const Result& r) {
-  return fmt::format("RESULT {} {} {} {} {} {:.6g} {:.6g} {:.6g} {:.6g} {:.6g} {:.1f} {:.1f} {}",
-                     r.model, r.device, r.batch, r.parameters, r.steps, r.median, r.mean, r.min,
-                     r.loss_first, r.loss_last, r.rss_before_mib, r.rss_peak_mib, r.peak_source);
+  return fmt::format(
+      "RESULT {} {} {} {} {} {:.6g} {:.6g} {:.6g} {:.6g} {:.6g} {:.6g} {:.1f} {:.1f} {}", r.model,
+      r.device, r.batch, r.parameters, r.steps, r.median, r.mean, r.min, r.cpu_median, r.loss_first,
+      r.loss_last, r.rss_before_mib, r.rss_peak_mib, r.peak_source);
 }
 
 Result from_line(const std::string& line) {
@@ -142,7 +158,8 @@ Result from_line(const std::string& line) {
   std::string tag;
   Result r;
   in >> tag >> r.model >> r.device >> r.batch >> r.parameters >> r.steps >> r.median >> r.mean >>
-      r.min >> r.loss_first >> r.loss_last >> r.rss_before_mib >> r.rss_peak_mib >> r.peak_source;
+      r.min >> r.cpu_median >> r.loss_first >> r.loss_last >> r.rss_before_mib >> r.rss_peak_mib >>
+      r.peak_source;
   GM_CHECK(tag == "RESULT" && !in.fail(), "bench_train_step: cannot parse child output '{}'", line);
   return r;
 }
@@ -175,15 +192,17 @@ bool run_child(const Options& o, const std::string& model, const std::string& de
 }
 
 void print_and_save(const std::vector<Result>& results, const Options& o) {
-  fmt::print("\n{:<13} {:<6} {:>5} {:>9} {:>6} {:>12} {:>10} {:>13} {:>12} {:>14}\n", "model",
-             "device", "batch", "params", "steps", "median ms", "mean ms", "loss first",
+  fmt::print("\n{:<13} {:<6} {:>5} {:>9} {:>6} {:>10} {:>9} {:>9} {:>11} {:>10} {:>14}\n", "model",
+             "device", "batch", "params", "steps", "median ms", "mean ms", "cpu ms", "loss first",
              "loss last", "peak RSS MiB");
   for (const Result& r : results)
     fmt::print(
-        "{:<13} {:<6} {:>5} {:>9} {:>6} {:>12.1f} {:>10.1f} {:>13.1f} {:>12.1f} {:>7.0f} "
+        "{:<13} {:<6} {:>5} {:>9} {:>6} {:>10.1f} {:>9.1f} {:>9.1f} {:>11.1f} {:>10.1f} {:>7.0f} "
         "(+{:.0f})\n",
         r.model, r.device, r.batch, r.parameters, r.steps, 1e3 * r.median, 1e3 * r.mean,
-        r.loss_first, r.loss_last, r.rss_peak_mib, r.rss_peak_mib - r.rss_before_mib);
+        1e3 * r.cpu_median, r.loss_first, r.loss_last, r.rss_peak_mib,
+        r.rss_peak_mib - r.rss_before_mib);
+  fmt::print("cpu ms: process cpu time per step, all threads (median)\n");
   fmt::print(
       "peak RSS: the process's peak during the training steps (VmHWM after a reset; "
       "ru_maxrss of the whole run where a reset is refused); (+N): above the RSS before "
@@ -192,12 +211,12 @@ void print_and_save(const std::vector<Result>& results, const Options& o) {
   std::ofstream f(o.csv);
   GM_CHECK(f.good(), "bench_train_step: cannot write {}", o.csv);
   f << "model,device,batch,threads,parameters,steps,median_seconds,mean_seconds,min_seconds,"
-       "loss_first,loss_last,rss_before_mib,rss_peak_mib,peak_source\n";
+       "cpu_seconds,loss_first,loss_last,rss_before_mib,rss_peak_mib,peak_source\n";
   for (const Result& r : results)
-    f << fmt::format("{},{},{},{},{},{},{:.6g},{:.6g},{:.6g},{:.6g},{:.6g},{:.1f},{:.1f},{}\n",
-                     r.model, r.device, r.batch, omp_get_max_threads(), r.parameters, r.steps,
-                     r.median, r.mean, r.min, r.loss_first, r.loss_last, r.rss_before_mib,
-                     r.rss_peak_mib, r.peak_source);
+    f << fmt::format(
+        "{},{},{},{},{},{},{:.6g},{:.6g},{:.6g},{:.6g},{:.6g},{:.6g},{:.1f},{:.1f},{}\n", r.model,
+        r.device, r.batch, omp_get_max_threads(), r.parameters, r.steps, r.median, r.mean, r.min,
+        r.cpu_median, r.loss_first, r.loss_last, r.rss_before_mib, r.rss_peak_mib, r.peak_source);
   fmt::print("wrote {}\n", o.csv);
 }
 

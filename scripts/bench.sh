@@ -10,7 +10,8 @@
 # docs/sampling-cuda.svg on a GPU machine), docs/sampling_compare.csv, docs/pytorch_train_step.csv.
 #
 # Usage: scripts/bench.sh [--quick] [--wait-quiet MINUTES] [--no-pytorch]
-#   --quick         smaller sweep (N up to 28, short budgets): a check that everything runs
+#   --quick         smaller sweep (N up to 28, short budgets, the PyTorch sampling comparison at
+#                   16x16): a check that everything runs, not the numbers to quote
 #   --wait-quiet M  first wait up to M minutes for the load average to drop below 1.5
 #   --no-pytorch    skip the PyTorch comparison
 # OMP_NUM_THREADS sets the thread count for both frameworks (default: all cores).
@@ -49,10 +50,11 @@ fi
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 echo "== $OMP_NUM_THREADS threads; load average before: $load_before"
 
+# The comparison with PyTorch samples 16 images of compare_n x compare_n (28 in a full run).
 if [ "$quick" -eq 1 ]; then
-  sizes=8,16,28; budget=5; steps=(--steps 3 --min-seconds 1)
+  sizes=8,16,28; budget=5; steps=(--steps 3 --min-seconds 1); compare_n=16
 else
-  sizes=8,16,28,32,64; budget=20; steps=()
+  sizes=8,16,28,32,64; budget=20; steps=(); compare_n=28
 fi
 
 echo "== training step (batch 32)"
@@ -62,8 +64,9 @@ echo "== sampling against image size"
 build/benchmarks/bench_sampling --sizes "$sizes" --batches 1,32 --budget "$budget" \
   --csv docs/sampling.csv --svg docs/sampling.svg
 
-echo "== sampling 16 PixelCNN images of 28x28 (naive measured in full) for the comparison"
-build/benchmarks/bench_sampling --sizes 28 --batches 16 --methods pixelcnn-naive,pixelcnn-fast \
+echo "== sampling 16 PixelCNN images of ${compare_n}x${compare_n} (naive measured in full)"
+build/benchmarks/bench_sampling --sizes "$compare_n" --batches 16 \
+  --methods pixelcnn-naive,pixelcnn-fast \
   --devices cpu --budget 1e9 --csv docs/sampling_compare.csv
 
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
@@ -74,7 +77,7 @@ if [ "$pytorch" -eq 1 ]; then
   if /usr/bin/python3 -c "import torch" 2> /dev/null; then
     echo "== PyTorch reference (same configurations, same thread count)"
     /usr/bin/python3 benchmarks/pytorch_reference.py --threads "$OMP_NUM_THREADS" \
-      "${steps[@]}" --ours-train docs/bench_train_step.csv \
+      "${steps[@]}" --sample-size "$compare_n" --ours-train docs/bench_train_step.csv \
       --ours-sampling docs/sampling_compare.csv --csv docs/pytorch_train_step.csv \
       --markdown docs/benchmarks.md --note "$note"
   else
