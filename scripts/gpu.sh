@@ -3,7 +3,8 @@
 # this GPU, checks that the GPU is usable, runs the whole test suite with the real device
 # included (every op against the float64 oracle, every CUDA kernel against the CPU), runs it
 # again on the GPU alone with our own tiled GEMM instead of cuBLAS, prints the kernel resource
-# report, and runs the benchmarks (scripts/bench.sh) with the GPU among the devices.
+# report, times the kernel lab's versions (the library's own kernels among them), and runs the
+# benchmarks (scripts/bench.sh) with the GPU among the devices.
 # Usage: scripts/gpu.sh [--no-bench]
 # CUDA_ARCH overrides the target architecture (default: the GPU in this machine, "native").
 set -euo pipefail
@@ -33,6 +34,9 @@ GM_TEST_DEVICES=cuda GM_CUDA_GEMM=tiled GM_CUDA_DEBUG_ALLOC=1 \
 
 echo "== kernel resources (H100 occupancy model)"
 scripts/cuda_resources.sh build-gpu || echo "(a kernel is over its budget: see the table)"
+
+echo "== kernel lab: every version validated, then timed beside cuBLAS/cuDNN (docs/kernel-lab.md)"
+build-gpu/benchmarks/lab/kernel_lab_cuda --reps 20 --csv kernel_lab_gpu.csv
 
 if [ "$bench" = 1 ]; then
   echo "== benchmarks (CPU and GPU)"

@@ -1,12 +1,15 @@
 #pragma once
 // GEMM, C[M, N] = A[M, K] * B[K, N] (row-major fp32), from naive to fast. Each version is one
 // lesson; the lab driver (lab.cpp) validates all of them against a double-precision reference
-// and, on a real GPU, times them beside cuBLAS.
+// and, on a real GPU, times them beside cuBLAS. v4 is the library's own kernel, included from
+// kernels/cuda/gemm_tiled.cuh (the header kernels/cuda/gemm.cu instantiates): lab and library
+// launch one source and cannot drift.
 //
 // Every version accumulates each output with ONE fp32 accumulator over k = 0, 1, ..., K-1 in
-// order, so all versions (and kernels/cuda/gemm.cu, which does the same) give bit-identical
-// results: the versions differ only in where operands come from, never in arithmetic.
+// order, so all versions give bit-identical results: they differ only in where operands come
+// from, never in arithmetic.
 #include "benchmarks/lab/lab_platform.h"
+#include "kernels/cuda/gemm_tiled.cuh"
 
 namespace gm::lab {
 
@@ -48,12 +51,12 @@ __global__ void gemm_v2_shared(int M, int N, int K, const float* a, const float*
   if (row < M && col < N) c[row * N + col] = acc;
 }
 
-// v3 register-blocked 2D tiles (the "library" version): a block of 256 threads computes a
+// v3 register-blocked 2D tiles: a block of 256 threads computes a
 // 64x64 tile of C; each thread owns a 4x4 micro-tile in registers. Per k step a thread loads
 // 4 values of A and 4 of B from shared memory and does 16 FMAs, so shared-memory bandwidth stops
 // being the limit (v2 does 2 shared loads per FMA). Tiles are stored k-major so the inner loop
 // reads a column of A's tile and a row of B's tile. Lesson: register blocking / instruction-level
-// parallelism; the same structure as kernels/cuda/gemm.cu's 64x64 tiling.
+// parallelism; the structure of the library's 64x64 tiling (v4).
 constexpr int kV3BM = 64, kV3BN = 64, kV3BK = 16, kV3TM = 4, kV3TN = 4;
 constexpr int kV3Threads = (kV3BM / kV3TM) * (kV3BN / kV3TN);
 __global__ void __launch_bounds__(kV3Threads)
@@ -122,9 +125,24 @@ inline void gemm_v3(int M, int N, int K, const float* a, const float* b, float* 
   GM_LAUNCH(gemm_v3_register, grid, dim3(kV3Threads), 0, nullptr)(M, N, K, a, b, c);
 }
 
-// The version the library should include (docs/kernel-lab.md).
+// v4 the library's kernel (kernels/cuda/gemm_tiled.cuh): v3's register-blocked tiling,
+// generalised to what the backend needs (transposed operands, batches in gridDim.z, alpha and
+// beta, fp64), in a 64x64 (256 threads) or 32x32 (64 threads) tiling picked by the backend's
+// rule, default_gemm_tile. Launched here through the library's own launcher, with the
+// library's launch configuration. Lesson: what generality costs over v3 (index arithmetic
+// for the transposes, 64-bit offsets), to be read off the GPU timings.
+inline void gemm_v4(int M, int N, int K, const float* a, const float* b, float* c) {
+  namespace lib = ::gm::GM_CUDA_NS;
+  lib::GemmShape s;
+  s.m = M;
+  s.n = N;
+  s.k = K;
+  lib::gemm_tiled<float>(lib::Exec{}, lib::default_gemm_tile(M, N), s, 1.0f, a, b, 0.0f, c);
+}
+
+// The version the library launches (docs/kernel-lab.md): by construction, v4.
 inline void gemm_library(int M, int N, int K, const float* a, const float* b, float* c) {
-  gemm_v3(M, N, K, a, b, c);
+  gemm_v4(M, N, K, a, b, c);
 }
 
 }  // namespace gm::lab

@@ -1,6 +1,7 @@
 // The kernel lab driver: every numbered version of every lab kernel (gemm_versions.cuh,
-// softmax_xent_versions.cuh) is validated on every configuration against plain double loops
-// BEFORE anything is timed; then, on a real GPU only, each is timed with cudaEvents (warm-up,
+// softmax_xent_versions.cuh, masked_conv_versions.cuh; each one's last version is the library's
+// own kernel, included from kernels/cuda) is validated on every configuration against plain double
+// loops BEFORE anything is timed; then, on a real GPU only, each is timed with cudaEvents (warm-up,
 // L2 flushed before every repetition) and printed beside the device peak and beside cuBLAS.
 // Built twice from this one file: by g++ against kernels/simt (the emulated device: validation
 // only, no timings) and, when nvcc exists, by nvcc (lab.cu includes this file).
@@ -86,9 +87,8 @@ void gemm_cublas(int M, int N, int K, const float* a, const float* b, float* c) 
 }
 #endif
 const GemmVersion kGemmVersions[] = {
-    {"gemm_v1_naive", gemm_v1},
-    {"gemm_v2_shared", gemm_v2},
-    {"gemm_v3_register", gemm_v3},
+    {"gemm_v1_naive", gemm_v1},   {"gemm_v2_shared", gemm_v2}, {"gemm_v3_register", gemm_v3},
+    {"gemm_v4_library", gemm_v4},  // the kernel the library launches (kernels/cuda/gemm_tiled.cuh)
 #if GM_LAB_REAL_GPU
     {"cublasSgemm", gemm_cublas},  // the yardstick; validated like the others
 #endif
@@ -125,18 +125,33 @@ using XentFn = void (*)(int, int, int, const float*, const uint8_t*, float*);
 struct XentVersion {
   const char* name;
   XentFn fn;
+  bool per_image;  // writes nll[n] = sum over s (the library's op) instead of loss[n*S + s]
 };
 const XentVersion kXentVersions[] = {
-    {"xent_v1_two_pass", xent_v1}, {"xent_v2_online", xent_v2}, {"xent_v3_warp", xent_v3}};
+    {"xent_v1_two_pass", xent_v1, false},
+    {"xent_v2_online", xent_v2, false},
+    {"xent_v3_warp", xent_v3, false},
+    // the forward the library launches (kernels/cuda/softmax_xent.cuh)
+    {"xent_v4_library", xent_v4, true},
+};
 
 // The loss is logsumexp - x_t. In fp32 each exp has relative error ~1 ulp and the sum of V terms
 // gains up to V * 2^-24 relative error, which log turns into an absolute error of about
 // V * 2^-24; subtracting/adding the max (|x| <= 8) adds a few ulp of 8. The bound below,
 // (V + 64) * 2^-24 * (1 + max|x|), covers both with margin; the ratio reported is error / bound.
+// A per-image version (nll[n] = sum over s) is held to the sum of its positions' bounds plus
+// one fp32 rounding of the total (its final conversion to float).
 Validation check_xent(const XentConfig& x, const std::vector<float>& logits,
-                      const std::vector<uint8_t>& target, const std::vector<float>& loss) {
+                      const std::vector<uint8_t>& target, const std::vector<float>& loss,
+                      bool per_image) {
   Validation v;
-  for (int n = 0; n < x.N; ++n)
+  const auto judge = [&v](double got, double ref, double bound) {
+    const double err = std::fabs(got - ref);
+    v.max_abs_error = std::max(v.max_abs_error, err);
+    v.worst_ratio = std::max(v.worst_ratio, std::isfinite(err) ? err / bound : 1e30);
+  };
+  for (int n = 0; n < x.N; ++n) {
+    double image_ref = 0, image_bound = 0;
     for (int s = 0; s < x.S; ++s) {
       const float* column = &logits[static_cast<size_t>(n) * x.V * x.S + s];
       double m = column[0], largest = 0;
@@ -149,11 +164,13 @@ Validation check_xent(const XentConfig& x, const std::vector<float>& logits,
         sum += std::exp(column[k * x.S] - m);
       const int p = n * x.S + s;
       const double ref = m + std::log(sum) - column[target[p] * x.S];
-      const double err = std::fabs(loss[p] - ref);
       const double bound = (x.V + 64) * std::ldexp(1.0, -24) * (1.0 + largest);
-      v.max_abs_error = std::max(v.max_abs_error, err);
-      v.worst_ratio = std::max(v.worst_ratio, std::isfinite(err) ? err / bound : 1e30);
+      if (!per_image) judge(loss[p], ref, bound);
+      image_ref += ref;
+      image_bound += bound;
     }
+    if (per_image) judge(loss[n], image_ref, image_bound + std::ldexp(std::fabs(image_ref), -24));
+  }
   return v;
 }
 
@@ -162,6 +179,7 @@ using ConvFn = void (*)(const ConvShape&, const float*, const float*, float*);
 struct ConvVersion {
   const char* name;
   ConvFn fn;
+  bool same_order_as_v1;  // sums (ci, ky, kx) as v1 does, so must match it bit for bit
 };
 #if GM_LAB_HAVE_CUDNN
 cudnnHandle_t g_cudnn = nullptr;
@@ -216,11 +234,13 @@ void masked_conv_cudnn(const ConvShape& s, const float* x, const float* w, float
 }
 #endif
 const ConvVersion kConvVersions[] = {
-    {"mconv_v1_naive", masked_conv_v1},
-    {"mconv_v2_visible", masked_conv_v2},
-    {"mconv_v3_tiled", masked_conv_v3},
+    {"mconv_v1_naive", masked_conv_v1, true},
+    {"mconv_v2_visible", masked_conv_v2, true},
+    {"mconv_v3_tiled", masked_conv_v3, true},
+    // the kernel the library launches (kernels/cuda/conv_forward.cuh); sums (ky, kx, ci)
+    {"mconv_v4_library", masked_conv_v4, false},
 #if GM_LAB_HAVE_CUDNN
-    {"cudnn_forward", masked_conv_cudnn},  // the yardstick, on the same masked weights
+    {"cudnn_forward", masked_conv_cudnn, false},  // the yardstick, on the same masked weights
 #endif
 };
 
@@ -373,7 +393,7 @@ int main(int argc, char** argv) {
       v.fn(x.N, x.V, x.S, dl.p, dt.p, dloss.p);
       check(cudaDeviceSynchronize(), v.name);
       Row r{v.name, fmt_config("N=%d V=%d S=%d", x.N, x.V, x.S),
-            check_xent(x, logits, target, dloss.download())};
+            check_xent(x, logits, target, dloss.download(), v.per_image)};
       r.bytes = 4.0 * static_cast<double>(positions) * x.V + 5.0 * static_cast<double>(positions);
       all_ok = all_ok && r.passed();
       rows.push_back(r);
@@ -396,7 +416,7 @@ int main(int argc, char** argv) {
       Row r{v.name, config, check_conv(cs, x, w, y)};
       if (first.empty()) first = y;
       r.bit_identical_to_v1 = std::memcmp(first.data(), y.data(), y.size() * sizeof(float)) == 0;
-      r.must_match_v1 = std::strncmp(v.name, "mconv_", 6) == 0;
+      r.must_match_v1 = v.same_order_as_v1;
       r.flops = conv_useful_flops(cs);
       r.bytes = 4.0 * (static_cast<double>(x.size()) + static_cast<double>(w.size()) +
                        static_cast<double>(outputs));
@@ -443,7 +463,7 @@ int main(int argc, char** argv) {
   if (!GM_LAB_REAL_GPU)
     std::printf(
         "All versions validated on the emulated device. Timings need a GPU: build with "
-        "nvcc (GENMODEL_CUDA=ON) and run kernel_lab_cuda.\n");
+        "nvcc (GENMODEL_CUDA=ON) and run kernel_lab_cuda (scripts/gpu.sh).\n");
   write_csv(opt.csv, rows, peak);
   std::printf("CSV: %s\n", opt.csv.c_str());
   (void)timer;

@@ -1,28 +1,32 @@
 #pragma once
-// The lab's one-source-two-compilers switch, kept self-contained so the lab builds on its own:
-// - nvcc: the CUDA runtime and language as they are;
-// - g++: the CUDA subset of kernels/simt, where every CUDA thread runs as a fiber on the CPU.
+// The lab's one-source-two-compilers switch, the library's own (kernels/cuda/platform.h), because
+// each lab kernel's last version IS the library's kernel, included from kernels/cuda:
+// - nvcc: the CUDA runtime and language as they are; the library's kernels are in gm::cuda;
+// - g++: the CUDA subset of kernels/simt, where every CUDA thread runs as a fiber on the CPU;
+//   the library's kernels are the emulated backend's, in gm::cuda_emu (GM_CUDA_EMU=1).
 // Lab kernels live in namespace gm::lab and see whichever runtime through this header. The
 // launch spelling is GM_LAUNCH(kernel, grid, block, shared_bytes, stream)(args...) in both
-// (wrap a template kernel in parentheses), as in kernels/cuda/platform.h.
+// (wrap a template kernel in parentheses).
 // GM_LAB_HAVE_CUDNN (set by CMake when libcudnn is found) adds cuDNN beside the masked conv.
 #ifndef GM_LAB_HAVE_CUDNN
 #define GM_LAB_HAVE_CUDNN 0
 #endif
+#ifndef GM_CUDA_EMU
 #if defined(__CUDACC__)
-#include <cuda_runtime.h>
-#define GM_LAB_REAL_GPU 1
-#ifndef GM_LAUNCH
-#define GM_LAUNCH(kernel, grid, block, shared_bytes, stream) \
-  kernel<<<grid, block, shared_bytes, stream>>>
-#endif
-#define GM_LAB_UNROLL _Pragma("unroll")
-namespace gm::lab {}
+#define GM_CUDA_EMU 0
 #else
-#include "kernels/simt/simt.h"
+#define GM_CUDA_EMU 1
+#endif
+#endif
+#include "kernels/cuda/platform.h"
+
+#if GM_CUDA_EMU
 #define GM_LAB_REAL_GPU 0
-#define GM_LAB_UNROLL
 namespace gm::lab {
 using namespace ::gm::simt;
 }
+#else
+#define GM_LAB_REAL_GPU 1
+namespace gm::lab {}
 #endif
+#define GM_LAB_UNROLL GM_UNROLL

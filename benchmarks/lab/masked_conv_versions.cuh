@@ -4,11 +4,14 @@
 // stride 1, odd square kernel, the weights already masked (kernels/common/mask.h; one colour
 // group, type A or B). Layout NCHW / KCHW as in the library.
 //
-// Every version accumulates in the same order (ci, then ky, then kx) into one fp32 accumulator,
-// and a skipped tap is one whose weight is exactly zero (x * 0 adds an exact zero for finite x),
-// so all versions give bit-identical results; they differ in the work they do and where the
-// operands come from.
+// v1-v3 accumulate in the same order (ci, then ky, then kx) into one fp32 accumulator, and a
+// skipped tap is one whose weight is exactly zero (x * 0 adds an exact zero for finite x), so
+// they give bit-identical results; they differ in the work they do and where the operands come
+// from. v4 is the library's own kernel, included from kernels/cuda/conv_forward.cuh (the header
+// kernels/cuda/conv.cu launches), so lab and library cannot drift; it sums taps outside and
+// channels inside, (ky, kx, ci), as the CPU backend does, so it matches v1 only to rounding.
 #include "benchmarks/lab/lab_platform.h"
+#include "kernels/cuda/conv_forward.cuh"
 
 namespace gm::lab {
 
@@ -64,8 +67,9 @@ __global__ void masked_conv_v2_visible(ConvShape s, const float* x, const float*
 // v3 shared-memory tiles: a block computes a 16x16 tile of output pixels for one (n, k). For each
 // input channel it stages the tile's input window (16 + k - 1 columns; 16 + k/2 rows, since the
 // rows below the centre are masked) and that channel's k x k weights in shared memory, then
-// every thread reads its taps from there: each input value is loaded from DRAM once per block instead of once per tap.
-// Lesson: halo tiles and reuse across neighbouring outputs (what cuDNN's direct kernels do).
+// every thread reads its taps from there: each input value is loaded from DRAM once per block
+// instead of once per tap. Lesson: halo tiles and reuse across neighbouring outputs (what cuDNN's
+// direct kernels do).
 constexpr int kConvTile = 16, kConvMaxK = 7;
 __global__ void masked_conv_v3_tiled(ConvShape s, const float* x, const float* w, float* y) {
   __shared__ float window[kConvTile + kConvMaxK - 1][kConvTile + kConvMaxK - 1];
@@ -122,6 +126,34 @@ inline void masked_conv_v3(const ConvShape& s, const float* x, const float* w, f
             dim3(tiles, static_cast<unsigned>(s.K), static_cast<unsigned>(s.N)),
             dim3(kConvTile, kConvTile), 0, nullptr)
   (s, x, w, y);
+}
+
+// v4 the library's kernel (kernels/cuda/conv_forward.cuh): v2's idea (the mask is loop
+// structure, masked taps are never computed) generalised to what the backend needs: strides,
+// padding, rectangular kernels, fp64 and R|G|B colour groups (which channel pairs see the
+// centre tap, kernels/common/mask.h), with 64-bit indexing and the library's launch
+// configuration (grid-stride loop, 256-thread blocks). Here with one colour group. Lesson: the
+// cost of that generality against v2, and of not tiling against v3, read off the GPU timings.
+inline void masked_conv_v4(const ConvShape& s, const float* x, const float* w, float* y) {
+  namespace lib = ::gm::GM_CUDA_NS;
+  lib::ConvShape c;
+  c.batch = s.N;
+  c.in_channels = s.C;
+  c.height = s.H;
+  c.width = s.W;
+  c.out_channels = s.K;
+  c.kernel_h = c.kernel_w = s.k;
+  c.pad_h = c.pad_w = s.k / 2;
+  c.out_h = s.H;
+  c.out_w = s.W;
+  c.mask_type = static_cast<int>(s.type_b ? MaskType::B : MaskType::A);
+  c.colour_groups = 1;
+  lib::conv_forward_direct<float>(lib::Exec{}, c, x, w, y);
+}
+
+// The version the library launches (docs/kernel-lab.md): by construction, v4.
+inline void masked_conv_library(const ConvShape& s, const float* x, const float* w, float* y) {
+  masked_conv_v4(s, x, w, y);
 }
 
 }  // namespace gm::lab

@@ -80,10 +80,9 @@ void CudaBackend::gemm(const Gemm& g, const Tensor& a, const Tensor& b, Tensor& 
   if (gemm_ == CudaGemm::cublas) return gemm_vendor(g, a, b, c);
   const GemmShape s{g.trans_a, g.trans_b,  g.m,        g.n,       g.k,
                     g.batch,   g.stride_a, g.stride_b, g.stride_c};
-  const bool small = g.m < 64 || g.n < 64;
-  const GemmTile tile = gemm_ == CudaGemm::tiled64 || (gemm_ == CudaGemm::tiled && !small)
-                            ? GemmTile::t64
-                            : GemmTile::t32;
+  const GemmTile tile = gemm_ == CudaGemm::tiled64   ? GemmTile::t64
+                        : gemm_ == CudaGemm::tiled32 ? GemmTile::t32
+                                                     : default_gemm_tile(g.m, g.n);
   const Exec e = exec();
   dispatch_floating(c.dtype(), "gemm", [&](auto zero) {
     using T = decltype(zero);

@@ -2,56 +2,20 @@
 // Masked taps are skipped, never multiplied by zero, exactly as on the CPU.
 //
 //   forward          one thread per output  y[n, co, oy, ox]: sum over ci and visible taps
+//                    (conv_forward.cuh, shared with the kernel lab)
 //   backward data    one thread per input  dx[n, ci, iy, ix]: sum over co and the taps that
 //                    map some output onto this input
 //   backward weight  one block per weight  dw[co, ci, ky, kx]: a block reduction over every
 //                    (n, oy, ox); masked weights get exactly 0
 //
-// These are the straightforward versions (the kernel lab's version 1); an implicit-GEMM kernel
-// with shared-memory tiles is the natural next step.
-#include "kernels/common/mask.h"
-#include "kernels/cuda/device.cuh"
-#include "kernels/cuda/launch.h"
+// These are the straightforward versions; the kernel lab (docs/kernel-lab.md) times the forward
+// as mconv_v4_library beside a shared-memory tiled version, and an implicit-GEMM kernel with
+// shared-memory tiles is the natural next step.
+#include "kernels/cuda/conv_forward.cuh"
 
 namespace gm::GM_CUDA_NS {
 
 namespace {
-
-// Whether the (ci -> co) pair is visible at tap (ky, kx), given that the tap itself is used.
-__device__ __forceinline__ bool pair_visible(const ConvShape& s, MaskType type, bool centre,
-                                             int64_t ci, int64_t co) {
-  return !centre ||
-         mask::centre_pair_visible(type, s.colour_groups, ci, s.in_channels, co, s.out_channels);
-}
-
-template <typename T>
-__global__ void conv_forward_kernel(ConvShape s, const T* x, const T* w, T* y) {
-  const MaskType type = static_cast<MaskType>(s.mask_type);
-  const int64_t total = s.batch * s.out_channels * s.out_h * s.out_w;
-  for (int64_t i = global_thread(); i < total; i += grid_threads()) {
-    const int64_t ox = i % s.out_w, oy = i / s.out_w % s.out_h;
-    const int64_t co = i / (s.out_w * s.out_h) % s.out_channels;
-    const int64_t n = i / (s.out_w * s.out_h * s.out_channels);
-    T acc = T(0);
-    for (int64_t ky = 0; ky < s.kernel_h; ++ky) {
-      const int64_t iy = oy * s.stride + ky - s.pad_h;
-      if (iy < 0 || iy >= s.height) continue;
-      for (int64_t kx = 0; kx < s.kernel_w; ++kx) {
-        const int64_t ix = ox * s.stride + kx - s.pad_w;
-        if (ix < 0 || ix >= s.width) continue;
-        if (!mask::tap_used(type, s.colour_groups, s.kernel_h, s.kernel_w, ky, kx)) continue;
-        const bool centre =
-            type != MaskType::none && mask::is_centre_tap(s.kernel_h, s.kernel_w, ky, kx);
-        for (int64_t ci = 0; ci < s.in_channels; ++ci) {
-          if (!pair_visible(s, type, centre, ci, co)) continue;
-          acc += x[((n * s.in_channels + ci) * s.height + iy) * s.width + ix] *
-                 w[((co * s.in_channels + ci) * s.kernel_h + ky) * s.kernel_w + kx];
-        }
-      }
-    }
-    y[i] = acc;
-  }
-}
 
 // Input row iy is reached from output row oy = (iy + pad - ky) / stride when that divides.
 __device__ __forceinline__ bool output_of(int64_t in, int64_t pad, int64_t k, int64_t stride,
@@ -81,7 +45,7 @@ __global__ void conv_backward_data_kernel(ConvShape s, const T* dy, const T* w, 
         const bool centre =
             type != MaskType::none && mask::is_centre_tap(s.kernel_h, s.kernel_w, ky, kx);
         for (int64_t co = 0; co < s.out_channels; ++co) {
-          if (!pair_visible(s, type, centre, ci, co)) continue;
+          if (!conv_pair_visible(s, type, centre, ci, co)) continue;
           acc += dy[((n * s.out_channels + co) * s.out_h + oy) * s.out_w + ox] *
                  w[((co * s.in_channels + ci) * s.kernel_h + ky) * s.kernel_w + kx];
         }
@@ -122,10 +86,7 @@ __global__ void conv_backward_weight_kernel(ConvShape s, const T* x, const T* dy
 
 template <typename T>
 void conv2d_forward(const Exec& e, const ConvShape& s, const T* x, const T* w, T* y) {
-  const int64_t total = s.batch * s.out_channels * s.out_h * s.out_w;
-  if (total == 0) return;
-  const unsigned threads = threads_for(total, e.block);
-  GM_LAUNCH((conv_forward_kernel<T>), blocks_for(total, threads), threads, 0, e.stream)(s, x, w, y);
+  conv_forward_direct<T>(e, s, x, w, y);
 }
 
 template <typename T>

@@ -88,6 +88,11 @@ struct GemmShape {
 };
 // The tile configurations of our GEMM: 64x64 tiles of 256 threads, or 32x32 tiles of 64.
 enum class GemmTile { t64, t32 };
+// The tiling CudaGemm::tiled picks: 32x32 when C has fewer than 64 rows or columns, where most
+// of a 64x64 tile's threads would idle. Shared by the backend and the kernel lab's gemm_v4.
+inline GemmTile default_gemm_tile(int64_t m, int64_t n) {
+  return m < 64 || n < 64 ? GemmTile::t32 : GemmTile::t64;
+}
 template <typename T>
 void gemm(const Exec& e, GemmTile tile, const GemmShape& s, T alpha, const T* a, const T* b, T beta,
           T* c);

@@ -1,28 +1,15 @@
 // Softmax cross-entropy over V values per position, and categorical sampling, on logits
-// [N, V, S]: one thread per position (n, s), walking its column of V values S elements apart
-// with kernels/common/softmax_math.h, so each position does exactly the CPU's arithmetic.
-// Neighbouring threads take neighbouring positions, so each step of the column walk is one
-// coalesced row of the image.
+// [N, V, S]. The forward (XentTerm, softmax_xent_forward) is in softmax_xent.cuh, which the
+// kernel lab includes too. Backward and sampling: one thread per position (n, s), walking its
+// column of V values S elements apart with kernels/common/softmax_math.h, so each position does
+// exactly the CPU's arithmetic. Neighbouring threads take neighbouring positions, so each step
+// of the column walk is one coalesced row of the image.
 #include "kernels/common/philox.h"
-#include "kernels/common/softmax_math.h"
-#include "kernels/cuda/row_sum.cuh"
+#include "kernels/cuda/softmax_xent.cuh"
 
 namespace gm::GM_CUDA_NS {
 
 namespace {
-
-template <typename T, typename Target>
-struct XentTerm {
-  const T* logits;
-  const Target* target;
-  int64_t V, S;
-  __device__ double operator()(int64_t n, int64_t s) const {
-    const T* column = logits + n * V * S + s;
-    const math::SoftmaxStats<T> st = math::softmax_stats(column, V, S);
-    const int64_t t = static_cast<int64_t>(target[n * S + s]);
-    return math::log_sum_exp(st) - static_cast<double>(column[t * S]);
-  }
-};
 
 template <typename T, typename Target>
 __global__ void xent_backward_kernel(const T* logits, const Target* target, const T* dnll,
@@ -51,12 +38,6 @@ __global__ void sample_kernel(const T* logits, int64_t N, int64_t V, int64_t S, 
 }
 
 }  // namespace
-
-template <typename T, typename Target>
-void softmax_xent_forward(const Exec& e, const T* logits, const Target* target, int64_t N,
-                          int64_t V, int64_t S, double* partial, T* nll) {
-  row_sums(e, XentTerm<T, Target>{logits, target, V, S}, N, S, partial, nll);
-}
 
 template <typename T, typename Target>
 void softmax_xent_backward(const Exec& e, const T* logits, const Target* target, const T* dnll,

@@ -1,0 +1,63 @@
+#pragma once
+// The library's convolution forward kernel and its launcher, in one header so that two programs
+// launch the SAME source: kernels/cuda/conv.cu (the backend's conv2d_forward<T>, for plain and
+// masked convolutions) and the kernel lab (benchmarks/lab/masked_conv_versions.cuh, version
+// mconv_v4_library), which validates it against a double reference and, on a GPU, times it
+// beside v1-v3 and cuDNN.
+//
+// Direct 2-D convolution (cross-correlation), NCHW, with PixelCNN masks (kernels/common/mask.h):
+// one thread per output y[n, co, oy, ox], summing over the visible taps (ky, kx) and, for each,
+// over the input channels ci whose colour group the mask lets co see. Masked taps are skipped,
+// never multiplied by zero, exactly as on the CPU. This is the lab's v2 idea (the mask is loop
+// structure) generalised to strides, padding, rectangular kernels and R|G|B colour groups.
+#include "kernels/common/mask.h"
+#include "kernels/cuda/device.cuh"
+#include "kernels/cuda/launch.h"
+
+namespace gm::GM_CUDA_NS {
+
+// Whether the (ci -> co) pair is visible at tap (ky, kx), given that the tap itself is used.
+__device__ __forceinline__ bool conv_pair_visible(const ConvShape& s, MaskType type, bool centre,
+                                                  int64_t ci, int64_t co) {
+  return !centre ||
+         mask::centre_pair_visible(type, s.colour_groups, ci, s.in_channels, co, s.out_channels);
+}
+
+template <typename T>
+__global__ void conv_forward_kernel(ConvShape s, const T* x, const T* w, T* y) {
+  const MaskType type = static_cast<MaskType>(s.mask_type);
+  const int64_t total = s.batch * s.out_channels * s.out_h * s.out_w;
+  for (int64_t i = global_thread(); i < total; i += grid_threads()) {
+    const int64_t ox = i % s.out_w, oy = i / s.out_w % s.out_h;
+    const int64_t co = i / (s.out_w * s.out_h) % s.out_channels;
+    const int64_t n = i / (s.out_w * s.out_h * s.out_channels);
+    T acc = T(0);
+    for (int64_t ky = 0; ky < s.kernel_h; ++ky) {
+      const int64_t iy = oy * s.stride + ky - s.pad_h;
+      if (iy < 0 || iy >= s.height) continue;
+      for (int64_t kx = 0; kx < s.kernel_w; ++kx) {
+        const int64_t ix = ox * s.stride + kx - s.pad_w;
+        if (ix < 0 || ix >= s.width) continue;
+        if (!mask::tap_used(type, s.colour_groups, s.kernel_h, s.kernel_w, ky, kx)) continue;
+        const bool centre =
+            type != MaskType::none && mask::is_centre_tap(s.kernel_h, s.kernel_w, ky, kx);
+        for (int64_t ci = 0; ci < s.in_channels; ++ci) {
+          if (!conv_pair_visible(s, type, centre, ci, co)) continue;
+          acc += x[((n * s.in_channels + ci) * s.height + iy) * s.width + ix] *
+                 w[((co * s.in_channels + ci) * s.kernel_h + ky) * s.kernel_w + kx];
+        }
+      }
+    }
+    y[i] = acc;
+  }
+}
+
+template <typename T>
+void conv_forward_direct(const Exec& e, const ConvShape& s, const T* x, const T* w, T* y) {
+  const int64_t total = s.batch * s.out_channels * s.out_h * s.out_w;
+  if (total == 0) return;
+  const unsigned threads = threads_for(total, e.block);
+  GM_LAUNCH((conv_forward_kernel<T>), blocks_for(total, threads), threads, 0, e.stream)(s, x, w, y);
+}
+
+}  // namespace gm::GM_CUDA_NS
