@@ -17,8 +17,8 @@ struct Validation {
 struct Row {
   std::string version, config;
   Validation validation;
-  bool bit_identical_to_v1 = true;  // only meaningful for GEMM (same summation order)
-  bool must_match_v1 = false;       // lab GEMM versions promise identical arithmetic
+  bool bit_identical_to_v1 = true;  // meaningful where versions share v1's summation order
+  bool must_match_v1 = false;       // set for versions that promise v1's exact arithmetic
   double flops = 0;                 // useful FLOPs; 0 for memory-bound kernels
   double bytes = 0;                 // compulsory DRAM traffic
   double ms = -1;                   // median time, < 0 when not timed
