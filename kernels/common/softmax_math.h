@@ -6,14 +6,15 @@
 //   nll   = lse - x_target
 //   dx_v  = dnll * (exp(x_v - m) / sum - [v == target])      (softmax - one-hot)
 //
-// exp(x_v - m) is evaluated in the logits' type T (x_v - m is exact by Sterbenz' lemma
-// whenever it matters, i.e. when exp of it is not negligible) and summed in double, so the
+// exp(x_v - m) is evaluated in the logits' type T (see softmax_term) (x_v - m is exact by Sterbenz'
+// lemma whenever it matters, i.e. when exp of it is not negligible) and summed in double, so the
 // per-position sum is as accurate in float32 as the inputs allow. A backend may walk a column
 // serially (one GPU thread per position) or sweep rows of a whole image (the CPU kernel):
 // both do the same operations per position in the same order (v = 0, 1, ..., V - 1).
 #include <cmath>
 #include <cstdint>
 
+#include "kernels/common/fast_exp.h"
 #include "kernels/common/hd.h"
 #include "kernels/common/unary_math.h"
 
@@ -31,9 +32,13 @@ GM_HD T max_of(T a, T b) {
   return a > b ? a : b;
 }
 
-// exp(x - m): one term of the sum, and the unnormalised softmax probability.
-template <typename T>
-GM_HD T softmax_term(T x, T max) {
+// exp(x - m): one term of the sum, and the unnormalised softmax probability. In float it is
+// fast_exp (kernels/common/fast_exp.h: a few ulp, and vectorisable on the CPU); in double, the
+// reference type, the library exp.
+GM_HD float softmax_term(float x, float max) {
+  return fast_exp(x - max);
+}
+GM_HD double softmax_term(double x, double max) {
   return exp(x - max);
 }
 
@@ -55,9 +60,13 @@ GM_HD double log_sum_exp(const SoftmaxStats<T>& st) {
 
 // d nll / d x_v scaled by dnll: softmax_v - [v is the target].
 template <typename T>
-GM_HD T softmax_xent_grad(T x, const SoftmaxStats<T>& st, double inv_sum, bool is_target, T dnll) {
-  const T p = static_cast<T>(static_cast<double>(softmax_term(x, st.max)) * inv_sum);
+GM_HD T softmax_xent_grad(T x, T max, double inv_sum, bool is_target, T dnll) {
+  const T p = static_cast<T>(static_cast<double>(softmax_term(x, max)) * inv_sum);
   return dnll * (is_target ? p - T(1) : p);
+}
+template <typename T>
+GM_HD T softmax_xent_grad(T x, const SoftmaxStats<T>& st, double inv_sum, bool is_target, T dnll) {
+  return softmax_xent_grad(x, st.max, inv_sum, is_target, dnll);
 }
 
 // Inverse-CDF draw from softmax(x / temperature) with a uniform u in (0, 1): the smallest v

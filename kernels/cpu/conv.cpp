@@ -13,13 +13,11 @@
 // pairs are set to zero. That is the only place a zero is multiplied; it costs 1 tap out of
 // ~kh*kw/2, and splitting the centre into per-group GEMMs would cost more than it saves.
 //
-// Images are processed one at a time: im2col into a buffer of one image's columns (for the
-// pixelcnn-ref layers it stays in L2), then one GEMM, threaded inside OpenBLAS. There is no
-// OpenMP here on purpose: this OpenBLAS (pthreads build) threads every GEMM itself and
-// serialises concurrent callers, and libgomp's idle workers spin for milliseconds after a
-// parallel region, taking the cores OpenBLAS needs next. Measured on the busy 2-core dev machine
-// (MaskB 3x3 32->32 forward, batch 32): OpenMP im2col then GEMMs 16-48 ms, OpenMP over images
-// 20-28 ms, this serial pipeline 3-8 ms.
+// Images are split across OpenMP threads, each with its own column buffer and a single-threaded
+// GEMM. (Session 1 measured the opposite on the pthreads build of OpenBLAS, which serialised
+// concurrent callers; the OpenMP build we link now runs a GEMM called inside a parallel region on
+// the calling thread. Measured on pixelcnn-ref's training step, 2 threads: see
+// docs/benchmarks.md.)
 #include <cblas.h>
 
 #include <algorithm>
@@ -200,6 +198,10 @@ const T* columns(const ConvPlan& p, const T* x, int64_t n, T* buffer) {
   return buffer;
 }
 
+// Images are independent, so they are split across threads; each thread owns one column buffer
+// and calls a single-threaded GEMM (OpenBLAS's OpenMP build runs one thread inside a parallel
+// region). On pixelcnn-ref's shapes one image's GEMM is too small to split well: two threads
+// on two images beat two threads synchronising inside every GEMM.
 template <typename T>
 void forward(const ConvPlan& p, const T* x, const T* w, T* y) {
   const Conv2dGeometry& g = p.g;
@@ -211,10 +213,14 @@ void forward(const ConvPlan& p, const T* x, const T* w, T* y) {
   std::vector<T> gathered;
   if (!p.weights_as_is) gathered = gather_weights(p, w);
   const T* wg = p.weights_as_is ? w : gathered.data();
-  auto buffer = uninitialised<T>(p.columns_as_is ? 0 : p.rows * P);
-  for (int64_t n = 0; n < g.batch; ++n)
-    gemm(false, false, K, P, p.rows, T(1), wg, p.rows, columns(p, x, n, buffer.get()), P, T(0),
-         y + n * K * P, P);
+#pragma omp parallel if (g.batch > 1)
+  {
+    auto buffer = uninitialised<T>(p.columns_as_is ? 0 : p.rows * P);
+#pragma omp for schedule(static)
+    for (int64_t n = 0; n < g.batch; ++n)
+      gemm(false, false, K, P, p.rows, T(1), wg, p.rows, columns(p, x, n, buffer.get()), P, T(0),
+           y + n * K * P, P);
+  }
 }
 
 template <typename T>
@@ -230,17 +236,24 @@ void backward_data(const ConvPlan& p, const T* dy, const T* w, T* dx) {
   if (!p.weights_as_is) gathered = gather_weights(p, w);
   const T* wg = p.weights_as_is ? w : gathered.data();
   // dcol_n [C*T, P] = W^T dy_n, written straight into dx_n when the columns are the image.
-  auto dcol = uninitialised<T>(p.columns_as_is ? 0 : p.rows * P);
-  for (int64_t n = 0; n < g.batch; ++n) {
-    T* dx_n = dx + n * g.in_channels * plane;
-    gemm(true, false, p.rows, P, K, T(1), wg, p.rows, dy + n * K * P, P, T(0),
-         p.columns_as_is ? dx_n : dcol.get(), P);
-    if (p.columns_as_is) continue;
-    for (int64_t c = 0; c < g.in_channels; ++c)
-      col2im_plane(p, dcol.get() + c * taps * P, dx_n + c * plane);
+#pragma omp parallel if (g.batch > 1)
+  {
+    auto dcol = uninitialised<T>(p.columns_as_is ? 0 : p.rows * P);
+#pragma omp for schedule(static)
+    for (int64_t n = 0; n < g.batch; ++n) {
+      T* dx_n = dx + n * g.in_channels * plane;
+      gemm(true, false, p.rows, P, K, T(1), wg, p.rows, dy + n * K * P, P, T(0),
+           p.columns_as_is ? dx_n : dcol.get(), P);
+      if (p.columns_as_is) continue;
+      for (int64_t c = 0; c < g.in_channels; ++c)
+        col2im_plane(p, dcol.get() + c * taps * P, dx_n + c * plane);
+    }
   }
 }
 
+// dW = sum_n dy_n [K, P] col_n^T [P, C*T]. The batch is cut into a fixed number of groups
+// (not one per thread), each summed into its own partial dW, and the partials are added in
+// group order: the result does not depend on how many threads ran.
 template <typename T>
 void backward_weight(const ConvPlan& p, const T* x, const T* dy, T* dw) {
   const Conv2dGeometry& g = p.g;
@@ -249,15 +262,33 @@ void backward_weight(const ConvPlan& p, const T* x, const T* dy, T* dw) {
     std::fill(dw, dw + K * g.in_channels * g.kernel_h * g.kernel_w, T(0));
     return;
   }
-  std::vector<T> gathered;  // dW over the computed taps, when it is not dw itself
-  if (!p.weights_as_is) gathered.resize(static_cast<size_t>(K * p.rows));
-  T* dwg = p.weights_as_is ? dw : gathered.data();
-  // dW = sum_n dy_n [K, P] col_n^T [P, C*T]; the first image overwrites, the rest accumulate.
-  auto buffer = uninitialised<T>(p.columns_as_is ? 0 : p.rows * P);
-  for (int64_t n = 0; n < g.batch; ++n)
-    gemm(false, true, K, p.rows, P, T(1), dy + n * K * P, P, columns(p, x, n, buffer.get()), P,
-         n == 0 ? T(0) : T(1), dwg, p.rows);
-  if (!p.weights_as_is) scatter_weight_grad(p, dwg, dw);
+  constexpr int64_t kGroups = 8;
+  const int64_t groups = std::min(kGroups, g.batch), per_group = (g.batch + groups - 1) / groups;
+  const int64_t size = K * p.rows;
+  auto partial = uninitialised<T>(groups * size);
+#pragma omp parallel if (groups > 1)
+  {
+    auto buffer = uninitialised<T>(p.columns_as_is ? 0 : p.rows * P);
+#pragma omp for schedule(static)
+    for (int64_t grp = 0; grp < groups; ++grp) {
+      T* dwg = partial.get() + grp * size;
+      const int64_t first = grp * per_group, last = std::min(g.batch, first + per_group);
+      if (first >= last) std::fill(dwg, dwg + size, T(0));
+      for (int64_t n = first; n < last; ++n)
+        gemm(false, true, K, p.rows, P, T(1), dy + n * K * P, P, columns(p, x, n, buffer.get()), P,
+             n == first ? T(0) : T(1), dwg, p.rows);
+    }
+  }
+  T* total = partial.get();  // group 0 collects the others
+  for (int64_t grp = 1; grp < groups; ++grp) {
+    const T* other = partial.get() + grp * size;
+    for (int64_t i = 0; i < size; ++i)
+      total[i] += other[i];
+  }
+  if (p.weights_as_is)
+    std::copy(total, total + size, dw);
+  else
+    scatter_weight_grad(p, total, dw);
 }
 
 void check_float(const char* kernel, const Tensor& t) {

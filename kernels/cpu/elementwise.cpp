@@ -1,4 +1,17 @@
+// Elementwise kernels on the CPU: unary, binary (with broadcasting), sums along an axis, axpy.
+//
+// Two things make these loops fast, and both keep them exact (the same formula per element as
+// kernels/common/unary_math.h, evaluated in the same order):
+// - the op is chosen once, outside the loop (`with_op` turns the runtime code into a
+//   compile-time constant), so each loop body is one formula the compiler can vectorise;
+// - a broadcast is first reduced to as few dimensions as possible: neighbouring dimensions
+//   that both operands treat alike merge, so a bias [1, C, 1, 1] added to [N, C, H, W] becomes
+//   rows of H*W contiguous elements plus one bias value, not rows of W with index arithmetic.
 #include <omp.h>
+
+#include <algorithm>
+#include <type_traits>
+#include <vector>
 
 #include "kernels/common/unary_math.h"
 #include "kernels/cpu/cpu_backend.h"
@@ -7,20 +20,94 @@ namespace gm {
 
 namespace {
 constexpr int64_t kParallelThreshold = 32768;  // below this, threads cost more than they save
+
+// Calls fn(std::integral_constant<int, code>) for a runtime code in [0, count).
+template <int Count, typename Fn, int Code = 0>
+void with_op(int code, Fn&& fn) {
+  if constexpr (Code < Count) {
+    if (code == Code) {
+      fn(std::integral_constant<int, Code>{});
+      return;
+    }
+    with_op<Count, Fn, Code + 1>(code, std::forward<Fn>(fn));
+  }
 }
+constexpr int kUnaryOps = math::kAffine + 1;
+constexpr int kBinaryOps = math::kDiv + 1;
+
+// One broadcast dimension after merging: its size and each operand's element stride (0 where
+// the operand is broadcast along it).
+struct BroadcastDim {
+  int64_t size, stride_a, stride_b;
+};
+
+// The dimensions of y, innermost last, with size-1 dimensions dropped and neighbours merged
+// wherever both operands step through them contiguously (or both stay put).
+std::vector<BroadcastDim> merged_broadcast(const Shape& ys, const Shape& as, const Shape& bs) {
+  std::vector<BroadcastDim> dims;  // built innermost first
+  int64_t stride_a = 1, stride_b = 1;
+  for (size_t k = ys.size(); k-- > 0;) {
+    const int64_t size = ys[k];
+    const bool a_moves = as[k] != 1, b_moves = bs[k] != 1;
+    if (size != 1) {
+      const BroadcastDim d{size, a_moves ? stride_a : 0, b_moves ? stride_b : 0};
+      if (!dims.empty()) {
+        BroadcastDim& inner = dims.back();
+        const bool a_contiguous =
+            d.stride_a == inner.stride_a * inner.size || (d.stride_a == 0 && inner.stride_a == 0);
+        const bool b_contiguous =
+            d.stride_b == inner.stride_b * inner.size || (d.stride_b == 0 && inner.stride_b == 0);
+        if (a_contiguous && b_contiguous) {
+          inner.size *= size;
+          stride_a *= as[k];
+          stride_b *= bs[k];
+          continue;
+        }
+      }
+      dims.push_back(d);
+    }
+    stride_a *= as[k];
+    stride_b *= bs[k];
+  }
+  return {dims.rbegin(), dims.rend()};
+}
+
+// out[j] = op(a[j * la], b[j * lb]) for j < len, with the 0/1 strides as constants so each of
+// the four cases is a plain vectorisable loop.
+template <int Op, typename T>
+void binary_row(const T* a, int64_t la, const T* b, int64_t lb, T* out, int64_t len) {
+  auto run = [&](auto a_step, auto b_step) {
+    for (int64_t j = 0; j < len; ++j)
+      out[j] = math::binary_forward(Op, a[j * a_step], b[j * b_step]);
+  };
+  using One = std::integral_constant<int64_t, 1>;
+  using Zero = std::integral_constant<int64_t, 0>;
+  if (la == 1 && lb == 1)
+    run(One{}, One{});
+  else if (la == 1 && lb == 0)
+    run(One{}, Zero{});
+  else if (la == 0 && lb == 1)
+    run(Zero{}, One{});
+  else if (la == 0 && lb == 0)
+    run(Zero{}, Zero{});
+  else
+    run(la, lb);  // only when a shape is not contiguous, which tensors here always are
+}
+}  // namespace
 
 void CpuBackend::unary(UnaryOp op, const UnaryParams& p, const Tensor& x, Tensor& y) {
   dispatch_floating(x.dtype(), "unary", [&](auto zero) {
     using T = decltype(zero);
     const T* xs = static_cast<const T*>(x.raw());
     T* ys = static_cast<T*>(y.raw());
-    const int code = static_cast<int>(op);
     const T alpha = static_cast<T>(p.alpha), scale = static_cast<T>(p.scale),
             shift = static_cast<T>(p.shift);
     const int64_t n = x.numel();
+    with_op<kUnaryOps>(static_cast<int>(op), [&](auto code) {
 #pragma omp parallel for if (n > kParallelThreshold)
-    for (int64_t i = 0; i < n; ++i)
-      ys[i] = math::unary_forward(code, xs[i], alpha, scale, shift);
+      for (int64_t i = 0; i < n; ++i)
+        ys[i] = math::unary_forward(code(), xs[i], alpha, scale, shift);
+    });
   });
 }
 
@@ -32,12 +119,13 @@ void CpuBackend::unary_backward(UnaryOp op, const UnaryParams& p, const Tensor& 
     const T* ys = static_cast<const T*>(y.raw());
     const T* dys = static_cast<const T*>(dy.raw());
     T* dxs = static_cast<T*>(dx.raw());
-    const int code = static_cast<int>(op);
     const T alpha = static_cast<T>(p.alpha), scale = static_cast<T>(p.scale);
     const int64_t n = x.numel();
+    with_op<kUnaryOps>(static_cast<int>(op), [&](auto code) {
 #pragma omp parallel for if (n > kParallelThreshold)
-    for (int64_t i = 0; i < n; ++i)
-      dxs[i] = math::unary_backward(code, xs[i], ys[i], dys[i], alpha, scale);
+      for (int64_t i = 0; i < n; ++i)
+        dxs[i] = math::unary_backward(code(), xs[i], ys[i], dys[i], alpha, scale);
+    });
   });
 }
 
@@ -47,46 +135,39 @@ void CpuBackend::binary(BinaryOp op, const Tensor& a, const Tensor& b, Tensor& y
     const T* as = static_cast<const T*>(a.raw());
     const T* bs = static_cast<const T*>(b.raw());
     T* ys = static_cast<T*>(y.raw());
-    const int code = static_cast<int>(op);
     const int64_t n = y.numel();
-    if (a.shape() == y.shape() && b.shape() == y.shape()) {
-#pragma omp parallel for if (n > kParallelThreshold)
-      for (int64_t i = 0; i < n; ++i)
-        ys[i] = math::binary_forward(code, as[i], bs[i]);
-      return;
-    }
-    // Broadcast: element strides with 0 along broadcast dims, walked a row (last dim) at a time.
-    const int nd = y.ndim();
-    if (nd == 0) {
-      ys[0] = math::binary_forward(code, as[0], bs[0]);
-      return;
-    }
-    std::vector<int64_t> sa(static_cast<size_t>(nd)), sb(static_cast<size_t>(nd));
-    int64_t stride_a = 1, stride_b = 1;
-    for (int i = nd - 1; i >= 0; --i) {
-      const size_t k = static_cast<size_t>(i);
-      sa[k] = a.shape()[k] == 1 ? 0 : stride_a;
-      sb[k] = b.shape()[k] == 1 ? 0 : stride_b;
-      stride_a *= a.shape()[k];
-      stride_b *= b.shape()[k];
-    }
-    const int64_t row_len = y.shape().back();
-    const int64_t rows = n / std::max<int64_t>(row_len, 1);
-    const int64_t la = sa.back(), lb = sb.back();
-#pragma omp parallel for if (n > kParallelThreshold)
-    for (int64_t r = 0; r < rows; ++r) {
-      int64_t rem = r, oa = 0, ob = 0;
-      for (int i = nd - 2; i >= 0; --i) {
-        const size_t k = static_cast<size_t>(i);
-        const int64_t idx = rem % y.shape()[k];
-        rem /= y.shape()[k];
-        oa += idx * sa[k];
-        ob += idx * sb[k];
+    if (n == 0) return;
+    const std::vector<BroadcastDim> dims = merged_broadcast(y.shape(), a.shape(), b.shape());
+    with_op<kBinaryOps>(static_cast<int>(op), [&](auto code) {
+      if (dims.empty()) {  // a single element
+        ys[0] = math::binary_forward(code(), as[0], bs[0]);
+        return;
       }
-      T* out = ys + r * row_len;
-      for (int64_t j = 0; j < row_len; ++j)
-        out[j] = math::binary_forward(code, as[oa + j * la], bs[ob + j * lb]);
-    }
+      const BroadcastDim& row = dims.back();
+      const int64_t rows = n / row.size;
+      // Few long rows (plain elementwise) split each row across threads; many rows split rows.
+      if (rows == 1) {
+        const int64_t chunk = 8192;
+#pragma omp parallel for if (n > kParallelThreshold)
+        for (int64_t j0 = 0; j0 < n; j0 += chunk)
+          binary_row<decltype(code)::value>(as + j0 * row.stride_a, row.stride_a,
+                                            bs + j0 * row.stride_b, row.stride_b, ys + j0,
+                                            std::min(chunk, n - j0));
+        return;
+      }
+#pragma omp parallel for if (n > kParallelThreshold)
+      for (int64_t r = 0; r < rows; ++r) {
+        int64_t rem = r, oa = 0, ob = 0;
+        for (size_t k = dims.size() - 1; k-- > 0;) {
+          const int64_t idx = rem % dims[k].size;
+          rem /= dims[k].size;
+          oa += idx * dims[k].stride_a;
+          ob += idx * dims[k].stride_b;
+        }
+        binary_row<decltype(code)::value>(as + oa, row.stride_a, bs + ob, row.stride_b,
+                                          ys + r * row.size, row.size);
+      }
+    });
   });
 }
 
@@ -95,15 +176,23 @@ void CpuBackend::sum_axis(const Tensor& x, Tensor& y, int64_t outer, int64_t n, 
     using T = decltype(zero);
     const T* xs = static_cast<const T*>(x.raw());
     T* ys = static_cast<T*>(y.raw());
-    // Accumulate in double: sums over a whole image or batch lose digits in float.
+    // Accumulate in double: sums over a whole image or batch lose digits in float. Each output
+    // adds its n terms in order k = 0, 1, ...; a block of neighbouring outputs is summed
+    // together so the inner loop runs over contiguous memory.
+    constexpr int64_t kBlock = 256;
+    const int64_t blocks = (inner + kBlock - 1) / kBlock;
 #pragma omp parallel for collapse(2) if (outer * n * inner > kParallelThreshold)
     for (int64_t o = 0; o < outer; ++o) {
-      for (int64_t i = 0; i < inner; ++i) {
-        double acc = 0.0;
-        const T* col = xs + o * n * inner + i;
+      for (int64_t blk = 0; blk < blocks; ++blk) {
+        const int64_t i0 = blk * kBlock, len = std::min(kBlock, inner - i0);
+        double acc[kBlock];
+        std::fill(acc, acc + len, 0.0);
+        const T* src = xs + o * n * inner + i0;
         for (int64_t k = 0; k < n; ++k)
-          acc += static_cast<double>(col[k * inner]);
-        ys[o * inner + i] = static_cast<T>(acc);
+          for (int64_t i = 0; i < len; ++i)
+            acc[i] += static_cast<double>(src[k * inner + i]);
+        for (int64_t i = 0; i < len; ++i)
+          ys[o * inner + i0 + i] = static_cast<T>(acc[i]);
       }
     }
   });

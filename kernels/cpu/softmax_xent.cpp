@@ -23,25 +23,34 @@ int64_t target_at(const Tensor& target, int64_t i) {
   return static_cast<int64_t>(static_cast<const Target*>(target.raw())[i]);
 }
 
-// Softmax statistics of every position of one image: xs points at logits[n], [V, S].
+// Softmax statistics of every position of one image: xs points at logits[n], [V, S]. Kept as
+// two arrays (max, sum) rather than an array of SoftmaxStats so each sweep over a row of S
+// positions is a plain vector loop.
 template <typename T>
-void image_stats(const T* xs, int64_t V, int64_t S, std::vector<math::SoftmaxStats<T>>& st) {
-  st.resize(static_cast<size_t>(S));
-  for (int64_t s = 0; s < S; ++s)
-    st[static_cast<size_t>(s)] = {xs[s], 0.0};
-  for (int64_t v = 1; v < V; ++v) {
-    const T* row = xs + v * S;
-    for (int64_t s = 0; s < S; ++s)
-      st[static_cast<size_t>(s)].max = math::max_of(st[static_cast<size_t>(s)].max, row[s]);
-  }
-  for (int64_t v = 0; v < V; ++v) {
-    const T* row = xs + v * S;
-    for (int64_t s = 0; s < S; ++s) {
-      auto& p = st[static_cast<size_t>(s)];
-      p.sum += static_cast<double>(math::softmax_term(row[s], p.max));
+struct ImageStats {
+  std::vector<T> max;
+  std::vector<double> sum;
+
+  void compute(const T* xs, int64_t V, int64_t S) {
+    max.assign(xs, xs + S);
+    sum.assign(static_cast<size_t>(S), 0.0);
+    T* m = max.data();
+    double* total = sum.data();
+    for (int64_t v = 1; v < V; ++v) {
+      const T* row = xs + v * S;
+      for (int64_t s = 0; s < S; ++s)
+        m[s] = math::max_of(m[s], row[s]);
+    }
+    for (int64_t v = 0; v < V; ++v) {
+      const T* row = xs + v * S;
+      for (int64_t s = 0; s < S; ++s)
+        total[s] += static_cast<double>(math::softmax_term(row[s], m[s]));
     }
   }
-}
+  math::SoftmaxStats<T> at(int64_t s) const {
+    return {max[static_cast<size_t>(s)], sum[static_cast<size_t>(s)]};
+  }
+};
 
 }  // namespace
 
@@ -55,16 +64,15 @@ void CpuBackend::softmax_xent_forward(const Tensor& logits, const Tensor& target
       T* out = static_cast<T*>(nll.raw());
 #pragma omp parallel if (N * V * S > kParallelThreshold)
       {
-        std::vector<math::SoftmaxStats<T>> st;
+        ImageStats<T> st;
 #pragma omp for
         for (int64_t n = 0; n < N; ++n) {
           const T* image = xs + n * V * S;
-          image_stats(image, V, S, st);
+          st.compute(image, V, S);
           double total = 0.0;  // per-image sums in double
           for (int64_t s = 0; s < S; ++s) {
             const int64_t t = target_at<Target>(target, n * S + s);
-            total += math::log_sum_exp(st[static_cast<size_t>(s)]) -
-                     static_cast<double>(image[t * S + s]);
+            total += math::log_sum_exp(st.at(s)) - static_cast<double>(image[t * S + s]);
           }
           out[n] = static_cast<T>(total);
         }
@@ -85,26 +93,28 @@ void CpuBackend::softmax_xent_backward(const Tensor& logits, const Tensor& targe
       T* dx = static_cast<T*>(dlogits.raw());
 #pragma omp parallel if (N * V * S > kParallelThreshold)
       {
-        std::vector<math::SoftmaxStats<T>> st;
+        ImageStats<T> st;
         std::vector<double> inv_sum;
         std::vector<int64_t> tgt;
 #pragma omp for
         for (int64_t n = 0; n < N; ++n) {
           const T* image = xs + n * V * S;
-          image_stats(image, V, S, st);
+          st.compute(image, V, S);
           inv_sum.resize(static_cast<size_t>(S));
           tgt.resize(static_cast<size_t>(S));
           for (int64_t s = 0; s < S; ++s) {
-            inv_sum[static_cast<size_t>(s)] = 1.0 / st[static_cast<size_t>(s)].sum;
+            inv_sum[static_cast<size_t>(s)] = 1.0 / st.sum[static_cast<size_t>(s)];
             tgt[static_cast<size_t>(s)] = target_at<Target>(target, n * S + s);
           }
+          const T* m = st.max.data();
+          const double* inv = inv_sum.data();
+          const int64_t* t = tgt.data();
+          const T scale = dn[n];
           for (int64_t v = 0; v < V; ++v) {
             const T* row = image + v * S;
             T* drow = dx + (n * V + v) * S;
-            for (int64_t s = 0; s < S; ++s) {
-              const size_t k = static_cast<size_t>(s);
-              drow[s] = math::softmax_xent_grad(row[s], st[k], inv_sum[k], tgt[k] == v, dn[n]);
-            }
+            for (int64_t s = 0; s < S; ++s)
+              drow[s] = math::softmax_xent_grad(row[s], m[s], inv[s], t[s] == v, scale);
           }
         }
       }
