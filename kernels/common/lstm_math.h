@@ -11,10 +11,26 @@
 //   da_i = dc_total g i (1 - i)      da_f = dc_total c_prev f (1 - f)
 //   da_o = dh tanh(c) o (1 - o)      da_g = dc_total i (1 - g^2)
 //   dc_prev = dc_total f
+#include "kernels/common/fast_math.h"
 #include "kernels/common/hd.h"
 #include "kernels/common/unary_math.h"
 
 namespace gm::math {
+
+// The cell's activations: in float the branch-free versions of kernels/common/fast_math.h (a
+// few ulp, and the CPU loops over a whole layer vectorise), in double the reference formulas.
+GM_HD float cell_sigmoid(float x) {
+  return fast_sigmoid(x);
+}
+GM_HD double cell_sigmoid(double x) {
+  return sigmoid(x);
+}
+GM_HD float cell_tanh(float x) {
+  return fast_tanh(x);
+}
+GM_HD double cell_tanh(double x) {
+  return tanh(x);
+}
 
 template <typename T>
 struct LstmOut {
@@ -23,9 +39,10 @@ struct LstmOut {
 
 template <typename T>
 GM_HD LstmOut<T> lstm_forward(T a_i, T a_f, T a_o, T a_g, T c_prev) {
-  const T i = sigmoid(a_i), f = sigmoid(a_f), o = sigmoid(a_o), g = tanh(a_g);
+  const T i = cell_sigmoid(a_i), f = cell_sigmoid(a_f), o = cell_sigmoid(a_o);
+  const T g = cell_tanh(a_g);
   const T c = f * c_prev + i * g;
-  return {o * tanh(c), c};
+  return {o * cell_tanh(c), c};
 }
 
 template <typename T>
@@ -37,8 +54,9 @@ struct LstmGrad {
 // dh and dc are the gradients arriving at h and c (pass 0 for one that received none).
 template <typename T>
 GM_HD LstmGrad<T> lstm_backward(T a_i, T a_f, T a_o, T a_g, T c_prev, T c, T dh, T dc) {
-  const T i = sigmoid(a_i), f = sigmoid(a_f), o = sigmoid(a_o), g = tanh(a_g);
-  const T tc = tanh(c);
+  const T i = cell_sigmoid(a_i), f = cell_sigmoid(a_f), o = cell_sigmoid(a_o);
+  const T g = cell_tanh(a_g);
+  const T tc = cell_tanh(c);
   const T dc_total = dc + dh * o * (T(1) - tc * tc);
   LstmGrad<T> r;
   r.d_i = dc_total * g * i * (T(1) - i);

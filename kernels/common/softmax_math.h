@@ -14,7 +14,7 @@
 #include <cmath>
 #include <cstdint>
 
-#include "kernels/common/fast_exp.h"
+#include "kernels/common/fast_math.h"
 #include "kernels/common/hd.h"
 #include "kernels/common/unary_math.h"
 
@@ -33,7 +33,7 @@ GM_HD T max_of(T a, T b) {
 }
 
 // exp(x - m): one term of the sum, and the unnormalised softmax probability. In float it is
-// fast_exp (kernels/common/fast_exp.h: a few ulp, and vectorisable on the CPU); in double, the
+// fast_exp (kernels/common/fast_math.h: a few ulp, and vectorisable on the CPU); in double, the
 // reference type, the library exp.
 GM_HD float softmax_term(float x, float max) {
   return fast_exp(x - max);

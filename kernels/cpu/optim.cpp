@@ -9,6 +9,13 @@ namespace {
 constexpr int64_t kParallelThreshold = 65536;
 }  // namespace
 
+// Adam computes in the parameter's type, with everything that is the same for every element
+// (bias corrections, the step size) folded into constants first: the loop is then a few vector
+// multiplies, one square root and one division per element. (It used to compute in double with
+// both bias corrections divided per element: 41 % of the vae-ref training step.) The moment
+// estimates are stored in T anyway, so double arithmetic bought only a last-bit difference.
+//   m = b1 m + (1 - b1) g;  v = b2 v + (1 - b2) g^2
+//   p -= lr / bc1 * m / (sqrt(v) / sqrt(bc2) + eps)     (= lr * m_hat / (sqrt(v_hat) + eps))
 void CpuBackend::adam_update(const AdamStep& s, Tensor& param, const Tensor& grad, Tensor& m,
                              Tensor& v) {
   dispatch_floating(param.dtype(), "adam_update", [&](auto zero) {
@@ -19,19 +26,24 @@ void CpuBackend::adam_update(const AdamStep& s, Tensor& param, const Tensor& gra
     T* vs = static_cast<T*>(v.raw());
     const double bc1 = 1.0 - std::pow(s.beta1, static_cast<double>(s.step));
     const double bc2 = 1.0 - std::pow(s.beta2, static_cast<double>(s.step));
+    const T beta1 = static_cast<T>(s.beta1), beta2 = static_cast<T>(s.beta2);
+    const T one_minus_beta1 = static_cast<T>(1.0 - s.beta1);
+    const T one_minus_beta2 = static_cast<T>(1.0 - s.beta2);
+    const T step_size = static_cast<T>(s.lr / bc1);
+    const T inv_sqrt_bc2 = static_cast<T>(1.0 / std::sqrt(bc2));
+    const T eps = static_cast<T>(s.eps);
+    // L2-in-gradient (Adam) or decoupled decay of the weight itself (AdamW); 0 when unused.
+    const T l2 = static_cast<T>(s.decoupled ? 0.0 : s.weight_decay);
+    const T keep = static_cast<T>(s.decoupled ? 1.0 - s.lr * s.weight_decay : 1.0);
     const int64_t n = param.numel();
 #pragma omp parallel for if (n > kParallelThreshold)
     for (int64_t i = 0; i < n; ++i) {
-      double gi = static_cast<double>(g[i]);
-      if (!s.decoupled) gi += s.weight_decay * static_cast<double>(p[i]);
-      const double mi = s.beta1 * static_cast<double>(ms[i]) + (1.0 - s.beta1) * gi;
-      const double vi = s.beta2 * static_cast<double>(vs[i]) + (1.0 - s.beta2) * gi * gi;
-      ms[i] = static_cast<T>(mi);
-      vs[i] = static_cast<T>(vi);
-      double pi = static_cast<double>(p[i]);
-      if (s.decoupled) pi -= s.lr * s.weight_decay * pi;
-      pi -= s.lr * (mi / bc1) / (std::sqrt(vi / bc2) + s.eps);
-      p[i] = static_cast<T>(pi);
+      const T gi = g[i] + l2 * p[i];
+      const T mi = beta1 * ms[i] + one_minus_beta1 * gi;
+      const T vi = beta2 * vs[i] + one_minus_beta2 * gi * gi;
+      ms[i] = mi;
+      vs[i] = vi;
+      p[i] = keep * p[i] - step_size * mi / (std::sqrt(vi) * inv_sqrt_bc2 + eps);
     }
   });
 }
