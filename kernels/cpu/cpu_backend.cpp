@@ -9,22 +9,16 @@
 namespace gm {
 
 CpuBackend& cpu_backend() {
-  static CpuBackend backend;  // stateless; one instance serves every cpu tensor
+  static CpuBackend backend;  // one instance (and one block cache) serves every cpu tensor
   return backend;
 }
 
-// 64-byte alignment: a cache line, and enough for any SIMD load.
 void* CpuBackend::allocate(size_t bytes) {
-  size_t rounded = (bytes + 63) / 64 * 64;
-  void* p = std::aligned_alloc(64, rounded);
-  if (!p)
-    throw Error(fmt::format("cpu: out of memory allocating {} bytes ({:.1f} MiB)", bytes,
-                            static_cast<double>(bytes) / (1024.0 * 1024.0)));
-  return p;
+  return cache_.allocate(bytes);
 }
 
-void CpuBackend::deallocate(void* ptr, size_t) {
-  std::free(ptr);
+void CpuBackend::deallocate(void* ptr, size_t bytes) {
+  cache_.deallocate(ptr, bytes);
 }
 void CpuBackend::copy_from_host(void* dst, const void* src, size_t n) {
   std::memcpy(dst, src, n);

@@ -5,6 +5,7 @@
 // family: cpu_backend.cpp (memory, fills, copies), elementwise.cpp, gemm.cpp, conv.cpp,
 // softmax_xent.cpp, lstm_cell.cpp, gaussian.cpp, likelihoods.cpp (model kernels), optim.cpp.
 #include "engine/backend.h"
+#include "kernels/cpu/block_cache.h"
 
 namespace gm {
 
@@ -18,6 +19,9 @@ class CpuBackend final : public Backend {
   void copy_to_host(void* host_dst, const void* src, size_t bytes) override;
   void copy_within(void* dst, const void* src, size_t bytes) override;
   void synchronize() override {}
+  // Host memory through the block cache (kernels/cpu/block_cache.h): peak and cached bytes.
+  HostMemoryStats memory_stats() const { return cache_.stats(); }
+  void reset_peak_memory() { cache_.reset_peak(); }
 
   void fill(Tensor& y, double value) override;
   void arange(Tensor& y) override;
@@ -71,6 +75,9 @@ class CpuBackend final : public Backend {
                    Tensor& v) override;
   void sgd_update(const SgdStep& s, Tensor& param, const Tensor& grad,
                   Tensor& momentum_buffer) override;
+
+ private:
+  BlockCache cache_;
 };
 
 CpuBackend& cpu_backend();

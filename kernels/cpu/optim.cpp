@@ -15,7 +15,9 @@ constexpr int64_t kParallelThreshold = 65536;
 // both bias corrections divided per element: 41 % of the vae-ref training step.) The moment
 // estimates are stored in T anyway, so double arithmetic bought only a last-bit difference.
 //   m = b1 m + (1 - b1) g;  v = b2 v + (1 - b2) g^2
-//   p -= lr / bc1 * m / (sqrt(v) / sqrt(bc2) + eps)     (= lr * m_hat / (sqrt(v_hat) + eps))
+//   p -= lr * (m / bc1) / (sqrt(v) / sqrt(bc2) + eps)   (= lr * m_hat / (sqrt(v_hat) + eps))
+// lr multiplies last: m_hat / (sqrt(v_hat) + eps) is about 1, so even an absurd lr (1e38, as in
+// the divergence test) gives a finite step instead of overflowing in lr / bc1.
 void CpuBackend::adam_update(const AdamStep& s, Tensor& param, const Tensor& grad, Tensor& m,
                              Tensor& v) {
   dispatch_floating(param.dtype(), "adam_update", [&](auto zero) {
@@ -29,7 +31,7 @@ void CpuBackend::adam_update(const AdamStep& s, Tensor& param, const Tensor& gra
     const T beta1 = static_cast<T>(s.beta1), beta2 = static_cast<T>(s.beta2);
     const T one_minus_beta1 = static_cast<T>(1.0 - s.beta1);
     const T one_minus_beta2 = static_cast<T>(1.0 - s.beta2);
-    const T step_size = static_cast<T>(s.lr / bc1);
+    const T lr = static_cast<T>(s.lr), inv_bc1 = static_cast<T>(1.0 / bc1);
     const T inv_sqrt_bc2 = static_cast<T>(1.0 / std::sqrt(bc2));
     const T eps = static_cast<T>(s.eps);
     // L2-in-gradient (Adam) or decoupled decay of the weight itself (AdamW); 0 when unused.
@@ -43,7 +45,7 @@ void CpuBackend::adam_update(const AdamStep& s, Tensor& param, const Tensor& gra
       const T vi = beta2 * vs[i] + one_minus_beta2 * gi * gi;
       ms[i] = mi;
       vs[i] = vi;
-      p[i] = keep * p[i] - step_size * mi / (std::sqrt(vi) * inv_sqrt_bc2 + eps);
+      p[i] = keep * p[i] - lr * (mi * inv_bc1 / (std::sqrt(vi) * inv_sqrt_bc2 + eps));
     }
   });
 }
