@@ -1,11 +1,19 @@
 #include "engine/backend.h"
 
+#include "engine/ops.h"
 #include "kernels/cpu/cpu_backend.h"
 #if GENMODEL_HAVE_CUDA_EMU
 #include "kernels/cuda/cuda_backend.h"
 #endif
 
 namespace gm {
+
+void Backend::conv2d_forward_bias(const Conv2dGeometry& g, const ConvMask& mask, const Tensor& x,
+                                  const Tensor& w, const Tensor& bias, Tensor& y) {
+  conv2d_forward(g, mask, x, w, y);
+  // In place: each element of y is read once and written once, at the same index.
+  binary(BinaryOp::add, y, reshape(bias.detach(), {1, g.out_channels, 1, 1}), y);
+}
 
 std::string device_unavailable_reason(Device device) {
   switch (device.kind) {

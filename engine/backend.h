@@ -122,6 +122,10 @@ class Backend {
   // ---- convolution (the masked variant skips invisible taps rather than multiplying by 0)
   virtual void conv2d_forward(const Conv2dGeometry& g, const ConvMask& mask, const Tensor& x,
                               const Tensor& w, Tensor& y) = 0;
+  // y = conv(x, w) + bias[k] for bias [K]. A backend that can start its GEMM from the bias
+  // overrides this (one pass over y instead of two); the default adds it after the convolution.
+  virtual void conv2d_forward_bias(const Conv2dGeometry& g, const ConvMask& mask, const Tensor& x,
+                                   const Tensor& w, const Tensor& bias, Tensor& y);
   virtual void conv2d_backward_data(const Conv2dGeometry& g, const ConvMask& mask, const Tensor& dy,
                                     const Tensor& w, Tensor& dx) = 0;
   virtual void conv2d_backward_weight(const Conv2dGeometry& g, const ConvMask& mask,

@@ -45,15 +45,24 @@ Tensor add_bias(const char* op, const Tensor& y, const Tensor& bias) {
   return add(y, reshape(bias, {y.size(1), 1, 1}));
 }
 
-// The cross-correlation of x with weight under a mask, recorded as one node.
-Tensor conv_recorded(const char* name, const Tensor& x, const Tensor& weight,
+// The cross-correlation of x with weight under a mask, plus the bias when there is one,
+// recorded as one node. The bias is added by the backend's convolution (folded into the GEMM
+// on the CPU); its gradient is dy summed over images and pixels.
+Tensor conv_recorded(const char* name, const Tensor& x, const Tensor& weight, const Tensor& bias,
                      const Conv2dGeometry& g, const ConvMask& mask) {
   Tensor y = Tensor::empty({g.batch, g.out_channels, g.out_height(), g.out_width()}, x.dtype(),
                            x.device());
-  x.backend().conv2d_forward(g, mask, x, weight, y);
-  record(name, {x, weight}, {&y}, [x, weight, g, mask](const std::vector<Tensor>& grads) {
+  if (bias.defined()) {
+    check_shape(name, "bias", bias, {g.out_channels});
+    x.backend().conv2d_forward_bias(g, mask, x, weight, bias, y);
+  } else {
+    x.backend().conv2d_forward(g, mask, x, weight, y);
+  }
+  std::vector<Tensor> inputs{x, weight};
+  if (bias.defined()) inputs.push_back(bias);
+  record(name, inputs, {&y}, [x, weight, bias, g, mask](const std::vector<Tensor>& grads) {
     const Tensor& dy = grads[0];
-    Tensor dx, dw;
+    Tensor dx, dw, db;
     if (x.requires_grad()) {
       dx = Tensor::empty(x.shape(), x.dtype(), x.device());
       x.backend().conv2d_backward_data(g, mask, dy, weight, dx);
@@ -62,7 +71,9 @@ Tensor conv_recorded(const char* name, const Tensor& x, const Tensor& weight,
       dw = Tensor::empty(weight.shape(), weight.dtype(), weight.device());
       x.backend().conv2d_backward_weight(g, mask, x, dy, dw);
     }
-    return std::vector<Tensor>{dx, dw};
+    if (!bias.defined()) return std::vector<Tensor>{dx, dw};
+    if (bias.requires_grad()) db = reshape(sum(dy, {0, 2, 3}), {g.out_channels});
+    return std::vector<Tensor>{dx, dw, db};
   });
   return y;
 }
@@ -104,7 +115,7 @@ Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, int64_t
         shape_str(weight.shape()), weight.size(1), shape_str(x.shape()), x.size(1)));
   const Conv2dGeometry g = conv_geometry(x, weight, stride, padding, padding);
   check_output_fits(op, g, x);
-  return add_bias(op, conv_recorded(op, x, weight, g, ConvMask{}), bias);
+  return conv_recorded(op, x, weight, bias, g, ConvMask{});
 }
 
 Tensor masked_conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, MaskType type,
@@ -130,7 +141,7 @@ Tensor masked_conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, 
         "output channels ({}, weight {})",
         colour_groups, C, shape_str(x.shape()), K, shape_str(weight.shape())));
   const Conv2dGeometry g = conv_geometry(x, weight, 1, kh / 2, kw / 2);
-  return add_bias(op, conv_recorded(op, x, weight, g, ConvMask{type, colour_groups}), bias);
+  return conv_recorded(op, x, weight, bias, g, ConvMask{type, colour_groups});
 }
 
 Tensor conv_transpose2d(const Tensor& x, const Tensor& weight, const Tensor& bias, int64_t stride,

@@ -202,12 +202,21 @@ const T* columns(const ConvPlan& p, const T* x, int64_t n, T* buffer) {
 // and calls a single-threaded GEMM (OpenBLAS's OpenMP build runs one thread inside a parallel
 // region). On pixelcnn-ref's shapes one image's GEMM is too small to split well: two threads
 // on two images beat two threads synchronising inside every GEMM.
+// With a bias, each image's output starts as the bias broadcast over its pixels and the GEMM
+// accumulates onto it (beta = 1): the same single pass over y that zeroing it would cost.
 template <typename T>
-void forward(const ConvPlan& p, const T* x, const T* w, T* y) {
+void forward(const ConvPlan& p, const T* x, const T* w, const T* bias, T* y) {
   const Conv2dGeometry& g = p.g;
   const int64_t K = g.out_channels, P = p.pixels;
+  auto start_from_bias = [&](T* y_n) {
+    for (int64_t k = 0; k < K; ++k)
+      std::fill(y_n + k * P, y_n + (k + 1) * P, bias[k]);
+  };
   if (p.empty()) {  // nothing visible (1x1 type A) or nothing to compute
     std::fill(y, y + g.batch * K * P, T(0));
+    if (bias)
+      for (int64_t n = 0; n < g.batch; ++n)
+        start_from_bias(y + n * K * P);
     return;
   }
   std::vector<T> gathered;
@@ -217,9 +226,11 @@ void forward(const ConvPlan& p, const T* x, const T* w, T* y) {
   {
     auto buffer = uninitialised<T>(p.columns_as_is ? 0 : p.rows * P);
 #pragma omp for schedule(static)
-    for (int64_t n = 0; n < g.batch; ++n)
-      gemm(false, false, K, P, p.rows, T(1), wg, p.rows, columns(p, x, n, buffer.get()), P, T(0),
-           y + n * K * P, P);
+    for (int64_t n = 0; n < g.batch; ++n) {
+      if (bias) start_from_bias(y + n * K * P);
+      gemm(false, false, K, P, p.rows, T(1), wg, p.rows, columns(p, x, n, buffer.get()), P,
+           bias ? T(1) : T(0), y + n * K * P, P);
+    }
   }
 }
 
@@ -303,9 +314,21 @@ void CpuBackend::conv2d_forward(const Conv2dGeometry& g, const ConvMask& mask, c
   check_float("conv2d_forward", y);
   const ConvPlan p = make_plan(g, mask);
   if (y.dtype() == DType::f32)
-    forward(p, x.data<float>(), w.data<float>(), y.data<float>());
+    forward(p, x.data<float>(), w.data<float>(), static_cast<const float*>(nullptr),
+            y.data<float>());
   else
-    forward(p, x.data<double>(), w.data<double>(), y.data<double>());
+    forward(p, x.data<double>(), w.data<double>(), static_cast<const double*>(nullptr),
+            y.data<double>());
+}
+
+void CpuBackend::conv2d_forward_bias(const Conv2dGeometry& g, const ConvMask& mask, const Tensor& x,
+                                     const Tensor& w, const Tensor& bias, Tensor& y) {
+  check_float("conv2d_forward_bias", y);
+  const ConvPlan p = make_plan(g, mask);
+  if (y.dtype() == DType::f32)
+    forward(p, x.data<float>(), w.data<float>(), bias.data<float>(), y.data<float>());
+  else
+    forward(p, x.data<double>(), w.data<double>(), bias.data<double>(), y.data<double>());
 }
 
 void CpuBackend::conv2d_backward_data(const Conv2dGeometry& g, const ConvMask& mask,

@@ -41,6 +41,8 @@ class CpuBackend final : public Backend {
 
   void conv2d_forward(const Conv2dGeometry& g, const ConvMask& mask, const Tensor& x,
                       const Tensor& w, Tensor& y) override;
+  void conv2d_forward_bias(const Conv2dGeometry& g, const ConvMask& mask, const Tensor& x,
+                           const Tensor& w, const Tensor& bias, Tensor& y) override;
   void conv2d_backward_data(const Conv2dGeometry& g, const ConvMask& mask, const Tensor& dy,
                             const Tensor& w, Tensor& dx) override;
   void conv2d_backward_weight(const Conv2dGeometry& g, const ConvMask& mask, const Tensor& x,
