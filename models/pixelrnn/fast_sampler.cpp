@@ -4,6 +4,7 @@
 #include <map>
 
 #include "engine/autograd.h"
+#include "models/fast_sampler_checks.h"
 #include "models/pixelcnn/fast_sampler.h"
 
 namespace gm::pixelrnn {
@@ -228,14 +229,7 @@ DType checked_dtype(const PixelRnn& model, const char* what) {
   GM_CHECK(model.config().architecture == Architecture::row_lstm,
            "{}: model {} is not a Row LSTM; use model.sample for other PixelRNN layers", what,
            model.config_name());
-  const std::vector<nn::NamedTensor> params = model.parameters();
-  GM_CHECK(!params.empty(), "{}: model {} has no parameters", what, model.config_name());
-  const Tensor& p = params.front().tensor;
-  GM_CHECK(p.device().is_cpu(),
-           "{}: the fast sampler runs on the cpu, but model {} lives on {}; sample on the cpu "
-           "or use the naive sampler (model.sample)",
-           what, model.config_name(), p.device().name());
-  return p.dtype();
+  return models::cpu_model_dtype(what, model.config_name(), model.parameters());
 }
 
 }  // namespace
@@ -243,9 +237,7 @@ DType checked_dtype(const PixelRnn& model, const char* what) {
 Tensor sample_rowlstm_fast(const PixelRnn& model, int64_t count, double temperature,
                            Generator& gen) {
   const char* what = "fast Row LSTM sampler";
-  GM_CHECK(count >= 1, "{}: sample count must be positive, got {}", what, count);
-  GM_CHECK(temperature > 0.0 && std::isfinite(temperature),
-           "{}: temperature must be a positive number, got {}", what, temperature);
+  models::check_sampling_request(what, count, temperature);
   const DType dtype = checked_dtype(model, what);
   NoGradGuard no_grad;
   return dtype == DType::f64 ? sample_impl<double>(model, count, temperature, gen)
@@ -254,11 +246,7 @@ Tensor sample_rowlstm_fast(const PixelRnn& model, int64_t count, double temperat
 
 Tensor rowlstm_incremental_logits(const PixelRnn& model, const Tensor& images) {
   const char* what = "incremental Row LSTM logits";
-  const models::ImageShape s = model.image_shape();
-  GM_CHECK(images.dtype() == DType::u8 && images.ndim() == 4 && images.size(1) == s.channels &&
-               images.size(2) == s.height && images.size(3) == s.width,
-           "{}: expected uint8 images [N, {}, {}, {}], got {}", what, s.channels, s.height, s.width,
-           images.describe());
+  models::check_image_batch(what, model.image_shape(), images);
   const DType dtype = checked_dtype(model, what);
   NoGradGuard no_grad;
   return dtype == DType::f64 ? logits_impl<double>(model, images)
