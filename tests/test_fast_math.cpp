@@ -59,6 +59,10 @@ TEST_CASE("fast exp, expm1, sigmoid and tanh stay within a few ulp of double", "
   check({"sigmoid", fast_sigmoid, [](double x) { return 1.0 / (1.0 + std::exp(-x)); }, -80.0f,
          80.0f, 4.0});
   check({"tanh", fast_tanh, [](double x) { return std::tanh(x); }, -20.0f, 20.0f, 4.0});
+  check({"log", fast_log, [](double x) { return std::log(x); }, 1e-6f, 1000.0f, 4.0});
+  check({"log near 1", fast_log, [](double x) { return std::log(x); }, 0.5f, 2.0f, 4.0});
+  check({"log1p", fast_log1p, [](double x) { return std::log1p(x); }, -0.9f, 10.0f, 4.0});
+  check({"log1p of tiny", fast_log1p, [](double x) { return std::log1p(x); }, -1e-6f, 1e-6f, 4.0});
 }
 
 TEST_CASE("fast math saturates instead of overflowing", "[fast_math]") {
@@ -72,4 +76,7 @@ TEST_CASE("fast math saturates instead of overflowing", "[fast_math]") {
   CHECK(fast_sigmoid(200.0f) == 1.0f);
   CHECK(fast_expm1(-200.0f) == -1.0f);
   CHECK(fast_tanh(0.0f) == 0.0f);
+  // Denormal inputs of log are scaled into the normal range, not misread.
+  CHECK(std::fabs(fast_log(1e-40f) - std::log(1e-40)) < 1e-4);
+  CHECK(fast_log1p(1e-30f) == 1e-30f);
 }

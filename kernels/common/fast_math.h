@@ -1,9 +1,10 @@
 #pragma once
-// exp, expm1, sigmoid and tanh for float as branch-free arithmetic, so a loop of them vectorises
-// (glibc's expf/tanhf are scalar calls: ~10 % of the PixelCNN training step went to expf over
-// 256 x 784 logits per image, ~20 % of the Row LSTM step to tanhf/expm1f). Used by the fused
-// kernels (softmax cross-entropy, LSTM cell) of every backend, so the devices still agree bit for
-// bit; the elementwise ops keep the C library's functions.
+// exp, expm1, log, log1p, sigmoid and tanh for float as branch-free arithmetic, so a loop of
+// them vectorises (glibc's expf/tanhf/log1pf are scalar calls: ~10 % of the PixelCNN training
+// step went to expf over 256 x 784 logits per image, ~20 % of the Row LSTM step to
+// tanhf/expm1f, ~20 % of the VAE step to the logistic likelihood's log1pf/expm1f). Used by the
+// fused kernels (softmax cross-entropy, LSTM cell, likelihoods) of every backend, so the devices
+// still agree bit for bit; the elementwise ops keep the C library's functions.
 //
 //   exp(x) = 2^n * exp(r),   n = round(x / ln 2),   r = x - n ln 2  in [-ln2/2, ln2/2]
 //
@@ -18,6 +19,7 @@
 #include <cstring>
 
 #include "kernels/common/hd.h"
+#include "kernels/common/unary_math.h"
 
 namespace gm::math {
 
@@ -81,5 +83,89 @@ GM_HD float fast_tanh(float x) {
   const float e = fast_expm1(2.0f * x);
   return e / (e + 2.0f);
 }
+
+// log(x) for x > 0 (including denormals): x = 2^e m with m in [sqrt(1/2), sqrt(2)), and
+//   log m = 2 atanh(s) = 2 (s + s^3/3 + s^5/5 + s^7/7 + s^9/9 + ...),  s = (m - 1) / (m + 1)
+// with |s| <= 0.172, so the first omitted term is below 0.172^10 / 11 = 2e-9 of the sum: a few
+// ulp in all. log(0) gives a large negative number instead of -inf, log of a negative number is
+// not defined; the callers here pass only positive values.
+GM_HD float fast_log(float x) {
+  constexpr float kLn2 = 0.693147180559945f;
+  constexpr float kSmallest = 1.17549435e-38f;  // float's smallest normal
+  // Denormals are scaled into the normal range first (2^23) and the exponent corrected.
+  const bool denormal = x < kSmallest;
+  x = denormal ? x * 8388608.0f : x;
+  int32_t bits;
+  std::memcpy(&bits, &x, sizeof bits);
+  int32_t e = ((bits >> 23) & 0xff) - 127 - (denormal ? 23 : 0);
+  const int32_t mantissa_bits = (bits & 0x007fffff) | 0x3f800000;  // m in [1, 2)
+  float m;
+  std::memcpy(&m, &mantissa_bits, sizeof m);
+  const bool high = m > 1.41421356f;
+  m = high ? m * 0.5f : m;
+  e = high ? e + 1 : e;
+  const float s = (m - 1.0f) / (m + 1.0f), s2 = s * s;
+  float p = 1.0f / 9.0f;
+  p = p * s2 + 1.0f / 7.0f;
+  p = p * s2 + 1.0f / 5.0f;
+  p = p * s2 + 1.0f / 3.0f;
+  p = p * s2 + 1.0f;
+  return static_cast<float>(e) * kLn2 + 2.0f * s * p;
+}
+
+// log(1 + y) for y > -1 with relative accuracy for tiny y: u = 1 + y rounds, but
+// log(u) * y / (u - 1) cancels that rounding to first order (u - 1 is exact); where u == 1,
+// log1p(y) = y to float precision.
+GM_HD float fast_log1p(float y) {
+  const float u = 1.0f + y, d = u - 1.0f;
+  const float ratio = d == 0.0f ? 1.0f : y / d;
+  return d == 0.0f ? y : fast_log(u) * ratio;
+}
+
+// The functions the fused kernels call, by type: float takes the branch-free versions above,
+// double (the reference type, used by gradient checks) the C library's.
+namespace fused {
+GM_HD float exp(float x) {
+  return fast_exp(x);
+}
+GM_HD double exp(double x) {
+  return math::exp(x);
+}
+GM_HD float expm1(float x) {
+  return fast_expm1(x);
+}
+GM_HD double expm1(double x) {
+  return math::expm1(x);
+}
+GM_HD float log(float x) {
+  return fast_log(x);
+}
+GM_HD double log(double x) {
+  return math::log(x);
+}
+GM_HD float log1p(float x) {
+  return fast_log1p(x);
+}
+GM_HD double log1p(double x) {
+  return math::log1p(x);
+}
+GM_HD float tanh(float x) {
+  return fast_tanh(x);
+}
+GM_HD double tanh(double x) {
+  return math::tanh(x);
+}
+GM_HD float sigmoid(float x) {
+  return fast_sigmoid(x);
+}
+GM_HD double sigmoid(double x) {
+  return math::sigmoid(x);
+}
+// log(1 + exp(x)), as math::softplus.
+template <typename T>
+GM_HD T softplus(T x) {
+  return (x > T(0) ? x : T(0)) + log1p(exp(-(x > T(0) ? x : -x)));
+}
+}  // namespace fused
 
 }  // namespace gm::math

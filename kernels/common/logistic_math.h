@@ -26,8 +26,12 @@
 //   middle: d/dmean = (tanh(a/2) + tanh(b/2)) / (2 s)
 //           d/dlog_scale = -w / tanh(w) + (a tanh(a/2) + b tanh(b/2)) / 2
 // There is no gradient with respect to x (it is data).
+//
+// exp, log, tanh, ... are math::fused's: branch-free in float (a few ulp;
+// kernels/common/fast_math.h), the C library's in double.
 #include <cstdint>
 
+#include "kernels/common/fast_math.h"
 #include "kernels/common/hd.h"
 #include "kernels/common/unary_math.h"
 
@@ -37,12 +41,12 @@ namespace gm::math {
 
 template <typename T>
 GM_HD T bernoulli_nll(T logit, T target) {
-  return target * softplus(-logit) + (T(1) - target) * softplus(logit);
+  return target * fused::softplus(-logit) + (T(1) - target) * fused::softplus(logit);
 }
 
 template <typename T>
 GM_HD T bernoulli_nll_grad(T logit, T target, T dnll) {
-  return dnll * (sigmoid(logit) - target);
+  return dnll * (fused::sigmoid(logit) - target);
 }
 
 // ---- discretized logistic
@@ -59,20 +63,20 @@ GM_HD T abs_of(T x) {
 template <typename T>
 GM_HD T log_cosh(T t) {
   const T m = abs_of(t);
-  return m + log1p(exp(T(-2) * m)) - T(kLn2);
+  return m + fused::log1p(fused::exp(T(-2) * m)) - T(kLn2);
 }
 
 // log sinh(t) for t > 0: t + log(1 - exp(-2t)) - log 2, with expm1 keeping small t exact.
 template <typename T>
 GM_HD T log_sinh(T t) {
-  return t + log(-expm1(T(-2) * t)) - T(kLn2);
+  return t + fused::log(-fused::expm1(T(-2) * t)) - T(kLn2);
 }
 
 // t / tanh(t) for t > 0; its series 1 + t^2/3 - t^4/45 below 1e-4 (truncation < 1e-17),
 // where the quotient would divide two vanishing numbers.
 template <typename T>
 GM_HD T t_coth_t(T t) {
-  return t < T(1e-4) ? T(1) + t * t / T(3) : t / tanh(t);
+  return t < T(1e-4) ? T(1) + t * t / T(3) : t / fused::tanh(t);
 }
 
 enum LogisticBin : int { kBottomBin, kMiddleBin, kTopBin };
@@ -92,24 +96,23 @@ struct LogisticEdges {
 
 template <typename T>
 GM_HD LogisticEdges<T> logistic_edges(T x, T mean, T log_scale) {
-  const T inv_s = exp(-log_scale);
+  const T inv_s = fused::exp(-log_scale);
   const T c = (x - mean) * inv_s;
   const T w = T(kLogisticHalfBin) * inv_s;
   return {inv_s, c + w, c - w, w};
 }
 
-// log P(bin of x) under logistic(mean, exp(log_scale)).
+// log P(bin of x) under logistic(mean, exp(log_scale)). All three cases are computed and one is
+// selected rather than branched to: a CPU loop over a batch then vectorises, and a GPU warp
+// whose pixels fall in different bins would have run every case anyway.
 template <typename T>
 GM_HD T discretized_logistic_logp(T x, T mean, T log_scale) {
   const LogisticEdges<T> e = logistic_edges(x, mean, log_scale);
-  switch (logistic_bin(x)) {
-    case kBottomBin:
-      return -softplus(-e.a);
-    case kTopBin:
-      return -softplus(e.b);
-    default:
-      return log_sinh(e.w) - T(kLn2) - log_cosh(e.a * T(0.5)) - log_cosh(e.b * T(0.5));
-  }
+  const T bottom = -fused::softplus(-e.a);
+  const T top = -fused::softplus(e.b);
+  const T middle = log_sinh(e.w) - T(kLn2) - log_cosh(e.a * T(0.5)) - log_cosh(e.b * T(0.5));
+  const int bin = logistic_bin(x);
+  return bin == kBottomBin ? bottom : (bin == kTopBin ? top : middle);
 }
 
 template <typename T>
@@ -120,20 +123,16 @@ struct LogisticGrad {
 template <typename T>
 GM_HD LogisticGrad<T> discretized_logistic_logp_grad(T x, T mean, T log_scale) {
   const LogisticEdges<T> e = logistic_edges(x, mean, log_scale);
-  switch (logistic_bin(x)) {
-    case kBottomBin: {
-      const T q = sigmoid(-e.a);
-      return {-q * e.inv_s, -e.a * q};
-    }
-    case kTopBin: {
-      const T q = sigmoid(e.b);
-      return {q * e.inv_s, e.b * q};
-    }
-    default: {
-      const T ta = tanh(e.a * T(0.5)), tb = tanh(e.b * T(0.5));
-      return {(ta + tb) * T(0.5) * e.inv_s, -t_coth_t(e.w) + (e.a * ta + e.b * tb) * T(0.5)};
-    }
-  }
+  const T q_bottom = fused::sigmoid(-e.a), q_top = fused::sigmoid(e.b);
+  const T ta = fused::tanh(e.a * T(0.5)), tb = fused::tanh(e.b * T(0.5));
+  const int bin = logistic_bin(x);
+  const T dmean = bin == kBottomBin ? -q_bottom * e.inv_s
+                  : bin == kTopBin  ? q_top * e.inv_s
+                                    : (ta + tb) * T(0.5) * e.inv_s;
+  const T dlog_scale = bin == kBottomBin ? -e.a * q_bottom
+                       : bin == kTopBin  ? e.b * q_top
+                                         : -t_coth_t(e.w) + (e.a * ta + e.b * tb) * T(0.5);
+  return {dmean, dlog_scale};
 }
 
 }  // namespace gm::math

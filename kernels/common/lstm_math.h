@@ -15,22 +15,10 @@
 #include "kernels/common/hd.h"
 #include "kernels/common/unary_math.h"
 
-namespace gm::math {
+// The activations are math::fused's: branch-free in float (kernels/common/fast_math.h), the C
+// library's in double.
 
-// The cell's activations: in float the branch-free versions of kernels/common/fast_math.h (a
-// few ulp, and the CPU loops over a whole layer vectorise), in double the reference formulas.
-GM_HD float cell_sigmoid(float x) {
-  return fast_sigmoid(x);
-}
-GM_HD double cell_sigmoid(double x) {
-  return sigmoid(x);
-}
-GM_HD float cell_tanh(float x) {
-  return fast_tanh(x);
-}
-GM_HD double cell_tanh(double x) {
-  return tanh(x);
-}
+namespace gm::math {
 
 template <typename T>
 struct LstmOut {
@@ -39,10 +27,10 @@ struct LstmOut {
 
 template <typename T>
 GM_HD LstmOut<T> lstm_forward(T a_i, T a_f, T a_o, T a_g, T c_prev) {
-  const T i = cell_sigmoid(a_i), f = cell_sigmoid(a_f), o = cell_sigmoid(a_o);
-  const T g = cell_tanh(a_g);
+  const T i = fused::sigmoid(a_i), f = fused::sigmoid(a_f), o = fused::sigmoid(a_o);
+  const T g = fused::tanh(a_g);
   const T c = f * c_prev + i * g;
-  return {o * cell_tanh(c), c};
+  return {o * fused::tanh(c), c};
 }
 
 template <typename T>
@@ -54,9 +42,9 @@ struct LstmGrad {
 // dh and dc are the gradients arriving at h and c (pass 0 for one that received none).
 template <typename T>
 GM_HD LstmGrad<T> lstm_backward(T a_i, T a_f, T a_o, T a_g, T c_prev, T c, T dh, T dc) {
-  const T i = cell_sigmoid(a_i), f = cell_sigmoid(a_f), o = cell_sigmoid(a_o);
-  const T g = cell_tanh(a_g);
-  const T tc = cell_tanh(c);
+  const T i = fused::sigmoid(a_i), f = fused::sigmoid(a_f), o = fused::sigmoid(a_o);
+  const T g = fused::tanh(a_g);
+  const T tc = fused::tanh(c);
   const T dc_total = dc + dh * o * (T(1) - tc * tc);
   LstmGrad<T> r;
   r.d_i = dc_total * g * i * (T(1) - i);

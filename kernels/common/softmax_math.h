@@ -35,11 +35,9 @@ GM_HD T max_of(T a, T b) {
 // exp(x - m): one term of the sum, and the unnormalised softmax probability. In float it is
 // fast_exp (kernels/common/fast_math.h: a few ulp, and vectorisable on the CPU); in double, the
 // reference type, the library exp.
-GM_HD float softmax_term(float x, float max) {
-  return fast_exp(x - max);
-}
-GM_HD double softmax_term(double x, double max) {
-  return exp(x - max);
+template <typename T>
+GM_HD T softmax_term(T x, T max) {
+  return fused::exp(x - max);
 }
 
 template <typename T>

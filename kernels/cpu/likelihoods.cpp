@@ -1,6 +1,8 @@
 // Per-image likelihoods of the binarised and 8-bit models: Bernoulli-logit NLL and the
 // discretized logistic NLL. Tensors are [N, S] (S = all positions of an image); the forward
 // sums each image's S terms in double.
+#include <vector>
+
 #include "kernels/common/logistic_math.h"
 #include "kernels/cpu/cpu_backend.h"
 
@@ -58,12 +60,21 @@ void CpuBackend::discretized_logistic_nll_forward(const Tensor& x, const Tensor&
     const T* m = static_cast<const T*>(mean.raw());
     const T* ls = static_cast<const T*>(log_scale.raw());
     T* out = static_cast<T*>(nll.raw());
-#pragma omp parallel for if (N * S > kParallelThreshold)
-    for (int64_t n = 0; n < N; ++n) {
-      double total = 0.0;
-      for (int64_t i = n * S; i < (n + 1) * S; ++i)
-        total -= static_cast<double>(math::discretized_logistic_logp(xs[i], m[i], ls[i]));
-      out[n] = static_cast<T>(total);
+    // Per image: every pixel's log p first (a vector loop), then their sum in double, in order.
+#pragma omp parallel if (N * S > kParallelThreshold)
+    {
+      std::vector<T> logp(static_cast<size_t>(S));
+#pragma omp for
+      for (int64_t n = 0; n < N; ++n) {
+        const int64_t first = n * S;
+        T* lp = logp.data();
+        for (int64_t i = 0; i < S; ++i)
+          lp[i] = math::discretized_logistic_logp(xs[first + i], m[first + i], ls[first + i]);
+        double total = 0.0;
+        for (int64_t i = 0; i < S; ++i)
+          total -= static_cast<double>(lp[i]);
+        out[n] = static_cast<T>(total);
+      }
     }
   });
 }

@@ -108,7 +108,8 @@ Tensor PixelCnn::sample(int64_t count, double temperature, Generator& gen) {
     for (int64_t col = 0; col < w; ++col)
       for (int64_t ch = 0; ch < c; ++ch) {
         Tensor x = scale_images(Tensor::from_vector(pixels, image_shape), dtype_, device_);
-        Tensor at = slice(slice(slice(logits(x), 2, ch, ch + 1), 3, row, row + 1), 4, col, col + 1);
+        // Row first: every slice but the last copies, and the row is 1/H of the logits.
+        Tensor at = slice(slice(slice(logits(x), 3, row, row + 1), 4, col, col + 1), 2, ch, ch + 1);
         at = reshape(at, {count, values()});
         const std::vector<int32_t> drawn =
             config_.binary
