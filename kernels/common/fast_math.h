@@ -11,10 +11,11 @@
 // ln 2 is split into a part exact in float (ln2_hi, 9 significant bits, so n * ln2_hi is exact
 // for |n| < 2^15) and the rest, so r carries no cancellation error. exp(r) - 1 is its Taylor
 // polynomial of degree 7: the truncation error is below (ln2/2)^8 / 8! = 5e-9, under a tenth of
-// float's unit roundoff (6e-8), so results are within a few ulp of the true value. x is
-// clamped to [-87, 88]: exp(-87) = 1.6e-38 is the smallest normal float region (glibc goes on
-// into denormals, which no softmax sum or gradient here can tell apart from it), and exp(88)
-// = 1.65e38 is below float's maximum. Double keeps the library functions: it is the reference.
+// float's unit roundoff (6e-8), so results are within a few ulp of the true value. exp of
+// x < -87 is 0 (exp(-87) = 1.6e-38 is at the bottom of the normal floats; glibc goes on into
+// denormals, which no softmax sum or gradient here can tell apart from 0), and x is clamped at
+// 88 (exp(88) = 1.65e38 is below float's maximum; callers never pass larger arguments, which
+// would overflow). Double keeps the library functions: it is the reference.
 #include <cstdint>
 #include <cstring>
 
@@ -58,7 +59,10 @@ GM_HD float expm1_reduced(float r) {
 GM_HD float fast_exp(float x) {
   float scale;
   const float r = detail::reduce_exp_argument(x, scale);
-  return (1.0f + detail::expm1_reduced(r)) * scale;
+  const float y = (1.0f + detail::expm1_reduced(r)) * scale;
+  // Below the clamp the result is 0 (glibc returns denormals down to x = -103.9, then 0): a
+  // difference under 1.7e-38 that keeps exp(-1000) exactly 0, as likelihood tests require.
+  return x < -87.0f ? 0.0f : y;
 }
 
 // exp(x) - 1 = 2^n (exp(r) - 1) + (2^n - 1): for |x| <= ln2/2 (n = 0) that is the polynomial
@@ -71,10 +75,12 @@ GM_HD float fast_expm1(float x) {
   return scale * detail::expm1_reduced(r) + (scale - 1.0f);
 }
 
-// 1 / (1 + exp(-x)): where exp(-x) would overflow the clamp keeps it at 1.65e38, so the result
-// is below 1e-38 instead of the true smaller value (an absolute difference no float sum sees).
+// Split by sign, as math::sigmoid: e = exp(-|x|) never overflows, 1 / (1 + e) for x >= 0 and
+// e / (1 + e) for x < 0, so sigmoid(-1000) is exactly 0 and sigmoid(1000) exactly 1.
 GM_HD float fast_sigmoid(float x) {
-  return 1.0f / (1.0f + fast_exp(-x));
+  const float e = fast_exp(x < 0.0f ? x : -x);
+  const float inv = 1.0f / (1.0f + e);
+  return x >= 0.0f ? inv : e * inv;
 }
 
 // tanh(x) = e / (e + 2) with e = expm1(2x): relative accuracy near 0 (no 1 - exp(-2x)
