@@ -133,6 +133,7 @@ TEST_CASE("cli: --help on the program and every subcommand") {
       {"eval", {"--checkpoint", "--data", "--limit"}},
       {"gradcheck", {"--model", "--op", "--device"}},
       {"list", {}},
+      {"bench sampling", {"--sizes", "--batches", "--methods", "--devices", "--budget", "--csv"}},
   };
   for (const auto& [sub, options] : expected) {
     INFO(sub);
@@ -183,6 +184,33 @@ TEST_CASE("cli: list shows models and devices, gradcheck of an op passes") {
   r = genmodel("gradcheck --op tanh");
   CHECK(r.code == 0);
   CHECK_THAT(r.output, Contains("pass") && Contains("max abs err"));
+}
+
+TEST_CASE("cli: bench sampling writes CSV and SVG and checks its options before timing") {
+  TempDir dir("bench");
+  Result r = genmodel(fmt::format(
+      "bench sampling --sizes 4,6 --batches 2 --methods pixelcnn-naive,pixelcnn-fast,vae "
+      "--devices cpu --budget 10 --csv {} --svg {}",
+      dir.str("s.csv"), dir.str("s.svg")));
+  INFO(r.output);
+  REQUIRE(r.code == 0);
+  std::ifstream csv(dir.path / "s.csv");
+  std::string header, line;
+  std::getline(csv, header);
+  CHECK_THAT(header, Contains("device,method,config,n,batch"));
+  int rows = 0;
+  while (std::getline(csv, line))
+    rows += line.empty() ? 0 : 1;
+  CHECK(rows == 2 * 3);  // 2 sizes x 3 methods x 1 batch
+  CHECK(std::filesystem::file_size(dir.path / "s.svg") > 0);
+  // Mistakes are reported before any timing starts.
+  r = genmodel("bench sampling --methods no-such-sampler");
+  CHECK(r.code == 1);
+  CHECK_THAT(r.output, Contains("no-such-sampler") && Contains("pixelcnn-fast"));
+  r = genmodel("bench sampling --csv " + dir.str("missing/s.csv"));
+  CHECK(r.code == 1);
+  CHECK_THAT(r.output, Contains("does not exist"));
+  CHECK(genmodel("bench").code == 2);  // a benchmark name is required
 }
 
 TEST_CASE("cli: gradcheck of a whole model prints one row per parameter tensor") {

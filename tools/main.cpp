@@ -1,4 +1,4 @@
-// genmodel: train, sample, evaluate and gradient-check explicit-density image models.
+// genmodel: train, sample, evaluate, gradient-check and benchmark explicit-density image models.
 //
 // Exit codes: 0 success, 1 failure (a library error, printed as one "error: ..." line, or a
 // failed gradient check), 2 usage error (CLI11's message, or a UsageError), 130 a training run
@@ -19,6 +19,7 @@ int main(int argc, char** argv) {
   add_eval_command(app, action);
   add_gradcheck_command(app, action);
   add_list_command(app, action);
+  add_bench_command(app, action);
 
   try {
     app.parse(argc, argv);
