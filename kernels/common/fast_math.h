@@ -131,42 +131,20 @@ GM_HD float fast_log1p(float y) {
 // The functions the fused kernels call, by type: float takes the branch-free versions above,
 // double (the reference type, used by gradient checks) the C library's.
 namespace fused {
-GM_HD float exp(float x) {
-  return fast_exp(x);
-}
-GM_HD double exp(double x) {
-  return math::exp(x);
-}
-GM_HD float expm1(float x) {
-  return fast_expm1(x);
-}
-GM_HD double expm1(double x) {
-  return math::expm1(x);
-}
-GM_HD float log(float x) {
-  return fast_log(x);
-}
-GM_HD double log(double x) {
-  return math::log(x);
-}
-GM_HD float log1p(float x) {
-  return fast_log1p(x);
-}
-GM_HD double log1p(double x) {
-  return math::log1p(x);
-}
-GM_HD float tanh(float x) {
-  return fast_tanh(x);
-}
-GM_HD double tanh(double x) {
-  return math::tanh(x);
-}
-GM_HD float sigmoid(float x) {
-  return fast_sigmoid(x);
-}
-GM_HD double sigmoid(double x) {
-  return math::sigmoid(x);
-}
+#define GM_FUSED_OVERLOAD(name, fast_name) \
+  GM_HD float name(float x) {              \
+    return fast_name(x);                   \
+  }                                        \
+  GM_HD double name(double x) {            \
+    return math::name(x);                  \
+  }
+GM_FUSED_OVERLOAD(exp, fast_exp)
+GM_FUSED_OVERLOAD(expm1, fast_expm1)
+GM_FUSED_OVERLOAD(log, fast_log)
+GM_FUSED_OVERLOAD(log1p, fast_log1p)
+GM_FUSED_OVERLOAD(tanh, fast_tanh)
+GM_FUSED_OVERLOAD(sigmoid, fast_sigmoid)
+#undef GM_FUSED_OVERLOAD
 // log(1 + exp(x)), as math::softplus.
 template <typename T>
 GM_HD T softplus(T x) {
