@@ -14,10 +14,10 @@
 // ~kh*kw/2, and splitting the centre into per-group GEMMs would cost more than it saves.
 //
 // Images are split across OpenMP threads, each with its own column buffer and a single-threaded
-// GEMM. (Session 1 measured the opposite on the pthreads build of OpenBLAS, which serialised
-// concurrent callers; the OpenMP build we link now runs a GEMM called inside a parallel region on
-// the calling thread. Measured on pixelcnn-ref's training step, 2 threads: see
-// docs/benchmarks.md.)
+// GEMM: OpenBLAS's OpenMP build (the one we link) runs a GEMM called inside a parallel region on
+// the calling thread. (The pthreads build serialised concurrent callers, so there one image at
+// a time with a threaded GEMM was faster.) On pixelcnn-ref's training step, 2 threads: 156 ->
+// 129 ms (docs/benchmarks.md, "What made it faster").
 #include <cblas.h>
 
 #include <algorithm>
