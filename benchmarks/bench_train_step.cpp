@@ -28,9 +28,11 @@
 #include <sstream>
 
 #include "engine/backend.h"
+#include "engine/io/atomic_file.h"
 #include "engine/io/batches.h"
 #include "engine/io/dataset.h"
 #include "engine/optim.h"
+#include "kernels/cpu/cpu_backend.h"
 #include "models/registry.h"
 
 namespace gm::bench {
@@ -57,6 +59,9 @@ struct Result {
   double cpu_median = 0;  // process cpu time (user + sys, all threads) per step
   double loss_first = 0, loss_last = 0;
   double rss_before_mib = 0, rss_peak_mib = 0;
+  // cpu only: the block cache's high-water mark of tensor bytes during the steps, and the
+  // bytes in use before the first (data set, parameters, optimizer state); -1 elsewhere.
+  double tensors_before_mib = -1, tensors_peak_mib = -1;
   std::string peak_source;  // "VmHWM" (reset before training) or "ru_maxrss" (whole process)
 };
 
@@ -116,6 +121,11 @@ Result measure(const Options& o, const std::string& name, Device device) {
   const bool reset = reset_peak_rss() && proc_status_mib("VmHWM:") > 0;
   r.peak_source = reset ? "VmHWM" : "ru_maxrss";
   r.rss_before_mib = proc_status_mib("VmRSS:");
+  constexpr double kMiB = 1024.0 * 1024.0;
+  if (device.is_cpu()) {
+    cpu_backend().reset_peak_memory();
+    r.tensors_before_mib = static_cast<double>(cpu_backend().memory_stats().bytes_in_use) / kMiB;
+  }
   std::vector<double> times, cpu_times;
   double spent = 0;
   for (int64_t step = 0;; ++step) {
@@ -143,14 +153,18 @@ Result measure(const Options& o, const std::string& name, Device device) {
   std::sort(cpu_times.begin(), cpu_times.end());
   r.cpu_median = cpu_times[cpu_times.size() / 2];
   r.rss_peak_mib = reset ? proc_status_mib("VmHWM:") : ru_maxrss_mib();
+  if (device.is_cpu())
+    r.tensors_peak_mib = static_cast<double>(cpu_backend().memory_stats().peak_bytes_in_use) / kMiB;
   return r;
 }
 
 std::string to_line(const Result& r) {
   return fmt::format(
-      "RESULT {} {} {} {} {} {:.6g} {:.6g} {:.6g} {:.6g} {:.6g} {:.6g} {:.1f} {:.1f} {}", r.model,
-      r.device, r.batch, r.parameters, r.steps, r.median, r.mean, r.min, r.cpu_median, r.loss_first,
-      r.loss_last, r.rss_before_mib, r.rss_peak_mib, r.peak_source);
+      "RESULT {} {} {} {} {} {:.6g} {:.6g} {:.6g} {:.6g} {:.6g} {:.6g} {:.1f} {:.1f} {:.1f} {:.1f} "
+      "{}",
+      r.model, r.device, r.batch, r.parameters, r.steps, r.median, r.mean, r.min, r.cpu_median,
+      r.loss_first, r.loss_last, r.rss_before_mib, r.rss_peak_mib, r.tensors_before_mib,
+      r.tensors_peak_mib, r.peak_source);
 }
 
 Result from_line(const std::string& line) {
@@ -159,7 +173,7 @@ Result from_line(const std::string& line) {
   Result r;
   in >> tag >> r.model >> r.device >> r.batch >> r.parameters >> r.steps >> r.median >> r.mean >>
       r.min >> r.cpu_median >> r.loss_first >> r.loss_last >> r.rss_before_mib >> r.rss_peak_mib >>
-      r.peak_source;
+      r.tensors_before_mib >> r.tensors_peak_mib >> r.peak_source;
   GM_CHECK(tag == "RESULT" && !in.fail(), "bench_train_step: cannot parse child output '{}'", line);
   return r;
 }
@@ -192,31 +206,39 @@ bool run_child(const Options& o, const std::string& model, const std::string& de
 }
 
 void print_and_save(const std::vector<Result>& results, const Options& o) {
-  fmt::print("\n{:<13} {:<6} {:>5} {:>9} {:>6} {:>10} {:>9} {:>9} {:>11} {:>10} {:>14}\n", "model",
-             "device", "batch", "params", "steps", "median ms", "mean ms", "cpu ms", "loss first",
-             "loss last", "peak RSS MiB");
+  fmt::print("\n{:<13} {:<6} {:>5} {:>9} {:>6} {:>10} {:>9} {:>9} {:>11} {:>10} {:>14} {:>17}\n",
+             "model", "device", "batch", "params", "steps", "median ms", "mean ms", "cpu ms",
+             "loss first", "loss last", "peak RSS MiB", "peak tensors MiB");
   for (const Result& r : results)
     fmt::print(
         "{:<13} {:<6} {:>5} {:>9} {:>6} {:>10.1f} {:>9.1f} {:>9.1f} {:>11.1f} {:>10.1f} {:>7.0f} "
-        "(+{:.0f})\n",
+        "(+{:.0f}) {:>17}\n",
         r.model, r.device, r.batch, r.parameters, r.steps, 1e3 * r.median, 1e3 * r.mean,
         1e3 * r.cpu_median, r.loss_first, r.loss_last, r.rss_peak_mib,
-        r.rss_peak_mib - r.rss_before_mib);
+        r.rss_peak_mib - r.rss_before_mib,
+        r.tensors_peak_mib < 0 ? std::string("-")
+                               : fmt::format("{:.0f} (+{:.0f})", r.tensors_peak_mib,
+                                             r.tensors_peak_mib - r.tensors_before_mib));
   fmt::print("cpu ms: process cpu time per step, all threads (median)\n");
   fmt::print(
       "peak RSS: the process's peak during the training steps (VmHWM after a reset; "
       "ru_maxrss of the whole run where a reset is refused); (+N): above the RSS before "
-      "the first step (data set, model, runtime)\n");
+      "the first step (data set, model, runtime)\n"
+      "peak tensors: the cpu block cache's high-water mark of tensor memory during the steps; "
+      "(+N): above what the data set, parameters and optimizer state hold before the first step\n");
   if (o.csv.empty()) return;
-  std::ofstream f(o.csv);
-  GM_CHECK(f.good(), "bench_train_step: cannot write {}", o.csv);
-  f << "model,device,batch,threads,parameters,steps,median_seconds,mean_seconds,min_seconds,"
-       "cpu_seconds,loss_first,loss_last,rss_before_mib,rss_peak_mib,peak_source\n";
+  std::string f =
+      "model,device,batch,threads,parameters,steps,median_seconds,mean_seconds,min_seconds,"
+      "cpu_seconds,loss_first,loss_last,rss_before_mib,rss_peak_mib,tensors_before_mib,"
+      "tensors_peak_mib,peak_source\n";
   for (const Result& r : results)
-    f << fmt::format(
-        "{},{},{},{},{},{},{:.6g},{:.6g},{:.6g},{:.6g},{:.6g},{:.6g},{:.1f},{:.1f},{}\n", r.model,
-        r.device, r.batch, omp_get_max_threads(), r.parameters, r.steps, r.median, r.mean, r.min,
-        r.cpu_median, r.loss_first, r.loss_last, r.rss_before_mib, r.rss_peak_mib, r.peak_source);
+    f += fmt::format(
+        "{},{},{},{},{},{},{:.6g},{:.6g},{:.6g},{:.6g},{:.6g},{:.6g},{:.1f},{:.1f},{:.1f},{:.1f},{}"
+        "\n",
+        r.model, r.device, r.batch, omp_get_max_threads(), r.parameters, r.steps, r.median, r.mean,
+        r.min, r.cpu_median, r.loss_first, r.loss_last, r.rss_before_mib, r.rss_peak_mib,
+        r.tensors_before_mib, r.tensors_peak_mib, r.peak_source);
+  write_file_atomic(o.csv, f);
   fmt::print("wrote {}\n", o.csv);
 }
 
