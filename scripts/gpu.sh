@@ -22,7 +22,7 @@ cmake -S . -B build-gpu -G Ninja -DCMAKE_BUILD_TYPE=Release -DGENMODEL_CUDA=ON \
 cmake --build build-gpu -j "$(nproc)"
 
 echo "== the GPU must be usable (else the suites below would skip it)"
-build-gpu/tools/genmodel list | sed -n '/^devices/,/^$/p'
+build-gpu/genmodel list | sed -n '/^devices/,/^$/p'
 GM_REQUIRE_CUDA=1 build-gpu/tests/test_cuda_backend "[gpu]"
 
 echo "== all tests, every device (cpu, cuda-emu, cuda)"
