@@ -62,10 +62,6 @@ GM_HD T softmax_xent_grad(T x, T max, double inv_sum, bool is_target, T dnll) {
   const T p = static_cast<T>(static_cast<double>(softmax_term(x, max)) * inv_sum);
   return dnll * (is_target ? p - T(1) : p);
 }
-template <typename T>
-GM_HD T softmax_xent_grad(T x, const SoftmaxStats<T>& st, double inv_sum, bool is_target, T dnll) {
-  return softmax_xent_grad(x, st.max, inv_sum, is_target, dnll);
-}
 
 // Inverse-CDF draw from softmax(x / temperature) with a uniform u in (0, 1): the smallest v
 // whose cumulative weight exceeds u * total. Weights exp((x_v - m) / temperature) are computed

@@ -219,10 +219,6 @@ void for_each_item(int64_t count, int64_t buffer_elems, Body&& body) {
   }
 }
 
-// Images are independent, so they are split across threads; each thread owns one column buffer
-// and calls a single-threaded GEMM (OpenBLAS's OpenMP build runs one thread inside a parallel
-// region). On pixelcnn-ref's shapes one image's GEMM is too small to split well: two threads
-// on two images beat two threads synchronising inside every GEMM.
 // With a bias, each image's output starts as the bias broadcast over its pixels and the GEMM
 // accumulates onto it (beta = 1): the same single pass over y that zeroing it would cost.
 template <typename T>
@@ -233,11 +229,12 @@ void forward(const ConvPlan& p, const T* x, const T* w, const T* bias, T* y) {
     for (int64_t k = 0; k < K; ++k)
       std::fill(y_n + k * P, y_n + (k + 1) * P, bias[k]);
   };
-  if (p.empty()) {  // nothing visible (1x1 type A) or nothing to compute
-    std::fill(y, y + g.batch * K * P, T(0));
-    if (bias)
-      for (int64_t n = 0; n < g.batch; ++n)
+  if (p.empty()) {  // nothing visible (1x1 type A) or nothing to compute: y is the bias or 0
+    for (int64_t n = 0; n < g.batch; ++n)
+      if (bias)
         start_from_bias(y + n * K * P);
+      else
+        std::fill(y + n * K * P, y + (n + 1) * K * P, T(0));
     return;
   }
   std::vector<T> gathered;

@@ -72,8 +72,9 @@ std::vector<BroadcastDim> merged_broadcast(const Shape& ys, const Shape& as, con
   return {dims.rbegin(), dims.rend()};
 }
 
-// out[j] = op(a[j * la], b[j * lb]) for j < len, with the 0/1 strides as constants so each of
-// the four cases is a plain vectorisable loop.
+// out[j] = op(a[j * la], b[j * lb]) for j < len. After merged_broadcast the innermost strides
+// of contiguous tensors are 0 (broadcast) or 1, so each of the four cases is a plain loop with
+// constant strides that the compiler vectorises.
 template <int Op, typename T>
 void binary_row(const T* a, int64_t la, const T* b, int64_t lb, T* out, int64_t len) {
   auto run = [&](auto a_step, auto b_step) {
@@ -82,16 +83,14 @@ void binary_row(const T* a, int64_t la, const T* b, int64_t lb, T* out, int64_t 
   };
   using One = std::integral_constant<int64_t, 1>;
   using Zero = std::integral_constant<int64_t, 0>;
-  if (la == 1 && lb == 1)
+  if (la != 0 && lb != 0)
     run(One{}, One{});
-  else if (la == 1 && lb == 0)
+  else if (la != 0)
     run(One{}, Zero{});
-  else if (la == 0 && lb == 1)
+  else if (lb != 0)
     run(Zero{}, One{});
-  else if (la == 0 && lb == 0)
-    run(Zero{}, Zero{});
   else
-    run(la, lb);  // only when a shape is not contiguous, which tensors here always are
+    run(Zero{}, Zero{});
 }
 }  // namespace
 

@@ -50,8 +50,8 @@ void CpuBackend::lstm_cell_backward(const Tensor& gates, const Tensor& c_prev, c
     const T* dcs = dc.defined() ? static_cast<const T*>(dc.raw()) : nullptr;
     T* dg = static_cast<T*>(dgates.raw());
     T* dcp = static_cast<T*>(dc_prev.raw());
-    // A missing dh or dc (no gradient arrived) reads as zeros; the two cases get their own loop
-    // so neither has a branch inside.
+    // A missing dh or dc (no gradient arrived) reads as zeros; each combination gets its own
+    // loop, so none has a branch inside.
     auto run = [&](auto dh_of, auto dc_of) {
 #pragma omp parallel for if (N * HS > kParallelThreshold && N > 1)
       for (int64_t n = 0; n < N; ++n) {

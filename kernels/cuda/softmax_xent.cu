@@ -22,7 +22,7 @@ __global__ void xent_backward_kernel(const T* logits, const Target* target, cons
     const double inv_sum = 1.0 / st.sum;
     const int64_t t = static_cast<int64_t>(target[i]);
     for (int64_t v = 0; v < V; ++v)
-      dcolumn[v * S] = math::softmax_xent_grad(column[v * S], st, inv_sum, v == t, dnll[n]);
+      dcolumn[v * S] = math::softmax_xent_grad(column[v * S], st.max, inv_sum, v == t, dnll[n]);
   }
 }
 
