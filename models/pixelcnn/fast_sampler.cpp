@@ -5,8 +5,8 @@
 #include <map>
 
 #include "engine/autograd.h"
-#include "models/fast_sampler_checks.h"
 #include "models/images.h"
+#include "models/sampling_checks.h"
 
 namespace gm::models {
 
@@ -115,9 +115,11 @@ std::vector<T> level_table() {
       .template to_vector<T>();
 }
 
-// Draws one channel for the whole batch exactly as PixelCnn::sample does: logits [B, V]
-// scaled by 1/temperature, then a categorical draw (or a Bernoulli one for binary models)
-// consuming B counters of `gen`. logits_channel is laid out [V, B].
+// Draws one channel for the whole batch with the same ops and arguments as PixelCnn::sample:
+// logits [B, V], the temperature passed to the categorical draw (which divides in double inside
+// the kernel; scaling the logits first would round differently and could flip a draw), or
+// sigmoid(logits / T) for binary models; B counters of `gen` either way. logits_channel is
+// laid out [V, B].
 template <typename T>
 std::vector<int32_t> draw(const T* logits_channel, int64_t batch, int64_t values, bool binary,
                           double temperature, Generator& gen) {
@@ -125,12 +127,9 @@ std::vector<int32_t> draw(const T* logits_channel, int64_t batch, int64_t values
   for (int64_t b = 0; b < batch; ++b)
     for (int64_t v = 0; v < values; ++v)
       rows[static_cast<size_t>(b * values + v)] = logits_channel[v * batch + b];
-  Tensor at = Tensor::from_vector(rows, {batch, values}) * (1.0 / temperature);
-  if (binary) return bernoulli_draw(sigmoid(at), gen).to_vector<int32_t>();
-  Tensor out = Tensor::empty({batch}, DType::i32);
-  at.backend().sample_categorical(reshape(at, {batch, values, 1}), 1.0, gen.seed(),
-                                  gen.advance(static_cast<uint64_t>(batch)), out);
-  return out.to_vector<int32_t>();
+  const Tensor at = Tensor::from_vector(rows, {batch, values});
+  if (binary) return bernoulli_draw(sigmoid(at * (1.0 / temperature)), gen).to_vector<int32_t>();
+  return sample_categorical(at, temperature, gen).to_vector<int32_t>();
 }
 
 template <typename T>

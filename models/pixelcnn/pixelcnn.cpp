@@ -1,5 +1,7 @@
 #include "models/pixelcnn/pixelcnn.h"
 
+#include "models/sampling_checks.h"
+
 #include <cmath>
 #include <numbers>
 
@@ -96,9 +98,7 @@ LossOutput PixelCnn::loss(const Tensor& images, Generator& gen) {
 }
 
 Tensor PixelCnn::sample(int64_t count, double temperature, Generator& gen) {
-  GM_CHECK(count >= 1, "{}: sample count must be positive, got {}", config_.name, count);
-  GM_CHECK(temperature > 0.0 && std::isfinite(temperature),
-           "{}: temperature must be a positive number, got {}", config_.name, temperature);
+  check_sampling_request(config_.name, count, temperature);
   NoGradGuard no_grad;
   const int64_t c = shape_.channels, h = shape_.height, w = shape_.width;
   const Shape image_shape{count, c, h, w};

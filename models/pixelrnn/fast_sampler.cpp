@@ -4,7 +4,7 @@
 #include <map>
 
 #include "engine/autograd.h"
-#include "models/fast_sampler_checks.h"
+#include "models/sampling_checks.h"
 #include "models/pixelcnn/fast_sampler.h"
 
 namespace gm::pixelrnn {

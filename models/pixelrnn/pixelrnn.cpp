@@ -7,6 +7,7 @@
 #include "models/images.h"
 #include "models/pixelrnn/diagonal_bilstm.h"
 #include "models/pixelrnn/row_lstm.h"
+#include "models/sampling_checks.h"
 
 namespace gm::pixelrnn {
 
@@ -111,9 +112,7 @@ models::LossOutput PixelRnn::loss(const Tensor& images, Generator&) {
 }
 
 Tensor PixelRnn::sample(int64_t count, double temperature, Generator& gen) {
-  GM_CHECK(count >= 1, "{}: sample count must be positive, got {}", config_.name, count);
-  GM_CHECK(temperature > 0.0, "{}: sampling temperature must be positive, got {}", config_.name,
-           temperature);
+  models::check_sampling_request(config_.name, count, temperature);
   NoGradGuard no_grad;
   Tensor images =
       Tensor::zeros({count, shape_.channels, shape_.height, shape_.width}, DType::u8, device_);

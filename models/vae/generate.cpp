@@ -4,6 +4,7 @@
 
 #include "engine/autograd.h"
 #include "models/images.h"
+#include "models/sampling_checks.h"
 #include "models/vae/vae.h"
 
 namespace gm::models {
@@ -27,9 +28,7 @@ Tensor VaeModel::sample(int64_t count, double temperature, Generator& gen) {
 }
 
 Tensor VaeModel::sample(int64_t count, double temperature, DecodeMode mode, Generator& gen) {
-  GM_CHECK(count >= 1, "{}: sample count must be positive, got {}", config_.name, count);
-  GM_CHECK(temperature > 0.0 && std::isfinite(temperature),
-           "{}: temperature must be a positive number, got {}", config_.name, temperature);
+  check_sampling_request(config_.name, count, temperature);
   Tensor z = Tensor::normal({count, config_.latent}, 0.0, temperature, gen, dtype_, device_);
   return decode(z, mode, gen);
 }

@@ -1,6 +1,6 @@
 #pragma once
-// The argument checks both incremental samplers (models/pixelcnn, models/pixelrnn) make, with
-// one wording: `what` names the sampler in every message.
+// The argument checks the samplers share (naive and incremental, every model family), with one
+// wording: `what` names the sampler or model in every message.
 #include <string_view>
 #include <vector>
 

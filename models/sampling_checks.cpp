@@ -1,4 +1,4 @@
-#include "models/fast_sampler_checks.h"
+#include "models/sampling_checks.h"
 
 #include <cmath>
 
