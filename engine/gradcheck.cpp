@@ -104,20 +104,24 @@ GradcheckReport gradcheck(const GradcheckFn& f, const std::vector<Tensor>& input
           numeric = (plus - minus) / (2.0 * opt.eps);
         }
         host[i][j] = saved;
-        const double err = std::abs(analytic[j] - numeric);
-        const double rel = err / std::max(std::abs(numeric), opt.atol);
-        if (!(err <= opt.atol + opt.rtol * std::abs(numeric))) r.passed = false;
-        if (err > r.max_abs_error || r.worst_index < 0 || std::isnan(err)) {
-          r.max_abs_error = std::isnan(err) ? INFINITY : err;
-          r.worst_index = static_cast<int64_t>(j);
-          r.worst_analytic = analytic[j];
-          r.worst_numeric = numeric;
-        }
-        r.max_rel_error = std::max(r.max_rel_error, rel);
+        r.add_element(static_cast<int64_t>(j), analytic[j], numeric, opt.atol, opt.rtol);
       }
     }
   }
   return report;
+}
+
+void GradcheckResult::add_element(int64_t index, double analytic, double numeric, double atol,
+                                  double rtol) {
+  const double err = std::abs(analytic - numeric);
+  if (!(err <= atol + rtol * std::abs(numeric))) passed = false;
+  if (err > max_abs_error || worst_index < 0 || std::isnan(err)) {
+    max_abs_error = std::isnan(err) ? INFINITY : err;
+    worst_index = index;
+    worst_analytic = analytic;
+    worst_numeric = numeric;
+  }
+  max_rel_error = std::max(max_rel_error, err / std::max(std::abs(numeric), atol));
 }
 
 }  // namespace gm

@@ -33,6 +33,10 @@ struct GradcheckResult {
   int64_t worst_index = -1;    // flat index of the element with the worst abs error
   double worst_analytic = 0.0, worst_numeric = 0.0;
   bool passed = true;
+
+  // Records one checked element: passes when |analytic - numeric| <= atol + rtol |numeric|; a
+  // NaN error fails and counts as the worst (infinite) one.
+  void add_element(int64_t index, double analytic, double numeric, double atol, double rtol);
 };
 
 struct GradcheckReport {

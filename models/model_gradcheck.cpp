@@ -73,15 +73,7 @@ GradcheckReport gradcheck_parameters(const std::vector<nn::NamedTensor>& paramet
       const double minus = evaluate();
       host[k] = saved;
       const double numeric = (plus - minus) / (2.0 * tol.eps);
-      const double err = std::abs(analytic[k] - numeric);
-      if (!(err <= tol.atol + tol.rtol * std::abs(numeric))) r.passed = false;
-      if (err > r.max_abs_error || r.worst_index < 0 || std::isnan(err)) {
-        r.max_abs_error = std::isnan(err) ? INFINITY : err;
-        r.worst_index = j;
-        r.worst_analytic = analytic[k];
-        r.worst_numeric = numeric;
-      }
-      r.max_rel_error = std::max(r.max_rel_error, err / std::max(std::abs(numeric), tol.atol));
+      r.add_element(j, analytic[k], numeric, tol.atol, tol.rtol);
     }
     t.copy_from(Tensor::from_vector(host, t.shape(), DType::f64));  // restore exactly
     t.zero_grad();
