@@ -10,16 +10,16 @@
 #include "models/pixelcnn/pixelcnn.h"
 #include "models/registry.h"
 #include "tests/learning.h"
+#include "tests/model_helpers.h"
 #include "tests/support.h"
 
 using namespace gm;
 using namespace gm::models;
+using gm::test::init_for;
+using gm::test::parameter;
+using gm::test::random_images;
 
 namespace {
-
-nn::Init init_for(Generator& gen, DType dtype = DType::f64) {
-  return {Device::cpu(), dtype, &gen};
-}
 
 // Small configurations: three 3x3 masked layers (type A, then two blocks of type B).
 PixelCnnConfig tiny_config(int64_t filters, int64_t hidden, int64_t head) {
@@ -31,18 +31,6 @@ PixelCnnConfig tiny_config(int64_t filters, int64_t hidden, int64_t head) {
   c.blocks = 2;
   c.first_kernel = 3;
   return c;
-}
-
-Tensor parameter(const Model& m, const std::string& name) {
-  for (const auto& p : m.parameters())
-    if (p.name == name) return p.tensor;
-  FAIL("no parameter " << name);
-  return {};
-}
-
-Tensor random_images(const ImageShape& s, int64_t n, uint64_t seed) {
-  Generator gen(seed);
-  return Tensor::uniform({n, s.channels, s.height, s.width}, 0.0, 255.99, gen).to(DType::u8);
 }
 
 // ---- the oracle: which inputs stacked masks can reach, from the mask rules alone

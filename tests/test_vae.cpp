@@ -9,16 +9,16 @@
 #include "models/registry.h"
 #include "models/vae/vae.h"
 #include "tests/learning.h"
+#include "tests/model_helpers.h"
 #include "tests/support.h"
 
 using namespace gm;
 using namespace gm::models;
+using gm::test::init_for;
+using gm::test::parameter;
+using gm::test::random_images;
 
 namespace {
-
-nn::Init init_for(Generator& gen, DType dtype = DType::f64) {
-  return {Device::cpu(), dtype, &gen};
-}
 
 VaeConfig tiny_config(Likelihood l, VaeNetwork net = VaeNetwork::mlp) {
   VaeConfig c;
@@ -29,18 +29,6 @@ VaeConfig tiny_config(Likelihood l, VaeNetwork net = VaeNetwork::mlp) {
   c.conv_channels = 3;
   c.latent = 3;
   return c;
-}
-
-Tensor random_images(const ImageShape& s, int64_t n, uint64_t seed) {
-  Generator gen(seed);
-  return Tensor::uniform({n, s.channels, s.height, s.width}, 0.0, 255.99, gen).to(DType::u8);
-}
-
-Tensor parameter(const Model& m, const std::string& name) {
-  for (const auto& p : m.parameters())
-    if (p.name == name) return p.tensor;
-  FAIL("no parameter " << name);
-  return {};
 }
 
 void zero_parameter(const Model& m, const std::string& name) {
