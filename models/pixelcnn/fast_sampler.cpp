@@ -1,7 +1,6 @@
 #include "models/pixelcnn/fast_sampler.h"
 
 #include <algorithm>
-#include <cmath>
 #include <map>
 
 #include "engine/autograd.h"

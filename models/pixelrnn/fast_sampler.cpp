@@ -1,11 +1,10 @@
 #include "models/pixelrnn/fast_sampler.h"
 
-#include <cmath>
 #include <map>
 
 #include "engine/autograd.h"
-#include "models/sampling_checks.h"
 #include "models/pixelcnn/fast_sampler.h"
+#include "models/sampling_checks.h"
 
 namespace gm::pixelrnn {
 
@@ -19,14 +18,14 @@ constexpr int64_t kLevels = 256;
 // One Row LSTM layer evaluated at one pixel, with the previous row's (h, c) carried.
 template <typename T>
 struct RowLstmStep {
-  PositionConv<T> input_to_state;  // 1x3, right tap masked: reads x at (r, c-1) and (r, c)
-  PositionConv<T> output;          // 1x1 h -> C
-  Tensor w_aug;                    // [4h, 3h + 1]: state-to-state weight | summed biases
-  Tensor ss_cols;                  // [3h + 1, B]: the previous row's h at c-1, c, c+1 | ones
-  Tensor c_prev, h, c;             // [h, B] scratch for the cell
-  RowRing<T> x;                    // the layer's input on the current row
-  RowRing<T> h_rows, c_rows;       // (h, c) of the previous and the current row
-  int64_t hidden, batch, groups;
+  PositionConv<T> input_to_state;         // 1x3, right tap masked: reads x at (r, c-1) and (r, c)
+  PositionConv<T> output;                 // 1x1 h -> C
+  Tensor w_aug;                           // [4h, 3h + 1]: state-to-state weight | summed biases
+  Tensor ss_cols;                         // [3h + 1, B]: the previous row's h at c-1, c, c+1 | ones
+  Tensor c_prev, h, c;                    // [h, B] scratch for the cell
+  RowRing<T> x;                           // the layer's input on the current row
+  RowRing<T> h_rows, c_rows;              // (h, c) of the previous and the current row
+  int64_t hidden, kernel, batch, groups;  // kernel: the state-to-state taps along the row
 
   RowLstmStep(const std::map<std::string, Tensor>& p, const std::string& name, int64_t width,
               int64_t batch_size, int groups_count)
@@ -41,7 +40,8 @@ struct RowLstmStep {
         groups(groups_count) {
     const Tensor& w = p.at(name + ".state_to_state.weight");  // [4h, h, 3]
     hidden = w.size(1);
-    const int64_t k = w.size(2), cols = hidden * k;
+    kernel = w.size(2);
+    const int64_t cols = hidden * kernel;
     // lstm_scan's augmented weight: the bias is the sum of both layers' biases (one add op).
     const Tensor bias = p.at(name + ".input_to_state.bias") + p.at(name + ".state_to_state.bias");
     const std::vector<T> wv = w.to_vector<T>(), bv = bias.to_vector<T>();
@@ -63,14 +63,14 @@ struct RowLstmStep {
   void evaluate(int64_t r, int64_t col, int64_t width, T* out) {
     input_to_state.gather(x, r, col, width);
     input_to_state.run();  // the gates' input-to-state part, no bias
-    // State-to-state: tap j of the previous row's h at col + j - 1 (zero outside, and on row 0).
+    // State-to-state: tap j of the previous row's h at col + j - k/2 (zero outside, and on row 0).
     T* cols = ss_cols.data<T>();
     T* cp = c_prev.data<T>();
-    const int64_t k = 3, n = hidden * batch;
+    const int64_t k = kernel, n = hidden * batch;
     for (int64_t ch = 0; ch < hidden; ++ch)
       for (int64_t j = 0; j < k; ++j) {
         T* dst = cols + (ch * k + j) * batch;
-        const int64_t cc = col + j - 1;
+        const int64_t cc = col + j - k / 2;
         if (r == 0 || cc < 0 || cc >= width)
           std::fill_n(dst, batch, T(0));
         else
