@@ -11,6 +11,7 @@ namespace gm::models {
 
 namespace {
 
+using incremental::level_table;
 using incremental::PositionConv;
 using incremental::relu;
 using incremental::RowRing;
@@ -102,17 +103,6 @@ class Incremental {
   std::vector<PositionConv<T>> layers_;
   std::vector<T> x_;  // the residual stream at the current position [filters, B]
 };
-
-// The 256 values scale_images gives the pixel levels, so cached inputs are bit-identical to
-// the naive sampler's input tensor.
-template <typename T>
-std::vector<T> level_table() {
-  std::vector<uint8_t> levels(256);
-  for (int i = 0; i < 256; ++i)
-    levels[static_cast<size_t>(i)] = static_cast<uint8_t>(i);
-  return scale_images(Tensor::from_vector(levels, {256}), dtype_of<T>(), Device::cpu())
-      .template to_vector<T>();
-}
 
 // Draws one channel for the whole batch with the same ops and arguments as PixelCnn::sample:
 // logits [B, V], the temperature passed to the categorical draw (which divides in double inside

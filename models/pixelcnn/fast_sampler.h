@@ -32,6 +32,7 @@
 #include "engine/backend.h"
 #include "kernels/common/mask.h"
 #include "kernels/common/unary_math.h"
+#include "models/images.h"
 #include "models/pixelcnn/pixelcnn.h"
 
 namespace gm::models {
@@ -43,6 +44,17 @@ namespace incremental {
 template <typename T>
 T relu(T x) {
   return math::unary_forward(math::kRelu, x, T(0), T(1), T(0));
+}
+
+// The 256 values scale_images gives the pixel levels, so cached inputs are bit-identical to
+// the naive samplers' input tensors.
+template <typename T>
+std::vector<T> level_table() {
+  std::vector<uint8_t> levels(256);
+  for (int i = 0; i < 256; ++i)
+    levels[static_cast<size_t>(i)] = static_cast<uint8_t>(i);
+  return scale_images(Tensor::from_vector(levels, {256}), dtype_of<T>(), Device::cpu())
+      .template to_vector<T>();
 }
 
 // The last `rows` image rows of an activation map laid out [row, col, channel, batch] (the

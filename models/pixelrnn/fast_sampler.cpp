@@ -10,6 +10,7 @@ namespace gm::pixelrnn {
 
 namespace {
 
+using models::incremental::level_table;
 using models::incremental::PositionConv;
 using models::incremental::RowRing;
 
@@ -160,18 +161,10 @@ class Incremental {
 };
 
 template <typename T>
-std::vector<T> level_table(const PixelRnn& model) {
-  std::vector<uint8_t> levels(256);
-  for (int i = 0; i < 256; ++i)
-    levels[static_cast<size_t>(i)] = static_cast<uint8_t>(i);
-  return model.scale(Tensor::from_vector(levels, {256})).to(Device::cpu()).to_vector<T>();
-}
-
-template <typename T>
 Tensor sample_impl(const PixelRnn& model, int64_t count, double temperature, Generator& gen) {
   const models::ImageShape s = model.image_shape();
   const int64_t C = s.channels, H = s.height, W = s.width;
-  const std::vector<T> level = level_table<T>(model);
+  const std::vector<T> level = level_table<T>();
   Incremental<T> net(model, count);
   std::vector<uint8_t> pixels(static_cast<size_t>(count * C * H * W), 0);
   std::vector<T> rows(static_cast<size_t>(count * kLevels));
@@ -203,7 +196,7 @@ template <typename T>
 Tensor logits_impl(const PixelRnn& model, const Tensor& images) {
   const models::ImageShape s = model.image_shape();
   const int64_t N = images.size(0), C = s.channels, H = s.height, W = s.width;
-  const std::vector<T> level = level_table<T>(model);
+  const std::vector<T> level = level_table<T>();
   const std::vector<uint8_t> pixels = images.to_vector<uint8_t>();
   Incremental<T> net(model, N);
   std::vector<T> out(static_cast<size_t>(N * kLevels * C * H * W));
