@@ -34,24 +34,31 @@ models::ImageShape shape_of(const io::Dataset& data) {
   return {data.channels(), data.height(), data.width()};
 }
 
+void for_each_batch(const io::Dataset& data, int64_t batch, io::Pixels pixels, Generator& gen,
+                    const std::function<void(const Tensor& images)>& fn) {
+  for (int64_t start = 0; start < data.size(); start += batch) {
+    const int64_t n = std::min(batch, data.size() - start);
+    std::vector<int64_t> idx(static_cast<size_t>(n));
+    for (int64_t i = 0; i < n; ++i)
+      idx[static_cast<size_t>(i)] = start + i;
+    fn(io::preprocess(data.gather(idx).images, pixels, gen));
+  }
+}
+
 EvalResult evaluate(models::Model& model, const io::Dataset& data, int64_t batch, io::Pixels pixels,
                     uint64_t seed) {
   GM_CHECK(data.size() > 0, "{}: no images to evaluate on", data.name);
   NoGradGuard no_grad;
   Generator gen(seed);
   EvalResult r;
-  for (int64_t start = 0; start < data.size(); start += batch) {
-    const int64_t n = std::min(batch, data.size() - start);
-    std::vector<int64_t> idx(static_cast<size_t>(n));
-    for (int64_t i = 0; i < n; ++i)
-      idx[static_cast<size_t>(i)] = start + i;
-    const Tensor images = io::preprocess(data.gather(idx).images, pixels, gen);
+  for_each_batch(data, batch, pixels, gen, [&](const Tensor& images) {
+    const int64_t n = images.size(0);
     const models::LossOutput out = model.loss(images, gen);
     r.nats_per_image += out.nats_per_image * static_cast<double>(n);
     for (const auto& [name, value] : out.terms)
       r.terms[name] += value * static_cast<double>(n);
     r.images += n;
-  }
+  });
   const double n = static_cast<double>(r.images);
   r.nats_per_image /= n;
   for (auto& [name, value] : r.terms)

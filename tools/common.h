@@ -1,6 +1,7 @@
 #pragma once
 // Helpers shared by the subcommands: devices, seeds, data and evaluation.
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <string>
 
@@ -28,6 +29,11 @@ struct DataOptions {
 io::DataSplits load_splits(const DataOptions& data, const models::ImageShape& model_default);
 // The model's image shape: the data's, whatever the configuration's default.
 models::ImageShape shape_of(const io::Dataset& data);
+
+// Calls fn(images) for `data` in order, in batches of at most `batch` images, each batch
+// preprocessed for the model (`pixels`) with `gen`.
+void for_each_batch(const io::Dataset& data, int64_t batch, io::Pixels pixels, Generator& gen,
+                    const std::function<void(const Tensor& images)>& fn);
 
 // The mean over images of the model's loss on `data`, in batches, without gradients.
 struct EvalResult {
