@@ -13,8 +13,6 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <fstream>
-#include <functional>
 #include <string>
 #include <vector>
 
@@ -22,6 +20,7 @@
 #include "benchmarks/lab/lab_report.h"
 #include "benchmarks/lab/masked_conv_versions.cuh"
 #include "benchmarks/lab/softmax_xent_versions.cuh"
+#include "kernels/common/mask.h"
 #include "kernels/common/philox.h"
 
 #if GM_LAB_REAL_GPU
@@ -249,11 +248,10 @@ const ConvVersion kConvVersions[] = {
 std::vector<float> masked_weights(const ConvShape& s, uint64_t seed) {
   std::vector<float> w =
       random_floats(static_cast<size_t>(s.K) * s.C * s.k * s.k, seed, -0.5f, 0.5f);
-  const int half = s.k / 2;
+  const gm::MaskType type = s.type_b ? gm::MaskType::B : gm::MaskType::A;
   for (size_t i = 0; i < w.size(); ++i) {
     const int kx = static_cast<int>(i % s.k), ky = static_cast<int>(i / s.k % s.k);
-    const bool visible = ky < half || (ky == half && (kx < half || (kx == half && s.type_b)));
-    if (!visible) w[i] = 0.0f;
+    if (!gm::mask::tap_visible(type, s.k, s.k, ky, kx)) w[i] = 0.0f;
   }
   return w;
 }
@@ -289,9 +287,9 @@ Validation check_conv(const ConvShape& s, const std::vector<float>& x, const std
 // Useful FLOPs count only the visible taps (as bench_cpu_ops does), so versions that skip the
 // masked ones are compared fairly with those that compute them.
 double conv_useful_flops(const ConvShape& s) {
-  const int half = s.k / 2;
-  const double visible = half * s.k + half + (s.type_b ? 1 : 0);
-  return 2.0 * s.N * s.K * s.H * s.W * s.C * visible;
+  const gm::MaskType type = s.type_b ? gm::MaskType::B : gm::MaskType::A;
+  return 2.0 * s.N * s.H * s.W *
+         static_cast<double>(gm::mask::visible_weight_count(type, 1, s.k, s.k, s.C, s.K));
 }
 
 struct Options {

@@ -16,6 +16,10 @@ namespace gm {
 
 namespace GM_CUDA_NS {
 
+// The kernels' fixed-size dimension arrays (kernels/cuda/launch.h) must hold every tensor rank
+// the engine allows.
+static_assert(kMaxDims == ::gm::kMaxDims, "kernels/cuda/launch.h kMaxDims != engine's kMaxDims");
+
 namespace {
 
 constexpr bool kEmulated = GM_CUDA_EMU;
@@ -42,9 +46,9 @@ CudaBackend::CudaBackend(int device, std::string name)
   if (gemm == "tiled64") set_gemm(CudaGemm::tiled64);
   if (gemm == "tiled32") set_gemm(CudaGemm::tiled32);
   if (gemm == "cublas") set_gemm(CudaGemm::cublas);
-  GM_CHECK(gemm.empty() || gemm == "tiled" || gemm == "tiled64" || gemm == "tiled32" ||
-               gemm == "cublas",
-           "GM_CUDA_GEMM={} is not a GEMM kernel: use tiled, tiled64, tiled32 or cublas", gemm);
+  GM_CHECK(
+      gemm.empty() || gemm == "tiled" || gemm == "tiled64" || gemm == "tiled32" || gemm == "cublas",
+      "GM_CUDA_GEMM={} is not a GEMM kernel: use tiled, tiled64, tiled32 or cublas", gemm);
   const std::string block = env("GM_CUDA_BLOCK");
   if (!block.empty()) set_block_size(std::atoi(block.c_str()));
 }

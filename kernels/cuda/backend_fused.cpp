@@ -190,19 +190,12 @@ void CudaBackend::discretized_logistic_nll_backward(const Tensor& x, const Tenso
 
 void CudaBackend::adam_update(const AdamStep& s, Tensor& param, const Tensor& grad, Tensor& m,
                               Tensor& v) {
-  AdamArgs a;
-  a.lr = s.lr;
-  a.beta1 = s.beta1;
-  a.beta2 = s.beta2;
-  a.eps = s.eps;
-  a.weight_decay = s.weight_decay;
-  a.decoupled = s.decoupled;
-  a.bias_correction1 = 1.0 - std::pow(s.beta1, static_cast<double>(s.step));
-  a.bias_correction2 = 1.0 - std::pow(s.beta2, static_cast<double>(s.step));
   const Exec e = exec();
   dispatch_floating(param.dtype(), "adam_update", [&](auto zero) {
     using T = decltype(zero);
-    GM_CUDA_NS::adam_update<T>(e, a, mut<T>(param), ptr<T>(grad), mut<T>(m), mut<T>(v),
+    const math::AdamConstants<T> c =
+        math::adam_constants<T>(s.lr, s.beta1, s.beta2, s.eps, s.weight_decay, s.decoupled, s.step);
+    GM_CUDA_NS::adam_update<T>(e, c, mut<T>(param), ptr<T>(grad), mut<T>(m), mut<T>(v),
                                param.numel());
   });
   launched("adam_update");

@@ -4,6 +4,7 @@
 // they take a scratch buffer of N * row_chunks(e, S) doubles for their partial sums.
 #include <cstdint>
 
+#include "kernels/common/optim_math.h"
 #include "kernels/cuda/launch.h"
 
 namespace gm::GM_CUDA_NS {
@@ -59,14 +60,10 @@ void discretized_logistic_nll_backward(const Exec& e, const T* x, const T* mean,
                                        const T* dnll, int64_t N, int64_t S, T* dmean,
                                        T* dlog_scale);
 
-// ---- optim.cu (engine/backend.h's AdamStep/SgdStep, bias corrections precomputed)
-struct AdamArgs {
-  double lr = 0, beta1 = 0, beta2 = 0, eps = 0, weight_decay = 0;
-  double bias_correction1 = 1, bias_correction2 = 1;
-  bool decoupled = true;
-};
+// ---- optim.cu (engine/backend.h's AdamStep/SgdStep; formulas in kernels/common/optim_math.h)
 template <typename T>
-void adam_update(const Exec& e, const AdamArgs& a, T* param, const T* grad, T* m, T* v, int64_t n);
+void adam_update(const Exec& e, const math::AdamConstants<T>& c, T* param, const T* grad, T* m,
+                 T* v, int64_t n);
 struct SgdArgs {
   double lr = 0, momentum = 0, weight_decay = 0;
   bool nesterov = false;
