@@ -4,7 +4,7 @@
 // For every device, image side N and batch size, it times each sampler of
 // benchmarks/sampling_methods.cpp on a freshly initialised model (seeded, untrained: sampling
 // cost does not depend on the weights' values), prints a table, writes a CSV and draws a
-// log-log plot of seconds per image against N (SVG, benchmarks/svg_plot.h).
+// log-log plot of seconds per image against N (SVG, engine/io/svg_plot.h).
 //
 // The naive autoregressive samplers cost one full network pass per pixel: ~N^4 work, hours at
 // N = 64 with a batch of 32. Where a run would exceed the per-configuration budget, the
@@ -26,7 +26,7 @@
 
 #include "benchmarks/sampling_benchmark.h"
 #include "benchmarks/sampling_methods.h"
-#include "benchmarks/svg_plot.h"
+#include "engine/io/svg_plot.h"
 #include "engine/autograd.h"
 #include "engine/backend.h"
 #include "engine/io/atomic_file.h"
@@ -36,6 +36,8 @@ namespace gm::bench {
 namespace {
 
 using Options = SamplingOptions;
+using io::LogLogPlot;
+using io::PlotSeries;
 
 struct Row {
   std::string device, method, config;
@@ -187,11 +189,11 @@ void write_plot(const std::vector<Row>& rows, const std::string& device, const O
         if (r.device == device && r.method == m.name && r.batch == b)
           s.points.push_back({static_cast<double>(r.n), r.per_image, r.extrapolated});
       if (s.points.empty()) continue;
-      plot.notes.push_back(fmt::format("- {} b{}: {:.2f}", m.name, b, loglog_slope(s.points)));
+      plot.notes.push_back(fmt::format("- {} b{}: {:.2f}", m.name, b, io::loglog_slope(s.points)));
       plot.series.push_back(std::move(s));
     }
   if (plot.series.empty()) return;
-  write_file_atomic(path, render_svg(plot));
+  write_file_atomic(path, io::render_svg(plot));
   fmt::print("wrote {}\n", path);
 }
 

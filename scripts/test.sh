@@ -6,7 +6,9 @@
 #                   spills and local memory as errors; a binary linked with the real CUDA
 #                   runtime reports "no GPU" instead of failing; the kernel resource report
 #                   (registers, shared memory, H100 occupancy) checked against its budgets;
-#                   skipped, with a message, where nvcc is not installed;
+#                   build-cuda-make/: the same configured with the default Makefile generator,
+#                   one kernel file compiled; skipped, with a message, where nvcc is not
+#                   installed;
 #   3. build-asan/  AddressSanitizer + UBSan: the simt executor and cuda-emu tests, and every
 #                   op test on cuda-emu only.
 # Usage: scripts/test.sh            (from the repository root)
@@ -47,6 +49,13 @@ if wants 2; then
     # unavailable with the runtime's reason, and nothing fails.
     build-cuda/tests/test_cuda_backend "a machine without a GPU reports the cuda device as unavailable"
     scripts/cuda_resources.sh build-cuda
+    # The plainest build, `cmake -S . -B build`, uses CMake's default generator (Makefiles),
+    # which checks every target's CUDA dialect when it generates: configure it with CUDA on and
+    # compile one kernel file, so both generators stay working (the CPU-only configuration has
+    # no CUDA language, so the generator makes no difference there).
+    cmake -S . -B build-cuda-make -G "Unix Makefiles" -DCMAKE_BUILD_TYPE=Release -DGENMODEL_CUDA=ON \
+      -DCMAKE_CUDA_COMPILER="$nvcc" -DCMAKE_CUDA_ARCHITECTURES="80;90" > /dev/null
+    make -C build-cuda-make/kernels/cuda fill.cu.o
     stage_end
   else
     echo "== 2. skipped: no nvcc (install the CUDA toolkit to run the compile gate)"

@@ -17,108 +17,11 @@
 
 #include "engine/io/safetensors.h"
 
-#ifndef GENMODEL_BINARY
-#error "tests/CMakeLists.txt passes the path of the genmodel binary as GENMODEL_BINARY"
-#endif
+#include "tests/cli_helpers.h"
 
 using namespace gm;
-namespace fs = std::filesystem;
+using namespace gm::test_cli;
 using Catch::Matchers::Contains;
-
-namespace {
-
-struct Result {
-  int code = -1;
-  std::string output;  // stdout and stderr together
-};
-
-Result genmodel(const std::string& args) {
-  const std::string command = std::string(GENMODEL_BINARY) + " " + args + " 2>&1";
-  std::FILE* pipe = ::popen(command.c_str(), "r");
-  REQUIRE(pipe);
-  Result r;
-  char buffer[4096];
-  size_t n;
-  while ((n = std::fread(buffer, 1, sizeof buffer, pipe)) > 0)
-    r.output.append(buffer, n);
-  const int status = ::pclose(pipe);
-  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
-}
-
-// A fresh folder for one test, removed afterwards.
-struct TempDir {
-  fs::path path;
-  explicit TempDir(const std::string& tag) {
-    path = fs::temp_directory_path() / fmt::format("genmodel-test-cli-{}-{}", tag, ::getpid());
-    fs::remove_all(path);
-    fs::create_directories(path);
-  }
-  ~TempDir() { fs::remove_all(path); }
-  std::string str(const std::string& name = "") const { return (path / name).string(); }
-};
-
-void write_idx(const fs::path& path, const std::vector<uint32_t>& dims,
-               const std::vector<uint8_t>& values) {
-  std::vector<uint8_t> b{0, 0, 0x08, static_cast<uint8_t>(dims.size())};
-  for (uint32_t d : dims)
-    for (int s = 24; s >= 0; s -= 8)
-      b.push_back(static_cast<uint8_t>(d >> s));
-  b.insert(b.end(), values.begin(), values.end());
-  std::ofstream(path, std::ios::binary)
-      .write(reinterpret_cast<const char*>(b.data()), static_cast<std::streamsize>(b.size()));
-}
-
-// A tiny MNIST-style data set of 8x8 images (48 train, 16 test): a bright square on a dark
-// background at a position that depends on the image, so there is something to learn.
-std::string make_tiny_data(const TempDir& dir) {
-  const fs::path data = dir.path / "data";
-  fs::create_directories(data);
-  for (auto [prefix, n] : {std::pair{"train", 48u}, std::pair{"t10k", 16u}}) {
-    std::vector<uint8_t> pixels, labels;
-    for (uint32_t i = 0; i < n; ++i) {
-      for (uint32_t y = 0; y < 8; ++y)
-        for (uint32_t x = 0; x < 8; ++x) {
-          const bool on = y / 4 == i % 2 && x / 4 == i / 2 % 2;
-          pixels.push_back(static_cast<uint8_t>(on ? 200 + i % 50 : (x * 7 + y * 3 + i) % 40));
-        }
-      labels.push_back(static_cast<uint8_t>(i % 4));
-    }
-    write_idx(data / (std::string(prefix) + "-images-idx3-ubyte"), {n, 8, 8}, pixels);
-    write_idx(data / (std::string(prefix) + "-labels-idx1-ubyte"), {n}, labels);
-  }
-  return "mnist:" + data.string();
-}
-
-const char* kModel = "pixelcnn-ref";
-
-// Every tensor of two checkpoints, compared byte for byte, and the training state.
-void require_identical_checkpoints(const fs::path& a, const fs::path& b) {
-  const SafetensorsFile fa = load_safetensors(a), fb = load_safetensors(b);
-  REQUIRE(fa.tensors.size() == fb.tensors.size());
-  for (const NamedTensor& t : fa.tensors) {
-    INFO("tensor " << t.name);
-    const Tensor& u = fb.get(t.name);
-    REQUIRE(u.shape() == t.tensor.shape());
-    REQUIRE(u.dtype() == t.tensor.dtype());
-    REQUIRE(std::memcmp(u.raw(), t.tensor.raw(), t.tensor.nbytes()) == 0);
-  }
-  for (const char* key : {"step", "train_gen.seed", "train_gen.offset", "loss"}) {
-    INFO("metadata " << key);
-    REQUIRE(get_metadata(fa.metadata, key) == get_metadata(fb.metadata, key));
-  }
-}
-
-std::vector<nlohmann::json> read_log(const fs::path& path) {
-  std::vector<nlohmann::json> records;
-  std::ifstream in(path);
-  std::string line;
-  while (std::getline(in, line))
-    records.push_back(nlohmann::json::parse(line));
-  return records;
-}
-
-}  // namespace
 
 TEST_CASE("cli: --help on the program and every subcommand") {
   Result top = genmodel("--help");
@@ -128,9 +31,9 @@ TEST_CASE("cli: --help on the program and every subcommand") {
   const std::vector<std::pair<std::string, std::vector<std::string>>> expected = {
       {"train",
        {"--model", "--data", "--steps", "--epochs", "--batch", "--lr", "--device", "--seed",
-        "--out", "--eval-every", "--checkpoint-every", "--limit", "--resume"}},
+        "--out", "--eval-every", "--checkpoint-every", "--train-limit", "--eval-limit", "--resume"}},
       {"sample", {"--checkpoint", "--count", "--temperature", "--seed", "--out"}},
-      {"eval", {"--checkpoint", "--data", "--limit"}},
+      {"eval", {"--checkpoint", "--data", "--eval-limit"}},
       {"gradcheck", {"--model", "--op", "--device"}},
       {"list", {}},
       {"bench sampling", {"--sizes", "--batches", "--methods", "--devices", "--budget", "--csv"}},
@@ -225,7 +128,7 @@ TEST_CASE("cli: train, resume bit for bit, eval and sample on a tiny data set") 
   TempDir dir("train");
   const std::string data = make_tiny_data(dir);
   const std::string common = fmt::format(
-      "train --model {} --data {} --batch 8 --limit 40 --seed 3 --eval-every 3 "
+      "train --model {} --data {} --batch 8 --train-limit 40 --seed 3 --eval-every 3 "
       "--checkpoint-every 2",
       kModel, data);
 
@@ -327,11 +230,17 @@ TEST_CASE(
       REQUIRE(std::isfinite(v));
 }
 
-TEST_CASE("cli: Ctrl-C saves a checkpoint that equals an uninterrupted run of the same length") {
-  TempDir dir("sigint");
+TEST_CASE(
+    "cli: Ctrl-C and SIGTERM save a checkpoint that equals an uninterrupted run of the same "
+    "length") {
+  // SIGTERM is what schedulers, `timeout` and container stops send: handled like Ctrl-C, with
+  // the shell's exit code 128 + 15.
+  const auto [signal, code] = GENERATE(std::pair{SIGINT, 130}, std::pair{SIGTERM, 143});
+  INFO("signal " << signal);
+  TempDir dir(fmt::format("signal{}", signal));
   const std::string data = make_tiny_data(dir);
   const std::string common = fmt::format(
-      "--model {} --data {} --batch 8 --limit 40 --seed 5 --eval-every 0 "
+      "--model {} --data {} --batch 8 --train-limit 40 --seed 5 --eval-every 0 "
       "--checkpoint-every 0",
       kModel, data);
   const pid_t child = ::fork();
@@ -346,15 +255,20 @@ TEST_CASE("cli: Ctrl-C saves a checkpoint that equals an uninterrupted run of th
   const fs::path log = dir.path / "run/log.jsonl";
   for (int i = 0; i < 600 && (!fs::exists(log) || read_log(log).size() < 3); ++i)
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  ::kill(child, SIGINT);
+  ::kill(child, signal);
   int status = 0;
   REQUIRE(::waitpid(child, &status, 0) == child);
   REQUIRE(WIFEXITED(status));
-  CHECK(WEXITSTATUS(status) == 130);
+  CHECK(WEXITSTATUS(status) == code);
 
   const SafetensorsFile ck = load_safetensors(dir.path / "run/checkpoint.safetensors");
   const int64_t step = get_metadata_int(ck.metadata, "step");
   CHECK(step >= 3);
+  // The log went to disk before the checkpoint: the checkpoint records its length, which is
+  // the whole log (nothing is written after the last checkpoint of a stopped run).
+  CHECK(get_metadata_int(ck.metadata, "log_bytes") == static_cast<int64_t>(fs::file_size(log)));
+  CHECK(read_log(log).size() == static_cast<size_t>(step));
+  CHECK(fs::exists(dir.path / "run/loss.svg"));
   Result same = genmodel(fmt::format("train {} --steps {} --out {}", common, step, dir.str("ref")));
   REQUIRE(same.code == 0);
   require_identical_checkpoints(dir.path / "run/checkpoint.safetensors",

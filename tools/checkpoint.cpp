@@ -12,6 +12,14 @@ std::vector<NamedTensor> weights_of(const models::Model& model) {
 
 }  // namespace
 
+std::filesystem::path checkpoint_path(const std::filesystem::path& out) {
+  return out / "checkpoint.safetensors";
+}
+
+std::filesystem::path checkpoint_file(const std::filesystem::path& given) {
+  return std::filesystem::is_directory(given) ? checkpoint_path(given) : given;
+}
+
 void save_checkpoint(const std::filesystem::path& path, const RunConfig& c,
                      const TrainingState& state, const models::Model& model,
                      const Optimizer& optimizer) {
@@ -28,7 +36,8 @@ void save_checkpoint(const std::filesystem::path& path, const RunConfig& c,
   meta["data.pixels"] = c.data.pixels;
   set_metadata_int(meta, "data.image_size", c.data.image_size);
   set_metadata_int(meta, "data.channels", c.data.channels);
-  set_metadata_int(meta, "limit", c.limit);
+  set_metadata_int(meta, "limit", c.train_limit);
+  set_metadata_int(meta, "eval_limit", c.eval_limit);
   set_metadata_int(meta, "batch", c.batch);
   set_metadata_double(meta, "lr", c.lr);
   set_metadata_uint(meta, "seed", c.seed);
@@ -36,10 +45,12 @@ void save_checkpoint(const std::filesystem::path& path, const RunConfig& c,
   set_metadata_int(meta, "step", state.step);
   set_metadata_generator(meta, "train_gen", state.train_gen);
   set_metadata_double(meta, "loss", state.last_loss);
+  set_metadata_int(meta, "log_bytes", state.log_bytes);
   save_safetensors(path, tensors, meta);
 }
 
-Checkpoint read_checkpoint(const std::filesystem::path& path) {
+Checkpoint read_checkpoint(const std::filesystem::path& given) {
+  const std::filesystem::path path = checkpoint_file(given);
   if (!std::filesystem::exists(path))
     throw IoError(fmt::format("checkpoint '{}' does not exist", path.string()));
   Checkpoint ck{.config = {}, .state = {}, .file = load_safetensors(path)};
@@ -58,7 +69,9 @@ Checkpoint read_checkpoint(const std::filesystem::path& path) {
   c.data.pixels = get_metadata(m, "data.pixels");
   c.data.image_size = get_metadata_int(m, "data.image_size");
   c.data.channels = get_metadata_int(m, "data.channels");
-  c.limit = get_metadata_int(m, "limit");
+  c.train_limit = get_metadata_int(m, "limit");
+  // Checkpoints written before the eval limit was stored evaluated on the default's 1000.
+  c.eval_limit = m.contains("eval_limit") ? get_metadata_int(m, "eval_limit") : 1000;
   c.batch = get_metadata_int(m, "batch");
   c.lr = get_metadata_double(m, "lr");
   c.seed = get_metadata_uint(m, "seed");
@@ -66,6 +79,7 @@ Checkpoint read_checkpoint(const std::filesystem::path& path) {
   ck.state.step = get_metadata_int(m, "step");
   ck.state.train_gen = get_metadata_generator(m, "train_gen");
   ck.state.last_loss = get_metadata_double(m, "loss");
+  ck.state.log_bytes = m.contains("log_bytes") ? get_metadata_int(m, "log_bytes") : 0;
   return ck;
 }
 

@@ -21,7 +21,8 @@ struct RunConfig {
   std::string model;
   models::ImageShape shape;  // the data's shape, which the model was built for
   DataOptions data;
-  int64_t limit = 0;  // train on the first `limit` images (0: all)
+  int64_t train_limit = 0;    // train on the first `train_limit` images (0: all)
+  int64_t eval_limit = 1000;  // evaluate on the first `eval_limit` test images (0: all)
   int64_t batch = 32;
   double lr = 1e-3;
   uint64_t seed = 0;
@@ -32,7 +33,13 @@ struct TrainingState {
   int64_t step = 0;  // completed optimizer steps
   Generator train_gen{0};
   double last_loss = 0.0;
+  int64_t log_bytes = 0;  // log.jsonl's length, on disk before the checkpoint was written
 };
+
+// The checkpoint of the run folder `out` (what `train --out` writes).
+std::filesystem::path checkpoint_path(const std::filesystem::path& out);
+// What --checkpoint names: a checkpoint file, or a run folder meaning its checkpoint.
+std::filesystem::path checkpoint_file(const std::filesystem::path& given);
 
 void save_checkpoint(const std::filesystem::path& path, const RunConfig& config,
                      const TrainingState& state, const models::Model& model,
@@ -43,7 +50,8 @@ struct Checkpoint {
   TrainingState state;
   SafetensorsFile file;
 };
-// Reads and validates the file and its configuration (an IoError names what is missing).
+// Reads and validates the file (or a run folder's checkpoint_file) and its configuration (an
+// IoError names what is missing).
 Checkpoint read_checkpoint(const std::filesystem::path& path);
 
 // Builds the checkpoint's model on `device` and loads its weights.

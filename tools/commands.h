@@ -26,6 +26,7 @@ class UsageError : public Error {
   using Error::Error;
 };
 
-enum ExitCode : int { kOk = 0, kFailure = 1, kUsage = 2, kInterrupted = 130 };
+// 130 and 143: the shell's 128 + signal number for SIGINT and SIGTERM.
+enum ExitCode : int { kOk = 0, kFailure = 1, kUsage = 2, kInterrupted = 130, kTerminated = 143 };
 
 }  // namespace gm::tools

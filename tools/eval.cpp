@@ -5,6 +5,7 @@
 #include "tools/checkpoint.h"
 #include "tools/commands.h"
 #include "tools/extra_estimates.h"
+#include "tools/option_checks.h"
 
 namespace gm::tools {
 
@@ -12,7 +13,7 @@ namespace {
 
 struct EvalOptions {
   std::string checkpoint, data, device = "cpu";
-  int64_t limit = 0, batch = 100, importance_samples = 100;
+  int64_t eval_limit = 0, batch = 100, importance_samples = 100;
   uint64_t seed = 0;
   bool json = false;
 };
@@ -24,7 +25,7 @@ int run_eval(const EvalOptions& o) {
   DataOptions data = ck.config.data;
   if (!o.data.empty()) data.spec = o.data;
   const io::Pixels pixels = io::parse_pixels(data.pixels);
-  const io::Dataset test = load_splits(data, ck.config.shape).test.first(o.limit);
+  const io::Dataset test = load_splits(data, ck.config.shape).test.first(o.eval_limit);
   GM_CHECK(shape_of(test).dims() == ck.config.shape.dims() &&
                test.channels() == ck.config.shape.channels,
            "the test images are {}x{}x{} but {} was trained on {}x{}x{}", test.channels(),
@@ -73,19 +74,21 @@ int run_eval(const EvalOptions& o) {
 void add_eval_command(CLI::App& app, Action& action) {
   auto o = std::make_shared<EvalOptions>();
   CLI::App* cmd = app.add_subcommand("eval", "Test-set likelihood of a trained model");
-  cmd->add_option("--checkpoint", o->checkpoint, "A checkpoint written by 'genmodel train'")
+  cmd->add_option("--checkpoint", o->checkpoint,
+                  "A checkpoint written by 'genmodel train', or its run folder")
       ->required();
-  cmd->add_option("--data", o->data, "Test data (default: the data the model was trained on)");
-  cmd->add_option("--limit", o->limit, "Evaluate on the first N test images (0: all)")
-      ->check(CLI::NonNegativeNumber)
+  cmd->add_option("--data", o->data, "Test data (default: the data the model was trained on)")
+      ->check(data_spec());
+  cmd->add_option("--eval-limit", o->eval_limit, "Evaluate on the first N test images (0: all)")
+      ->check(non_negative_integer(kMaxImages))
       ->capture_default_str();
   cmd->add_option("--batch", o->batch, "Images per batch")
-      ->check(CLI::PositiveNumber)
+      ->check(positive_integer(65536))
       ->capture_default_str();
   cmd->add_option("--importance-samples", o->importance_samples,
                   "VAE: samples k of the importance-weighted NLL estimate (0: skip; the "
                   "literature uses 5000)")
-      ->check(CLI::NonNegativeNumber)
+      ->check(non_negative_integer(1'000'000))
       ->capture_default_str();
   cmd->add_option("--seed", o->seed, "Seeds the noise of stochastic models")->capture_default_str();
   cmd->add_option("--device", o->device, "cpu, cuda, cuda:N or cuda-emu")->capture_default_str();

@@ -10,6 +10,7 @@
 #include "tools/commands.h"
 #include "tools/common.h"
 #include "tools/gradcheck_ops.h"
+#include "tools/option_checks.h"
 
 namespace gm::tools {
 
@@ -89,14 +90,14 @@ void add_gradcheck_command(CLI::App& app, Action& action) {
   cmd->add_option("--op", o->op, "One op on tiny inputs")->check(CLI::IsMember(ops));
   cmd->add_option("--device", o->device, "cpu, cuda, cuda:N or cuda-emu")->capture_default_str();
   cmd->add_option("--size", o->size, "Model: image height and width")
-      ->check(CLI::Range(1, 64))
+      ->check(positive_integer(64))
       ->capture_default_str();
   cmd->add_option("--batch", o->batch, "Model: images in the batch")
-      ->check(CLI::PositiveNumber)
+      ->check(positive_integer(64))
       ->capture_default_str();
   cmd->add_option("--max-elements", o->max_elements,
                   "Model: elements checked per parameter tensor (a seeded sample)")
-      ->check(CLI::PositiveNumber)
+      ->check(positive_integer(1'000'000))
       ->capture_default_str();
   cmd->add_option("--seed", o->seed, "Seeds the weights, images and samples")
       ->capture_default_str();

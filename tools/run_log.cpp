@@ -1,7 +1,10 @@
 #include "tools/run_log.h"
 
 #include <fmt/format.h>
+#include <unistd.h>
 
+#include <cerrno>
+#include <cstring>
 #include <fstream>
 
 #include "engine/error.h"
@@ -17,7 +20,10 @@ RunLog::RunLog(const std::filesystem::path& path, bool resume, int64_t resume_st
       // A line cut short by a crash does not parse; it is dropped with the later ones.
       const nlohmann::json record = nlohmann::json::parse(line, nullptr, false);
       if (record.is_discarded() || !record.contains("step")) continue;
-      if (record["step"].get<int64_t>() <= resume_step) kept += line + "\n";
+      if (record["step"].get<int64_t>() <= resume_step) {
+        kept += line + "\n";
+        remember(record);
+      }
     }
     write_file_atomic(path, kept);
   }
@@ -29,10 +35,31 @@ RunLog::~RunLog() {
   if (file_) std::fclose(file_);
 }
 
+void RunLog::remember(const nlohmann::json& record) {
+  const auto bits = record.find("bits_per_dim");
+  if (bits == record.end() || !bits->is_number()) return;
+  points_.push_back({record.value("kind", "") == "eval", record["step"].get<int64_t>(),
+                     bits->get<double>()});
+}
+
 void RunLog::write(const nlohmann::json& record) {
   const std::string line = record.dump() + "\n";
   if (std::fwrite(line.data(), 1, line.size(), file_) != line.size() || std::fflush(file_) != 0)
     throw IoError(fmt::format("'{}': cannot write the training log (disk full?)", path_.string()));
+  remember(record);
+}
+
+int64_t RunLog::sync() {
+  if (std::fflush(file_) != 0 || ::fsync(::fileno(file_)) != 0)
+    throw IoError(fmt::format("'{}': flushing the training log to disk failed: {}",
+                              path_.string(), std::strerror(errno)));
+  return static_cast<int64_t>(std::ftell(file_));
+}
+
+bool RunLog::has_eval_at(int64_t step) const {
+  for (const LogPoint& p : points_)
+    if (p.eval && p.step == step) return true;
+  return false;
 }
 
 }  // namespace gm::tools

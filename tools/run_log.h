@@ -2,12 +2,22 @@
 // The training log: one JSON object per line (JSONL) in OUT/log.jsonl, e.g.
 //   {"kind":"train","step":12,"loss":612.5,"bits_per_dim":1.127,"seconds":3.2}
 //   {"kind":"eval","step":500,"images":1000,"nats_per_image":...,"bits_per_dim":...}
-// Lines are flushed as written, so `tail -f` follows a run.
+// Lines are flushed to the kernel as written, so `tail -f` follows a run; sync() puts them on
+// disk, which the training loop does before every checkpoint, so a checkpoint never gets ahead
+// of its log.
 #include <cstdio>
 #include <filesystem>
 #include <nlohmann/json.hpp>
+#include <vector>
 
 namespace gm::tools {
+
+// What the loss curve needs of each record.
+struct LogPoint {
+  bool eval = false;
+  int64_t step = 0;
+  double bits_per_dim = 0.0;
+};
 
 class RunLog {
  public:
@@ -19,11 +29,19 @@ class RunLog {
   RunLog& operator=(const RunLog&) = delete;
 
   void write(const nlohmann::json& record);
+  // Flushes the log to disk (fsync) and returns its length in bytes.
+  int64_t sync();
+  // Whether the log holds an evaluation at `step` (a resumed run that adds no steps has one).
+  bool has_eval_at(int64_t step) const;
+  const std::vector<LogPoint>& points() const { return points_; }
   const std::filesystem::path& path() const { return path_; }
 
  private:
+  void remember(const nlohmann::json& record);
+
   std::filesystem::path path_;
   std::FILE* file_ = nullptr;
+  std::vector<LogPoint> points_;
 };
 
 }  // namespace gm::tools

@@ -1,8 +1,10 @@
 // `genmodel sample`: images drawn from a trained model, as one PNG grid.
 #include "engine/autograd.h"
+#include "engine/io/atomic_file.h"
 #include "engine/io/png.h"
 #include "tools/checkpoint.h"
 #include "tools/commands.h"
+#include "tools/option_checks.h"
 
 namespace gm::tools {
 
@@ -17,11 +19,12 @@ struct SampleOptions {
 
 int run_sample(const SampleOptions& o) {
   const Device device = checked_device(o.device);
+  const std::filesystem::path out =
+      o.out.empty() ? checkpoint_file(o.checkpoint).parent_path() / "samples.png"
+                    : std::filesystem::path(o.out);
+  check_writable(out);  // before sampling, which may take minutes
   const Checkpoint ck = read_checkpoint(o.checkpoint);
   auto model = load_model(ck, device);
-  const std::filesystem::path out =
-      o.out.empty() ? std::filesystem::path(o.checkpoint).parent_path() / "samples.png"
-                    : std::filesystem::path(o.out);
   Generator gen(stream_seed(o.seed, Stream::sample));
   Tensor images;
   {
@@ -41,19 +44,20 @@ int run_sample(const SampleOptions& o) {
 void add_sample_command(CLI::App& app, Action& action) {
   auto o = std::make_shared<SampleOptions>();
   CLI::App* cmd = app.add_subcommand("sample", "Draw images from a trained model into a PNG grid");
-  cmd->add_option("--checkpoint", o->checkpoint, "A checkpoint written by 'genmodel train'")
+  cmd->add_option("--checkpoint", o->checkpoint,
+                  "A checkpoint written by 'genmodel train', or its run folder")
       ->required();
   cmd->add_option("--count", o->count, "Number of images")
-      ->check(CLI::PositiveNumber)
+      ->check(positive_integer(10000))
       ->capture_default_str();
   cmd->add_option("--temperature", o->temperature,
                   "Divides the logits (autoregressive models) or scales the latent noise (VAE)")
-      ->check(CLI::PositiveNumber)
+      ->check(positive_number())
       ->capture_default_str();
   cmd->add_option("--seed", o->seed, "The same seed gives the same images")->capture_default_str();
   cmd->add_option("--out", o->out, "PNG file (default: samples.png beside the checkpoint)");
   cmd->add_option("--scale", o->scale, "Upscale each image by this factor (0: automatic)")
-      ->check(CLI::NonNegativeNumber)
+      ->check(non_negative_integer(64))
       ->capture_default_str();
   cmd->add_option("--device", o->device, "cpu, cuda, cuda:N or cuda-emu")->capture_default_str();
   cmd->callback([o, &action] { action = [o] { return run_sample(*o); }; });

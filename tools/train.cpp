@@ -1,7 +1,9 @@
 // `genmodel train`: options, and the rules for resuming (train_loop.cpp runs the loop).
 #include "tools/train.h"
 
+#include "engine/io/dataset.h"
 #include "tools/commands.h"
+#include "tools/option_checks.h"
 
 namespace gm::tools {
 
@@ -12,9 +14,9 @@ struct TrainCli {
   std::string out;
   // Options that a resumed run takes from its checkpoint; giving them again with a
   // different value is a usage error.
-  CLI::Option *model = nullptr, *data = nullptr, *pixels = nullptr, *limit = nullptr,
-              *batch = nullptr, *lr = nullptr, *seed = nullptr, *image_size = nullptr,
-              *channels = nullptr;
+  CLI::Option *model = nullptr, *data = nullptr, *pixels = nullptr, *train_limit = nullptr,
+              *eval_limit = nullptr, *batch = nullptr, *lr = nullptr, *seed = nullptr,
+              *image_size = nullptr, *channels = nullptr;
 };
 
 template <typename T>
@@ -42,13 +44,21 @@ int run(TrainCli& cli) {
     keep_from_checkpoint(cli.pixels, given.data.pixels, stored.data.pixels);
     keep_from_checkpoint(cli.image_size, given.data.image_size, stored.data.image_size);
     keep_from_checkpoint(cli.channels, given.data.channels, stored.data.channels);
-    keep_from_checkpoint(cli.limit, given.limit, stored.limit);
+    keep_from_checkpoint(cli.train_limit, given.train_limit, stored.train_limit);
+    keep_from_checkpoint(cli.eval_limit, given.eval_limit, stored.eval_limit);
     keep_from_checkpoint(cli.batch, given.batch, stored.batch);
     keep_from_checkpoint(cli.lr, given.lr, stored.lr);
     keep_from_checkpoint(cli.seed, given.seed, stored.seed);
     o.config = stored;
   } else {
     if (o.config.model.empty()) throw UsageError("--model is required (see 'genmodel list')");
+    const bool folder = io::parse_data_source(o.config.data.spec).format ==
+                        io::DataSource::Format::folder;
+    for (const CLI::Option* option : {cli.image_size, cli.channels})
+      if (option->count() > 0 && !folder)
+        throw UsageError(fmt::format(
+            "{} applies to folder:DIR data only: '{}' has a fixed image size and channel count",
+            option->get_name(), o.config.data.spec));
     if (std::filesystem::exists(ck_path))
       throw UsageError(
           fmt::format("'{}' already holds a checkpoint: pass --resume to continue "
@@ -60,10 +70,6 @@ int run(TrainCli& cli) {
 
 }  // namespace
 
-std::filesystem::path checkpoint_path(const std::filesystem::path& out) {
-  return out / "checkpoint.safetensors";
-}
-
 void add_train_command(CLI::App& app, Action& action) {
   auto cli = std::make_shared<TrainCli>();
   TrainOptions& o = cli->options;
@@ -72,11 +78,14 @@ void add_train_command(CLI::App& app, Action& action) {
   std::vector<std::string> names;
   for (const auto& config : models::model_configs())
     names.push_back(config.name);
-  cli->model = cmd->add_option("--model", c.model, "Model configuration (see 'genmodel list')")
+  cli->model = cmd->add_option("--model", c.model,
+                               "REQUIRED (except with --resume): the model configuration (see "
+                               "'genmodel list')")
                    ->check(CLI::IsMember(names));
   cli->data = cmd->add_option("--data", c.data.spec,
                               "fashion-mnist, fashion-mnist:DIR, mnist:DIR, cifar10:DIR or "
                               "folder:DIR")
+                  ->check(data_spec())
                   ->capture_default_str();
   cli->pixels = cmd->add_option("--pixels", c.data.pixels,
                                 "8bit, dynamic (binarised, Bernoulli(x/255) at every use) or "
@@ -85,21 +94,22 @@ void add_train_command(CLI::App& app, Action& action) {
                     ->capture_default_str();
   cli->image_size = cmd->add_option("--image-size", c.data.image_size,
                                     "folder:DIR images are resized to this (default: the "
-                                    "model's size)");
+                                    "model's size)")
+                        ->check(positive_integer(4096));
   cli->channels = cmd->add_option("--channels", c.data.channels,
                                   "folder:DIR images as grey (1) or RGB (3) (default: the "
                                   "model's)")
                       ->check(CLI::IsMember({1, 3}));
   CLI::Option* steps = cmd->add_option("--steps", o.steps, "Optimizer steps (default 1000)")
-                           ->check(CLI::PositiveNumber);
+                           ->check(positive_integer(kMaxSteps));
   cmd->add_option("--epochs", o.epochs, "Epochs over the training images, instead of --steps")
-      ->check(CLI::PositiveNumber)
+      ->check(positive_integer(1'000'000))
       ->excludes(steps);
   cli->batch = cmd->add_option("--batch", c.batch, "Images per batch")
-                   ->check(CLI::PositiveNumber)
+                   ->check(positive_integer(65536))
                    ->capture_default_str();
   cli->lr = cmd->add_option("--lr", c.lr, "Adam learning rate")
-                ->check(CLI::PositiveNumber)
+                ->check(positive_number())
                 ->capture_default_str();
   cmd->add_option("--device", o.device, "cpu, cuda, cuda:N or cuda-emu")->capture_default_str();
   cli->seed = cmd->add_option("--seed", c.seed, "Seeds initialisation, shuffling and noise")
@@ -108,17 +118,19 @@ void add_train_command(CLI::App& app, Action& action) {
   cmd->add_option("--eval-every", o.eval_every,
                   "Evaluate on the test split every N steps (0: "
                   "only at the end)")
-      ->check(CLI::NonNegativeNumber)
+      ->check(non_negative_integer(kMaxSteps))
       ->capture_default_str();
-  cmd->add_option("--eval-limit", o.eval_limit, "Test images per evaluation (0: all)")
-      ->check(CLI::NonNegativeNumber)
-      ->capture_default_str();
+  cli->eval_limit =
+      cmd->add_option("--eval-limit", c.eval_limit, "Test images per evaluation (0: all)")
+          ->check(non_negative_integer(kMaxImages))
+          ->capture_default_str();
   cmd->add_option("--checkpoint-every", o.checkpoint_every,
                   "Save a checkpoint every N steps (0: only at the end)")
-      ->check(CLI::NonNegativeNumber)
+      ->check(non_negative_integer(kMaxSteps))
       ->capture_default_str();
-  cli->limit = cmd->add_option("--limit", c.limit, "Train on the first N images only (0: all)")
-                   ->check(CLI::NonNegativeNumber);
+  cli->train_limit = cmd->add_option("--train-limit", c.train_limit,
+                                     "Train on the first N training images only (0: all)")
+                         ->check(non_negative_integer(kMaxImages));
   cmd->add_flag("--resume", o.resume,
                 "Continue the run in --out from its checkpoint, exactly where it stopped");
   cmd->callback([cli, &action] { action = [cli] { return run(*cli); }; });

@@ -13,15 +13,12 @@ struct TrainOptions {
   std::string device = "cpu";
   std::filesystem::path out;
   int64_t eval_every = 500;        // 0: only at the end
-  int64_t eval_limit = 1000;       // test images per periodic evaluation (0: all)
   int64_t checkpoint_every = 500;  // 0: only at the end (and on Ctrl-C)
   bool resume = false;
 };
 
-std::filesystem::path checkpoint_path(const std::filesystem::path& out);
-
-// Trains, evaluates and checkpoints; returns the exit code (0, 1 on a non-finite loss, 130
-// when stopped by Ctrl-C after saving).
+// Trains, evaluates and checkpoints; returns the exit code (0, 1 on a non-finite loss, 130 / 143
+// when stopped by Ctrl-C / SIGTERM after saving).
 int run_training(const TrainOptions& options);
 
 }  // namespace gm::tools

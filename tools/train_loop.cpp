@@ -5,7 +5,9 @@
 #include <cmath>
 #include <csignal>
 
+#include "engine/io/atomic_file.h"
 #include "tools/commands.h"
+#include "tools/loss_curve.h"
 #include "tools/progress.h"
 #include "tools/run_log.h"
 #include "tools/train.h"
@@ -14,22 +16,32 @@ namespace gm::tools {
 
 namespace {
 
-// Set by the SIGINT handler, read by the loop between steps: the handler does nothing else.
-volatile std::sig_atomic_t g_interrupted = 0;
-extern "C" void on_sigint(int) {
-  g_interrupted = 1;
+// Set by the SIGINT/SIGTERM handler to the signal's number, read by the loop between steps:
+// the handler does nothing else.
+volatile std::sig_atomic_t g_stop_signal = 0;
+extern "C" void on_stop_signal(int signal) {
+  g_stop_signal = signal;
 }
 
-// Installs the handler for the loop's lifetime and restores the previous one after.
-class SigintGuard {
+// Installs the handler for Ctrl-C (SIGINT) and for SIGTERM (what schedulers, `timeout` and
+// container stops send) for the loop's lifetime, and restores the previous ones after.
+class StopSignalGuard {
  public:
-  SigintGuard() : previous_(std::signal(SIGINT, on_sigint)) { g_interrupted = 0; }
-  ~SigintGuard() { std::signal(SIGINT, previous_); }
-  SigintGuard(const SigintGuard&) = delete;
-  SigintGuard& operator=(const SigintGuard&) = delete;
+  StopSignalGuard()
+      : previous_int_(std::signal(SIGINT, on_stop_signal)),
+        previous_term_(std::signal(SIGTERM, on_stop_signal)) {
+    g_stop_signal = 0;
+  }
+  ~StopSignalGuard() {
+    std::signal(SIGINT, previous_int_);
+    std::signal(SIGTERM, previous_term_);
+  }
+  StopSignalGuard(const StopSignalGuard&) = delete;
+  StopSignalGuard& operator=(const StopSignalGuard&) = delete;
 
  private:
-  void (*previous_)(int);
+  void (*previous_int_)(int);
+  void (*previous_term_)(int);
 };
 
 nlohmann::json eval_record(int64_t step, const EvalResult& r) {
@@ -48,16 +60,29 @@ std::string eval_line(int64_t step, const EvalResult& r) {
                      r.nats_per_image, r.bits_per_dim, r.images);
 }
 
+// Every output location is checked before the data is read and the model built, so a run
+// never fails after minutes of work for a folder it could not write.
+void prepare_run_folder(const std::filesystem::path& out) {
+  std::error_code ec;
+  std::filesystem::create_directories(out, ec);
+  if (ec)
+    throw IoError(fmt::format("cannot create the run folder '{}': {} (choose another --out)",
+                              out.string(), ec.message()));
+  for (const char* name : {"checkpoint.safetensors", "log.jsonl", "loss.svg"})
+    check_writable(out / name);
+}
+
 }  // namespace
 
 int run_training(const TrainOptions& o) {
   const RunConfig& c = o.config;
+  prepare_run_folder(o.out);
   const Device device = checked_device(o.device);
   const io::Pixels pixels = io::parse_pixels(c.data.pixels);
   const models::ModelConfig& model_config = models::find_model_config(c.model);
   const io::DataSplits splits = load_splits(c.data, model_config.default_shape);
-  const io::Dataset train = splits.train.first(c.limit);
-  const io::Dataset test = splits.test.first(o.eval_limit);
+  const io::Dataset train = splits.train.first(c.train_limit);
+  const io::Dataset test = splits.test.first(c.eval_limit);
 
   RunConfig config = c;
   config.shape = shape_of(train);
@@ -69,7 +94,6 @@ int run_training(const TrainOptions& o) {
   TrainingState state;
   state.train_gen = Generator(stream_seed(c.seed, Stream::train));
   const std::filesystem::path ck_path = checkpoint_path(o.out);
-  std::filesystem::create_directories(o.out);
   if (o.resume) {
     const Checkpoint ck = read_checkpoint(ck_path);
     restore_training(ck, *model, optimizer);
@@ -88,7 +112,15 @@ int run_training(const TrainOptions& o) {
              o.resume ? fmt::format("from step {} to {}", state.step, total)
                       : fmt::format("{} steps", total));
   RunLog log(o.out / "log.jsonl", o.resume, state.step);
-  auto save = [&] { save_checkpoint(ck_path, config, state, *model, optimizer); };
+  const int64_t first_step = state.step;
+  // The log reaches the disk before the checkpoint that follows it, and the loss curve is
+  // redrawn from it.
+  auto save = [&] {
+    state.log_bytes = log.sync();
+    save_checkpoint(ck_path, config, state, *model, optimizer);
+    write_loss_curve(o.out / "loss.svg", fmt::format("{}: bits/dim during training", c.model),
+                     log.points());
+  };
   auto run_eval = [&](Progress& progress) {
     const EvalResult r =
         evaluate(*model, test, sampler.batch_size(), pixels, stream_seed(c.seed, Stream::eval));
@@ -97,7 +129,7 @@ int run_training(const TrainOptions& o) {
   };
 
   Progress progress(state.step, total);
-  SigintGuard sigint;
+  StopSignalGuard stop_signals;
   const auto start = std::chrono::steady_clock::now();
   while (state.step < total) {
     const io::Dataset batch = sampler.batch(state.step);
@@ -140,14 +172,16 @@ int run_training(const TrainOptions& o) {
     log.write(record);
     progress.update(state.step, out.nats_per_image, out.bits_per_dim);
 
-    if (g_interrupted) {
+    if (g_stop_signal != 0) {
+      const int signal = g_stop_signal;
       save();
       progress.finish();
       fmt::print(stderr,
-                 "interrupted at step {}: checkpoint saved to '{}'. Continue with: genmodel "
+                 "{} at step {}: checkpoint saved to '{}'. Continue with: genmodel "
                  "train --out {} --resume\n",
-                 state.step, ck_path.string(), o.out.string());
-      return kInterrupted;
+                 signal == SIGTERM ? "terminated (SIGTERM)" : "interrupted", state.step,
+                 ck_path.string(), o.out.string());
+      return signal == SIGTERM ? kTerminated : kInterrupted;
     }
     if (o.eval_every > 0 && state.step % o.eval_every == 0 && state.step < total)
       run_eval(progress);
@@ -155,9 +189,11 @@ int run_training(const TrainOptions& o) {
       save();
   }
   progress.finish();
+  // A resumed run that had no steps left already has its final evaluation in the log.
+  if (state.step > first_step || !log.has_eval_at(state.step)) run_eval(progress);
   save();
-  run_eval(progress);
-  fmt::print(stderr, "checkpoint: {}\nlog: {}\n", ck_path.string(), log.path().string());
+  fmt::print(stderr, "checkpoint: {}\nlog: {}\nloss curve: {}\n", ck_path.string(),
+             log.path().string(), (o.out / "loss.svg").string());
   return kOk;
 }
 

@@ -1,9 +1,12 @@
 #include "engine/io/atomic_file.h"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <charconv>
+#include <chrono>
 #include <cstring>
 
 #include "engine/error.h"
@@ -30,7 +33,38 @@ void sync_directory(const std::filesystem::path& dir, const std::filesystem::pat
   }
 }
 
+// The writer's pid in our temporary name "<target>.tmp-<pid>-<attempt>", or 0 for any other name.
+pid_t writer_pid(const std::string& name) {
+  const size_t tag = name.rfind(".tmp-");
+  if (tag == std::string::npos || tag == 0) return 0;
+  const char* p = name.data() + tag + 5;
+  const char* end = name.data() + name.size();
+  pid_t pid = 0;
+  auto [after_pid, ec] = std::from_chars(p, end, pid);
+  if (ec != std::errc() || after_pid == p || after_pid == end || *after_pid != '-') return 0;
+  int attempt = 0;
+  auto [after_attempt, ec2] = std::from_chars(after_pid + 1, end, attempt);
+  if (ec2 != std::errc() || after_attempt == after_pid + 1 || after_attempt != end) return 0;
+  return pid > 0 ? pid : 0;
+}
+
 }  // namespace
+
+void remove_stale_temp_files(const std::filesystem::path& dir) noexcept {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  const auto now = fs::file_time_type::clock::now();
+  for (fs::directory_iterator it(dir.empty() ? "." : dir, ec), end; !ec && it != end;
+       it.increment(ec)) {
+    const pid_t pid = writer_pid(it->path().filename().string());
+    if (pid == 0 || pid == ::getpid() || !it->is_regular_file(ec)) continue;
+    if (::kill(pid, 0) == 0 || errno != ESRCH) continue;  // running, or not ours to judge
+    const auto modified = it->last_write_time(ec);
+    if (ec || now - modified < kStaleTempAge) continue;
+    fs::remove(it->path(), ec);
+    ec.clear();
+  }
+}
 
 AtomicFile::AtomicFile(std::filesystem::path path) : path_(std::move(path)) {
   std::filesystem::path dir = path_.parent_path();
@@ -43,12 +77,15 @@ AtomicFile::AtomicFile(std::filesystem::path path) : path_(std::move(path)) {
     fd_ = ::open(candidate.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
     if (fd_ >= 0) {
       temp_path_ = std::move(candidate);
+      remove_stale_temp_files(dir);
       return;
     }
     if (errno != EEXIST) {
       const int err = errno;
       std::string hint;
-      if (err == ENOENT) hint = fmt::format(" (does the directory '{}' exist?)", dir.string());
+      std::error_code ec;
+      if (err == ENOENT && !std::filesystem::is_directory(dir, ec))
+        hint = fmt::format(" (the directory '{}' does not exist)", dir.string());
       throw IoError(fmt::format("cannot write '{}': creating a temporary file in '{}' failed: {}{}",
                                 path_.string(), dir.string(), errno_text(err), hint));
     }
@@ -116,6 +153,13 @@ void AtomicFile::commit() {
   temp_path_.clear();
   std::filesystem::path dir = path_.parent_path();
   sync_directory(dir.empty() ? "." : dir, path_);
+}
+
+void check_writable(const std::filesystem::path& path) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec))
+    throw IoError(fmt::format("cannot write '{}': it is a directory", path.string()));
+  AtomicFile probe(path);  // its destructor removes the temporary file
 }
 
 void write_file_atomic(const std::filesystem::path& path, std::string_view contents) {

@@ -1,11 +1,11 @@
 #pragma once
-// A small log-log line plot written as SVG text: what the benchmarks need to draw time against
-// image size without any plotting library. Series are polylines with markers; a hollow marker
-// flags an estimated (not measured) point.
+// A small log-log line plot written as SVG text, without any plotting library: the benchmarks
+// draw time against image size with it, `genmodel train` its loss curve. Series are polylines,
+// with markers unless turned off; a hollow marker flags an estimated (not measured) point.
 #include <string>
 #include <vector>
 
-namespace gm::bench {
+namespace gm::io {
 
 struct PlotPoint {
   double x = 0, y = 0;
@@ -16,6 +16,7 @@ struct PlotSeries {
   std::string label;
   std::string colour = "#1f77b4";  // any SVG colour
   bool dashed = false;
+  bool markers = true;            // a circle at every point (off for long curves)
   std::vector<PlotPoint> points;  // x and y must be positive (log axes)
 };
 
@@ -33,4 +34,4 @@ std::string render_svg(const LogLogPlot& plot);
 // Least-squares slope of log y against log x: the exponent k of y ~ x^k.
 double loglog_slope(const std::vector<PlotPoint>& points);
 
-}  // namespace gm::bench
+}  // namespace gm::io

@@ -1,4 +1,4 @@
-#include "benchmarks/svg_plot.h"
+#include "engine/io/svg_plot.h"
 
 #include <fmt/format.h>
 
@@ -8,7 +8,7 @@
 
 #include "engine/error.h"
 
-namespace gm::bench {
+namespace gm::io {
 
 namespace {
 
@@ -134,7 +134,7 @@ std::string render_svg(const LogLogPlot& plot) {
     svg +=
         fmt::format("<polyline points=\"{}\" fill=\"none\" stroke=\"{}\" stroke-width=\"2\"{}/>\n",
                     path, s.colour, dash);
-    for (const PlotPoint& p : s.points)
+    for (const PlotPoint& p : s.markers ? s.points : std::vector<PlotPoint>{})
       svg += fmt::format(
           "<circle cx=\"{:.1f}\" cy=\"{:.1f}\" r=\"4\" fill=\"{}\" stroke=\"{}\" "
           "stroke-width=\"1.5\"/>\n",
@@ -156,4 +156,4 @@ std::string render_svg(const LogLogPlot& plot) {
   return svg;
 }
 
-}  // namespace gm::bench
+}  // namespace gm::io

@@ -1,0 +1,72 @@
+#include "kernels/cpu/blas.h"
+
+#include <cblas.h>
+#include <omp.h>
+
+#include <algorithm>
+
+namespace gm::cpu {
+
+namespace {
+
+void blas(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, const float* a,
+          int64_t lda, const float* b, int64_t ldb, float beta, float* c, int64_t ldc) {
+  cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
+              static_cast<blasint>(m), static_cast<blasint>(n), static_cast<blasint>(k), alpha, a,
+              static_cast<blasint>(lda), b, static_cast<blasint>(ldb), beta, c,
+              static_cast<blasint>(ldc));
+}
+void blas(bool ta, bool tb, int64_t m, int64_t n, int64_t k, double alpha, const double* a,
+          int64_t lda, const double* b, int64_t ldb, double beta, double* c, int64_t ldc) {
+  cblas_dgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
+              static_cast<blasint>(m), static_cast<blasint>(n), static_cast<blasint>(k), alpha, a,
+              static_cast<blasint>(lda), b, static_cast<blasint>(ldb), beta, c,
+              static_cast<blasint>(ldc));
+}
+
+// OpenBLAS runs GEMMs with m n k below 65536 (its SMP_THRESHOLD_MIN, times a build-time factor
+// of at least 1) on the calling thread.
+constexpr int64_t kSingleThreadedWork = 65536;
+// At most this many tiles along the longer side of C; each tile is a multiple of 16 wide (a
+// multiple of OpenBLAS's register block), so only the last one has an edge.
+constexpr int64_t kMaxTiles = 8, kTileAlign = 16;
+
+template <typename T>
+void tiled_gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, T alpha, const T* a,
+                int64_t lda, const T* b, int64_t ldb, T beta, T* c, int64_t ldc) {
+  if (m * n * k < kSingleThreadedWork || omp_in_parallel()) {
+    blas(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    return;
+  }
+  const bool split_rows = m >= n;
+  const int64_t side = split_rows ? m : n;
+  const int64_t tile =
+      std::max(kTileAlign, ((side + kMaxTiles - 1) / kMaxTiles + kTileAlign - 1) / kTileAlign *
+                               kTileAlign);
+  const int64_t tiles = (side + tile - 1) / tile;
+  // Even a single tile runs inside the (active) region, so OpenBLAS does not thread it.
+#pragma omp parallel for schedule(static)
+  for (int64_t t = 0; t < tiles; ++t) {
+    const int64_t first = t * tile, len = std::min(tile, side - first);
+    if (split_rows)  // rows [first, first + len) of op(A) and C
+      blas(ta, tb, len, n, k, alpha, ta ? a + first : a + first * lda, lda, b, ldb, beta,
+           c + first * ldc, ldc);
+    else  // columns [first, first + len) of op(B) and C
+      blas(ta, tb, m, len, k, alpha, a, lda, tb ? b + first * ldb : b + first, ldb, beta,
+           c + first, ldc);
+  }
+}
+
+}  // namespace
+
+void gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, const float* a,
+          int64_t lda, const float* b, int64_t ldb, float beta, float* c, int64_t ldc) {
+  tiled_gemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+}
+
+void gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, double alpha, const double* a,
+          int64_t lda, const double* b, int64_t ldb, double beta, double* c, int64_t ldc) {
+  tiled_gemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+}
+
+}  // namespace gm::cpu
