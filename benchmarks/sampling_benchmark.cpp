@@ -26,10 +26,10 @@
 
 #include "benchmarks/sampling_benchmark.h"
 #include "benchmarks/sampling_methods.h"
-#include "engine/io/svg_plot.h"
 #include "engine/autograd.h"
 #include "engine/backend.h"
 #include "engine/io/atomic_file.h"
+#include "engine/io/svg_plot.h"
 #include "models/registry.h"
 
 namespace gm::bench {

@@ -15,15 +15,14 @@ bool GradcheckReport::passed() const {
 }
 
 std::string GradcheckReport::table() const {
-  std::string out = fmt::format("{:<16} {:>8} {:>12} {:>12} {:>10} {:>8} {:>14} {:>14}  {}\n",
-                                "input", "elems", "max abs err", "max rel err", "atol", "worst",
-                                "analytic", "numeric", "result");
+  std::string out =
+      fmt::format("{:<16} {:>8} {:>12} {:>12} {:>10} {:>8} {:>14} {:>14}  {}\n", "input", "elems",
+                  "max abs err", "max rel err", "atol", "worst", "analytic", "numeric", "result");
   int64_t kinks = 0;
   for (const auto& r : inputs) {
     out += fmt::format("{:<16} {:>8} {:>12.3e} {:>12.3e} {:>10.1e} {:>8} {:>14.7g} {:>14.7g}  {}\n",
-                       r.name, r.elements, r.max_abs_error, r.max_rel_error, r.atol,
-                       r.worst_index, r.worst_analytic, r.worst_numeric,
-                       r.passed ? "pass" : "FAIL");
+                       r.name, r.elements, r.max_abs_error, r.max_rel_error, r.atol, r.worst_index,
+                       r.worst_analytic, r.worst_numeric, r.passed ? "pass" : "FAIL");
     kinks += r.kinks;
   }
   if (kinks > 0)

@@ -32,8 +32,8 @@ struct GradcheckResult {
   double max_rel_error = 0.0;  // |a - n| / max(|n|, atol)
   int64_t worst_index = -1;    // flat index of the element with the worst abs error
   double worst_analytic = 0.0, worst_numeric = 0.0;
-  double atol = 0.0;   // the absolute tolerance used (model checks scale it with the loss)
-  int64_t kinks = 0;   // elements whose finite difference straddled a kink (not compared)
+  double atol = 0.0;  // the absolute tolerance used (model checks scale it with the loss)
+  int64_t kinks = 0;  // elements whose finite difference straddled a kink (not compared)
   bool passed = true;
 
   // Records one checked element: passes when |analytic - numeric| <= atol + rtol |numeric|; a

@@ -25,7 +25,7 @@ namespace gm::models {
 // kink instead of a failure (GradcheckResult::kinks).
 struct ModelGradcheckOptions {
   GradcheckOptions tolerances;  // eps, atol, rtol (engine/gradcheck.h explains the defaults)
-  double rounding_margin = 64;
+  double rounding_margin = 32;
   // Tensors with more elements are checked on this many elements drawn with `tolerances.seed`
   // (each element costs two evaluations of the loss).
   int64_t max_elements_per_tensor = 48;

@@ -13,6 +13,6 @@ for m in pixelcnn-ref vae-ref; do
   "$G" sample --checkpoint "$out/$m/checkpoint.safetensors" --count 64 --seed 1 \
     --out "$out/$m-samples.png"
 done
-"$G" eval --checkpoint "$out/pixelcnn-ref/checkpoint.safetensors" --limit 1000
-"$G" eval --checkpoint "$out/vae-ref/checkpoint.safetensors" --limit 1000 \
+"$G" eval --checkpoint "$out/pixelcnn-ref/checkpoint.safetensors" --eval-limit 1000
+"$G" eval --checkpoint "$out/vae-ref/checkpoint.safetensors" --eval-limit 1000 \
   --importance-samples 5000 --batch 10

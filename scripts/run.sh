@@ -21,7 +21,7 @@ build/genmodel train --model pixelcnn-ref --data fashion-mnist --steps "$steps" 
   --lr 1e-3 --seed 1 --eval-every 0 --checkpoint-every 100 --out "$out" "${resume[@]}"
 
 echo "== evaluate on the first 1000 test images"
-build/genmodel eval --checkpoint "$out/checkpoint.safetensors" --limit 1000 | tee "$out/eval.txt"
+build/genmodel eval --checkpoint "$out/checkpoint.safetensors" --eval-limit 1000 | tee "$out/eval.txt"
 
 echo "== sample"
 build/genmodel sample --checkpoint "$out/checkpoint.safetensors" --count 16 --seed 1 \

@@ -31,7 +31,8 @@ TEST_CASE("cli: --help on the program and every subcommand") {
   const std::vector<std::pair<std::string, std::vector<std::string>>> expected = {
       {"train",
        {"--model", "--data", "--steps", "--epochs", "--batch", "--lr", "--device", "--seed",
-        "--out", "--eval-every", "--checkpoint-every", "--train-limit", "--eval-limit", "--resume"}},
+        "--out", "--eval-every", "--checkpoint-every", "--train-limit", "--eval-limit",
+        "--resume"}},
       {"sample", {"--checkpoint", "--count", "--temperature", "--seed", "--out"}},
       {"eval", {"--checkpoint", "--data", "--eval-limit"}},
       {"gradcheck", {"--model", "--op", "--device"}},

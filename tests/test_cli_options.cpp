@@ -71,8 +71,9 @@ TEST_CASE("cli options: output locations are checked before any work starts") {
   CHECK_THAT(r.output, Contains("is a directory"));
 }
 
-TEST_CASE("cli options: folder-only options are refused for fixed-size data, --model is shown as "
-          "required") {
+TEST_CASE(
+    "cli options: folder-only options are refused for fixed-size data, --model is shown as "
+    "required") {
   TempDir dir("image-size");
   const std::string data = make_tiny_data(dir);
   for (const char* option : {"--image-size 16", "--channels 3"}) {
@@ -87,15 +88,16 @@ TEST_CASE("cli options: folder-only options are refused for fixed-size data, --m
   CHECK_THAT(help.output, Contains("--model") && Contains("REQUIRED"));
 }
 
-TEST_CASE("cli options: a run folder as --checkpoint, the run's eval limit on resume, one final "
-          "evaluation, the loss curve") {
+TEST_CASE(
+    "cli options: a run folder as --checkpoint, the run's eval limit on resume, one final "
+    "evaluation, the loss curve") {
   TempDir dir("run-folder");
   const std::string data = make_tiny_data(dir);
   const std::string run = dir.str("run");
-  Result r = genmodel(fmt::format(
-      "train --model pixelcnn-ref --data {} --batch 8 --train-limit 24 --eval-limit 5 "
-      "--eval-every 2 --checkpoint-every 2 --steps 3 --out {}",
-      data, run));
+  Result r = genmodel(
+      fmt::format("train --model pixelcnn-ref --data {} --batch 8 --train-limit 24 --eval-limit 5 "
+                  "--eval-every 2 --checkpoint-every 2 --steps 3 --out {}",
+                  data, run));
   INFO(r.output);
   REQUIRE(r.code == 0);
 

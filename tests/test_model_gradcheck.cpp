@@ -51,12 +51,12 @@ TEST_CASE("cli: gradcheck of the reference models passes at several sizes", "[gr
   // The sizes where the fixed tolerance of 1e-7 reported FAILED on correct models (the errors
   // were the finite-difference rounding floor of a loss of hundreds of nats), and smaller ones.
   // A few elements per tensor keep it fast; the per-tensor worst error is what matters.
-  const std::vector<std::pair<std::string, int>> cases = {
-      {"pixelcnn-ref", 4},  {"pixelcnn-ref", 8}, {"rowlstm-ref", 8},
-      {"diaglstm-ref", 6}, {"vae-conv", 8},     {"vae-ref", 12}};
+  const std::vector<std::pair<std::string, int>> cases = {{"pixelcnn-ref", 4}, {"pixelcnn-ref", 8},
+                                                          {"rowlstm-ref", 8},  {"diaglstm-ref", 6},
+                                                          {"vae-conv", 8},     {"vae-ref", 12}};
   for (const auto& [model, size] : cases) {
-    const auto r = genmodel(
-        fmt::format("gradcheck --model {} --size {} --max-elements 6", model, size));
+    const auto r =
+        genmodel(fmt::format("gradcheck --model {} --size {} --max-elements 6", model, size));
     INFO(model << " at " << size << "\n" << r.output);
     CHECK(r.code == 0);
     CHECK_THAT(r.output, Contains("all tensors pass"));

@@ -38,6 +38,8 @@ void save_checkpoint(const std::filesystem::path& path, const RunConfig& c,
   set_metadata_int(meta, "data.channels", c.data.channels);
   set_metadata_int(meta, "limit", c.train_limit);
   set_metadata_int(meta, "eval_limit", c.eval_limit);
+  set_metadata_int(meta, "eval_every", c.eval_every);
+  set_metadata_int(meta, "checkpoint_every", c.checkpoint_every);
   set_metadata_int(meta, "batch", c.batch);
   set_metadata_double(meta, "lr", c.lr);
   set_metadata_uint(meta, "seed", c.seed);
@@ -72,6 +74,9 @@ Checkpoint read_checkpoint(const std::filesystem::path& given) {
   c.train_limit = get_metadata_int(m, "limit");
   // Checkpoints written before the eval limit was stored evaluated on the default's 1000.
   c.eval_limit = m.contains("eval_limit") ? get_metadata_int(m, "eval_limit") : 1000;
+  c.eval_every = m.contains("eval_every") ? get_metadata_int(m, "eval_every") : 500;
+  c.checkpoint_every =
+      m.contains("checkpoint_every") ? get_metadata_int(m, "checkpoint_every") : 500;
   c.batch = get_metadata_int(m, "batch");
   c.lr = get_metadata_double(m, "lr");
   c.seed = get_metadata_uint(m, "seed");

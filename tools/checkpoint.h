@@ -23,6 +23,9 @@ struct RunConfig {
   DataOptions data;
   int64_t train_limit = 0;    // train on the first `train_limit` images (0: all)
   int64_t eval_limit = 1000;  // evaluate on the first `eval_limit` test images (0: all)
+  // Not part of what the run computes: a resumed run may change them, and keeps them if not.
+  int64_t eval_every = 500;        // evaluate every N steps (0: only at the end)
+  int64_t checkpoint_every = 500;  // checkpoint every N steps (0: only at the end and on a signal)
   int64_t batch = 32;
   double lr = 1e-3;
   uint64_t seed = 0;

@@ -38,8 +38,8 @@ RunLog::~RunLog() {
 void RunLog::remember(const nlohmann::json& record) {
   const auto bits = record.find("bits_per_dim");
   if (bits == record.end() || !bits->is_number()) return;
-  points_.push_back({record.value("kind", "") == "eval", record["step"].get<int64_t>(),
-                     bits->get<double>()});
+  points_.push_back(
+      {record.value("kind", "") == "eval", record["step"].get<int64_t>(), bits->get<double>()});
 }
 
 void RunLog::write(const nlohmann::json& record) {
@@ -51,8 +51,8 @@ void RunLog::write(const nlohmann::json& record) {
 
 int64_t RunLog::sync() {
   if (std::fflush(file_) != 0 || ::fsync(::fileno(file_)) != 0)
-    throw IoError(fmt::format("'{}': flushing the training log to disk failed: {}",
-                              path_.string(), std::strerror(errno)));
+    throw IoError(fmt::format("'{}': flushing the training log to disk failed: {}", path_.string(),
+                              std::strerror(errno)));
   return static_cast<int64_t>(std::ftell(file_));
 }
 

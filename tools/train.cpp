@@ -16,7 +16,8 @@ struct TrainCli {
   // different value is a usage error.
   CLI::Option *model = nullptr, *data = nullptr, *pixels = nullptr, *train_limit = nullptr,
               *eval_limit = nullptr, *batch = nullptr, *lr = nullptr, *seed = nullptr,
-              *image_size = nullptr, *channels = nullptr;
+              *image_size = nullptr, *channels = nullptr, *eval_every = nullptr,
+              *checkpoint_every = nullptr;
 };
 
 template <typename T>
@@ -49,11 +50,16 @@ int run(TrainCli& cli) {
     keep_from_checkpoint(cli.batch, given.batch, stored.batch);
     keep_from_checkpoint(cli.lr, given.lr, stored.lr);
     keep_from_checkpoint(cli.seed, given.seed, stored.seed);
-    o.config = stored;
+    RunConfig resumed = stored;
+    // How often to evaluate and checkpoint does not change what is computed: given, it
+    // applies from now on; not given, the run's own is kept.
+    if (cli.eval_every->count() > 0) resumed.eval_every = given.eval_every;
+    if (cli.checkpoint_every->count() > 0) resumed.checkpoint_every = given.checkpoint_every;
+    o.config = resumed;
   } else {
     if (o.config.model.empty()) throw UsageError("--model is required (see 'genmodel list')");
-    const bool folder = io::parse_data_source(o.config.data.spec).format ==
-                        io::DataSource::Format::folder;
+    const bool folder =
+        io::parse_data_source(o.config.data.spec).format == io::DataSource::Format::folder;
     for (const CLI::Option* option : {cli.image_size, cli.channels})
       if (option->count() > 0 && !folder)
         throw UsageError(fmt::format(
@@ -115,19 +121,19 @@ void add_train_command(CLI::App& app, Action& action) {
   cli->seed = cmd->add_option("--seed", c.seed, "Seeds initialisation, shuffling and noise")
                   ->capture_default_str();
   cmd->add_option("--out", cli->out, "Run folder: checkpoint, log (default runs/MODEL)");
-  cmd->add_option("--eval-every", o.eval_every,
-                  "Evaluate on the test split every N steps (0: "
-                  "only at the end)")
-      ->check(non_negative_integer(kMaxSteps))
-      ->capture_default_str();
+  cli->eval_every = cmd->add_option("--eval-every", c.eval_every,
+                                    "Evaluate on the test split every N steps (0: "
+                                    "only at the end)")
+                        ->check(non_negative_integer(kMaxSteps))
+                        ->capture_default_str();
   cli->eval_limit =
       cmd->add_option("--eval-limit", c.eval_limit, "Test images per evaluation (0: all)")
           ->check(non_negative_integer(kMaxImages))
           ->capture_default_str();
-  cmd->add_option("--checkpoint-every", o.checkpoint_every,
-                  "Save a checkpoint every N steps (0: only at the end)")
-      ->check(non_negative_integer(kMaxSteps))
-      ->capture_default_str();
+  cli->checkpoint_every = cmd->add_option("--checkpoint-every", c.checkpoint_every,
+                                          "Save a checkpoint every N steps (0: only at the end)")
+                              ->check(non_negative_integer(kMaxSteps))
+                              ->capture_default_str();
   cli->train_limit = cmd->add_option("--train-limit", c.train_limit,
                                      "Train on the first N training images only (0: all)")
                          ->check(non_negative_integer(kMaxImages));

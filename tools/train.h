@@ -12,8 +12,6 @@ struct TrainOptions {
   int64_t steps = 0, epochs = 0;  // at most one set; neither: the checkpoint's or 1000 steps
   std::string device = "cpu";
   std::filesystem::path out;
-  int64_t eval_every = 500;        // 0: only at the end
-  int64_t checkpoint_every = 500;  // 0: only at the end (and on Ctrl-C)
   bool resume = false;
 };
 

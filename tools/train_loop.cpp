@@ -183,9 +183,9 @@ int run_training(const TrainOptions& o) {
                  ck_path.string(), o.out.string());
       return signal == SIGTERM ? kTerminated : kInterrupted;
     }
-    if (o.eval_every > 0 && state.step % o.eval_every == 0 && state.step < total)
+    if (c.eval_every > 0 && state.step % c.eval_every == 0 && state.step < total)
       run_eval(progress);
-    if (o.checkpoint_every > 0 && state.step % o.checkpoint_every == 0 && state.step < total)
+    if (c.checkpoint_every > 0 && state.step % c.checkpoint_every == 0 && state.step < total)
       save();
   }
   progress.finish();

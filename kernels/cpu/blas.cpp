@@ -4,24 +4,23 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <type_traits>
 
 namespace gm::cpu {
 
 namespace {
 
-void blas(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, const float* a,
-          int64_t lda, const float* b, int64_t ldb, float beta, float* c, int64_t ldc) {
-  cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
-              static_cast<blasint>(m), static_cast<blasint>(n), static_cast<blasint>(k), alpha, a,
-              static_cast<blasint>(lda), b, static_cast<blasint>(ldb), beta, c,
-              static_cast<blasint>(ldc));
-}
-void blas(bool ta, bool tb, int64_t m, int64_t n, int64_t k, double alpha, const double* a,
-          int64_t lda, const double* b, int64_t ldb, double beta, double* c, int64_t ldc) {
-  cblas_dgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
-              static_cast<blasint>(m), static_cast<blasint>(n), static_cast<blasint>(k), alpha, a,
-              static_cast<blasint>(lda), b, static_cast<blasint>(ldb), beta, c,
-              static_cast<blasint>(ldc));
+template <typename T>
+void blas(bool ta, bool tb, int64_t m, int64_t n, int64_t k, T alpha, const T* a, int64_t lda,
+          const T* b, int64_t ldb, T beta, T* c, int64_t ldc) {
+  const auto op = [](bool trans) { return trans ? CblasTrans : CblasNoTrans; };
+  const auto i = [](int64_t v) { return static_cast<blasint>(v); };
+  if constexpr (std::is_same_v<T, float>)
+    cblas_sgemm(CblasRowMajor, op(ta), op(tb), i(m), i(n), i(k), alpha, a, i(lda), b, i(ldb), beta,
+                c, i(ldc));
+  else
+    cblas_dgemm(CblasRowMajor, op(ta), op(tb), i(m), i(n), i(k), alpha, a, i(lda), b, i(ldb), beta,
+                c, i(ldc));
 }
 
 // OpenBLAS runs GEMMs with m n k below 65536 (its SMP_THRESHOLD_MIN, times a build-time factor
@@ -32,17 +31,19 @@ constexpr int64_t kSingleThreadedWork = 65536;
 constexpr int64_t kMaxTiles = 8, kTileAlign = 16;
 
 template <typename T>
-void tiled_gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, T alpha, const T* a,
-                int64_t lda, const T* b, int64_t ldb, T beta, T* c, int64_t ldc) {
-  if (m * n * k < kSingleThreadedWork || omp_in_parallel()) {
+void tiled_gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, T alpha, const T* a, int64_t lda,
+                const T* b, int64_t ldb, T beta, T* c, int64_t ldc) {
+  // Inside a parallel region, active or not (omp_get_level, not omp_in_parallel: with one
+  // thread a conv's per-image region is inactive, with two it is active, and both must take
+  // this path), OpenBLAS runs on the calling thread, whatever the thread count.
+  if (m * n * k < kSingleThreadedWork || omp_get_level() > 0) {
     blas(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
     return;
   }
   const bool split_rows = m >= n;
   const int64_t side = split_rows ? m : n;
-  const int64_t tile =
-      std::max(kTileAlign, ((side + kMaxTiles - 1) / kMaxTiles + kTileAlign - 1) / kTileAlign *
-                               kTileAlign);
+  const int64_t tile = std::max(
+      kTileAlign, ((side + kMaxTiles - 1) / kMaxTiles + kTileAlign - 1) / kTileAlign * kTileAlign);
   const int64_t tiles = (side + tile - 1) / tile;
   // Even a single tile runs inside the (active) region, so OpenBLAS does not thread it.
 #pragma omp parallel for schedule(static)
@@ -52,8 +53,8 @@ void tiled_gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, T alpha, cons
       blas(ta, tb, len, n, k, alpha, ta ? a + first : a + first * lda, lda, b, ldb, beta,
            c + first * ldc, ldc);
     else  // columns [first, first + len) of op(B) and C
-      blas(ta, tb, m, len, k, alpha, a, lda, tb ? b + first * ldb : b + first, ldb, beta,
-           c + first, ldc);
+      blas(ta, tb, m, len, k, alpha, a, lda, tb ? b + first * ldb : b + first, ldb, beta, c + first,
+           ldc);
   }
 }
 

@@ -8,8 +8,9 @@
 // weights differed by 2e-5 after 20 steps). Here the split is ours and fixed: C is cut into
 // tiles that depend only on (m, n, k), each tile is one single-threaded OpenBLAS call (inside
 // an active parallel region OpenBLAS's OpenMP build runs on the calling thread), and the
-// threads share the tiles. Calls made inside a parallel region (a conv's per-image GEMMs) and
-// GEMMs too small for OpenBLAS to thread go straight to OpenBLAS.
+// threads share the tiles. Calls made inside a parallel region (a conv's per-image GEMMs, where
+// OpenBLAS runs on the calling thread) and GEMMs too small for OpenBLAS to thread go straight to
+// OpenBLAS.
 #include <cstdint>
 
 namespace gm::cpu {

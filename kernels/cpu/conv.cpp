@@ -18,13 +18,12 @@
 // the calling thread. (The pthreads build serialised concurrent callers, so there one image at
 // a time with a threaded GEMM was faster.) On pixelcnn-ref's training step, 2 threads: 156 ->
 // 129 ms (docs/benchmarks.md, "What made it faster").
-#include <cblas.h>
-
 #include <algorithm>
 #include <memory>
 #include <vector>
 
 #include "kernels/common/mask.h"
+#include "kernels/cpu/blas.h"
 #include "kernels/cpu/cpu_backend.h"
 
 namespace gm {
@@ -70,21 +69,7 @@ ConvPlan make_plan(const Conv2dGeometry& g, const ConvMask& mask) {
   return p;
 }
 
-// Row-major C = alpha op(A) op(B) + beta C with explicit leading dimensions.
-void gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, const float* a,
-          int64_t lda, const float* b, int64_t ldb, float beta, float* c, int64_t ldc) {
-  cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
-              static_cast<blasint>(m), static_cast<blasint>(n), static_cast<blasint>(k), alpha, a,
-              static_cast<blasint>(lda), b, static_cast<blasint>(ldb), beta, c,
-              static_cast<blasint>(ldc));
-}
-void gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, double alpha, const double* a,
-          int64_t lda, const double* b, int64_t ldb, double beta, double* c, int64_t ldc) {
-  cblas_dgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
-              static_cast<blasint>(m), static_cast<blasint>(n), static_cast<blasint>(k), alpha, a,
-              static_cast<blasint>(lda), b, static_cast<blasint>(ldb), beta, c,
-              static_cast<blasint>(ldc));
-}
+using cpu::gemm;  // kernels/cpu/blas.h: the same result for any thread count
 
 // Output positions o in [lo, hi) whose input position o*stride + offset lies in [0, in).
 struct Range {
@@ -200,7 +185,8 @@ const T* columns(const ConvPlan& p, const T* x, int64_t n, T* buffer) {
 
 // Runs body(n, buffer) for every item n < count: across OpenMP threads, each with its own scratch
 // buffer of `buffer_elems`, when there are several items; for a single item directly on this
-// thread, outside any parallel construct, so the GEMM inside can thread itself. (Inside even an
+// thread, outside any parallel construct, so the GEMM inside can split itself into tiles
+// (kernels/cpu/blas.h). (Inside even an
 // inactive `omp parallel if (false)`, OpenBLAS starts a nested team whose workers spin against
 // the idle outer pool's: a batch-1 sampling pass ran 30 x slower that way.)
 template <typename T, typename Body>
