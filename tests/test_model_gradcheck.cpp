@@ -55,8 +55,8 @@ TEST_CASE("cli: gradcheck of the reference models passes at several sizes", "[gr
                                                           {"rowlstm-ref", 8},  {"diaglstm-ref", 6},
                                                           {"vae-conv", 8},     {"vae-ref", 12}};
   for (const auto& [model, size] : cases) {
-    const auto r =
-        genmodel(fmt::format("gradcheck --model {} --size {} --max-elements 6", model, size));
+    const auto r = genmodel(
+        fmt::format("gradcheck --model {} --size {} --batch 1 --max-elements 6", model, size));
     INFO(model << " at " << size << "\n" << r.output);
     CHECK(r.code == 0);
     CHECK_THAT(r.output, Contains("all tensors pass"));
