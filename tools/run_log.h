@@ -5,9 +5,15 @@
 // Lines are flushed as written, so `tail -f` follows a run.
 #include <cstdio>
 #include <filesystem>
+#include <istream>
 #include <nlohmann/json.hpp>
+#include <string>
 
 namespace gm::tools {
+
+// The lines of a JSONL log whose records have an integer "step" of at most `resume_step`, each
+// with its newline; other lines (cut short by a crash, edited by hand, later steps) are dropped.
+std::string records_up_to(std::istream& log, int64_t resume_step);
 
 class RunLog {
  public:
