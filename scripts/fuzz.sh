@@ -13,8 +13,12 @@ shift $(($# > 0 ? 1 : 0))
 harnesses=("$@")
 [ ${#harnesses[@]} -gt 0 ] || harnesses=(safetensors idx cifar image run_log checkpoint)
 
-cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DGENMODEL_CUDA=OFF \
-  -DGENMODEL_FUZZ=ON -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_C_COMPILER=clang >/dev/null
+# -O1 with line tables only: what libFuzzer's documentation suggests, quick to compile, and
+# enough for the sanitizers' reports to name files and lines.
+flags="-O1 -gline-tables-only"
+cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=Fuzz -DCMAKE_CXX_FLAGS_FUZZ="$flags" \
+  -DCMAKE_C_FLAGS_FUZZ="$flags" -DGENMODEL_CUDA=OFF -DGENMODEL_FUZZ=ON \
+  -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_C_COMPILER=clang >/dev/null
 cmake --build build-fuzz -j "$(nproc)" --target genmodel_fuzz_seeds "${harnesses[@]/#/fuzz_}"
 
 export OMP_NUM_THREADS=1
