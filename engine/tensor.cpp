@@ -8,14 +8,16 @@
 #include "engine/autograd.h"
 #include "engine/backend.h"
 #include "engine/random.h"
+#include "engine/size_product.h"
 
 namespace gm {
 
 int64_t shape_numel(const Shape& shape) {
-  int64_t n = 1;
-  for (int64_t d : shape)
-    n *= d;
-  return n;
+  const std::optional<int64_t> n = size_product(shape);
+  if (!n)
+    throw ShapeError(
+        fmt::format("shape {} has a negative size or more than 2^63 elements", shape_str(shape)));
+  return *n;
 }
 
 std::string shape_str(const Shape& shape) {
@@ -38,10 +40,13 @@ Tensor Tensor::empty(const Shape& shape, DType dtype, Device device) {
   }
   GM_CHECK(static_cast<int>(shape.size()) <= kMaxDims, "tensor of rank {} (shape {}): at most {}",
            shape.size(), shape_str(shape), kMaxDims);
+  const std::optional<int64_t> bytes =
+      size_product({shape_numel(shape), static_cast<int64_t>(dtype_size(dtype))});
+  GM_CHECK(bytes.has_value(), "cannot create a {} tensor of shape {}: more than 2^63 bytes",
+           dtype_name(dtype), shape_str(shape));
   auto impl = std::make_shared<TensorImpl>();
   Backend& backend = backend_for(device);
-  impl->storage = std::make_shared<Storage>(
-      backend, static_cast<size_t>(shape_numel(shape)) * dtype_size(dtype));
+  impl->storage = std::make_shared<Storage>(backend, static_cast<size_t>(*bytes));
   impl->shape = shape;
   impl->dtype = dtype;
   impl->device = device;

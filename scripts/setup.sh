@@ -7,7 +7,9 @@ set -euo pipefail
 packages=(
   cmake g++ make ninja-build pkg-config
   libfmt-dev catch2 libstb-dev libopenblas-openmp-dev nlohmann-json3-dev libcli11-dev
-  zlib1g-dev libboost-context-dev
+  zlib1g-dev libboost-context-dev libpng-dev libturbojpeg0-dev
+  # clang with libFuzzer and the sanitizers' runtimes, and its OpenMP: scripts/fuzz.sh
+  clang libclang-rt-dev libomp-dev
   dataset-fashion-mnist
 )
 

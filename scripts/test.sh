@@ -10,7 +10,9 @@
 #                   one kernel file compiled; skipped, with a message, where nvcc is not
 #                   installed;
 #   3. build-asan/  AddressSanitizer + UBSan: the simt executor and cuda-emu tests, and every
-#                   op test on cuda-emu only.
+#                   op test on cuda-emu only;
+#   4. build-fuzz/  every reader's libFuzzer harness (clang, ASan + UBSan) for 20 s each,
+#                   failing on any finding (scripts/fuzz.sh, docs/fuzzing.md).
 # Usage: scripts/test.sh            (from the repository root)
 #        GM_TEST_STAGES="1 3" scripts/test.sh   runs only the listed stages
 set -euo pipefail
@@ -18,7 +20,7 @@ cd "$(dirname "$0")/.."
 
 bash scripts/setup.sh
 jobs=$(nproc)
-stages=${GM_TEST_STAGES:-1 2 3}
+stages=${GM_TEST_STAGES:-1 2 3 4}
 # Idle OpenMP threads sleep instead of spinning: ctest runs several test binaries at once, and
 # spinning workers of one would steal the cores the others need.
 export OMP_WAIT_POLICY=passive
@@ -74,6 +76,12 @@ if wants 3; then
   printf '%s\n' "${asan_tests[@]}" | GM_TEST_DEVICES=cuda-emu xargs -P "$jobs" -I{} \
     sh -c 'out=$(build-asan/tests/{} 2>&1) || { echo "$out"; echo "FAILED: {}"; exit 1; };
            echo "$out" | tail -n 1 | sed "s/^/{}: /"'
+  stage_end
+fi
+
+if wants 4; then
+  stage_start "4. fuzzing every reader (libFuzzer, ASan + UBSan), 20 s each"
+  scripts/fuzz.sh 20
   stage_end
 fi
 

@@ -183,6 +183,11 @@ TEST_CASE("safetensors reader rejects malformed files", "[checkpoint]") {
                  Contains("truncated file?"));
   CHECK_THAT(load_error(raw_file(R"({"a":)" + entry("U8", "[2]", 0, 2) + "}", 5)),
              Contains("the data section has 5 bytes but the tensors cover only 2"));
+  // A number no double holds: nlohmann reports it as out_of_range, not as a parse error.
+  CHECK_THAT(load_error(raw_file(R"({"__metadata__":{"x":"1"},"w":1e400})", 0)),
+             Contains("bad.safetensors") && Contains("not valid JSON"));
+  CHECK_THAT(load_error(raw_file(R"({"w":)" + entry("U8", "[1,1,1,1,1,1,1,1,1]", 0, 1) + "}", 1)),
+             Contains("tensor 'w' has rank 9") && Contains("at most 8"));
   CHECK_THAT(load_error(raw_file(R"({"__metadata__":{"step":3}})", 0)),
              Contains("\"__metadata__\" value of 'step' is 3, not a string"));
 

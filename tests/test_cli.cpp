@@ -275,3 +275,42 @@ TEST_CASE(
   require_identical_checkpoints(dir.path / "run/checkpoint.safetensors",
                                 dir.path / "ref/checkpoint.safetensors");
 }
+
+TEST_CASE("cli: hand-edited logs and checkpoints, and oversized grids, are errors, never crashes") {
+  TempDir dir("crafted");
+  const std::string run = dir.str("run");
+  Result train = genmodel(fmt::format("train --model {} --data {} --batch 8 --steps 2 --out {}",
+                                      kModel, make_tiny_data(dir), run));
+  INFO(train.output);
+  REQUIRE(train.code == 0);
+  const std::string checkpoint = dir.str("run/checkpoint.safetensors");
+
+  // A log line whose step is not an integer is dropped on resume, like a line cut short.
+  std::ofstream(dir.path / "run/log.jsonl", std::ios::app) << R"({"kind":"train","step":"x"})"
+                                                           << "\n";
+  Result resumed = genmodel("train --resume --steps 3 --out " + run);
+  INFO(resumed.output);
+  CHECK(resumed.code == 0);
+  for (const auto& record : read_log(dir.path / "run/log.jsonl"))
+    CHECK(record["step"].is_number_integer());
+
+  // 67202 pixels a side: int overflow in the PNG writer, then 3 GB; now refused up front.
+  Result big = genmodel(fmt::format("sample --checkpoint {} --count 1 --scale 2400 --out {}",
+                                    checkpoint, dir.str("big.png")));
+  CHECK(big.code == 1);
+  CHECK_THAT(big.output, Contains("smaller scale"));
+
+  // Image sizes in the metadata that once trained on nothing or died of SIGFPE in make_grid.
+  SafetensorsFile file = load_safetensors(checkpoint);
+  for (const char* height : {"0", "-5", "99999999999"}) {
+    Metadata meta = file.metadata;
+    meta["image.height"] = height;
+    const std::string edited = dir.str("edited.safetensors");
+    save_safetensors(edited, file.tensors, meta);
+    Result sample =
+        genmodel(fmt::format("sample --checkpoint {} --out {}", edited, dir.str("s.png")));
+    INFO(height << ": " << sample.output);
+    CHECK(sample.code == 1);
+    CHECK_THAT(sample.output, Contains("edited.safetensors") && Contains("image.channels/height"));
+  }
+}

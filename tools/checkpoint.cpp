@@ -6,6 +6,17 @@ namespace {
 
 constexpr const char* kFormat = "genmodel-training-checkpoint-1";
 
+// A count from the metadata, refused (naming the file and key) below `least`: a hand-edited
+// or corrupt file must fail here, not as a crash or a huge allocation later.
+int64_t read_count(const std::filesystem::path& path, const Metadata& m, const std::string& key,
+                   int64_t least) {
+  const int64_t value = get_metadata_int(m, key);
+  if (value < least)
+    throw IoError(fmt::format("'{}': checkpoint metadata '{}' is {}, expected at least {}",
+                              path.string(), key, value, least));
+  return value;
+}
+
 std::vector<NamedTensor> weights_of(const models::Model& model) {
   return to_named_tensors(model.parameters());
 }
@@ -67,24 +78,27 @@ Checkpoint read_checkpoint(const std::filesystem::path& given) {
   c.model = get_metadata(m, "model");
   c.shape = {get_metadata_int(m, "image.channels"), get_metadata_int(m, "image.height"),
              get_metadata_int(m, "image.width")};
+  io::check_image_size(
+      {c.shape.channels, c.shape.height, c.shape.width},
+      fmt::format("'{}': checkpoint metadata image.channels/height/width", path.string()));
   c.data.spec = get_metadata(m, "data");
   c.data.pixels = get_metadata(m, "data.pixels");
   c.data.image_size = get_metadata_int(m, "data.image_size");
   c.data.channels = get_metadata_int(m, "data.channels");
-  c.train_limit = get_metadata_int(m, "limit");
-  // Checkpoints written before the eval limit was stored evaluated on the default's 1000.
-  c.eval_limit = m.contains("eval_limit") ? get_metadata_int(m, "eval_limit") : 1000;
-  c.eval_every = m.contains("eval_every") ? get_metadata_int(m, "eval_every") : 500;
+  c.train_limit = read_count(path, m, "limit", 0);
+  // Checkpoints written before these were stored used the defaults.
+  c.eval_limit = m.contains("eval_limit") ? read_count(path, m, "eval_limit", 0) : 1000;
+  c.eval_every = m.contains("eval_every") ? read_count(path, m, "eval_every", 0) : 500;
   c.checkpoint_every =
-      m.contains("checkpoint_every") ? get_metadata_int(m, "checkpoint_every") : 500;
-  c.batch = get_metadata_int(m, "batch");
+      m.contains("checkpoint_every") ? read_count(path, m, "checkpoint_every", 0) : 500;
+  c.batch = read_count(path, m, "batch", 1);
   c.lr = get_metadata_double(m, "lr");
   c.seed = get_metadata_uint(m, "seed");
-  c.target_steps = get_metadata_int(m, "target_steps");
-  ck.state.step = get_metadata_int(m, "step");
+  c.target_steps = read_count(path, m, "target_steps", 0);
+  ck.state.step = read_count(path, m, "step", 0);
   ck.state.train_gen = get_metadata_generator(m, "train_gen");
   ck.state.last_loss = get_metadata_double(m, "loss");
-  ck.state.log_bytes = m.contains("log_bytes") ? get_metadata_int(m, "log_bytes") : 0;
+  ck.state.log_bytes = m.contains("log_bytes") ? read_count(path, m, "log_bytes", 0) : 0;
   return ck;
 }
 

@@ -6,25 +6,34 @@
 #include <cerrno>
 #include <cstring>
 #include <fstream>
+#include <sstream>
 
 #include "engine/error.h"
 #include "engine/io/atomic_file.h"
 
 namespace gm::tools {
 
+std::string records_up_to(std::istream& log, int64_t resume_step) {
+  std::string kept, line;
+  while (std::getline(log, line)) {
+    // A line cut short by a crash does not parse, and a line edited by hand may have no
+    // integer step: neither belongs to a step we can place, so it is dropped.
+    const nlohmann::json record = nlohmann::json::parse(line, nullptr, false);
+    if (!record.is_object()) continue;
+    const auto step = record.find("step");
+    if (step == record.end() || !step->is_number_integer()) continue;
+    if (step->get<int64_t>() <= resume_step) kept += line + "\n";
+  }
+  return kept;
+}
+
 RunLog::RunLog(const std::filesystem::path& path, bool resume, int64_t resume_step) : path_(path) {
   if (resume && std::filesystem::exists(path)) {
     std::ifstream in(path);
-    std::string kept, line;
-    while (std::getline(in, line)) {
-      // A line cut short by a crash does not parse; it is dropped with the later ones.
-      const nlohmann::json record = nlohmann::json::parse(line, nullptr, false);
-      if (record.is_discarded() || !record.contains("step")) continue;
-      if (record["step"].get<int64_t>() <= resume_step) {
-        kept += line + "\n";
-        remember(record);
-      }
-    }
+    const std::string kept = records_up_to(in, resume_step);
+    std::istringstream kept_lines(kept);
+    for (std::string line; std::getline(kept_lines, line);)
+      remember(nlohmann::json::parse(line));
     write_file_atomic(path, kept);
   }
   file_ = std::fopen(path.c_str(), resume ? "a" : "w");

@@ -7,10 +7,16 @@
 // of its log.
 #include <cstdio>
 #include <filesystem>
+#include <istream>
 #include <nlohmann/json.hpp>
+#include <string>
 #include <vector>
 
 namespace gm::tools {
+
+// The lines of a JSONL log whose records have an integer "step" of at most `resume_step`, each
+// with its newline; other lines (cut short by a crash, edited by hand, later steps) are dropped.
+std::string records_up_to(std::istream& log, int64_t resume_step);
 
 // What the loss curve needs of each record.
 struct LogPoint {

@@ -33,7 +33,10 @@ Dataset concat_datasets(const std::vector<Dataset>& parts, const std::string& na
 }  // namespace
 
 Dataset read_cifar10_file(const std::string& path, const std::string& name) {
-  const std::vector<uint8_t> bytes = read_file_bytes(path);
+  const std::vector<uint8_t> bytes =
+      read_file_bytes(path, static_cast<uint64_t>(kCifarMaxRecords * kCifarRecordBytes),
+                      fmt::format("a CIFAR-10 batch holds at most {} records of {} bytes",
+                                  kCifarMaxRecords, kCifarRecordBytes));
   if (bytes.empty() || bytes.size() % kCifarRecordBytes != 0)
     throw IoError(fmt::format(
         "'{}': {} bytes, expected a non-zero multiple of {} (CIFAR-10 records of one label byte "

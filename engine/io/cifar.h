@@ -9,9 +9,12 @@
 namespace gm::io {
 
 inline constexpr int64_t kCifarRecordBytes = 1 + 3 * 32 * 32;
+// The batches of the archive hold 10000 records each; a longer file is not one of them, and is
+// refused before more than this is read (or inflated from a .gz).
+inline constexpr int64_t kCifarMaxRecords = 10000;
 
 // One batch file (plain or .gz). Throws IoError naming the file when its size is not a
-// multiple of 3073 bytes or a label is not in 0..9.
+// multiple of 3073 bytes, it holds more than kCifarMaxRecords records or a label is not in 0..9.
 Dataset read_cifar10_file(const std::string& path, const std::string& name);
 
 // data_batch_1..5.bin (train) and test_batch.bin (test) from `dir` or from its

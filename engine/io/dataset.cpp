@@ -40,6 +40,16 @@ Dataset Dataset::gather(const std::vector<int64_t>& indices) const {
   return d;
 }
 
+void check_image_size(const ImageSize& size, const std::string& where) {
+  if (size.channels != 1 && size.channels != 3)
+    throw IoError(fmt::format("{}: images with {} channels; genmodel reads grey (1) or RGB (3)",
+                              where, size.channels));
+  const auto in_range = [](int64_t side) { return side >= 1 && side <= kMaxImageSide; };
+  if (!in_range(size.height) || !in_range(size.width))
+    throw IoError(fmt::format("{}: images of {}x{} pixels; height and width must be 1 to {}", where,
+                              size.height, size.width, kMaxImageSide));
+}
+
 DataSource parse_data_source(const std::string& spec) {
   const size_t colon = spec.find(':');
   const std::string kind = spec.substr(0, colon);

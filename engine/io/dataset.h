@@ -24,6 +24,16 @@ struct Dataset {
   Dataset gather(const std::vector<int64_t>& indices) const;
 };
 
+// Image sizes the readers accept: height and width from 1 to kMaxImageSide, grey or RGB.
+// Larger images would not fit the models' memory (a PixelRNN at 1024x1024 holds gigabytes of
+// activations per image); a zero size would train on nothing with a loss of 0.
+inline constexpr int64_t kMaxImageSide = 1024;
+struct ImageSize {
+  int64_t channels, height, width;
+};
+// Throws IoError naming `where` (a file, a checkpoint key) when `size` is out of these bounds.
+void check_image_size(const ImageSize& size, const std::string& where);
+
 // The train and test split the format defines (MNIST: train-* / t10k-*; CIFAR-10:
 // data_batch_1..5 / test_batch; folders: train/ and test/ subfolders, see image_folder.h).
 struct DataSplits {

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <zlib.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -11,31 +12,61 @@
 
 namespace gm::io {
 
-std::vector<uint8_t> read_file_bytes(const std::string& path) {
-  if (!std::filesystem::exists(path)) throw IoError(fmt::format("'{}': no such file", path));
-  gzFile file = gzopen(path.c_str(), "rb");
-  if (!file) throw IoError(fmt::format("'{}': cannot open: {}", path, std::strerror(errno)));
-  std::vector<uint8_t> bytes;
-  const unsigned chunk = 1u << 20;
-  for (;;) {
-    const size_t used = bytes.size();
-    bytes.resize(used + chunk);
-    const int got = gzread(file, bytes.data() + used, chunk);
+namespace {
+
+gzFile as_gz(void* file) {
+  return static_cast<gzFile>(file);
+}
+
+}  // namespace
+
+InputFile::InputFile(std::string path) : path_(std::move(path)) {
+  if (!std::filesystem::exists(path_)) throw IoError(fmt::format("'{}': no such file", path_));
+  file_ = gzopen(path_.c_str(), "rb");
+  if (!file_) throw IoError(fmt::format("'{}': cannot open: {}", path_, std::strerror(errno)));
+}
+
+InputFile::~InputFile() {
+  if (file_) gzclose(as_gz(file_));
+}
+
+uint64_t InputFile::read(std::vector<uint8_t>& out, uint64_t n) {
+  constexpr uint64_t kChunk = 1u << 20;
+  uint64_t appended = 0;
+  while (appended < n) {
+    const auto want = static_cast<unsigned>(std::min(kChunk, n - appended));
+    const size_t used = out.size();
+    out.resize(used + want);
+    const int got = gzread(as_gz(file_), out.data() + used, want);
     if (got < 0) {
       int code = 0;
-      const std::string why = gzerror(file, &code);
-      gzclose(file);
-      throw IoError(fmt::format("'{}': read failed: {}", path, why));
+      const std::string why = gzerror(as_gz(file_), &code);
+      throw IoError(fmt::format("'{}': read failed: {}", path_, why));
     }
-    bytes.resize(used + static_cast<size_t>(got));
-    if (got == 0) break;
+    out.resize(used + static_cast<size_t>(got));
+    appended += static_cast<uint64_t>(got);
+    if (static_cast<unsigned>(got) < want) {
+      // The end: a gzip stream cut short reads as a short file with Z_BUF_ERROR; say so
+      // rather than reporting a puzzling size mismatch later.
+      int code = Z_OK;
+      gzerror(as_gz(file_), &code);
+      if (code == Z_BUF_ERROR)
+        throw IoError(
+            fmt::format("'{}': truncated gzip stream (the download is incomplete?)", path_));
+      break;
+    }
   }
-  // A gzip stream cut short reads as a short file with Z_BUF_ERROR at close; say so rather
-  // than reporting a puzzling size mismatch later.
-  const int closed = gzclose(file);
-  if (closed == Z_BUF_ERROR)
-    throw IoError(fmt::format("'{}': truncated gzip stream (the download is incomplete?)", path));
-  if (closed != Z_OK) throw IoError(fmt::format("'{}': gzip error {} at close", path, closed));
+  return appended;
+}
+
+std::vector<uint8_t> read_file_bytes(const std::string& path, uint64_t max_bytes,
+                                     const std::string& what_allows) {
+  InputFile file(path);
+  std::vector<uint8_t> bytes;
+  if (file.read(bytes, max_bytes + 1) > max_bytes)
+    throw IoError(fmt::format("'{}': more than {} bytes{}, but {}: not a file of this kind", path,
+                              max_bytes, path.ends_with(".gz") ? " once inflated" : "",
+                              what_allows));
   return bytes;
 }
 

@@ -8,6 +8,7 @@
 
 #include "engine/io/file_bytes.h"
 #include "engine/ops.h"
+#include "engine/size_product.h"
 
 namespace gm::io {
 
@@ -35,7 +36,9 @@ std::string find_idx_file(const std::string& dir, const std::string& prefix,
 }  // namespace
 
 Tensor read_idx(const std::string& path, int ndim) {
-  const std::vector<uint8_t> bytes = read_file_bytes(path);
+  InputFile file(path);
+  std::vector<uint8_t> bytes;
+  file.read(bytes, 4);
   const uint32_t want_magic = 0x0800u | static_cast<uint32_t>(ndim);
   if (bytes.size() < 4)
     throw IoError(
@@ -52,28 +55,42 @@ Tensor read_idx(const std::string& path, int ndim) {
             : "not an unsigned-byte IDX file"));
   }
   const size_t header = 4 + 4 * static_cast<size_t>(ndim);
+  file.read(bytes, header - 4);
   if (bytes.size() < header)
     throw IoError(fmt::format("'{}': truncated header: {} bytes, expected at least {}", path,
                               bytes.size(), header));
   Shape shape;
   for (int d = 0; d < ndim; ++d)
     shape.push_back(big_endian_u32(bytes.data() + 4 + 4 * static_cast<size_t>(d)));
-  const size_t want = static_cast<size_t>(shape_numel(shape));
-  const size_t found = bytes.size() - header;
+  // Each dimension is below 2^32, but their product can exceed 2^64.
+  const std::optional<int64_t> declared = size_product(shape);
+  if (!declared)
+    throw IoError(
+        fmt::format("'{}': the header declares shape {}, more than 2^63 bytes: the "
+                    "file is corrupt or not an IDX file",
+                    path, shape_str(shape)));
+  const auto want = static_cast<uint64_t>(*declared);
+  // One byte more than declared tells a long file from an exact one, without reading it all.
+  std::vector<uint8_t> data;
+  const uint64_t found = file.read(data, want + 1);
   if (found != want)
     throw IoError(
-        fmt::format("'{}': the header declares shape {} ({} bytes of data), found {} "
-                    "bytes ({}: the file is {})",
-                    path, shape_str(shape), want, found, found < want ? "short" : "long",
-                    found < want ? "truncated" : "not what its header says"));
+        fmt::format("'{}': the header declares shape {} ({} bytes of data), found {} bytes ({})",
+                    path, shape_str(shape), want,
+                    found > want ? fmt::format("more than {}", want) : fmt::to_string(found),
+                    found < want ? "short: the file is truncated"
+                                 : "long: the file is not what its header says"));
   Tensor t = Tensor::empty(shape, DType::u8);
-  if (want) std::memcpy(t.data<uint8_t>(), bytes.data() + header, want);
+  if (want) std::memcpy(t.data<uint8_t>(), data.data(), want);
   return t;
 }
 
 Dataset read_idx_pair(const std::string& images_path, const std::string& labels_path,
                       const std::string& name) {
   Tensor images = read_idx(images_path, 3);
+  check_image_size({1, images.size(1), images.size(2)}, images_path);
+  if (images.size(0) == 0)
+    throw IoError(fmt::format("'{}': the file holds no images", images_path));
   Tensor labels = read_idx(labels_path, 1);
   if (images.size(0) != labels.size(0))
     throw IoError(

@@ -1,12 +1,14 @@
 #include "engine/io/image_folder.h"
 
-#include <stb_image.h>
 #include <stb_image_resize.h>
 
 #include <algorithm>
 #include <cstring>
 #include <filesystem>
 #include <map>
+
+#include "engine/io/file_bytes.h"
+#include "engine/io/image_decode.h"
 
 namespace gm::io {
 
@@ -90,25 +92,34 @@ Dataset load_files(const std::vector<LabelledFile>& files, const FolderOptions& 
 }  // namespace
 
 Tensor read_image(const std::string& path, const FolderOptions& shape) {
-  GM_CHECK(shape.channels == 1 || shape.channels == 3,
-           "images are read as grey (1 channel) or RGB (3), not {} channels", shape.channels);
-  GM_CHECK(shape.height > 0 && shape.width > 0, "image size {}x{} must be positive", shape.height,
-           shape.width);
+  check_image_size({shape.channels, shape.height, shape.width}, "the requested image size");
+  const DecodedImage image = decode_image(
+      read_file_bytes(path, kMaxImageFileBytes,
+                      fmt::format("image files are read up to {} MiB", kMaxImageFileBytes >> 20)),
+      path);
   const int c = static_cast<int>(shape.channels);
   const int out_h = static_cast<int>(shape.height), out_w = static_cast<int>(shape.width);
-  int w = 0, h = 0, file_channels = 0;
-  stbi_uc* pixels = stbi_load(path.c_str(), &w, &h, &file_channels, c);
-  if (!pixels)
-    throw IoError(fmt::format("'{}': cannot decode the image: {}", path, stbi_failure_reason()));
-  std::vector<uint8_t> hwc(static_cast<size_t>(out_h * out_w * c));
+  const int w = static_cast<int>(image.width), h = static_cast<int>(image.height);
+  // Grey is the luma of ITU-R BT.601 in 8-bit fixed point; the weights sum to 256, so a grey
+  // image stays exactly itself.
+  std::vector<uint8_t> source;
+  if (c == 3) {
+    source = image.rgb;
+  } else {
+    source.resize(image.rgb.size() / 3);
+    for (size_t i = 0; i < source.size(); ++i) {
+      const uint8_t* p = &image.rgb[3 * i];
+      source[i] = static_cast<uint8_t>((77 * p[0] + 150 * p[1] + 29 * p[2] + 128) >> 8);
+    }
+  }
+  std::vector<uint8_t> hwc(static_cast<size_t>(out_h) * static_cast<size_t>(out_w) *
+                           static_cast<size_t>(c));
   if (w == out_w && h == out_h) {
-    std::memcpy(hwc.data(), pixels, hwc.size());
-  } else if (!stbir_resize_uint8(pixels, w, h, 0, hwc.data(), out_w, out_h, 0, c)) {
-    stbi_image_free(pixels);
+    hwc = std::move(source);
+  } else if (!stbir_resize_uint8(source.data(), w, h, 0, hwc.data(), out_w, out_h, 0, c)) {
     throw IoError(fmt::format("'{}': resizing {}x{} to {}x{} failed", path, w, h, out_w, out_h));
   }
-  stbi_image_free(pixels);
-  // stb gives interleaved [H, W, C]; tensors are planar [C, H, W].
+  // Decoders give interleaved [H, W, C]; tensors are planar [C, H, W].
   Tensor out = Tensor::empty({shape.channels, shape.height, shape.width}, DType::u8);
   uint8_t* dst = out.data<uint8_t>();
   for (int ch = 0; ch < c; ++ch)
@@ -118,6 +129,7 @@ Tensor read_image(const std::string& path, const FolderOptions& shape) {
 }
 
 DataSplits read_image_folder(const std::string& dir, const FolderOptions& shape) {
+  check_image_size({shape.channels, shape.height, shape.width}, "the requested image size");
   const fs::path root(dir);
   if (!fs::is_directory(root)) throw IoError(fmt::format("image folder '{}' does not exist", dir));
   std::vector<std::string> classes;

@@ -8,7 +8,9 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "engine/backend.h"
 #include "engine/io/atomic_file.h"
+#include "engine/size_product.h"
 
 namespace gm {
 
@@ -86,18 +88,28 @@ Entry parse_entry(const std::filesystem::path& path, const std::string& name, co
   const auto shape = j.find("shape");
   if (shape == j.end() || !shape->is_array())
     bad_file(path, fmt::format("tensor '{}' has no \"shape\" array", name));
-  uint64_t bytes = dtype_size(e.dtype);
+  if (shape->size() > static_cast<size_t>(kMaxDims))
+    bad_file(path, fmt::format("tensor '{}' has rank {} (shape {}); genmodel tensors have at most "
+                               "{} dimensions",
+                               name, shape->size(), shape->dump(), kMaxDims));
   for (const Json& d : *shape) {
     if (!d.is_number_unsigned())
       bad_file(path, fmt::format("tensor '{}' has shape {} with an entry that is not a "
                                  "non-negative integer",
                                  name, shape->dump()));
     const uint64_t dim = d.get<uint64_t>();
-    if (dim > static_cast<uint64_t>(INT64_MAX) || __builtin_mul_overflow(bytes, dim, &bytes))
+    if (dim > static_cast<uint64_t>(INT64_MAX))
       bad_file(path,
                fmt::format("tensor '{}' has an impossibly large shape {}", name, shape->dump()));
     e.shape.push_back(static_cast<int64_t>(dim));
   }
+  Shape with_element = e.shape;
+  with_element.push_back(static_cast<int64_t>(dtype_size(e.dtype)));
+  const std::optional<int64_t> product = size_product(with_element);
+  if (!product)
+    bad_file(path,
+             fmt::format("tensor '{}' has an impossibly large shape {}", name, shape->dump()));
+  const auto bytes = static_cast<uint64_t>(*product);
   const auto offsets = j.find("data_offsets");
   if (offsets == j.end() || !offsets->is_array() || offsets->size() != 2 ||
       !(*offsets)[0].is_number_unsigned() || !(*offsets)[1].is_number_unsigned())
@@ -256,7 +268,8 @@ SafetensorsFile load_safetensors(const std::filesystem::path& path, Device devic
   Json header;
   try {
     header = Json::parse(text);
-  } catch (const nlohmann::json::parse_error& e) {
+  } catch (const nlohmann::json::exception& e) {
+    // Also out_of_range, e.g. for a number such as 1e400 that no double holds.
     bad_file(path, fmt::format("the header is not valid JSON: {}", e.what()));
   }
   if (!header.is_object()) bad_file(path, "the header is not a JSON object");
