@@ -42,6 +42,11 @@ std::vector<SamplingMethod> sampling_methods() {
        "one full pass per pixel and channel: N^2 C passes of N^2 positions, O(N^4) work"},
       {"pixelcnn-fast", "pixelcnn-ref", false, true, own, one, channels, pixels,
        "each position evaluated once per channel from row caches: O(N^2) work, N^2 C steps"},
+      {"gated-naive", "gated-pixelcnn", true, false, naive, pixels, pixels, pixels,
+       "one full pass per pixel and channel: N^2 C passes of N^2 positions, O(N^4) work"},
+      {"gated-fast", "gated-pixelcnn", false, true, own, one, channels, pixels,
+       "vertical stack a row at a time when the row starts, horizontal stack per pixel: O(N^2) "
+       "work, N^2 C steps"},
       // A pass over r + 1 rows is r + 1 row steps: N C sum_r (r + 1) = N^2 C (N + 1) / 2.
       {"rowlstm-naive", "rowlstm-ref", true, false, naive, pixels, rows_so_far,
        [](double n, double c) { return n * n * c * (n + 1) / 2; },
