@@ -1,8 +1,6 @@
 #include "benchmarks/sampling_methods.h"
 
-#include "models/pixelcnn/fast_sampler.h"
-#include "models/pixelcnn/pixelcnn.h"
-#include "models/pixelrnn/fast_sampler.h"
+#include "models/autoregressive_model.h"
 #include "models/registry.h"
 
 namespace gm::bench {
@@ -15,15 +13,19 @@ bool known(const std::string& config) {
   return false;
 }
 
-template <typename M>
-M& as(models::Model& model, const char* method) {
-  auto* m = dynamic_cast<M*>(&model);
-  GM_CHECK(m != nullptr, "{}: model {} is not the expected class", method, model.config_name());
+models::AutoregressiveModel& autoregressive(models::Model& model) {
+  auto* m = dynamic_cast<models::AutoregressiveModel*>(&model);
+  GM_CHECK(m != nullptr, "sampling benchmark: model {} is not autoregressive", model.config_name());
   return *m;
 }
 
-Tensor naive(models::Model& model, int64_t count, Generator& gen) {
+// The model's own sampler: the fast one for autoregressive models on the cpu.
+Tensor own(models::Model& model, int64_t count, Generator& gen) {
   return model.sample(count, 1.0, gen);
+}
+
+Tensor naive(models::Model& model, int64_t count, Generator& gen) {
+  return autoregressive(model).sample_naive(count, 1.0, gen);
 }
 
 }  // namespace
@@ -38,29 +40,27 @@ std::vector<SamplingMethod> sampling_methods() {
   std::vector<SamplingMethod> all = {
       {"pixelcnn-naive", "pixelcnn-ref", true, false, naive, pixels, pixels, pixels,
        "one full pass per pixel and channel: N^2 C passes of N^2 positions, O(N^4) work"},
-      {"pixelcnn-fast", "pixelcnn-ref", false, true,
-       [](models::Model& m, int64_t count, Generator& gen) {
-         return models::sample_pixelcnn_fast(as<models::PixelCnn>(m, "pixelcnn-fast"), count, 1.0,
-                                             gen);
-       },
-       one, channels, pixels,
+      {"pixelcnn-fast", "pixelcnn-ref", false, true, own, one, channels, pixels,
        "each position evaluated once per channel from row caches: O(N^2) work, N^2 C steps"},
+      {"gated-naive", "gated-pixelcnn", true, false, naive, pixels, pixels, pixels,
+       "one full pass per pixel and channel: N^2 C passes of N^2 positions, O(N^4) work"},
+      {"gated-fast", "gated-pixelcnn", false, true, own, one, channels, pixels,
+       "vertical stack a row at a time when the row starts, horizontal stack per pixel: O(N^2) "
+       "work, N^2 C steps"},
       // A pass over r + 1 rows is r + 1 row steps: N C sum_r (r + 1) = N^2 C (N + 1) / 2.
       {"rowlstm-naive", "rowlstm-ref", true, false, naive, pixels, rows_so_far,
        [](double n, double c) { return n * n * c * (n + 1) / 2; },
        "one pass over rows 0..r per pixel, each pass r + 1 sequential row steps"},
-      {"rowlstm-fast", "rowlstm-ref", false, true,
-       [](models::Model& m, int64_t count, Generator& gen) {
-         return pixelrnn::sample_rowlstm_fast(as<pixelrnn::PixelRnn>(m, "rowlstm-fast"), count, 1.0,
-                                              gen);
-       },
-       one, channels, pixels,
+      {"rowlstm-fast", "rowlstm-ref", false, true, own, one, channels, pixels,
        "row state carried: N row steps, each spread over its N pixels; O(N^2) work"},
       // A pass over r + 1 rows of width N scans N + r skewed columns: N C sum_r (N + r).
       {"diaglstm-naive", "diaglstm-ref", true, false, naive, pixels, rows_so_far,
        [](double n, double c) { return n * c * (n * n + n * (n - 1) / 2); },
        "one pass over rows 0..r per pixel, each pass N + r sequential diagonal steps"},
-      {"vae", "vae-ref", false, false, naive, one, one, one,
+      {"diaglstm-fast", "diaglstm-ref", false, true, own, one, channels, pixels,
+       "forward cell per pixel, backward row when a row starts, and the skew padding that "
+       "feeds column 0: at most one pass of work per channel, N^2 C steps"},
+      {"vae", "vae-ref", false, false, own, one, one, one,
        "one decoder pass for the whole image (z ~ N(0, I), pixels drawn from p(x|z))"},
   };
   std::vector<SamplingMethod> available;

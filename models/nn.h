@@ -64,6 +64,8 @@ class Conv2d : public Module {
   Conv2d(int64_t in, int64_t out, int64_t kernel, const Init& init, int64_t stride = 1,
          int64_t padding = 0);
   Tensor operator()(const Tensor& x) const { return conv2d(x, weight_, bias_, stride_, padding_); }
+  const Tensor& weight() const { return weight_; }
+  const Tensor& bias() const { return bias_; }
 
  private:
   Tensor weight_, bias_;
@@ -78,6 +80,11 @@ class MaskedConv2d : public Module {
   Tensor operator()(const Tensor& x) const {
     return masked_conv2d(x, weight_, bias_, type_, groups_);
   }
+  // For incremental evaluators, which rebuild the layer one position at a time.
+  const Tensor& weight() const { return weight_; }
+  const Tensor& bias() const { return bias_; }
+  MaskType type() const { return type_; }
+  int colour_groups() const { return groups_; }
 
  private:
   Tensor weight_, bias_;

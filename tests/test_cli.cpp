@@ -209,6 +209,35 @@ TEST_CASE("cli: eval of a VAE reports the ELBO and the importance-weighted estim
   CHECK(-e["elbo"].get<double>() == Approx(recon + kl).epsilon(1e-6));
   CHECK(e["nats_per_image"].get<double>() == Approx(recon + kl).epsilon(1e-6));
   CHECK(std::isfinite(e["importance_weighted_nll"]["bits_per_dim"].get<double>()));
+  Result naive = genmodel("sample --naive --checkpoint " + dir.str("run/checkpoint.safetensors"));
+  CHECK(naive.code == 1);
+  CHECK_THAT(naive.output, Contains("not an autoregressive model") && Contains("drop --naive"));
+}
+
+TEST_CASE("cli: sample runs the fast sampler; --naive draws the same PNG one pass per value") {
+  TempDir dir("fast");
+  Result train = genmodel(
+      fmt::format("train --model gated-pixelcnn-small --data {} --batch 8 --steps 2 --out {}",
+                  make_tiny_data(dir), dir.str("run")));
+  INFO(train.output);
+  REQUIRE(train.code == 0);
+  const std::string sample =
+      fmt::format("sample --checkpoint {} --count 3 --seed 5 --temperature 0.9 --out ",
+                  dir.str("run/checkpoint.safetensors"));
+  Result fast = genmodel(sample + dir.str("fast.png"));
+  Result naive = genmodel(sample + dir.str("naive.png") + " --naive");
+  INFO(fast.output << naive.output);
+  REQUIRE(fast.code == 0);
+  REQUIRE(naive.code == 0);
+  CHECK_THAT(fast.output, Contains("fast sampler"));
+  CHECK_THAT(naive.output, Contains("naive sampler"));
+  auto bytes = [](const fs::path& path) {
+    std::ifstream in(path, std::ios::binary);
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  };
+  const std::string fast_png = bytes(dir.path / "fast.png");
+  CHECK(fast_png.size() > 0);
+  CHECK(fast_png == bytes(dir.path / "naive.png"));
 }
 
 TEST_CASE(

@@ -50,6 +50,7 @@ int main(int argc, char** argv) {
   add_gradcheck_command(app, action);
   add_list_command(app, action);
   add_bench_command(app, action);
+  add_receptive_field_command(app, action);
 
   try {
     app.parse(argc, argv);

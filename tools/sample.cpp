@@ -2,6 +2,7 @@
 #include "engine/autograd.h"
 #include "engine/io/atomic_file.h"
 #include "engine/io/png.h"
+#include "models/autoregressive_model.h"
 #include "tools/checkpoint.h"
 #include "tools/commands.h"
 #include "tools/option_checks.h"
@@ -15,7 +16,29 @@ struct SampleOptions {
   int64_t count = 16, scale = 0;
   double temperature = 1.0;
   uint64_t seed = 0;
+  bool naive = false;
 };
+
+// The fast sampler by default; --naive runs an autoregressive model's one-pass-per-value
+// sampler instead (the same images for the same seed, much slower).
+Tensor draw_samples(models::Model& model, const SampleOptions& o, Generator& gen,
+                    std::string& sampler) {
+  auto* ar = dynamic_cast<models::AutoregressiveModel*>(&model);
+  GM_CHECK(!o.naive || ar != nullptr,
+           "--naive: {} is not an autoregressive model and has a single sampler; drop --naive",
+           model.config_name());
+  NoGradGuard no_grad;
+  if (ar == nullptr) {
+    sampler = "";
+    return model.sample(o.count, o.temperature, gen);
+  }
+  if (o.naive || !ar->samples_incrementally()) {
+    sampler = o.naive ? ", naive sampler" : ", naive sampler (the fast one runs on the cpu)";
+    return ar->sample_naive(o.count, o.temperature, gen);
+  }
+  sampler = ", fast sampler";
+  return ar->sample(o.count, o.temperature, gen);
+}
 
 int run_sample(const SampleOptions& o) {
   const Device device = checked_device(o.device);
@@ -26,16 +49,13 @@ int run_sample(const SampleOptions& o) {
   const Checkpoint ck = read_checkpoint(o.checkpoint);
   auto model = load_model(ck, device);
   Generator gen(stream_seed(o.seed, Stream::sample));
-  Tensor images;
-  {
-    NoGradGuard no_grad;
-    images = model->sample(o.count, o.temperature, gen);
-  }
+  std::string sampler;
+  const Tensor images = draw_samples(*model, o, gen, sampler);
   io::GridOptions grid;
   grid.scale = o.scale;
   io::write_image_grid(out.string(), images, grid);
-  fmt::print("{} samples from {} (step {}, temperature {}, seed {}) written to {}\n", o.count,
-             ck.config.model, ck.state.step, o.temperature, o.seed, out.string());
+  fmt::print("{} samples from {} (step {}, temperature {}, seed {}{}) written to {}\n", o.count,
+             ck.config.model, ck.state.step, o.temperature, o.seed, sampler, out.string());
   return kOk;
 }
 
@@ -59,6 +79,9 @@ void add_sample_command(CLI::App& app, Action& action) {
   cmd->add_option("--scale", o->scale, "Upscale each image by this factor (0: automatic)")
       ->check(non_negative_integer(64))
       ->capture_default_str();
+  cmd->add_flag("--naive", o->naive,
+                "Autoregressive models: one network pass per drawn value instead of the fast "
+                "incremental sampler (same images, for teaching and comparison)");
   cmd->add_option("--device", o->device, "cpu, cuda, cuda:N or cuda-emu")->capture_default_str();
   cmd->callback([o, &action] { action = [o] { return run_sample(*o); }; });
 }

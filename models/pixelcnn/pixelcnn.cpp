@@ -7,6 +7,7 @@
 
 #include "engine/autograd.h"
 #include "models/images.h"
+#include "models/pixelcnn/fast_sampler.h"
 
 namespace gm::models {
 
@@ -72,24 +73,16 @@ Tensor PixelCnn::logits(const Tensor& x) const {
   Tensor h = (*first_)(x);
   for (const PixelCnnBlock* block : blocks_)
     h = (*block)(h);
-  Tensor out = (*head2_)(relu((*head1_)(relu(h))));  // [N, C * V, H, W], group c = channel c
-  const int64_t n = x.size(0), c = shape_.channels, v = values();
-  Tensor grouped = reshape(out, {n, c, v, shape_.height, shape_.width});
-  return c == 1 ? reshape(grouped, {n, v, c, shape_.height, shape_.width})
-                : permute(grouped, {0, 2, 1, 3, 4});
+  return outputs_by_channel((*head2_)(relu((*head1_)(relu(h)))), shape_.channels);
 }
 
 LossOutput PixelCnn::loss(const Tensor& images, Generator& gen) {
   Tensor x = network_input(images, gen);
   Tensor l = logits(x);
-  Tensor nll;  // [N] nats per image
-  if (config_.binary) {
-    // The target is the binarisation the network saw, back on {0, 1}.
-    Tensor target = (x + 1.0) * 0.5;
-    nll = bernoulli_nll(reshape(l, target.shape()), target);
-  } else {
-    nll = softmax_cross_entropy(l, images.to(device_));
-  }
+  if (!config_.binary) return categorical_loss(l, images.to(device_), shape_);
+  // The target is the binarisation the network saw, back on {0, 1}.
+  Tensor target = (x + 1.0) * 0.5;
+  const Tensor nll = bernoulli_nll(reshape(l, target.shape()), target);  // [N] nats per image
   LossOutput out;
   out.loss = mean(nll);
   out.nats_per_image = out.loss.item();
@@ -97,29 +90,23 @@ LossOutput PixelCnn::loss(const Tensor& images, Generator& gen) {
   return out;
 }
 
-Tensor PixelCnn::sample(int64_t count, double temperature, Generator& gen) {
-  check_sampling_request(config_.name, count, temperature);
-  NoGradGuard no_grad;
-  const int64_t c = shape_.channels, h = shape_.height, w = shape_.width;
-  const Shape image_shape{count, c, h, w};
-  std::vector<uint8_t> pixels(static_cast<size_t>(shape_numel(image_shape)), 0);
+Tensor PixelCnn::sample_naive(int64_t count, double temperature, Generator& gen) {
   // Binary models see {0, 255} images: scale_images maps them to {-1, 1}, as in training.
-  for (int64_t row = 0; row < h; ++row)
-    for (int64_t col = 0; col < w; ++col)
-      for (int64_t ch = 0; ch < c; ++ch) {
-        Tensor x = scale_images(Tensor::from_vector(pixels, image_shape), dtype_, device_);
-        // Row first: every slice but the last copies, and the row is 1/H of the logits.
-        Tensor at = slice(slice(slice(logits(x), 3, row, row + 1), 4, col, col + 1), 2, ch, ch + 1);
-        at = reshape(at, {count, values()});
-        const std::vector<int32_t> drawn =
-            config_.binary
-                ? bernoulli_draw(sigmoid(at * (1.0 / temperature)), gen).to_vector<int32_t>()
-                : sample_categorical(at, temperature, gen).to_vector<int32_t>();
-        for (int64_t n = 0; n < count; ++n)
-          pixels[static_cast<size_t>(((n * c + ch) * h + row) * w + col)] = static_cast<uint8_t>(
-              config_.binary ? 255 * drawn[static_cast<size_t>(n)] : drawn[static_cast<size_t>(n)]);
-      }
-  return Tensor::from_vector(pixels, image_shape);
+  return sample_by_full_passes(*this, count, temperature, gen);
+}
+
+std::unique_ptr<IncrementalEvaluator> PixelCnn::incremental(int64_t batch) const {
+  return pixelcnn_evaluator(*this, batch);
+}
+
+std::vector<uint8_t> PixelCnn::draw(const Tensor& output, double temperature,
+                                    Generator& gen) const {
+  if (!config_.binary) return draw_categorical(output, temperature, gen);
+  std::vector<uint8_t> values =
+      bernoulli_draw(sigmoid(output * (1.0 / temperature)), gen).to_vector<uint8_t>();
+  for (uint8_t& v : values)
+    v = static_cast<uint8_t>(255 * v);
+  return values;
 }
 
 }  // namespace gm::models

@@ -8,9 +8,12 @@
 #include <memory>
 #include <vector>
 
-#include "models/model.h"
+#include "models/autoregressive_model.h"
 
 namespace gm::models {
+
+template <typename T>
+class PixelCnnEvaluator;
 
 struct PixelCnnConfig {
   std::string name = "pixelcnn-ref";
@@ -30,12 +33,14 @@ class PixelCnnBlock : public nn::Module {
   Tensor operator()(const Tensor& x) const;
 
  private:
+  template <typename T>
+  friend class PixelCnnEvaluator;  // the fast sampler rebuilds these layers per position
   nn::MaskedConv2d* reduce_ = nullptr;
   nn::MaskedConv2d* masked_ = nullptr;
   nn::MaskedConv2d* expand_ = nullptr;
 };
 
-class PixelCnn : public Model {
+class PixelCnn : public AutoregressiveModel {
  public:
   PixelCnn(PixelCnnConfig config, ImageShape shape, const nn::Init& init);
 
@@ -48,14 +53,20 @@ class PixelCnn : public Model {
   Tensor network_input(const Tensor& images, Generator& gen) const;
   // Network input [N, C, H, W] -> logits [N, V, C, H, W], V = values(). Channel c's V logits
   // come from output group c of the last layer.
-  Tensor logits(const Tensor& x) const;
+  Tensor logits(const Tensor& x) const override;
 
   // nats/image = sum over pixels and channels of -log p(x_t | x_<t), averaged over the batch.
   LossOutput loss(const Tensor& images, Generator& gen) override;
   // Pixel by pixel, channel by channel: one full network pass per step (H * W * C passes).
-  Tensor sample(int64_t count, double temperature, Generator& gen) override;
+  Tensor sample_naive(int64_t count, double temperature, Generator& gen) override;
+  std::unique_ptr<IncrementalEvaluator> incremental(int64_t batch) const override;
+  // softmax(logits / T) over the 256 levels, or Bernoulli(sigmoid(logit / T)) -> {0, 255}.
+  std::vector<uint8_t> draw(const Tensor& output, double temperature,
+                            Generator& gen) const override;
 
  private:
+  template <typename T>
+  friend class PixelCnnEvaluator;
   PixelCnnConfig config_;
   ImageShape shape_;
   Device device_;

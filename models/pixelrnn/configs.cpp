@@ -6,11 +6,12 @@ namespace gm::models {
 
 namespace {
 
-ModelConfig make_config(pixelrnn::PixelRnnConfig c, std::string summary) {
+ModelConfig make_config(pixelrnn::PixelRnnConfig c, std::string summary,
+                        ImageShape default_shape = {1, 28, 28}) {
   ModelConfig out;
   out.name = c.name;
   out.summary = std::move(summary);
-  out.default_shape = ImageShape{1, 28, 28};
+  out.default_shape = default_shape;
   out.make = [c](const ImageShape& shape, const nn::Init& init) -> std::unique_ptr<Model> {
     return std::make_unique<pixelrnn::PixelRnn>(c, shape, init);
   };
@@ -54,6 +55,19 @@ std::vector<ModelConfig> pixelrnn_configs() {
   PixelRnnConfig diag_large = row_large;
   diag_large.name = "diaglstm-large";
   diag_large.architecture = Architecture::diagonal_bilstm;
+  // CPU presets for RGB (CIFAR-10 sized): one narrow layer, a 5x5 input convolution.
+  const PixelRnnConfig row_small{.name = "rowlstm-small",
+                                 .architecture = Architecture::row_lstm,
+                                 .channels = 24,
+                                 .hidden = 12,
+                                 .layers = 1,
+                                 .head_channels = 48,
+                                 .input_kernel = 5,
+                                 .grey_only = false};
+  PixelRnnConfig diag_small = row_small;
+  diag_small.name = "diaglstm-small";
+  diag_small.architecture = Architecture::diagonal_bilstm;
+  const ImageShape rgb{3, 32, 32};
   return {
       make_config(row_ref, "PixelRNN Row LSTM, 2 layers h=32, 64 channels (reference, grey)"),
       make_config(diag_ref,
@@ -61,6 +75,11 @@ std::vector<ModelConfig> pixelrnn_configs() {
       make_config(row_large, "PixelRNN Row LSTM, 7 layers h=96, 192 channels (GPU; grey or RGB)"),
       make_config(diag_large,
                   "PixelRNN Diagonal BiLSTM, 7 layers h=96, 192 channels (GPU; grey or RGB)"),
+      make_config(row_small,
+                  "small Row LSTM for RGB on a CPU: 1 layer h=12, 24 channels; grey or RGB", rgb),
+      make_config(diag_small,
+                  "small Diagonal BiLSTM for RGB on a CPU: 1 layer h=12, 24 channels; grey or RGB",
+                  rgb),
   };
 }
 

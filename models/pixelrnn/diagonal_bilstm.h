@@ -28,6 +28,8 @@ class DiagonalDirection : public nn::Module {
   Tensor operator()(const Tensor& x, bool reverse) const;
 
  private:
+  template <typename T>
+  friend class PixelRnnEvaluator;  // the fast sampler rebuilds the layer per position
   Tensor is_weight_, is_bias_, ss_weight_, ss_bias_;
   int groups_;
 };
@@ -38,6 +40,8 @@ class DiagonalBiLstmLayer : public RecurrentLayer {
   Tensor operator()(const Tensor& x) const override;
 
  private:
+  template <typename T>
+  friend class PixelRnnEvaluator;  // the fast sampler rebuilds the layer per position
   DiagonalDirection* left_to_right_ = nullptr;
   DiagonalDirection* right_to_left_ = nullptr;
   PointwiseConv* output_ = nullptr;

@@ -1,249 +1,313 @@
 #include "models/pixelrnn/fast_sampler.h"
 
-#include <map>
-
-#include "engine/autograd.h"
-#include "models/pixelcnn/fast_sampler.h"
-#include "models/sampling_checks.h"
+#include "models/incremental.h"
+#include "models/pixelrnn/diagonal_bilstm.h"
+#include "models/pixelrnn/row_lstm.h"
 
 namespace gm::pixelrnn {
 
-namespace {
-
-using models::incremental::level_table;
 using models::incremental::PositionConv;
 using models::incremental::RowRing;
 
+namespace {
+
 constexpr int64_t kLevels = 256;
 
-// One Row LSTM layer evaluated at one pixel, with the previous row's (h, c) carried.
-template <typename T>
-struct RowLstmStep {
-  PositionConv<T> input_to_state;         // 1x3, right tap masked: reads x at (r, c-1) and (r, c)
-  PositionConv<T> output;                 // 1x1 h -> C
-  Tensor w_aug;                           // [4h, 3h + 1]: state-to-state weight | summed biases
-  Tensor ss_cols;                         // [3h + 1, B]: the previous row's h at c-1, c, c+1 | ones
-  Tensor c_prev, h, c;                    // [h, B] scratch for the cell
-  RowRing<T> x;                           // the layer's input on the current row
-  RowRing<T> h_rows, c_rows;              // (h, c) of the previous and the current row
-  int64_t hidden, kernel, batch, groups;  // kernel: the state-to-state taps along the row
+MaskType pointwise_mask(int groups) {  // pointwise_conv: a plain 1x1, or type B by colour
+  return groups == 1 ? MaskType::none : MaskType::B;
+}
 
-  RowLstmStep(const std::map<std::string, Tensor>& p, const std::string& name, int64_t width,
-              int64_t batch_size, int groups_count)
-      : input_to_state(p.at(name + ".input_to_state.weight"), Tensor(), MaskType::B, groups_count,
-                       batch_size),
-        output(p.at(name + ".output.weight"), p.at(name + ".output.bias"),
-               groups_count == 1 ? MaskType::none : MaskType::B, groups_count, batch_size),
-        x(1, width, p.at(name + ".input_to_state.weight").size(1), batch_size),
-        h_rows(2, width, p.at(name + ".state_to_state.weight").size(1), batch_size),
-        c_rows(2, width, p.at(name + ".state_to_state.weight").size(1), batch_size),
-        batch(batch_size),
-        groups(groups_count) {
-    const Tensor& w = p.at(name + ".state_to_state.weight");  // [4h, h, 3]
-    hidden = w.size(1);
-    kernel = w.size(2);
-    const int64_t cols = hidden * kernel;
-    // lstm_scan's augmented weight: the bias is the sum of both layers' biases (one add op).
-    const Tensor bias = p.at(name + ".input_to_state.bias") + p.at(name + ".state_to_state.bias");
-    const std::vector<T> wv = w.to_vector<T>(), bv = bias.to_vector<T>();
-    std::vector<T> aug(static_cast<size_t>(4 * hidden * (cols + 1)));
+template <typename T>
+PositionConv<T> position_conv(const PointwiseConv& layer, int64_t batch) {
+  return PositionConv<T>(layer.weight(), layer.bias(), pointwise_mask(layer.colour_groups()),
+                         layer.colour_groups(), batch);
+}
+
+// One step of lstm_scan for the batch at one position: gates [4h, B] (holding the
+// input-to-state part) += W_aug [h_prev taps; 1], then the fused LSTM cell.
+template <typename T>
+struct CellStep {
+  int64_t hidden, kernel, batch, groups;
+  Tensor w_aug;         // [4h, h k + 1]: the state-to-state weight | the summed biases
+  Tensor cols;          // [h k + 1, B]: tap j of hidden unit u in row u k + j, then ones
+  Tensor c_prev, h, c;  // [h, B]
+
+  // weight [4h, h, k]; the scan adds is_bias + ss_bias (one add op) as the last column.
+  CellStep(const Tensor& weight, const Tensor& is_bias, const Tensor& ss_bias, int groups_count,
+           int64_t batch_size)
+      : hidden(weight.size(1)), kernel(weight.size(2)), batch(batch_size), groups(groups_count) {
+    const int64_t taps = hidden * kernel;
+    const std::vector<T> wv = weight.detach().to(Device::cpu()).to_vector<T>();
+    const std::vector<T> bv =
+        (is_bias.detach() + ss_bias.detach()).to(Device::cpu()).to_vector<T>();
+    std::vector<T> aug(static_cast<size_t>(4 * hidden * (taps + 1)));
     for (int64_t g = 0; g < 4 * hidden; ++g) {
-      for (int64_t j = 0; j < cols; ++j)
-        aug[static_cast<size_t>(g * (cols + 1) + j)] = wv[static_cast<size_t>(g * cols + j)];
-      aug[static_cast<size_t>(g * (cols + 1) + cols)] = bv[static_cast<size_t>(g)];
+      for (int64_t j = 0; j < taps; ++j)
+        aug[static_cast<size_t>(g * (taps + 1) + j)] = wv[static_cast<size_t>(g * taps + j)];
+      aug[static_cast<size_t>(g * (taps + 1) + taps)] = bv[static_cast<size_t>(g)];
     }
-    w_aug = Tensor::from_vector(aug, {4 * hidden, cols + 1});
-    ss_cols = Tensor::zeros({cols + 1, batch}, dtype_of<T>());
-    std::fill_n(ss_cols.data<T>() + cols * batch, batch, T(1));
+    w_aug = Tensor::from_vector(aug, {4 * hidden, taps + 1});
+    cols = Tensor::zeros({taps + 1, batch}, dtype_of<T>());
+    std::fill_n(cols.data<T>() + taps * batch, batch, T(1));
     for (Tensor* t : {&c_prev, &h, &c})
       *t = Tensor::empty({hidden, batch}, dtype_of<T>());
   }
 
-  // x_in: this layer's input at (r, col), already stored in `x`. Writes the layer's output
-  // x_in + output(h) into `out` [C, B].
-  void evaluate(int64_t r, int64_t col, int64_t width, T* out) {
-    input_to_state.gather(x, r, col, width);
-    input_to_state.run();  // the gates' input-to-state part, no bias
-    // State-to-state: tap j of the previous row's h at col + j - k/2 (zero outside, and on row 0).
-    T* cols = ss_cols.data<T>();
-    T* cp = c_prev.data<T>();
-    const int64_t k = kernel, n = hidden * batch;
-    for (int64_t ch = 0; ch < hidden; ++ch)
-      for (int64_t j = 0; j < k; ++j) {
-        T* dst = cols + (ch * k + j) * batch;
-        const int64_t cc = col + j - k / 2;
-        if (r == 0 || cc < 0 || cc >= width)
-          std::fill_n(dst, batch, T(0));
-        else
-          std::copy_n(h_rows.at(r - 1, cc) + ch * batch, batch, dst);
-      }
-    if (r == 0)
-      std::fill_n(cp, n, T(0));
+  // cols' rows for tap j: unit u's [B] values come from src + u * B (zeros when src is null).
+  void set_tap(int64_t j, const T* src) {
+    T* dst = cols.data<T>();
+    for (int64_t u = 0; u < hidden; ++u)
+      if (src == nullptr)
+        std::fill_n(dst + (u * kernel + j) * batch, batch, T(0));
+      else
+        std::copy_n(src + u * batch, batch, dst + (u * kernel + j) * batch);
+  }
+  void set_c_prev(const T* src) {
+    T* dst = c_prev.data<T>();
+    if (src == nullptr)
+      std::fill_n(dst, hidden * batch, T(0));
     else
-      std::copy_n(c_rows.at(r - 1, col), n, cp);
-    Backend::Gemm g;  // gates += W_aug [h_prev cols; 1], as lstm_scan accumulates
-    g.m = 4 * hidden, g.n = batch, g.k = hidden * k + 1, g.beta = 1.0;
-    w_aug.backend().gemm(g, w_aug, ss_cols, input_to_state.y);
+      std::copy_n(src, hidden * batch, dst);
+  }
+  // gates: the input-to-state part [4h, B], overwritten; h and c hold the new state.
+  void run(Tensor& gates) {
+    Backend::Gemm g;
+    g.m = 4 * hidden, g.n = batch, g.k = hidden * kernel + 1, g.beta = 1.0;
+    w_aug.backend().gemm(g, w_aug, cols, gates);
     Tensor h_view = reshape(h, {groups, hidden / groups, batch});
     Tensor c_view = reshape(c, {groups, hidden / groups, batch});
-    w_aug.backend().lstm_cell_forward(
-        reshape(input_to_state.y, {groups, 4 * hidden / groups, batch}),
-        reshape(c_prev, {groups, hidden / groups, batch}), h_view, c_view);
-    std::copy_n(h.data<T>(), n, h_rows.at(r, col));
-    std::copy_n(c.data<T>(), n, c_rows.at(r, col));
-    output.input(h.data<T>(), false);
-    output.run();
-    const T* x_in = x.at(r, col);
-    const int64_t m = output.out * batch;
-    for (int64_t i = 0; i < m; ++i)
-      out[i] = x_in[i] + output.y_data[i];  // the residual: x + output(h)
+    w_aug.backend().lstm_cell_forward(reshape(gates, {groups, 4 * hidden / groups, batch}),
+                                      reshape(c_prev, {groups, hidden / groups, batch}), h_view,
+                                      c_view);
+  }
+  void store(T* h_dst, T* c_dst) const {
+    std::copy_n(h.data<T>(), hidden * batch, h_dst);
+    std::copy_n(c.data<T>(), hidden * batch, c_dst);
   }
 };
 
-// The whole Row LSTM network evaluated one pixel at a time.
+// out = x_in + output(h): the residual every PixelRNN layer ends with.
 template <typename T>
-class Incremental {
+void residual_output(PositionConv<T>& output, const T* h, const T* x_in, T* out) {
+  output.input(h, false);
+  output.run();
+  const int64_t m = output.out * output.batch;
+  for (int64_t i = 0; i < m; ++i)
+    out[i] = x_in[i] + output.y_data[i];
+}
+
+// What both layer kinds offer the evaluator: the layer input of the current and previous row,
+// the row hook and the per-pixel step.
+template <typename T>
+class LayerStep {
  public:
-  Incremental(const PixelRnn& model, int64_t batch)
-      : shape_(model.image_shape()),
-        batch_(batch),
-        image_(model.config().input_kernel / 2 + 1, shape_.width, shape_.channels, batch) {
-    const int groups = static_cast<int>(shape_.channels);
-    std::map<std::string, Tensor> p;
-    for (const nn::NamedTensor& t : model.parameters())
-      p.emplace(t.name, t.tensor.detach().to(Device::cpu()));
-    auto need = [&](const std::string& name) -> const Tensor& {
-      GM_CHECK(p.count(name), "fast Row LSTM sampler: model {} has no parameter '{}'",
-               model.config_name(), name);
-      return p.at(name);
-    };
-    const MaskType head_mask = groups == 1 ? MaskType::none : MaskType::B;
-    convs_.emplace_back(need("input.weight"), need("input.bias"), MaskType::A, groups, batch);
-    for (int i = 0; i < model.config().layers; ++i) {
-      const std::string name = "layer" + std::to_string(i);
-      for (const char* part :
-           {".input_to_state.weight", ".input_to_state.bias", ".state_to_state.weight",
-            ".state_to_state.bias", ".output.weight", ".output.bias"})
-        need(name + part);
-      layers_.push_back(std::make_unique<RowLstmStep<T>>(p, name, shape_.width, batch, groups));
+  LayerStep(int64_t width, int64_t channels, int64_t batch) : x(2, width, channels, batch) {}
+  virtual ~LayerStep() = default;
+  virtual void begin_row(int64_t) {}
+  // The layer's output at (r, col) into out [C, B]; its input is already in x.
+  virtual void evaluate(int64_t r, int64_t col, T* out) = 0;
+  RowRing<T> x;
+};
+
+// One Row LSTM layer at one pixel, with the previous row's (h, c) carried.
+template <typename T>
+class RowLstmStep : public LayerStep<T> {
+ public:
+  RowLstmStep(const Tensor& is_weight, const Tensor& is_bias, const Tensor& ss_weight,
+              const Tensor& ss_bias, const PointwiseConv& output, int groups, int64_t width,
+              int64_t batch)
+      : LayerStep<T>(width, is_weight.size(1), batch),
+        input_to_state_(is_weight, Tensor(), MaskType::B, groups, batch),
+        output_(position_conv<T>(output, batch)),
+        cell_(ss_weight, is_bias, ss_bias, groups, batch),
+        h_rows_(2, width, cell_.hidden, batch),
+        c_rows_(2, width, cell_.hidden, batch),
+        width_(width) {}
+
+  void evaluate(int64_t r, int64_t col, T* out) override {
+    input_to_state_.gather(this->x, r, col, width_);
+    input_to_state_.run();  // the gates' input-to-state part, no bias
+    // Tap j reads the previous row's h at col + j - k/2 (zero outside, and on row 0).
+    for (int64_t j = 0; j < cell_.kernel; ++j) {
+      const int64_t cc = col + j - cell_.kernel / 2;
+      cell_.set_tap(j, r == 0 || cc < 0 || cc >= width_ ? nullptr : h_rows_.at(r - 1, cc));
     }
-    convs_.emplace_back(need("head1.weight"), need("head1.bias"), head_mask, groups, batch);
-    convs_.emplace_back(need("head2.weight"), need("head2.bias"), head_mask, groups, batch);
-    x_.resize(static_cast<size_t>(model.config().channels * batch));
+    cell_.set_c_prev(r == 0 ? nullptr : c_rows_.at(r - 1, col));
+    cell_.run(input_to_state_.y);
+    cell_.store(h_rows_.at(r, col), c_rows_.at(r, col));
+    residual_output(output_, cell_.h.template data<T>(), this->x.at(r, col), out);
   }
 
-  RowRing<T>& image() { return image_; }
-  const T* logits() const { return convs_.back().y_data; }  // [256 C, B], colour-major
+ private:
+  PositionConv<T> input_to_state_;  // 1x3, right tap masked: reads x at (r, c-1) and (r, c)
+  PositionConv<T> output_;          // 1x1 h -> C
+  CellStep<T> cell_;
+  RowRing<T> h_rows_, c_rows_;  // (h, c) of the previous and the current row
+  int64_t width_;
+};
 
-  void evaluate(int64_t r, int64_t c) {
-    const int64_t w = shape_.width;
-    PositionConv<T>& first = convs_[0];
-    first.gather(image_, r, c, w);
-    first.run();
-    std::copy_n(first.y_data, x_.size(), layers_.front()->x.at(r, c));
+// One direction of a Diagonal BiLSTM layer in its own column order j (j = c forward, W-1-c
+// backward): the state at (r, j) reads (r-1, j) (tap 0) and (r, j-1) (tap 1, and its cell).
+// Positions j < 0 are the skewed map's padding (zero input, bias only); a position whose
+// skewed column r + j is negative is the scan's zero initial state.
+template <typename T>
+class DiagonalCells {
+ public:
+  DiagonalCells(const Tensor& is_weight, const Tensor& is_bias, const Tensor& ss_weight,
+                const Tensor& ss_bias, int groups, const models::ImageShape& shape, int64_t batch)
+      : input_to_state_(is_weight, Tensor(), pointwise_mask(groups), groups, batch),
+        cell_(ss_weight, is_bias, ss_bias, groups, batch),
+        pad_(shape.height - 1),
+        h_rows_(2, shape.width + pad_, cell_.hidden, batch),
+        c_rows_(2, shape.width + pad_, cell_.hidden, batch),
+        zero_gates_(Tensor::zeros({4 * cell_.hidden, batch}, dtype_of<T>())) {}
+
+  // The padding cells of row r: j = -r .. -1.
+  void padding(int64_t r) {
+    for (int64_t j = -r; j < 0; ++j) {
+      T* g = zero_gates_.data<T>();
+      std::fill_n(g, zero_gates_.numel(), T(0));
+      step(r, j, zero_gates_);
+    }
+  }
+  // The cell at (r, j) of an image pixel whose layer input x [C, B] is given.
+  const T* pixel(int64_t r, int64_t j, const T* x) {
+    input_to_state_.input(x, false);
+    input_to_state_.run();
+    step(r, j, input_to_state_.y);
+    return h(r, j);
+  }
+  T* h(int64_t r, int64_t j) { return h_rows_.at(r, j + pad_); }
+
+ private:
+  void step(int64_t r, int64_t j, Tensor& gates) {
+    const bool above = r > 0 && r - 1 + j >= 0, left = r + j - 1 >= 0;
+    cell_.set_tap(0, above ? h_rows_.at(r - 1, j + pad_) : nullptr);
+    cell_.set_tap(1, left ? h_rows_.at(r, j - 1 + pad_) : nullptr);
+    cell_.set_c_prev(left ? c_rows_.at(r, j - 1 + pad_) : nullptr);
+    cell_.run(gates);
+    cell_.store(h_rows_.at(r, j + pad_), c_rows_.at(r, j + pad_));
+  }
+
+  PositionConv<T> input_to_state_;  // 1x1 C -> 4h, no bias (the scan adds it)
+  CellStep<T> cell_;
+  int64_t pad_;                 // padding columns kept left of j = 0
+  RowRing<T> h_rows_, c_rows_;  // rows r-1 and r, columns j = -pad .. W-1
+  Tensor zero_gates_;
+};
+
+// One Diagonal BiLSTM layer: the forward cell per pixel, the backward row at each row start.
+template <typename T>
+class DiagonalStep : public LayerStep<T> {
+ public:
+  DiagonalStep(DiagonalCells<T> forward, DiagonalCells<T> backward, const PointwiseConv& output,
+               const models::ImageShape& shape, int64_t batch)
+      : LayerStep<T>(shape.width, output.weight().size(0), batch),
+        forward_(std::move(forward)),
+        backward_(std::move(backward)),
+        output_(position_conv<T>(output, batch)),
+        sum_(static_cast<size_t>(output.weight().size(1) * batch)),
+        width_(shape.width) {}
+
+  void begin_row(int64_t r) override {
+    forward_.padding(r);
+    if (r == 0) return;  // row 0 reads the zero row the shift brings in
+    backward_.padding(r - 1);
+    for (int64_t j = 0; j < width_; ++j)
+      backward_.pixel(r - 1, j, this->x.at(r - 1, width_ - 1 - j));
+  }
+
+  void evaluate(int64_t r, int64_t col, T* out) override {
+    const T* h = forward_.pixel(r, col, this->x.at(r, col));
+    const int64_t n = static_cast<int64_t>(sum_.size());
+    if (r == 0) {
+      for (int64_t i = 0; i < n; ++i)
+        sum_[static_cast<size_t>(i)] = h[i] + T(0);  // forward + the shifted-in zeros
+    } else {
+      const T* b = backward_.h(r - 1, width_ - 1 - col);
+      for (int64_t i = 0; i < n; ++i)
+        sum_[static_cast<size_t>(i)] = h[i] + b[i];
+    }
+    residual_output(output_, sum_.data(), this->x.at(r, col), out);
+  }
+
+ private:
+  DiagonalCells<T> forward_, backward_;
+  PositionConv<T> output_;
+  std::vector<T> sum_;  // forward + shifted backward at the current pixel [h, B]
+  int64_t width_;
+};
+
+}  // namespace
+
+// The whole PixelRNN evaluated one pixel at a time (a friend of the model and its layers).
+template <typename T>
+class PixelRnnEvaluator : public models::IncrementalEvaluator {
+ public:
+  PixelRnnEvaluator(const PixelRnn& model, int64_t batch)
+      : shape_(model.image_shape()),
+        batch_(batch),
+        image_(model.config().input_kernel / 2 + 1, shape_, batch),
+        input_(models::incremental::position_conv<T>(*model.input_, batch)),
+        head1_(position_conv<T>(*model.head1_, batch)),
+        head2_(position_conv<T>(*model.head2_, batch)),
+        x_(static_cast<size_t>(model.config().channels * batch)) {
+    const int groups = model.groups_;
+    for (const RecurrentLayer* layer : model.layers_) {
+      if (const auto* row = dynamic_cast<const RowLstmLayer*>(layer)) {
+        layers_.push_back(std::make_unique<RowLstmStep<T>>(
+            row->is_weight_, row->is_bias_, row->ss_weight_, row->ss_bias_, *row->output_, groups,
+            shape_.width, batch));
+      } else {
+        const auto& diag = dynamic_cast<const DiagonalBiLstmLayer&>(*layer);
+        auto cells = [&](const DiagonalDirection& d) {
+          return DiagonalCells<T>(d.is_weight_, d.is_bias_, d.ss_weight_, d.ss_bias_, groups,
+                                  shape_, batch);
+        };
+        layers_.push_back(std::make_unique<DiagonalStep<T>>(cells(*diag.left_to_right_),
+                                                            cells(*diag.right_to_left_),
+                                                            *diag.output_, shape_, batch));
+      }
+    }
+  }
+
+  void begin_row(int64_t r) override {
+    image_.begin_row(r);
+    for (auto& layer : layers_)
+      layer->begin_row(r);
+  }
+  void set(int64_t r, int64_t c, int64_t channel, const std::vector<uint8_t>& values) override {
+    image_.set(r, c, channel, values);
+  }
+  Tensor output(int64_t r, int64_t c, int64_t channel) override {
+    input_.gather(image_.ring(), r, c, shape_.width);
+    input_.run();
+    std::copy_n(input_.y_data, x_.size(), layers_.front()->x.at(r, c));
     for (size_t l = 0; l < layers_.size(); ++l) {
       T* out = l + 1 < layers_.size() ? layers_[l + 1]->x.at(r, c) : x_.data();
-      layers_[l]->evaluate(r, c, w, out);
+      layers_[l]->evaluate(r, c, out);
     }
-    convs_[1].input(x_.data(), true);
-    convs_[1].run();
-    convs_[2].input(convs_[1].y_data, true);
-    convs_[2].run();
+    head1_.input(x_.data(), true);
+    head1_.run();
+    head2_.input(head1_.y_data, true);
+    head2_.run();
+    // Colour-major logits: channel c's 256 are rows c * 256 .. of the head.
+    return models::incremental::batch_major(head2_.y_data + channel * kLevels * batch_, kLevels,
+                                            batch_);
   }
 
  private:
   models::ImageShape shape_;
   int64_t batch_;
-  RowRing<T> image_;
-  std::vector<PositionConv<T>> convs_;  // input (MaskA), head1, head2
-  std::vector<std::unique_ptr<RowLstmStep<T>>> layers_;
+  models::incremental::ImageRows<T> image_;
+  PositionConv<T> input_, head1_, head2_;  // MaskA k x k, then the 1x1 head
+  std::vector<std::unique_ptr<LayerStep<T>>> layers_;
   std::vector<T> x_;  // the last layer's output at the current pixel [C, B]
 };
 
-template <typename T>
-Tensor sample_impl(const PixelRnn& model, int64_t count, double temperature, Generator& gen) {
-  const models::ImageShape s = model.image_shape();
-  const int64_t C = s.channels, H = s.height, W = s.width;
-  const std::vector<T> level = level_table<T>();
-  Incremental<T> net(model, count);
-  std::vector<uint8_t> pixels(static_cast<size_t>(count * C * H * W), 0);
-  std::vector<T> rows(static_cast<size_t>(count * kLevels));
-  for (int64_t r = 0; r < H; ++r) {
-    net.image().fill_row(r, level[0]);  // undrawn pixels are 0, as in the naive sampler
-    for (int64_t c = 0; c < W; ++c)
-      for (int64_t ch = 0; ch < C; ++ch) {
-        net.evaluate(r, c);
-        // PixelRnn::sample draws from logits [N, 256, 1] with the temperature in the kernel.
-        const T* lg = net.logits() + ch * kLevels * count;
-        for (int64_t n = 0; n < count; ++n)
-          for (int64_t v = 0; v < kLevels; ++v)
-            rows[static_cast<size_t>(n * kLevels + v)] = lg[v * count + n];
-        const Tensor logits = Tensor::from_vector(rows, {count, kLevels, 1});
-        const std::vector<int32_t> drawn =
-            sample_categorical(logits, temperature, gen).to_vector<int32_t>();
-        T* input = net.image().at(r, c) + ch * count;
-        for (int64_t n = 0; n < count; ++n) {
-          const uint8_t value = static_cast<uint8_t>(drawn[static_cast<size_t>(n)]);
-          pixels[static_cast<size_t>(((n * C + ch) * H + r) * W + c)] = value;
-          input[n] = level[value];
-        }
-      }
-  }
-  return Tensor::from_vector(pixels, {count, C, H, W});
-}
-
-template <typename T>
-Tensor logits_impl(const PixelRnn& model, const Tensor& images) {
-  const models::ImageShape s = model.image_shape();
-  const int64_t N = images.size(0), C = s.channels, H = s.height, W = s.width;
-  const std::vector<T> level = level_table<T>();
-  const std::vector<uint8_t> pixels = images.to_vector<uint8_t>();
-  Incremental<T> net(model, N);
-  std::vector<T> out(static_cast<size_t>(N * kLevels * C * H * W));
-  for (int64_t r = 0; r < H; ++r) {
-    for (int64_t c = 0; c < W; ++c)  // the whole row: a pixel never reads to its right
-      for (int64_t ch = 0; ch < C; ++ch)
-        for (int64_t n = 0; n < N; ++n)
-          net.image().at(r, c)[ch * N + n] =
-              level[pixels[static_cast<size_t>(((n * C + ch) * H + r) * W + c)]];
-    for (int64_t c = 0; c < W; ++c) {
-      net.evaluate(r, c);
-      for (int64_t ch = 0; ch < C; ++ch)
-        for (int64_t v = 0; v < kLevels; ++v)
-          for (int64_t n = 0; n < N; ++n)
-            out[static_cast<size_t>((((n * kLevels + v) * C + ch) * H + r) * W + c)] =
-                net.logits()[(ch * kLevels + v) * N + n];
-    }
-  }
-  return Tensor::from_vector(out, {N, kLevels, C, H, W});
-}
-
-DType checked_dtype(const PixelRnn& model, const char* what) {
-  GM_CHECK(model.config().architecture == Architecture::row_lstm,
-           "{}: model {} is not a Row LSTM; use model.sample for other PixelRNN layers", what,
-           model.config_name());
-  return models::cpu_model_dtype(what, model.config_name(), model.parameters());
-}
-
-}  // namespace
-
-Tensor sample_rowlstm_fast(const PixelRnn& model, int64_t count, double temperature,
-                           Generator& gen) {
-  const char* what = "fast Row LSTM sampler";
-  models::check_sampling_request(what, count, temperature);
-  const DType dtype = checked_dtype(model, what);
-  NoGradGuard no_grad;
-  return dtype == DType::f64 ? sample_impl<double>(model, count, temperature, gen)
-                             : sample_impl<float>(model, count, temperature, gen);
-}
-
-Tensor rowlstm_incremental_logits(const PixelRnn& model, const Tensor& images) {
-  const char* what = "incremental Row LSTM logits";
-  models::check_image_batch(what, model.image_shape(), images);
-  const DType dtype = checked_dtype(model, what);
-  NoGradGuard no_grad;
-  return dtype == DType::f64 ? logits_impl<double>(model, images)
-                             : logits_impl<float>(model, images);
+std::unique_ptr<models::IncrementalEvaluator> pixelrnn_evaluator(const PixelRnn& model,
+                                                                 int64_t batch) {
+  return models::incremental::make_evaluator<PixelRnnEvaluator>(model, batch);
 }
 
 }  // namespace gm::pixelrnn

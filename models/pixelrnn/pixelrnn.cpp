@@ -1,11 +1,11 @@
 #include "models/pixelrnn/pixelrnn.h"
 
 #include <cmath>
-#include <numbers>
 
 #include "engine/autograd.h"
 #include "models/images.h"
 #include "models/pixelrnn/diagonal_bilstm.h"
+#include "models/pixelrnn/fast_sampler.h"
 #include "models/pixelrnn/row_lstm.h"
 #include "models/sampling_checks.h"
 
@@ -15,10 +15,10 @@ namespace {
 
 constexpr int64_t kLevels = 256;  // 8-bit intensities: each factor is a 256-way softmax
 
-// logits[:, :, ch, r, c] of a [N, 256, C, H, W] tensor as [N, 256, 1] (one copy).
+// logits[:, :, ch, r, c] of a [N, 256, C, H, W] tensor as [N, 256] (one copy).
 Tensor logits_at(const Tensor& logits, int64_t ch, int64_t r, int64_t c) {
   const int64_t n = logits.size(0), chw = logits.size(2) * logits.size(3) * logits.size(4);
-  Tensor out = Tensor::empty({n, kLevels, 1}, logits.dtype(), logits.device());
+  Tensor out = Tensor::empty({n, kLevels}, logits.dtype(), logits.device());
   StridedCopy box;
   box.ndim = 2;
   box.extent = {n, kLevels};
@@ -92,9 +92,7 @@ Tensor PixelRnn::logits(const Tensor& x) const {
     f = (*layer)(f);
   // [N, 256 C, H, W], colour-major (R's 256 logits, then G's, then B's).
   const Tensor out = (*head2_)(relu((*head1_)(relu(f))));
-  const int64_t n = x.size(0), c = x.size(1), h = x.size(2), w = x.size(3);
-  if (c == 1) return reshape(out, {n, kLevels, 1, h, w});
-  return permute(reshape(out, {n, c, kLevels, h, w}), {0, 2, 1, 3, 4});
+  return models::outputs_by_channel(out, x.size(1));
 }
 
 models::LossOutput PixelRnn::loss(const Tensor& images, Generator&) {
@@ -104,14 +102,10 @@ models::LossOutput PixelRnn::loss(const Tensor& images, Generator&) {
     throw ShapeError(fmt::format("{}: images {} should be [N, {}, {}, {}]", config_.name,
                                  images.describe(), shape_.channels, shape_.height, shape_.width));
   const Tensor target = images.to(device_);
-  models::LossOutput out;
-  out.loss = mean(softmax_cross_entropy(logits(scale(target)), target));
-  out.nats_per_image = out.loss.item();
-  out.bits_per_dim = out.nats_per_image / (static_cast<double>(shape_.dims()) * std::numbers::ln2);
-  return out;
+  return models::categorical_loss(logits(scale(target)), target, shape_);
 }
 
-Tensor PixelRnn::sample(int64_t count, double temperature, Generator& gen) {
+Tensor PixelRnn::sample_naive(int64_t count, double temperature, Generator& gen) {
   models::check_sampling_request(config_.name, count, temperature);
   NoGradGuard no_grad;
   Tensor images =
@@ -121,10 +115,19 @@ Tensor PixelRnn::sample(int64_t count, double temperature, Generator& gen) {
       for (int64_t ch = 0; ch < shape_.channels; ++ch) {
         // Rows below r cannot influence row r, so only the rows up to r are run.
         const Tensor lg = logits(scale(slice(images, 2, 0, r + 1)));
-        const Tensor drawn = sample_categorical(logits_at(lg, ch, r, c), temperature, gen);
-        write_at(images, drawn.to(DType::u8), ch, r, c);
+        const std::vector<uint8_t> drawn = draw(logits_at(lg, ch, r, c), temperature, gen);
+        write_at(images, Tensor::from_vector(drawn, {count}).to(device_), ch, r, c);
       }
   return images;
+}
+
+std::unique_ptr<models::IncrementalEvaluator> PixelRnn::incremental(int64_t batch) const {
+  return pixelrnn_evaluator(*this, batch);
+}
+
+std::vector<uint8_t> PixelRnn::draw(const Tensor& output, double temperature,
+                                    Generator& gen) const {
+  return models::draw_categorical(output, temperature, gen);
 }
 
 }  // namespace gm::pixelrnn

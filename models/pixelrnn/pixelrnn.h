@@ -11,7 +11,7 @@
 #include <memory>
 #include <vector>
 
-#include "models/model.h"
+#include "models/autoregressive_model.h"
 #include "models/pixelrnn/recurrent_layer.h"
 
 namespace gm::pixelrnn {
@@ -29,7 +29,7 @@ struct PixelRnnConfig {
   bool grey_only = false;      // a reference architecture fixed for 1-channel images
 };
 
-class PixelRnn : public models::Model {
+class PixelRnn : public models::AutoregressiveModel {
  public:
   PixelRnn(PixelRnnConfig config, const models::ImageShape& shape, const nn::Init& init);
 
@@ -42,13 +42,18 @@ class PixelRnn : public models::Model {
   // x [N, C, H', W] (H' <= H: the network is causal in rows, so the top rows of an image can
   // be run alone) -> logits [N, 256, C, H', W]; logits[:, :, ch, r, c] depend only on the
   // values before (r, c, ch) in raster-then-colour order.
-  Tensor logits(const Tensor& x) const;
+  Tensor logits(const Tensor& x) const override;
   models::LossOutput loss(const Tensor& images, Generator& gen) override;
   // Pixel by pixel, colour by colour: one network pass per value (on the rows up to the
   // current one), each drawn from softmax(logits / temperature) with `gen`.
-  Tensor sample(int64_t count, double temperature, Generator& gen) override;
+  Tensor sample_naive(int64_t count, double temperature, Generator& gen) override;
+  std::unique_ptr<models::IncrementalEvaluator> incremental(int64_t batch) const override;
+  std::vector<uint8_t> draw(const Tensor& output, double temperature,
+                            Generator& gen) const override;
 
  private:
+  template <typename T>
+  friend class PixelRnnEvaluator;  // the fast sampler rebuilds the layers per pixel
   PixelRnnConfig config_;
   models::ImageShape shape_;
   DType dtype_;

@@ -22,6 +22,9 @@ class PointwiseConv : public nn::Module {
  public:
   PointwiseConv(int64_t in, int64_t out, int groups, const nn::Init& init);
   Tensor operator()(const Tensor& x) const { return pointwise_conv(x, weight_, bias_, groups_); }
+  const Tensor& weight() const { return weight_; }
+  const Tensor& bias() const { return bias_; }
+  int colour_groups() const { return groups_; }
 
  private:
   Tensor weight_, bias_;

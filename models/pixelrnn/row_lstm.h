@@ -22,8 +22,10 @@ class RowLstmLayer : public RecurrentLayer {
   Tensor operator()(const Tensor& x) const override;
 
  private:
-  Tensor is_weight_, is_bias_;  // [4h, C, 1, 3] (right tap masked), [4h]
-  Tensor ss_weight_, ss_bias_;  // [4h, h, 3], [4h]
+  template <typename T>
+  friend class PixelRnnEvaluator;  // the fast sampler rebuilds the layer per position
+  Tensor is_weight_, is_bias_;     // [4h, C, 1, 3] (right tap masked), [4h]
+  Tensor ss_weight_, ss_bias_;     // [4h, h, 3], [4h]
   PointwiseConv* output_ = nullptr;
   int groups_;
 };

@@ -6,8 +6,8 @@ namespace gm::models {
 
 namespace {
 
-ModelConfig vae_entry(VaeConfig c, std::string summary) {
-  return {c.name, std::move(summary), ImageShape{1, 28, 28},
+ModelConfig vae_entry(VaeConfig c, std::string summary, ImageShape default_shape = {1, 28, 28}) {
+  return {c.name, std::move(summary), default_shape,
           [c](const ImageShape& shape, const nn::Init& init) -> std::unique_ptr<Model> {
             return std::make_unique<VaeModel>(c, shape, init);
           }};
@@ -34,6 +34,9 @@ std::vector<ModelConfig> vae_configs() {
   large.name = "vae-conv-large";
   large.conv_channels = 64;
   large.latent = 64;
+  VaeConfig small = conv;
+  small.name = "vae-conv-small";
+  small.conv_channels = 16;
   return {
       vae_entry(ref,
                 "MLP VAE 784-400-20, discretized logistic decoder (8-bit NLL comparable "
@@ -47,6 +50,8 @@ std::vector<ModelConfig> vae_configs() {
                 "convolutional VAE: 4 conv (32, 64, 64, 64) / 4 up-conv layers, 20 latents, "
                 "discretized logistic decoder"),
       vae_entry(large, "vae-conv for a GPU: widths 64/128, 64 latents"),
+      vae_entry(small, "vae-conv for RGB on a CPU: widths 16/32, 20 latents; grey or RGB",
+                {3, 32, 32}),
   };
 }
 

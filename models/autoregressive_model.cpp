@@ -1,0 +1,127 @@
+#include "models/autoregressive_model.h"
+
+#include <cmath>
+#include <numbers>
+
+#include "engine/autograd.h"
+#include "models/images.h"
+#include "models/sampling_checks.h"
+
+namespace gm::models {
+
+bool AutoregressiveModel::samples_incrementally() const {
+  const std::vector<nn::NamedTensor> params = parameters();
+  return !params.empty() && params.front().tensor.device().is_cpu();
+}
+
+Tensor AutoregressiveModel::sample(int64_t count, double temperature, Generator& gen) {
+  if (samples_incrementally()) return sample_incremental(*this, count, temperature, gen);
+  return sample_naive(count, temperature, gen);
+}
+
+std::vector<uint8_t> draw_categorical(const Tensor& output, double temperature, Generator& gen) {
+  const std::vector<int32_t> drawn =
+      sample_categorical(output, temperature, gen).to_vector<int32_t>();
+  std::vector<uint8_t> values(drawn.size());
+  for (size_t n = 0; n < drawn.size(); ++n)
+    values[n] = static_cast<uint8_t>(drawn[n]);
+  return values;
+}
+
+Tensor outputs_by_channel(const Tensor& head, int64_t channels) {
+  const int64_t n = head.size(0), v = head.size(1) / channels, h = head.size(2), w = head.size(3);
+  const Tensor grouped = reshape(head, {n, channels, v, h, w});
+  return channels == 1 ? reshape(grouped, {n, v, 1, h, w}) : permute(grouped, {0, 2, 1, 3, 4});
+}
+
+LossOutput categorical_loss(const Tensor& logits, const Tensor& images, const ImageShape& shape) {
+  LossOutput out;
+  out.loss = mean(softmax_cross_entropy(logits, images));
+  out.nats_per_image = out.loss.item();
+  out.bits_per_dim = out.nats_per_image / (static_cast<double>(shape.dims()) * std::numbers::ln2);
+  return out;
+}
+
+Tensor sample_by_full_passes(const AutoregressiveModel& model, int64_t count, double temperature,
+                             Generator& gen) {
+  check_sampling_request(model.config_name(), count, temperature);
+  NoGradGuard no_grad;
+  const Tensor parameter = model.parameters().front().tensor;  // its dtype and device
+  const ImageShape s = model.image_shape();
+  const int64_t c = s.channels, h = s.height, w = s.width;
+  const Shape image_shape{count, c, h, w};
+  std::vector<uint8_t> pixels(static_cast<size_t>(shape_numel(image_shape)), 0);
+  for (int64_t row = 0; row < h; ++row)
+    for (int64_t col = 0; col < w; ++col)
+      for (int64_t ch = 0; ch < c; ++ch) {
+        const Tensor x = scale_images(Tensor::from_vector(pixels, image_shape), parameter.dtype(),
+                                      parameter.device());
+        // Row first: every slice but the last copies, and the row is 1/H of the outputs.
+        const Tensor out = model.logits(x);
+        const Tensor at = slice(slice(slice(out, 3, row, row + 1), 4, col, col + 1), 2, ch, ch + 1);
+        const std::vector<uint8_t> drawn =
+            model.draw(reshape(at, {count, out.size(1)}), temperature, gen);
+        for (int64_t n = 0; n < count; ++n)
+          pixels[static_cast<size_t>(((n * c + ch) * h + row) * w + col)] =
+              drawn[static_cast<size_t>(n)];
+      }
+  return Tensor::from_vector(pixels, image_shape);
+}
+
+Tensor sample_incremental(const AutoregressiveModel& model, int64_t count, double temperature,
+                          Generator& gen) {
+  check_sampling_request(model.config_name(), count, temperature);
+  NoGradGuard no_grad;
+  const ImageShape s = model.image_shape();
+  const int64_t C = s.channels, H = s.height, W = s.width;
+  std::unique_ptr<IncrementalEvaluator> net = model.incremental(count);
+  std::vector<uint8_t> pixels(static_cast<size_t>(count * C * H * W), 0);
+  for (int64_t r = 0; r < H; ++r) {
+    net->begin_row(r);
+    for (int64_t c = 0; c < W; ++c)
+      for (int64_t ch = 0; ch < C; ++ch) {
+        const std::vector<uint8_t> drawn = model.draw(net->output(r, c, ch), temperature, gen);
+        net->set(r, c, ch, drawn);
+        for (int64_t n = 0; n < count; ++n)
+          pixels[static_cast<size_t>(((n * C + ch) * H + r) * W + c)] =
+              drawn[static_cast<size_t>(n)];
+      }
+  }
+  return Tensor::from_vector(pixels, {count, C, H, W});
+}
+
+Tensor incremental_outputs(const AutoregressiveModel& model, const Tensor& images) {
+  const ImageShape s = model.image_shape();
+  check_image_batch("incremental outputs", s, images);
+  NoGradGuard no_grad;
+  const int64_t N = images.size(0), C = s.channels, H = s.height, W = s.width;
+  const std::vector<uint8_t> pixels = images.to_vector<uint8_t>();
+  std::unique_ptr<IncrementalEvaluator> net = model.incremental(N);
+  std::vector<double> out;
+  int64_t V = 0;
+  std::vector<uint8_t> values(static_cast<size_t>(N));
+  for (int64_t r = 0; r < H; ++r) {
+    net->begin_row(r);
+    for (int64_t c = 0; c < W; ++c)
+      for (int64_t ch = 0; ch < C; ++ch) {
+        const Tensor at = net->output(r, c, ch);  // [N, V]
+        if (out.empty()) {
+          V = at.size(1);
+          out.resize(static_cast<size_t>(N * V * C * H * W));
+        }
+        const std::vector<double> v = at.to_vector<double>();
+        for (int64_t n = 0; n < N; ++n)
+          for (int64_t k = 0; k < V; ++k)
+            out[static_cast<size_t>((((n * V + k) * C + ch) * H + r) * W + c)] =
+                v[static_cast<size_t>(n * V + k)];
+        for (int64_t n = 0; n < N; ++n)
+          values[static_cast<size_t>(n)] =
+              pixels[static_cast<size_t>(((n * C + ch) * H + r) * W + c)];
+        net->set(r, c, ch, values);
+      }
+  }
+  const DType dtype = model.parameters().front().tensor.dtype();
+  return Tensor::from_vector(out, {N, V, C, H, W}).to(dtype);
+}
+
+}  // namespace gm::models
