@@ -117,8 +117,7 @@ Tensor PixelCnnPP::channel_params(const Tensor& x) const {
 
 LossOutput PixelCnnPP::loss(const Tensor& images, Generator& gen) {
   check_image_batch(config_.name, shape_, images);
-  const bool drop = dropout_mode_ == DropoutMode::always ||
-                    (dropout_mode_ == DropoutMode::when_training && grad_mode_enabled());
+  const bool drop = grad_mode_enabled();  // training (see PixelCnnPPConfig::dropout)
   const Tensor x = scale_images(images, dtype_, device_);
   const Tensor out = network(x, drop ? &gen : nullptr);
   const Tensor nll = mixture_nll(mixture_params(out, x, config_.components), x);

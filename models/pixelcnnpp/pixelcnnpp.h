@@ -22,10 +22,6 @@ struct PixelCnnPPConfig {
   double dropout = 0.5;     // inside every gated block, while training
 };
 
-// When dropout acts: while gradients are recorded (training; evaluation and sampling run
-// without them), always or never (for tests: a whole-model gradient check with dropout on).
-enum class DropoutMode { when_training, always, never };
-
 class PixelCnnPP : public Model {
  public:
   PixelCnnPP(PixelCnnPPConfig config, ImageShape shape, const nn::Init& init);
@@ -33,7 +29,6 @@ class PixelCnnPP : public Model {
   std::string config_name() const override { return config_.name; }
   ImageShape image_shape() const override { return shape_; }
   const PixelCnnPPConfig& config() const { return config_; }
-  void set_dropout_mode(DropoutMode mode) { dropout_mode_ = mode; }
 
   // x [N, C, H, W] on the [-1, 1] scale -> the mixture's parameters [N, P, H, W] at every
   // pixel, from earlier pixels only. `dropout_gen` null: no dropout.
@@ -56,7 +51,6 @@ class PixelCnnPP : public Model {
   ImageShape shape_;
   Device device_;
   DType dtype_;
-  DropoutMode dropout_mode_ = DropoutMode::when_training;
   pixelcnnpp::ShiftedConv2d* u_first_ = nullptr;
   pixelcnnpp::ShiftedConv2d* ul_first_up_ = nullptr;
   pixelcnnpp::ShiftedConv2d* ul_first_left_ = nullptr;
