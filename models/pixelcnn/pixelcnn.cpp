@@ -3,7 +3,6 @@
 #include "models/sampling_checks.h"
 
 #include <cmath>
-#include <numbers>
 
 #include "engine/autograd.h"
 #include "models/images.h"
@@ -90,11 +89,7 @@ LossOutput PixelCnn::loss(const Tensor& images, Generator& gen) {
   } else {
     nll = softmax_cross_entropy(l, images.to(device_));
   }
-  LossOutput out;
-  out.loss = mean(nll);
-  out.nats_per_image = out.loss.item();
-  out.bits_per_dim = out.nats_per_image / (static_cast<double>(shape_.dims()) * std::numbers::ln2);
-  return out;
+  return loss_from_nll(nll, shape_);
 }
 
 Tensor PixelCnn::sample(int64_t count, double temperature, Generator& gen) {

@@ -1,7 +1,5 @@
 #include "models/pixelcnnpp/pixelcnnpp.h"
 
-#include <numbers>
-
 #include "engine/autograd.h"
 #include "models/images.h"
 #include "models/pixelcnnpp/logistic_mixture.h"
@@ -120,13 +118,7 @@ LossOutput PixelCnnPP::loss(const Tensor& images, Generator& gen) {
   const bool drop = grad_mode_enabled();  // training (see PixelCnnPPConfig::dropout)
   const Tensor x = scale_images(images, dtype_, device_);
   const Tensor out = network(x, drop ? &gen : nullptr);
-  const Tensor nll = mixture_nll(mixture_params(out, x, config_.components), x);
-  LossOutput result;
-  result.loss = mean(nll);
-  result.nats_per_image = result.loss.item();
-  result.bits_per_dim =
-      result.nats_per_image / (static_cast<double>(shape_.dims()) * std::numbers::ln2);
-  return result;
+  return loss_from_nll(mixture_nll(mixture_params(out, x, config_.components), x), shape_);
 }
 
 Tensor PixelCnnPP::sample(int64_t count, double temperature, Generator& gen) {
