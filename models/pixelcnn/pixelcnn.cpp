@@ -3,6 +3,7 @@
 #include "models/sampling_checks.h"
 
 #include <cmath>
+#include <numbers>
 
 #include "engine/autograd.h"
 #include "models/images.h"
@@ -89,7 +90,11 @@ LossOutput PixelCnn::loss(const Tensor& images, Generator& gen) {
   } else {
     nll = softmax_cross_entropy(l, images.to(device_));
   }
-  return loss_from_nll(nll, shape_);
+  LossOutput out;
+  out.loss = mean(nll);
+  out.nats_per_image = out.loss.item();
+  out.bits_per_dim = out.nats_per_image / (static_cast<double>(shape_.dims()) * std::numbers::ln2);
+  return out;
 }
 
 Tensor PixelCnn::sample(int64_t count, double temperature, Generator& gen) {

@@ -1,6 +1,7 @@
 #include "models/pixelrnn/pixelrnn.h"
 
 #include <cmath>
+#include <numbers>
 
 #include "engine/autograd.h"
 #include "models/images.h"
@@ -103,7 +104,11 @@ models::LossOutput PixelRnn::loss(const Tensor& images, Generator&) {
     throw ShapeError(fmt::format("{}: images {} should be [N, {}, {}, {}]", config_.name,
                                  images.describe(), shape_.channels, shape_.height, shape_.width));
   const Tensor target = images.to(device_);
-  return models::loss_from_nll(softmax_cross_entropy(logits(scale(target)), target), shape_);
+  models::LossOutput out;
+  out.loss = mean(softmax_cross_entropy(logits(scale(target)), target));
+  out.nats_per_image = out.loss.item();
+  out.bits_per_dim = out.nats_per_image / (static_cast<double>(shape_.dims()) * std::numbers::ln2);
+  return out;
 }
 
 Tensor PixelRnn::sample(int64_t count, double temperature, Generator& gen) {
