@@ -133,8 +133,8 @@ TEST_CASE("fast Row LSTM sampling draws the naive sampler's images", "[fast_samp
 }
 
 TEST_CASE("the incremental evaluation gives the network's logits", "[fast_sampling]") {
-  // Teacher forcing on random images, so every position sees varied inputs rather than constant
-  // ones. Tolerances: both sides compute the same dot products in the same order; only the BLAS
+  // Teacher forcing on random images, so every position sees varied inputs rather than constant ones.
+  // Tolerances: both sides compute the same dot products in the same order; only the BLAS
   // micro-kernel may differ (a few roundings of sums of ~100 terms of order one).
   struct Case {
     ImageShape shape;
