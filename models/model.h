@@ -4,6 +4,7 @@
 // models; each model scales or binarises them itself.
 #include <map>
 #include <memory>
+#include <numbers>
 #include <string>
 #include <vector>
 
@@ -22,6 +23,15 @@ struct LossOutput {
   double bits_per_dim = 0.0;    // nats_per_image / (D ln 2)
   std::map<std::string, double> terms;  // e.g. {"recon", ...}, {"kl", ...} for the VAE
 };
+
+// The loss of per-image negative log-likelihoods nll [N] (nats) on images of `shape`.
+inline LossOutput loss_from_nll(const Tensor& nll, const ImageShape& shape) {
+  LossOutput out;
+  out.loss = mean(nll);
+  out.nats_per_image = out.loss.item();
+  out.bits_per_dim = out.nats_per_image / (static_cast<double>(shape.dims()) * std::numbers::ln2);
+  return out;
+}
 
 class Model : public nn::Module {
  public:

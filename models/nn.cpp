@@ -2,7 +2,17 @@
 
 #include <cmath>
 
+#include "models/images.h"
+
 namespace gm::nn {
+
+Tensor dropout(const Tensor& x, double p, Generator& gen) {
+  GM_CHECK(p >= 0.0 && p < 1.0, "dropout: the drop probability must be in [0, 1), got {}", p);
+  if (p == 0.0) return x;
+  const Tensor keep = Tensor::full(x.shape(), 1.0 - p, DType::f64, x.device());
+  const Tensor mask = models::bernoulli_draw(keep, gen).to(x.dtype()) * (1.0 / (1.0 - p));
+  return x * mask;
+}
 
 std::vector<NamedTensor> Module::parameters() const {
   std::vector<NamedTensor> out = params_;

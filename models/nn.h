@@ -50,6 +50,12 @@ class Module {
   std::vector<std::pair<std::string, std::unique_ptr<Module>>> children_;
 };
 
+// Dropout (Srivastava et al. 2014): zeroes each element of x with probability p and scales the
+// rest by 1 / (1 - p), so every element keeps its expectation. The mask is drawn from `gen`
+// (Philox), so a seed gives the same mask on every device, and the gradient flows through the
+// product with that mask. Models call it only while training; p = 0 returns x itself.
+Tensor dropout(const Tensor& x, double p, Generator& gen);
+
 class Linear : public Module {
  public:
   Linear(int64_t in, int64_t out, const Init& init, bool bias = true);

@@ -7,13 +7,14 @@ namespace gm::models {
 // Each model family appends its configurations through one function of its own (declared
 // here, defined next to the model), so adding a family touches one line of this file.
 std::vector<ModelConfig> pixelcnn_configs();
+std::vector<ModelConfig> pixelcnnpp_configs();
 std::vector<ModelConfig> pixelrnn_configs();
 std::vector<ModelConfig> vae_configs();
 
 const std::vector<ModelConfig>& model_configs() {
   static const std::vector<ModelConfig> configs = [] {
     std::vector<ModelConfig> all;
-    for (auto family : {pixelcnn_configs, pixelrnn_configs, vae_configs})
+    for (auto family : {pixelcnn_configs, pixelcnnpp_configs, pixelrnn_configs, vae_configs})
       for (ModelConfig& c : family())
         all.push_back(std::move(c));
     return all;

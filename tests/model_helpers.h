@@ -1,11 +1,14 @@
 #pragma once
 // Small helpers the model tests share: an init on the CPU, a parameter by name, random images.
 #include <catch2/catch.hpp>
+#include <functional>
+#include <memory>
 #include <string>
 
 #include "engine/random.h"
 #include "models/model.h"
 #include "models/nn.h"
+#include "tests/support.h"
 
 namespace gm::test {
 
@@ -25,6 +28,31 @@ inline Tensor parameter(const models::Model& m, const std::string& name) {
 inline Tensor random_images(const models::ImageShape& s, int64_t n, uint64_t seed) {
   Generator gen(seed);
   return Tensor::uniform({n, s.channels, s.height, s.width}, 0.0, 255.99, gen).to(DType::u8);
+}
+
+// The model `make` builds (float64, parameters from Philox with `init_seed`, so identical on
+// every device) gives the cpu's loss and parameter gradients on every other test device, with
+// the same noise from `noise_seed`. Only the summation order differs: 1e-10 relative.
+inline void check_same_on_every_device(
+    const std::function<std::unique_ptr<models::Model>(const nn::Init&)>& make,
+    const Tensor& images, uint64_t init_seed, uint64_t noise_seed) {
+  Generator cpu_init(init_seed), cpu_noise(noise_seed);
+  const auto reference = make({Device::cpu(), DType::f64, &cpu_init});
+  const models::LossOutput want = reference->loss(images, cpu_noise);
+  want.loss.backward();
+  for (Device device : test_devices()) {
+    if (device == Device::cpu()) continue;
+    INFO("device " << device.name());
+    Generator init(init_seed), noise(noise_seed);
+    const auto model = make({device, DType::f64, &init});
+    const models::LossOutput got = model->loss(images, noise);
+    CHECK(got.nats_per_image == Approx(want.nats_per_image).epsilon(1e-10));
+    got.loss.backward();
+    const auto ps = model->parameters(), qs = reference->parameters();
+    for (size_t i = 0; i < ps.size(); ++i)
+      require_close(ps[i].tensor.grad().to_vector<double>(),
+                    qs[i].tensor.grad().to_vector<double>(), 1e-10, 1e-10, ps[i].name);
+  }
 }
 
 }  // namespace gm::test

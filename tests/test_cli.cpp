@@ -240,6 +240,26 @@ TEST_CASE("cli: sample runs the fast sampler; --naive draws the same PNG one pas
   CHECK(fast_png == bytes(dir.path / "naive.png"));
 }
 
+TEST_CASE("cli: pixelcnnpp-small trains, evaluates and samples from the command line") {
+  TempDir dir("pixelcnnpp");
+  Result train =
+      genmodel(fmt::format("train --model pixelcnnpp-small --data {} --batch 8 --steps 2 --out {}",
+                           make_tiny_data(dir), dir.str("run")));
+  INFO(train.output);
+  REQUIRE(train.code == 0);
+  const std::string checkpoint = dir.str("run/checkpoint.safetensors");
+  Result eval = genmodel("eval --json --checkpoint " + checkpoint);
+  INFO(eval.output);
+  REQUIRE(eval.code == 0);
+  CHECK(std::isfinite(nlohmann::json::parse(eval.output)["bits_per_dim"].get<double>()));
+  const std::string png = dir.str("samples.png");
+  Result sample =
+      genmodel(fmt::format("sample --checkpoint {} --count 4 --seed 1 --out {}", checkpoint, png));
+  INFO(sample.output);
+  REQUIRE(sample.code == 0);
+  CHECK(fs::exists(png));
+}
+
 TEST_CASE(
     "cli: a diverging run stops at the first non-finite loss and keeps the last good "
     "checkpoint") {

@@ -327,26 +327,10 @@ TEST_CASE("pixelcnn learns Fashion-MNIST: the loss falls well below its initial 
 }
 
 TEST_CASE("pixelcnn computes the same loss and gradients on every device", "[pixelcnn][device]") {
-  // Parameters come from Philox, so the same seed initialises identical models on each device.
-  // Float64, so only summation order differs: 1e-10 relative.
   const ImageShape shape{3, 5, 4};
-  const Tensor images = random_images(shape, 2, 51);
-  Generator cpu_init(50);
-  PixelCnn reference(tiny_config(6, 3, 6), shape, init_for(cpu_init));
-  Generator cpu_noise(52);
-  const LossOutput want = reference.loss(images, cpu_noise);
-  want.loss.backward();
-  for (Device device : gm::test::test_devices()) {
-    if (device == Device::cpu()) continue;
-    INFO("device " << device.name());
-    Generator init(50), noise(52);
-    PixelCnn model(tiny_config(6, 3, 6), shape, {device, DType::f64, &init});
-    const LossOutput got = model.loss(images, noise);
-    CHECK(got.nats_per_image == Approx(want.nats_per_image).epsilon(1e-10));
-    got.loss.backward();
-    const auto ps = model.parameters(), qs = reference.parameters();
-    for (size_t i = 0; i < ps.size(); ++i)
-      gm::test::require_close(ps[i].tensor.grad().to_vector<double>(),
-                              qs[i].tensor.grad().to_vector<double>(), 1e-10, 1e-10, ps[i].name);
-  }
+  gm::test::check_same_on_every_device(
+      [&](const nn::Init& init) {
+        return std::make_unique<PixelCnn>(tiny_config(6, 3, 6), shape, init);
+      },
+      random_images(shape, 2, 51), 50, 52);
 }

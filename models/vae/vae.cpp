@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <numbers>
 
 #include "engine/autograd.h"
 #include "models/images.h"
@@ -46,10 +45,7 @@ LossOutput VaeModel::loss(const Tensor& images, Generator& gen) {
   Tensor z = gaussian_sample(q.mu, q.logvar, gen);  // the reparameterisation trick
   Tensor recon = likelihood_nll(config_.likelihood, (*decoder_)(z), target);  // [N]
   Tensor kl = kl_std_normal(q.mu, q.logvar);                                  // [N]
-  LossOutput out;
-  out.loss = mean(recon + kl);
-  out.nats_per_image = out.loss.item();
-  out.bits_per_dim = out.nats_per_image / (static_cast<double>(shape_.dims()) * std::numbers::ln2);
+  LossOutput out = loss_from_nll(recon + kl, shape_);
   out.terms["recon"] = mean(recon).item();
   out.terms["kl"] = mean(kl).item();
   return out;
