@@ -24,6 +24,7 @@ void save_checkpoint(const std::filesystem::path& path, const RunConfig& c,
   set_metadata_int(meta, "image.channels", c.shape.channels);
   set_metadata_int(meta, "image.height", c.shape.height);
   set_metadata_int(meta, "image.width", c.shape.width);
+  set_metadata_int(meta, "classes", c.classes);
   meta["data"] = c.data.spec;
   meta["data.pixels"] = c.data.pixels;
   set_metadata_int(meta, "data.image_size", c.data.image_size);
@@ -54,6 +55,8 @@ Checkpoint read_checkpoint(const std::filesystem::path& path) {
   c.model = get_metadata(m, "model");
   c.shape = {get_metadata_int(m, "image.channels"), get_metadata_int(m, "image.height"),
              get_metadata_int(m, "image.width")};
+  // Checkpoints from before conditional models have no "classes": they are unconditional.
+  c.classes = m.contains("classes") ? get_metadata_int(m, "classes") : 0;
   c.data.spec = get_metadata(m, "data");
   c.data.pixels = get_metadata(m, "data.pixels");
   c.data.image_size = get_metadata_int(m, "data.image_size");
@@ -72,8 +75,8 @@ Checkpoint read_checkpoint(const std::filesystem::path& path) {
 std::unique_ptr<models::Model> load_model(const Checkpoint& ck, Device device) {
   // The initial values are overwritten by the checkpoint's; any seed will do.
   Generator init_gen(0);
-  auto model =
-      models::make_model(ck.config.model, ck.config.shape, nn::Init{device, DType::f32, &init_gen});
+  auto model = models::make_model(ck.config.model, ck.config.shape,
+                                  nn::Init{device, DType::f32, &init_gen}, ck.config.classes);
   load_into(ck.file, weights_of(*model), {"adam.", "adamw.", "sgd."});
   return model;
 }

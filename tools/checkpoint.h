@@ -20,6 +20,7 @@ namespace gm::tools {
 struct RunConfig {
   std::string model;
   models::ImageShape shape;  // the data's shape, which the model was built for
+  int64_t classes = 0;       // a conditional model's number of classes (0: unconditional)
   DataOptions data;
   int64_t limit = 0;  // train on the first `limit` images (0: all)
   int64_t batch = 32;

@@ -177,6 +177,10 @@ Tensor logits_impl(const PixelCnn& model, const Tensor& images) {
 }
 
 DType checked_dtype(const PixelCnn& model, const char* what) {
+  GM_CHECK(model.num_classes() == 0,
+           "{}: {} is class-conditional; the incremental sampler has no per-class biases, use "
+           "the model's own sample(labels, ...)",
+           what, model.config_name());
   return cpu_model_dtype(what, model.config_name(), model.parameters());
 }
 

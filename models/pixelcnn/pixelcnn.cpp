@@ -7,6 +7,7 @@
 
 #include "engine/autograd.h"
 #include "models/images.h"
+#include "models/labels.h"
 
 namespace gm::models {
 
@@ -22,25 +23,41 @@ void check_divisible(const PixelCnnConfig& c, int groups) {
              c.name, what, width, groups);
 }
 
+// h plus the layer's per-class bias in a conditional model (`bias` null: unconditional).
+Tensor conditioned(const Tensor& h, const nn::ClassBias* bias, const Tensor& onehot) {
+  return bias ? (*bias)(h, onehot) : h;
+}
+
 }  // namespace
 
-PixelCnnBlock::PixelCnnBlock(const PixelCnnConfig& c, int groups, const nn::Init& init) {
+PixelCnnBlock::PixelCnnBlock(const PixelCnnConfig& c, int groups, int64_t classes,
+                             const nn::Init& init) {
   reduce_ =
       &add_module<nn::MaskedConv2d>("reduce", c.filters, c.hidden, 1, MaskType::B, groups, init);
   masked_ = &add_module<nn::MaskedConv2d>("masked", c.hidden, c.hidden, c.block_kernel, MaskType::B,
                                           groups, init);
   expand_ =
       &add_module<nn::MaskedConv2d>("expand", c.hidden, c.filters, 1, MaskType::B, groups, init);
+  if (classes > 0) {
+    reduce_class_ = &add_module<nn::ClassBias>("reduce_class", classes, c.hidden, init);
+    masked_class_ = &add_module<nn::ClassBias>("masked_class", classes, c.hidden, init);
+    expand_class_ = &add_module<nn::ClassBias>("expand_class", classes, c.filters, init);
+  }
 }
 
-Tensor PixelCnnBlock::operator()(const Tensor& x) const {
-  Tensor h = (*reduce_)(relu(x));
-  h = (*masked_)(relu(h));
-  return x + (*expand_)(relu(h));
+Tensor PixelCnnBlock::operator()(const Tensor& x, const Tensor& onehot) const {
+  Tensor h = conditioned((*reduce_)(relu(x)), reduce_class_, onehot);
+  h = conditioned((*masked_)(relu(h)), masked_class_, onehot);
+  return x + conditioned((*expand_)(relu(h)), expand_class_, onehot);
 }
 
-PixelCnn::PixelCnn(PixelCnnConfig config, ImageShape shape, const nn::Init& init)
-    : config_(std::move(config)), shape_(shape), device_(init.device), dtype_(init.dtype) {
+PixelCnn::PixelCnn(PixelCnnConfig config, ImageShape shape, const nn::Init& init, int64_t classes)
+    : config_(std::move(config)),
+      shape_(shape),
+      device_(init.device),
+      dtype_(init.dtype),
+      classes_(classes) {
+  GM_CHECK(classes >= 0, "{}: the number of classes must be >= 0, got {}", config_.name, classes);
   GM_CHECK(shape.channels == 1 || shape.channels == 3,
            "{}: images must have 1 (grey) or 3 (RGB) channels, got {}", config_.name,
            shape.channels);
@@ -52,11 +69,23 @@ PixelCnn::PixelCnn(PixelCnnConfig config, ImageShape shape, const nn::Init& init
                                          config_.first_kernel, MaskType::A, groups, init);
   for (int64_t b = 0; b < config_.blocks; ++b)
     blocks_.push_back(
-        &add_module<PixelCnnBlock>("block" + std::to_string(b), config_, groups, init));
+        &add_module<PixelCnnBlock>("block" + std::to_string(b), config_, groups, classes, init));
   head1_ = &add_module<nn::MaskedConv2d>("head1", config_.filters, config_.head, 1, MaskType::B,
                                          groups, init);
   head2_ = &add_module<nn::MaskedConv2d>("head2", config_.head, values() * shape.channels, 1,
                                          MaskType::B, groups, init);
+  if (classes > 0) {
+    first_class_ = &add_module<nn::ClassBias>("input_class", classes, config_.filters, init);
+    head1_class_ = &add_module<nn::ClassBias>("head1_class", classes, config_.head, init);
+    head2_class_ =
+        &add_module<nn::ClassBias>("head2_class", classes, values() * shape.channels, init);
+  }
+}
+
+Tensor PixelCnn::label_input(const Tensor& labels, int64_t count) const {
+  if (classes_ == 0) return {};
+  check_labels(config_.name, labels, count, classes_);
+  return one_hot(labels, classes_, dtype_, device_);
 }
 
 Tensor PixelCnn::network_input(const Tensor& images, Generator& gen) const {
@@ -68,11 +97,16 @@ Tensor PixelCnn::network_input(const Tensor& images, Generator& gen) const {
   return binarize(images, gen, dtype_, device_) * 2.0 - 1.0;
 }
 
-Tensor PixelCnn::logits(const Tensor& x) const {
-  Tensor h = (*first_)(x);
+Tensor PixelCnn::logits(const Tensor& x, const Tensor& onehot) const {
+  GM_CHECK(onehot.defined() == (classes_ > 0),
+           "{}: logits need the labels' one-hot [N, {}] exactly when the model is conditional",
+           config_.name, classes_);
+  Tensor h = conditioned((*first_)(x), first_class_, onehot);
   for (const PixelCnnBlock* block : blocks_)
-    h = (*block)(h);
-  Tensor out = (*head2_)(relu((*head1_)(relu(h))));  // [N, C * V, H, W], group c = channel c
+    h = (*block)(h, onehot);
+  h = conditioned((*head1_)(relu(h)), head1_class_, onehot);
+  // [N, C * V, H, W], group c = channel c
+  Tensor out = conditioned((*head2_)(relu(h)), head2_class_, onehot);
   const int64_t n = x.size(0), c = shape_.channels, v = values();
   Tensor grouped = reshape(out, {n, c, v, shape_.height, shape_.width});
   return c == 1 ? reshape(grouped, {n, v, c, shape_.height, shape_.width})
@@ -80,8 +114,17 @@ Tensor PixelCnn::logits(const Tensor& x) const {
 }
 
 LossOutput PixelCnn::loss(const Tensor& images, Generator& gen) {
+  return loss_given(images, label_input(Tensor(), images.size(0)), gen);
+}
+
+LossOutput PixelCnn::loss(const Tensor& images, const Tensor& labels, Generator& gen) {
+  if (classes_ == 0) return Model::loss(images, labels, gen);
+  return loss_given(images, label_input(labels, images.size(0)), gen);
+}
+
+LossOutput PixelCnn::loss_given(const Tensor& images, const Tensor& onehot, Generator& gen) {
   Tensor x = network_input(images, gen);
-  Tensor l = logits(x);
+  Tensor l = logits(x, onehot);
   Tensor nll;  // [N] nats per image
   if (config_.binary) {
     // The target is the binarisation the network saw, back on {0, 1}.
@@ -98,6 +141,17 @@ LossOutput PixelCnn::loss(const Tensor& images, Generator& gen) {
 }
 
 Tensor PixelCnn::sample(int64_t count, double temperature, Generator& gen) {
+  return sample_given(count, label_input(Tensor(), count), temperature, gen);
+}
+
+Tensor PixelCnn::sample(const Tensor& labels, double temperature, Generator& gen) {
+  if (classes_ == 0) return Model::sample(labels, temperature, gen);
+  const int64_t count = labels.defined() ? labels.size(0) : 0;
+  return sample_given(count, label_input(labels, count), temperature, gen);
+}
+
+Tensor PixelCnn::sample_given(int64_t count, const Tensor& onehot, double temperature,
+                              Generator& gen) {
   check_sampling_request(config_.name, count, temperature);
   NoGradGuard no_grad;
   const int64_t c = shape_.channels, h = shape_.height, w = shape_.width;
@@ -109,7 +163,8 @@ Tensor PixelCnn::sample(int64_t count, double temperature, Generator& gen) {
       for (int64_t ch = 0; ch < c; ++ch) {
         Tensor x = scale_images(Tensor::from_vector(pixels, image_shape), dtype_, device_);
         // Row first: every slice but the last copies, and the row is 1/H of the logits.
-        Tensor at = slice(slice(slice(logits(x), 3, row, row + 1), 4, col, col + 1), 2, ch, ch + 1);
+        Tensor at =
+            slice(slice(slice(logits(x, onehot), 3, row, row + 1), 4, col, col + 1), 2, ch, ch + 1);
         at = reshape(at, {count, values()});
         const std::vector<int32_t> drawn =
             config_.binary
