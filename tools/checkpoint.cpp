@@ -81,6 +81,18 @@ std::unique_ptr<models::Model> load_model(const Checkpoint& ck, Device device) {
   return model;
 }
 
+TestData load_test_data(const Checkpoint& ck, const std::string& data_spec, int64_t limit) {
+  DataOptions data = ck.config.data;
+  if (!data_spec.empty()) data.spec = data_spec;
+  io::Dataset test = load_splits(data, ck.config.shape).test.first(limit);
+  GM_CHECK(shape_of(test).dims() == ck.config.shape.dims() &&
+               test.channels() == ck.config.shape.channels,
+           "the test images are {}x{}x{} but {} was trained on {}x{}x{}", test.channels(),
+           test.height(), test.width(), ck.config.model, ck.config.shape.channels,
+           ck.config.shape.height, ck.config.shape.width);
+  return {data, io::parse_pixels(data.pixels), std::move(test)};
+}
+
 void restore_training(const Checkpoint& ck, models::Model& model, Optimizer& optimizer) {
   load_into(ck.file, weights_of(model), {optimizer.kind() + "."});
   optimizer.load_state(ck.file.tensors, ck.file.metadata);

@@ -49,6 +49,16 @@ Checkpoint read_checkpoint(const std::filesystem::path& path);
 
 // Builds the checkpoint's model on `device` and loads its weights.
 std::unique_ptr<models::Model> load_model(const Checkpoint& checkpoint, Device device);
+// The test split of the checkpoint's data, or of `data_spec` when not empty (same pixels and
+// folder options), first `limit` images (0: all); throws when its image shape differs from
+// the model's.
+struct TestData {
+  DataOptions data;
+  io::Pixels pixels;
+  io::Dataset images;
+};
+TestData load_test_data(const Checkpoint& checkpoint, const std::string& data_spec, int64_t limit);
+
 // Loads the weights and the optimizer's state into an existing model and optimizer.
 void restore_training(const Checkpoint& checkpoint, models::Model& model, Optimizer& optimizer);
 

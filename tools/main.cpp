@@ -20,6 +20,9 @@ int main(int argc, char** argv) {
   add_gradcheck_command(app, action);
   add_list_command(app, action);
   add_bench_command(app, action);
+  add_score_command(app, action);
+  add_outliers_command(app, action);
+  add_classify_command(app, action);
 
   try {
     app.parse(argc, argv);
