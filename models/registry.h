@@ -22,6 +22,18 @@ struct ModelConfig {
   bool conditional() const { return static_cast<bool>(make_conditional); }
 };
 
+// The entry of a class-conditional configuration `c` of model M, built as M(c, shape, init,
+// classes): what each family's configs.cpp uses for its *-cond names.
+template <typename M, typename C>
+ModelConfig conditional_entry(const C& c, std::string summary) {
+  return {.name = c.name,
+          .summary = std::move(summary),
+          .default_shape = ImageShape{1, 28, 28},
+          .make = nullptr,
+          .make_conditional = [c](const ImageShape& shape, int64_t classes, const nn::Init& init)
+              -> std::unique_ptr<Model> { return std::make_unique<M>(c, shape, init, classes); }};
+}
+
 // Every known configuration, in a stable order.
 const std::vector<ModelConfig>& model_configs();
 // Builds a model; an unknown name throws an error listing the known ones. `classes` is the

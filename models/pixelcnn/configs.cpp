@@ -13,17 +13,6 @@ ModelConfig pixelcnn_entry(PixelCnnConfig c, std::string summary) {
           }};
 }
 
-ModelConfig conditional_pixelcnn_entry(PixelCnnConfig c, std::string summary) {
-  return {.name = c.name,
-          .summary = std::move(summary),
-          .default_shape = ImageShape{1, 28, 28},
-          .make = nullptr,
-          .make_conditional = [c](const ImageShape& shape, int64_t classes,
-                                  const nn::Init& init) -> std::unique_ptr<Model> {
-            return std::make_unique<PixelCnn>(c, shape, init, classes);
-          }};
-}
-
 }  // namespace
 
 std::vector<ModelConfig> pixelcnn_configs() {
@@ -46,10 +35,10 @@ std::vector<ModelConfig> pixelcnn_configs() {
       pixelcnn_entry(bin,
                      "pixelcnn-ref on dynamically binarised images with a Bernoulli output "
                      "(grey only)"),
-      conditional_pixelcnn_entry(cond,
-                                 "pixelcnn-ref conditioned on the class: p(x | y) with a learned "
-                                 "per-class bias in every layer; 101,440 parameters for 10 "
-                                 "classes (grey only)"),
+      conditional_entry<PixelCnn>(cond,
+                                  "pixelcnn-ref conditioned on the class: p(x | y) with a learned "
+                                  "per-class bias in every layer; 101,440 parameters for 10 "
+                                  "classes (grey only)"),
       pixelcnn_entry(large,
                      "PixelCNN for a GPU: MaskA 7x7 -> 192, 12 residual blocks (h 96), "
                      "head 384, 256-way softmax; grey or RGB"),

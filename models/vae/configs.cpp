@@ -13,17 +13,6 @@ ModelConfig vae_entry(VaeConfig c, std::string summary) {
           }};
 }
 
-ModelConfig conditional_vae_entry(VaeConfig c, std::string summary) {
-  return {.name = c.name,
-          .summary = std::move(summary),
-          .default_shape = ImageShape{1, 28, 28},
-          .make = nullptr,
-          .make_conditional = [c](const ImageShape& shape, int64_t classes,
-                                  const nn::Init& init) -> std::unique_ptr<Model> {
-            return std::make_unique<VaeModel>(c, shape, init, classes);
-          }};
-}
-
 }  // namespace
 
 std::vector<ModelConfig> vae_configs() {
@@ -51,9 +40,9 @@ std::vector<ModelConfig> vae_configs() {
       vae_entry(ref,
                 "MLP VAE 784-400-20, discretized logistic decoder (8-bit NLL comparable "
                 "with PixelCNN); 967,208 parameters"),
-      conditional_vae_entry(cond,
-                            "vae-ref conditioned on the class: the label's one-hot is fed to "
-                            "the encoder and the decoder; 975,208 parameters for 10 classes"),
+      conditional_entry<VaeModel>(cond,
+                                  "vae-ref conditioned on the class: the label's one-hot is fed to "
+                                  "the encoder and the decoder; 975,208 parameters for 10 classes"),
       vae_entry(bin, "vae-ref on dynamically binarised images with a Bernoulli decoder"),
       vae_entry(gauss,
                 "vae-ref with a Gaussian decoder (learned diagonal variance) on "
