@@ -44,6 +44,12 @@ LossOutput categorical_loss(const Tensor& logits, const Tensor& images, const Im
 
 Tensor sample_by_full_passes(const AutoregressiveModel& model, int64_t count, double temperature,
                              Generator& gen) {
+  return sample_by_full_passes(model, count, temperature, gen,
+                               [&](const Tensor& x) { return model.logits(x); });
+}
+
+Tensor sample_by_full_passes(const AutoregressiveModel& model, int64_t count, double temperature,
+                             Generator& gen, const std::function<Tensor(const Tensor&)>& network) {
   check_sampling_request(model.config_name(), count, temperature);
   NoGradGuard no_grad;
   const Tensor parameter = model.parameters().front().tensor;  // its dtype and device
@@ -57,7 +63,7 @@ Tensor sample_by_full_passes(const AutoregressiveModel& model, int64_t count, do
         const Tensor x = scale_images(Tensor::from_vector(pixels, image_shape), parameter.dtype(),
                                       parameter.device());
         // Row first: every slice but the last copies, and the row is 1/H of the outputs.
-        const Tensor out = model.logits(x);
+        const Tensor out = network(x);
         const Tensor at = slice(slice(slice(out, 3, row, row + 1), 4, col, col + 1), 2, ch, ch + 1);
         const std::vector<uint8_t> drawn =
             model.draw(reshape(at, {count, out.size(1)}), temperature, gen);

@@ -8,6 +8,7 @@
 // positions left behind; a single generic loop (sample_incremental) drives it. Both samplers
 // hand the distribution at a position to the model's one draw(), with the same generator
 // counters in the same order, so the same seed gives the same images bit for bit.
+#include <functional>
 #include <memory>
 #include <vector>
 
@@ -65,6 +66,10 @@ LossOutput categorical_loss(const Tensor& logits, const Tensor& images, const Im
 // in the parameters' dtype and device) for every value drawn.
 Tensor sample_by_full_passes(const AutoregressiveModel& model, int64_t count, double temperature,
                              Generator& gen);
+// The same with another network in place of model.logits (e.g. a conditional model's logits
+// for given labels).
+Tensor sample_by_full_passes(const AutoregressiveModel& model, int64_t count, double temperature,
+                             Generator& gen, const std::function<Tensor(const Tensor&)>& network);
 
 // The generic fast sampling loop: uint8 [count, C, H, W].
 Tensor sample_incremental(const AutoregressiveModel& model, int64_t count, double temperature,

@@ -1,7 +1,7 @@
 #pragma once
 // What every generative model offers the tools: a loss in nats per image, exact or bounded
 // likelihoods, and sampling. Images are uint8 [N, C, H, W] (0..255) everywhere outside the
-// models; each model scales or binarises them itself.
+// models; each model scales or binarises them itself. Labels are int32 [N], one per image.
 #include <map>
 #include <memory>
 #include <numbers>
@@ -41,6 +41,17 @@ class Model : public nn::Module {
   virtual LossOutput loss(const Tensor& images, Generator& gen) = 0;
   // uint8 [count, C, H, W]; the same generator state gives the same images.
   virtual Tensor sample(int64_t count, double temperature, Generator& gen) = 0;
+
+  // A class-conditional model (num_classes() = K > 0) models p(x | y) for labels y in [0, K)
+  // and needs labels: its loss(images, gen) and sample(count, ...) throw. An unconditional
+  // model (0) models p(x), which is also its p(x | y) for any y: the two functions below check
+  // the labels' shape, ignore their values and call the unlabelled ones, so callers can pass
+  // a data set's labels to any model.
+  virtual int64_t num_classes() const { return 0; }
+  // -log p(x | y) in nats, averaged over the batch; labels int32 [N] on the cpu.
+  virtual LossOutput loss(const Tensor& images, const Tensor& labels, Generator& gen);
+  // One image per label, drawn from p(x | y): uint8 [N, C, H, W].
+  virtual Tensor sample(const Tensor& labels, double temperature, Generator& gen);
 };
 
 }  // namespace gm::models

@@ -71,4 +71,16 @@ ConvTranspose2d::ConvTranspose2d(int64_t in, int64_t out, int64_t kernel, const 
   bias_ = add_parameter("bias", {out}, fan_in, init);
 }
 
+ClassBias::ClassBias(int64_t classes, int64_t channels, const Init& init) {
+  table_ = add_parameter("table", {classes, channels}, 1, init);
+  table_.copy_from(Tensor::zeros(table_.shape(), init.dtype, init.device));
+}
+
+Tensor ClassBias::operator()(const Tensor& h, const Tensor& onehot) const {
+  Shape shape(static_cast<size_t>(h.ndim()), 1);
+  shape[0] = h.size(0);
+  shape[1] = table_.size(1);
+  return h + reshape(matmul(onehot, table_), shape);
+}
+
 }  // namespace gm::nn

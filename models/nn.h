@@ -111,4 +111,19 @@ class ConvTranspose2d : public Module {
   int64_t stride_, padding_, output_padding_;
 };
 
+// The conditional PixelCNN's per-class bias (van den Oord et al. 2016, "Conditional Image
+// Generation with PixelCNN Decoders"): a learned vector V_y per class y, added to a layer's
+// output at every position, h + V^T onehot(y). It depends on the label only, never on a pixel,
+// so it adds no path between positions and keeps the network autoregressive. Zero at first:
+// the conditional model starts as its unconditional twin.
+class ClassBias : public Module {
+ public:
+  ClassBias(int64_t classes, int64_t channels, const Init& init);
+  // h [N, channels, H, W] (or [N, channels]), onehot [N, classes].
+  Tensor operator()(const Tensor& h, const Tensor& onehot) const;
+
+ private:
+  Tensor table_;  // [classes, channels]
+};
+
 }  // namespace gm::nn

@@ -32,8 +32,17 @@ const ModelConfig& find_model_config(const std::string& name) {
 }
 
 std::unique_ptr<Model> make_model(const std::string& name, const ImageShape& shape,
-                                  const nn::Init& init) {
-  return find_model_config(name).make(shape, init);
+                                  const nn::Init& init, int64_t classes) {
+  const ModelConfig& config = find_model_config(name);
+  if (!config.conditional()) {
+    GM_CHECK(classes == 0, "{} is unconditional: it cannot be built for {} classes", name, classes);
+    return config.make(shape, init);
+  }
+  GM_CHECK(classes >= 2,
+           "{} is class-conditional and needs at least 2 classes, got {}: train it on labelled "
+           "data (fashion-mnist, mnist, cifar10 or a folder with one subfolder per class)",
+           name, classes);
+  return config.make_conditional(shape, classes, init);
 }
 
 }  // namespace gm::models

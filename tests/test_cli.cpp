@@ -26,14 +26,19 @@ using Catch::Matchers::Contains;
 TEST_CASE("cli: --help on the program and every subcommand") {
   Result top = genmodel("--help");
   REQUIRE(top.code == 0);
-  for (const char* sub : {"train", "sample", "eval", "gradcheck", "list"})
+  for (const char* sub :
+       {"train", "sample", "eval", "gradcheck", "list", "score", "outliers", "classify"})
     CHECK_THAT(top.output, Contains(sub));
   const std::vector<std::pair<std::string, std::vector<std::string>>> expected = {
       {"train",
        {"--model", "--data", "--steps", "--epochs", "--batch", "--lr", "--device", "--seed",
         "--out", "--eval-every", "--checkpoint-every", "--train-limit", "--eval-limit",
         "--resume"}},
-      {"sample", {"--checkpoint", "--count", "--temperature", "--seed", "--out"}},
+      {"sample", {"--checkpoint", "--count", "--temperature", "--seed", "--out", "--label"}},
+      {"score",
+       {"--checkpoint", "--data", "--eval-limit", "--importance-samples", "--out", "--figure"}},
+      {"outliers", {"--checkpoint", "--against", "--figure"}},
+      {"classify", {"--checkpoint", "--reject", "--outliers", "--figure"}},
       {"eval", {"--checkpoint", "--data", "--eval-limit"}},
       {"gradcheck", {"--model", "--op", "--device"}},
       {"list", {}},
@@ -363,4 +368,76 @@ TEST_CASE("cli: hand-edited logs and checkpoints, and oversized grids, are error
     CHECK(sample.code == 1);
     CHECK_THAT(sample.output, Contains("edited.safetensors") && Contains("image.channels/height"));
   }
+}
+
+TEST_CASE("cli: conditional models train on labels, sample by label, classify, score, outliers") {
+  TempDir dir("labels");
+  const std::string data = make_tiny_data(dir);  // 4 classes
+  Result train =
+      genmodel(fmt::format("train --model pixelcnn-ref-cond --data {} --batch 8 --steps 2 --out {}",
+                           data, dir.str("cond")));
+  INFO(train.output);
+  REQUIRE(train.code == 0);
+  CHECK_THAT(train.output, Contains("4 classes"));
+  const std::string ck = dir.str("cond/checkpoint.safetensors");
+
+  // One row of 2 images per class: 4 rows of 56 px tiles with 2 px borders.
+  const std::string png = dir.str("rows.png");
+  Result rows = genmodel(fmt::format("sample --checkpoint {} --count 2 --out {}", ck, png));
+  INFO(rows.output);
+  REQUIRE(rows.code == 0);
+  int w = 0, h = 0, c = 0;
+  stbi_uc* pixels = stbi_load(png.c_str(), &w, &h, &c, 0);
+  REQUIRE(pixels);
+  stbi_image_free(pixels);
+  CHECK(w == 2 * (56 + 2) + 2);
+  CHECK(h == 4 * (56 + 2) + 2);
+  CHECK(
+      genmodel(fmt::format("sample --checkpoint {} --label 3 --count 1 --out {}", ck, png)).code ==
+      0);
+  Result bad_label = genmodel(fmt::format("sample --checkpoint {} --label 4", ck));
+  CHECK(bad_label.code == 2);
+  CHECK_THAT(bad_label.output, Contains("classes 0 to 3"));
+
+  Result classify = genmodel(fmt::format("classify --checkpoint {} --figure {} --reject 0.25", ck,
+                                         dir.str("confusion.svg")));
+  INFO(classify.output);
+  REQUIRE(classify.code == 0);
+  CHECK_THAT(classify.output, Contains("accuracy") && Contains("on the 12 accepted") &&
+                                  Contains("rejected (") && Contains("of 16)"));
+  CHECK(fs::file_size(dir.path / "confusion.svg") > 0);
+  CHECK(genmodel(fmt::format("classify --checkpoint {} --reject 1.5", ck)).code == 2);
+
+  Result score = genmodel(fmt::format("score --checkpoint {} --out {}", ck, dir.str("s.csv")));
+  INFO(score.output);
+  REQUIRE(score.code == 0);
+  std::ifstream csv(dir.path / "s.csv");
+  std::string line;
+  int lines = 0;
+  while (std::getline(csv, line))
+    ++lines;
+  CHECK(lines == 1 + 16);  // the header and one row per test image
+  CHECK(fs::exists(dir.path / "s.svg"));
+
+  Result outliers = genmodel(fmt::format(
+      "outliers --checkpoint {} --against flip,noise --figure {}", ck, dir.str("o.svg")));
+  INFO(outliers.output);
+  REQUIRE(outliers.code == 0);
+  CHECK_THAT(outliers.output, Contains("(flip)") && Contains("(noise)") && Contains("AUROC"));
+  CHECK(fs::exists(dir.path / "o-corrected.svg"));
+  Result bad_set = genmodel(fmt::format("outliers --checkpoint {} --against sideways", ck));
+  CHECK(bad_set.code == 2);
+  CHECK_THAT(bad_set.output, Contains("flip, mirror, invert, noise"));
+
+  // Unconditional models: no labels to sample, nothing to classify with.
+  REQUIRE(genmodel(fmt::format("train --model vae-ref --data {} --batch 8 --steps 1 --out {}", data,
+                               dir.str("plain")))
+              .code == 0);
+  const std::string plain = dir.str("plain/checkpoint.safetensors");
+  Result no_label = genmodel(fmt::format("sample --checkpoint {} --label 1", plain));
+  CHECK(no_label.code == 2);
+  CHECK_THAT(no_label.output, Contains("unconditional"));
+  Result no_classes = genmodel(fmt::format("classify --checkpoint {}", plain));
+  CHECK(no_classes.code == 2);
+  CHECK_THAT(no_classes.output, Contains("class-conditional"));
 }

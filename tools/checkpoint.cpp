@@ -43,6 +43,7 @@ void save_checkpoint(const std::filesystem::path& path, const RunConfig& c,
   set_metadata_int(meta, "image.channels", c.shape.channels);
   set_metadata_int(meta, "image.height", c.shape.height);
   set_metadata_int(meta, "image.width", c.shape.width);
+  set_metadata_int(meta, "classes", c.classes);
   meta["data"] = c.data.spec;
   meta["data.pixels"] = c.data.pixels;
   set_metadata_int(meta, "data.image_size", c.data.image_size);
@@ -81,6 +82,8 @@ Checkpoint read_checkpoint(const std::filesystem::path& given) {
   io::check_image_size(
       {c.shape.channels, c.shape.height, c.shape.width},
       fmt::format("'{}': checkpoint metadata image.channels/height/width", path.string()));
+  // Checkpoints from before conditional models have no "classes": they are unconditional.
+  c.classes = m.contains("classes") ? get_metadata_int(m, "classes") : 0;
   c.data.spec = get_metadata(m, "data");
   c.data.pixels = get_metadata(m, "data.pixels");
   c.data.image_size = get_metadata_int(m, "data.image_size");
@@ -105,10 +108,22 @@ Checkpoint read_checkpoint(const std::filesystem::path& given) {
 std::unique_ptr<models::Model> load_model(const Checkpoint& ck, Device device) {
   // The initial values are overwritten by the checkpoint's; any seed will do.
   Generator init_gen(0);
-  auto model =
-      models::make_model(ck.config.model, ck.config.shape, nn::Init{device, DType::f32, &init_gen});
+  auto model = models::make_model(ck.config.model, ck.config.shape,
+                                  nn::Init{device, DType::f32, &init_gen}, ck.config.classes);
   load_into(ck.file, weights_of(*model), {"adam.", "adamw.", "sgd."});
   return model;
+}
+
+TestData load_test_data(const Checkpoint& ck, const std::string& data_spec, int64_t limit) {
+  DataOptions data = ck.config.data;
+  if (!data_spec.empty()) data.spec = data_spec;
+  io::Dataset test = load_splits(data, ck.config.shape).test.first(limit);
+  GM_CHECK(shape_of(test).dims() == ck.config.shape.dims() &&
+               test.channels() == ck.config.shape.channels,
+           "the test images are {}x{}x{} but {} was trained on {}x{}x{}", test.channels(),
+           test.height(), test.width(), ck.config.model, ck.config.shape.channels,
+           ck.config.shape.height, ck.config.shape.width);
+  return {data, io::parse_pixels(data.pixels), std::move(test)};
 }
 
 void restore_training(const Checkpoint& ck, models::Model& model, Optimizer& optimizer) {

@@ -20,6 +20,7 @@ namespace gm::tools {
 struct RunConfig {
   std::string model;
   models::ImageShape shape;  // the data's shape, which the model was built for
+  int64_t classes = 0;       // a conditional model's number of classes (0: unconditional)
   DataOptions data;
   int64_t train_limit = 0;    // train on the first `train_limit` images (0: all)
   int64_t eval_limit = 1000;  // evaluate on the first `eval_limit` test images (0: all)
@@ -59,6 +60,16 @@ Checkpoint read_checkpoint(const std::filesystem::path& path);
 
 // Builds the checkpoint's model on `device` and loads its weights.
 std::unique_ptr<models::Model> load_model(const Checkpoint& checkpoint, Device device);
+// The test split of the checkpoint's data, or of `data_spec` when not empty (same pixels and
+// folder options), first `limit` images (0: all); throws when its image shape differs from
+// the model's.
+struct TestData {
+  DataOptions data;
+  io::Pixels pixels;
+  io::Dataset images;
+};
+TestData load_test_data(const Checkpoint& checkpoint, const std::string& data_spec, int64_t limit);
+
 // Loads the weights and the optimizer's state into an existing model and optimizer.
 void restore_training(const Checkpoint& checkpoint, models::Model& model, Optimizer& optimizer);
 

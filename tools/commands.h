@@ -19,6 +19,17 @@ void add_gradcheck_command(CLI::App& app, Action& action);
 void add_list_command(CLI::App& app, Action& action);
 void add_bench_command(CLI::App& app, Action& action);
 void add_receptive_field_command(CLI::App& app, Action& action);
+void add_score_command(CLI::App& app, Action& action);
+void add_outliers_command(CLI::App& app, Action& action);
+void add_classify_command(CLI::App& app, Action& action);
+
+// The options score, outliers and classify share (registered by score.cpp).
+struct ScoringOptions {
+  std::string checkpoint, data, device = "cpu";
+  int64_t limit = 1000, batch = 100, importance_samples = 100;
+  uint64_t seed = 0;
+};
+void add_scoring_options(CLI::App* cmd, ScoringOptions& o);
 
 // A mistake in how the command was called that only shows after parsing (e.g. --resume with
 // a different --model than the checkpoint's): exit code 2, like CLI11's own usage errors.

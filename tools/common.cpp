@@ -1,5 +1,6 @@
 #include "tools/common.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "engine/autograd.h"
@@ -34,14 +35,26 @@ models::ImageShape shape_of(const io::Dataset& data) {
   return {data.channels(), data.height(), data.width()};
 }
 
+int64_t class_count(const io::Dataset& data, const std::string& model) {
+  GM_CHECK(data.labels.defined() && data.size() > 0, "{}: no labelled images", data.name);
+  const std::vector<int32_t> labels = data.labels.to_vector<int32_t>();
+  const int32_t top = *std::max_element(labels.begin(), labels.end());
+  GM_CHECK(top >= 1,
+           "{} is class-conditional but every image of {} has label 0: give it labelled data "
+           "(fashion-mnist, mnist, cifar10, or a folder with one subfolder per class)",
+           model, data.name);
+  return int64_t{top} + 1;
+}
+
 void for_each_batch(const io::Dataset& data, int64_t batch, io::Pixels pixels, Generator& gen,
-                    const std::function<void(const Tensor& images)>& fn) {
+                    const std::function<void(const Tensor& images, const Tensor& labels)>& fn) {
   for (int64_t start = 0; start < data.size(); start += batch) {
     const int64_t n = std::min(batch, data.size() - start);
     std::vector<int64_t> idx(static_cast<size_t>(n));
     for (int64_t i = 0; i < n; ++i)
       idx[static_cast<size_t>(i)] = start + i;
-    fn(io::preprocess(data.gather(idx).images, pixels, gen));
+    const io::Dataset part = data.gather(idx);
+    fn(io::preprocess(part.images, pixels, gen), part.labels);
   }
 }
 
@@ -51,9 +64,9 @@ EvalResult evaluate(models::Model& model, const io::Dataset& data, int64_t batch
   NoGradGuard no_grad;
   Generator gen(seed);
   EvalResult r;
-  for_each_batch(data, batch, pixels, gen, [&](const Tensor& images) {
+  for_each_batch(data, batch, pixels, gen, [&](const Tensor& images, const Tensor& labels) {
     const int64_t n = images.size(0);
-    const models::LossOutput out = model.loss(images, gen);
+    const models::LossOutput out = model.loss(images, labels, gen);
     r.nats_per_image += out.nats_per_image * static_cast<double>(n);
     for (const auto& [name, value] : out.terms)
       r.terms[name] += value * static_cast<double>(n);

@@ -30,10 +30,14 @@ io::DataSplits load_splits(const DataOptions& data, const models::ImageShape& mo
 // The model's image shape: the data's, whatever the configuration's default.
 models::ImageShape shape_of(const io::Dataset& data);
 
-// Calls fn(images) for `data` in order, in batches of at most `batch` images, each batch
-// preprocessed for the model (`pixels`) with `gen`.
+// The number of classes a conditional model trained on `data` needs: the largest label + 1.
+// Throws when the data has fewer than 2 classes (nothing to condition on).
+int64_t class_count(const io::Dataset& data, const std::string& model);
+
+// Calls fn(images, labels) for `data` in order, in batches of at most `batch` images, each
+// batch preprocessed for the model (`pixels`) with `gen`.
 void for_each_batch(const io::Dataset& data, int64_t batch, io::Pixels pixels, Generator& gen,
-                    const std::function<void(const Tensor& images)>& fn);
+                    const std::function<void(const Tensor& images, const Tensor& labels)>& fn);
 
 // The mean over images of the model's loss on `data`, in batches, without gradients.
 struct EvalResult {

@@ -22,15 +22,10 @@ int run_eval(const EvalOptions& o) {
   const Device device = checked_device(o.device);
   const Checkpoint ck = read_checkpoint(o.checkpoint);
   auto model = load_model(ck, device);
-  DataOptions data = ck.config.data;
-  if (!o.data.empty()) data.spec = o.data;
-  const io::Pixels pixels = io::parse_pixels(data.pixels);
-  const io::Dataset test = load_splits(data, ck.config.shape).test.first(o.eval_limit);
-  GM_CHECK(shape_of(test).dims() == ck.config.shape.dims() &&
-               test.channels() == ck.config.shape.channels,
-           "the test images are {}x{}x{} but {} was trained on {}x{}x{}", test.channels(),
-           test.height(), test.width(), ck.config.model, ck.config.shape.channels,
-           ck.config.shape.height, ck.config.shape.width);
+  const TestData loaded = load_test_data(ck, o.data, o.eval_limit);
+  const DataOptions& data = loaded.data;
+  const io::Pixels pixels = loaded.pixels;
+  const io::Dataset& test = loaded.images;
   const uint64_t seed = stream_seed(o.seed, Stream::eval);
   const EvalResult r = evaluate(*model, test, o.batch, pixels, seed);
   const LikelihoodKind kind =

@@ -16,8 +16,8 @@ LikelihoodKind extra_estimates(models::Model& model, const io::Dataset& data, in
   if (importance_samples <= 0) return kind;
   Generator gen(seed);
   double total = 0.0;
-  for_each_batch(data, batch, pixels, gen, [&](const Tensor& images) {
-    for (double nll : vae->importance_weighted_nll(images, importance_samples, gen))
+  for_each_batch(data, batch, pixels, gen, [&](const Tensor& images, const Tensor& labels) {
+    for (double nll : vae->importance_weighted_nll(images, labels, importance_samples, gen))
       total += nll;
   });
   const double nats = total / static_cast<double>(data.size());

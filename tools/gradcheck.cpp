@@ -35,8 +35,14 @@ GradcheckReport check_model(const GradcheckCli& o, Device device) {
   const models::ModelConfig& config = models::find_model_config(o.model);
   const models::ImageShape shape{config.default_shape.channels, o.size, o.size};
   Generator init_gen(stream_seed(o.seed, Stream::init));
-  auto model = models::make_model(o.model, shape, {device, DType::f64, &init_gen});
+  // A conditional model is checked with 3 classes and labels 0, 1, 2, 0, ...
+  const int64_t classes = config.conditional() ? 3 : 0;
+  auto model = models::make_model(o.model, shape, {device, DType::f64, &init_gen}, classes);
   const Tensor images = random_images({o.batch, shape.channels, shape.height, shape.width}, o.seed);
+  std::vector<int32_t> label_values;
+  for (int64_t i = 0; i < o.batch; ++i)
+    label_values.push_back(static_cast<int32_t>(i % 3));
+  const Tensor labels = Tensor::from_vector(label_values, {o.batch});
   const uint64_t noise_seed = stream_seed(o.seed, Stream::train);
   models::ModelGradcheckOptions options;
   options.max_elements_per_tensor = o.max_elements;
@@ -49,7 +55,7 @@ GradcheckReport check_model(const GradcheckCli& o, Device device) {
       model->parameters(),
       [&] {
         Generator gen(noise_seed);  // the same noise (binarisation, VAE epsilon) every call
-        return model->loss(images, gen).loss;
+        return model->loss(images, labels, gen).loss;
       },
       options);
 }

@@ -51,6 +51,9 @@ int main(int argc, char** argv) {
   add_list_command(app, action);
   add_bench_command(app, action);
   add_receptive_field_command(app, action);
+  add_score_command(app, action);
+  add_outliers_command(app, action);
+  add_classify_command(app, action);
 
   try {
     app.parse(argc, argv);

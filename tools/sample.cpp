@@ -1,8 +1,10 @@
-// `genmodel sample`: images drawn from a trained model, as one PNG grid.
+// `genmodel sample`: images drawn from a trained model, as one PNG grid. A class-conditional
+// model draws from p(x | y) for the --label given, or one row per class with --label all.
 #include "engine/autograd.h"
 #include "engine/io/atomic_file.h"
 #include "engine/io/png.h"
 #include "models/autoregressive_model.h"
+#include "models/labels.h"
 #include "tools/checkpoint.h"
 #include "tools/commands.h"
 #include "tools/option_checks.h"
@@ -12,7 +14,7 @@ namespace gm::tools {
 namespace {
 
 struct SampleOptions {
-  std::string checkpoint, out, device = "cpu";
+  std::string checkpoint, out, device = "cpu", label;
   int64_t count = 16, scale = 0;
   double temperature = 1.0;
   uint64_t seed = 0;
@@ -40,6 +42,38 @@ Tensor draw_samples(models::Model& model, const SampleOptions& o, Generator& gen
   return ar->sample(o.count, o.temperature, gen);
 }
 
+// The labels of the images to draw: --count copies of --label K, or --count per class (one
+// grid row each) for --label all. Undefined for an unconditional model.
+Tensor sample_labels(const SampleOptions& o, int64_t classes, const std::string& model) {
+  if (classes == 0) {
+    if (!o.label.empty())
+      throw UsageError(
+          fmt::format("{} is unconditional: --label needs a class-conditional model "
+                      "(e.g. pixelcnn-ref-cond, vae-ref-cond)",
+                      model));
+    return {};
+  }
+  if (o.label.empty() || o.label == "all") {
+    std::vector<int32_t> labels;
+    for (int64_t y = 0; y < classes; ++y)
+      for (int64_t i = 0; i < o.count; ++i)
+        labels.push_back(static_cast<int32_t>(y));
+    return Tensor::from_vector(labels, {classes * o.count});
+  }
+  int64_t label = -1;
+  try {
+    size_t used = 0;
+    label = std::stoll(o.label, &used);
+    if (used != o.label.size()) label = -1;
+  } catch (const std::exception&) {
+    label = -1;
+  }
+  if (label < 0 || label >= classes)
+    throw UsageError(fmt::format("--label '{}': {} has classes 0 to {}; give one of them or 'all'",
+                                 o.label, model, classes - 1));
+  return models::repeated_label(label, o.count);
+}
+
 int run_sample(const SampleOptions& o) {
   const Device device = checked_device(o.device);
   const std::filesystem::path out =
@@ -48,14 +82,28 @@ int run_sample(const SampleOptions& o) {
   check_writable(out);  // before sampling, which may take minutes
   const Checkpoint ck = read_checkpoint(o.checkpoint);
   auto model = load_model(ck, device);
+  const Tensor labels = sample_labels(o, model->num_classes(), ck.config.model);
   Generator gen(stream_seed(o.seed, Stream::sample));
   std::string sampler;
-  const Tensor images = draw_samples(*model, o, gen, sampler);
+  Tensor images;
+  if (labels.defined()) {
+    // A conditional autoregressive model draws by full passes (its evaluator has no class biases).
+    NoGradGuard no_grad;
+    images = model->sample(labels, o.temperature, gen);
+  } else {
+    images = draw_samples(*model, o, gen, sampler);
+  }
   io::GridOptions grid;
   grid.scale = o.scale;
+  // One row per class when drawing every class.
+  if (labels.defined() && labels.size(0) > o.count) grid.columns = o.count;
   io::write_image_grid(out.string(), images, grid);
-  fmt::print("{} samples from {} (step {}, temperature {}, seed {}{}) written to {}\n", o.count,
-             ck.config.model, ck.state.step, o.temperature, o.seed, sampler, out.string());
+  fmt::print("{} samples from {} (step {}, temperature {}, seed {}{}{}) written to {}\n",
+             images.size(0), ck.config.model, ck.state.step, o.temperature, o.seed, sampler,
+             !labels.defined()          ? ""
+             : labels.size(0) > o.count ? ", one row per class"
+                                        : fmt::format(", label {}", o.label),
+             out.string());
   return kOk;
 }
 
@@ -67,7 +115,10 @@ void add_sample_command(CLI::App& app, Action& action) {
   cmd->add_option("--checkpoint", o->checkpoint,
                   "A checkpoint written by 'genmodel train', or its run folder")
       ->required();
-  cmd->add_option("--count", o->count, "Number of images")
+  cmd->add_option("--label", o->label,
+                  "Class-conditional models: draw class K, or 'all' (the default) for one row of "
+                  "--count images per class");
+  cmd->add_option("--count", o->count, "Number of images (per class with --label all)")
       ->check(positive_integer(10000))
       ->capture_default_str();
   cmd->add_option("--temperature", o->temperature,

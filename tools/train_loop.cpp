@@ -86,8 +86,11 @@ int run_training(const TrainOptions& o) {
 
   RunConfig config = c;
   config.shape = shape_of(train);
+  if (!o.resume)
+    config.classes = model_config.conditional() ? class_count(splits.train, c.model) : 0;
   Generator init_gen(stream_seed(c.seed, Stream::init));
-  auto model = models::make_model(c.model, config.shape, {device, DType::f32, &init_gen});
+  auto model =
+      models::make_model(c.model, config.shape, {device, DType::f32, &init_gen}, config.classes);
   Adam optimizer(to_named_tensors(model->parameters()), AdamOptions{.lr = c.lr});
   io::BatchSampler sampler(train, c.batch, stream_seed(c.seed, Stream::shuffle));
 
@@ -105,8 +108,9 @@ int run_training(const TrainOptions& o) {
                                        : 1000;
   const int64_t total = config.target_steps;
 
-  fmt::print(stderr, "{} {} ({} parameters) on {}, {} training images {}x{}x{}, batch {}, {}\n",
-             o.resume ? "resuming" : "training", c.model, model->parameter_count(), device.name(),
+  fmt::print(stderr, "{} {} ({} parameters{}) on {}, {} training images {}x{}x{}, batch {}, {}\n",
+             o.resume ? "resuming" : "training", c.model, model->parameter_count(),
+             config.classes > 0 ? fmt::format(", {} classes", config.classes) : "", device.name(),
              train.size(), config.shape.channels, config.shape.height, config.shape.width,
              sampler.batch_size(),
              o.resume ? fmt::format("from step {} to {}", state.step, total)
@@ -135,7 +139,7 @@ int run_training(const TrainOptions& o) {
     const io::Dataset batch = sampler.batch(state.step);
     const Tensor images = io::preprocess(batch.images, pixels, state.train_gen);
     optimizer.zero_grad();
-    const models::LossOutput out = model->loss(images, state.train_gen);
+    const models::LossOutput out = model->loss(images, batch.labels, state.train_gen);
     // Stop before a non-finite value reaches the weights: the last checkpoint stays good.
     double norm = NAN;
     if (std::isfinite(out.nats_per_image)) {

@@ -29,6 +29,8 @@ std::vector<ModelConfig> pixelcnn_configs() {
   PixelCnnConfig bin = ref;
   bin.name = "pixelcnn-ref-bin";
   bin.binary = true;
+  PixelCnnConfig cond = ref;
+  cond.name = "pixelcnn-ref-cond";
   PixelCnnConfig large;
   large.name = "pixelcnn-large";
   large.filters = 192;
@@ -56,6 +58,10 @@ std::vector<ModelConfig> pixelcnn_configs() {
       pixelcnn_entry(bin,
                      "pixelcnn-ref on dynamically binarised images with a Bernoulli output "
                      "(grey only)"),
+      conditional_entry<PixelCnn>(cond,
+                                  "pixelcnn-ref conditioned on the class: p(x | y) with a learned "
+                                  "per-class bias in every layer; 101,440 parameters for 10 "
+                                  "classes (grey only)"),
       pixelcnn_entry(large,
                      "PixelCNN for a GPU: MaskA 7x7 -> 192, 12 residual blocks (h 96), "
                      "head 384, 256-way softmax; grey or RGB"),

@@ -7,6 +7,7 @@
 
 #include "engine/autograd.h"
 #include "models/images.h"
+#include "models/labels.h"
 #include "models/pixelcnn/fast_sampler.h"
 
 namespace gm::models {
@@ -23,25 +24,41 @@ void check_divisible(const PixelCnnConfig& c, int groups) {
              c.name, what, width, groups);
 }
 
+// h plus the layer's per-class bias in a conditional model (`bias` null: unconditional).
+Tensor conditioned(const Tensor& h, const nn::ClassBias* bias, const Tensor& onehot) {
+  return bias ? (*bias)(h, onehot) : h;
+}
+
 }  // namespace
 
-PixelCnnBlock::PixelCnnBlock(const PixelCnnConfig& c, int groups, const nn::Init& init) {
+PixelCnnBlock::PixelCnnBlock(const PixelCnnConfig& c, int groups, int64_t classes,
+                             const nn::Init& init) {
   reduce_ =
       &add_module<nn::MaskedConv2d>("reduce", c.filters, c.hidden, 1, MaskType::B, groups, init);
   masked_ = &add_module<nn::MaskedConv2d>("masked", c.hidden, c.hidden, c.block_kernel, MaskType::B,
                                           groups, init);
   expand_ =
       &add_module<nn::MaskedConv2d>("expand", c.hidden, c.filters, 1, MaskType::B, groups, init);
+  if (classes > 0) {
+    reduce_class_ = &add_module<nn::ClassBias>("reduce_class", classes, c.hidden, init);
+    masked_class_ = &add_module<nn::ClassBias>("masked_class", classes, c.hidden, init);
+    expand_class_ = &add_module<nn::ClassBias>("expand_class", classes, c.filters, init);
+  }
 }
 
-Tensor PixelCnnBlock::operator()(const Tensor& x) const {
-  Tensor h = (*reduce_)(relu(x));
-  h = (*masked_)(relu(h));
-  return x + (*expand_)(relu(h));
+Tensor PixelCnnBlock::operator()(const Tensor& x, const Tensor& onehot) const {
+  Tensor h = conditioned((*reduce_)(relu(x)), reduce_class_, onehot);
+  h = conditioned((*masked_)(relu(h)), masked_class_, onehot);
+  return x + conditioned((*expand_)(relu(h)), expand_class_, onehot);
 }
 
-PixelCnn::PixelCnn(PixelCnnConfig config, ImageShape shape, const nn::Init& init)
-    : config_(std::move(config)), shape_(shape), device_(init.device), dtype_(init.dtype) {
+PixelCnn::PixelCnn(PixelCnnConfig config, ImageShape shape, const nn::Init& init, int64_t classes)
+    : config_(std::move(config)),
+      shape_(shape),
+      device_(init.device),
+      dtype_(init.dtype),
+      classes_(classes) {
+  GM_CHECK(classes >= 0, "{}: the number of classes must be >= 0, got {}", config_.name, classes);
   GM_CHECK(shape.channels == 1 || shape.channels == 3,
            "{}: images must have 1 (grey) or 3 (RGB) channels, got {}", config_.name,
            shape.channels);
@@ -53,11 +70,23 @@ PixelCnn::PixelCnn(PixelCnnConfig config, ImageShape shape, const nn::Init& init
                                          config_.first_kernel, MaskType::A, groups, init);
   for (int64_t b = 0; b < config_.blocks; ++b)
     blocks_.push_back(
-        &add_module<PixelCnnBlock>("block" + std::to_string(b), config_, groups, init));
+        &add_module<PixelCnnBlock>("block" + std::to_string(b), config_, groups, classes, init));
   head1_ = &add_module<nn::MaskedConv2d>("head1", config_.filters, config_.head, 1, MaskType::B,
                                          groups, init);
   head2_ = &add_module<nn::MaskedConv2d>("head2", config_.head, values() * shape.channels, 1,
                                          MaskType::B, groups, init);
+  if (classes > 0) {
+    first_class_ = &add_module<nn::ClassBias>("input_class", classes, config_.filters, init);
+    head1_class_ = &add_module<nn::ClassBias>("head1_class", classes, config_.head, init);
+    head2_class_ =
+        &add_module<nn::ClassBias>("head2_class", classes, values() * shape.channels, init);
+  }
+}
+
+Tensor PixelCnn::label_input(const Tensor& labels, int64_t count) const {
+  if (classes_ == 0) return {};
+  check_labels(config_.name, labels, count, classes_);
+  return one_hot(labels, classes_, dtype_, device_);
 }
 
 Tensor PixelCnn::network_input(const Tensor& images, Generator& gen) const {
@@ -69,16 +98,29 @@ Tensor PixelCnn::network_input(const Tensor& images, Generator& gen) const {
   return binarize(images, gen, dtype_, device_) * 2.0 - 1.0;
 }
 
-Tensor PixelCnn::logits(const Tensor& x) const {
-  Tensor h = (*first_)(x);
+Tensor PixelCnn::logits(const Tensor& x, const Tensor& onehot) const {
+  GM_CHECK(onehot.defined() == (classes_ > 0),
+           "{}: logits need the labels' one-hot [N, {}] exactly when the model is conditional",
+           config_.name, classes_);
+  Tensor h = conditioned((*first_)(x), first_class_, onehot);
   for (const PixelCnnBlock* block : blocks_)
-    h = (*block)(h);
-  return outputs_by_channel((*head2_)(relu((*head1_)(relu(h)))), shape_.channels);
+    h = (*block)(h, onehot);
+  h = conditioned((*head1_)(relu(h)), head1_class_, onehot);
+  return outputs_by_channel(conditioned((*head2_)(relu(h)), head2_class_, onehot), shape_.channels);
 }
 
 LossOutput PixelCnn::loss(const Tensor& images, Generator& gen) {
+  return loss_given(images, label_input(Tensor(), images.size(0)), gen);
+}
+
+LossOutput PixelCnn::loss(const Tensor& images, const Tensor& labels, Generator& gen) {
+  if (classes_ == 0) return Model::loss(images, labels, gen);
+  return loss_given(images, label_input(labels, images.size(0)), gen);
+}
+
+LossOutput PixelCnn::loss_given(const Tensor& images, const Tensor& onehot, Generator& gen) {
   Tensor x = network_input(images, gen);
-  Tensor l = logits(x);
+  Tensor l = logits(x, onehot);
   if (!config_.binary) return categorical_loss(l, images.to(device_), shape_);
   // The target is the binarisation the network saw, back on {0, 1}.
   Tensor target = (x + 1.0) * 0.5;
@@ -95,7 +137,21 @@ Tensor PixelCnn::sample_naive(int64_t count, double temperature, Generator& gen)
   return sample_by_full_passes(*this, count, temperature, gen);
 }
 
+Tensor PixelCnn::sample(const Tensor& labels, double temperature, Generator& gen) {
+  if (classes_ == 0) return Model::sample(labels, temperature, gen);
+  const int64_t count = labels.defined() ? labels.size(0) : 0;
+  const Tensor onehot = label_input(labels, count);
+  // The incremental evaluator has no per-class biases yet: a conditional model samples by
+  // full passes.
+  return sample_by_full_passes(*this, count, temperature, gen,
+                               [&](const Tensor& x) { return logits(x, onehot); });
+}
+
 std::unique_ptr<IncrementalEvaluator> PixelCnn::incremental(int64_t batch) const {
+  GM_CHECK(classes_ == 0,
+           "{}: the incremental sampler has no per-class biases; sample a conditional model "
+           "by label (sample(labels, ...), `genmodel sample --label`)",
+           config_.name);
   return pixelcnn_evaluator(*this, batch);
 }
 

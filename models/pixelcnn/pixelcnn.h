@@ -5,6 +5,8 @@
 // carries information about earlier pixels); a 1x1 head gives 256 logits per pixel and channel.
 // With colour, every layer splits its channels into R|G|B groups so that R sees only earlier
 // pixels, G also this pixel's R, and B this pixel's R and G (docs/pixelcnn.md).
+// Built with K classes it models p(x | y): every layer adds a learned per-class bias
+// (nn::ClassBias), as in the conditional PixelCNN.
 #include <memory>
 #include <vector>
 
@@ -29,8 +31,8 @@ struct PixelCnnConfig {
 // y = x + Conv1x1(ReLU(MaskB kxk(ReLU(Conv1x1(ReLU(x))))))   (the 1x1s are colour-masked too)
 class PixelCnnBlock : public nn::Module {
  public:
-  PixelCnnBlock(const PixelCnnConfig& c, int colour_groups, const nn::Init& init);
-  Tensor operator()(const Tensor& x) const;
+  PixelCnnBlock(const PixelCnnConfig& c, int colour_groups, int64_t classes, const nn::Init& init);
+  Tensor operator()(const Tensor& x, const Tensor& onehot) const;
 
  private:
   template <typename T>
@@ -38,27 +40,37 @@ class PixelCnnBlock : public nn::Module {
   nn::MaskedConv2d* reduce_ = nullptr;
   nn::MaskedConv2d* masked_ = nullptr;
   nn::MaskedConv2d* expand_ = nullptr;
+  // Conditional models only (else null): each layer's per-class bias.
+  nn::ClassBias *reduce_class_ = nullptr, *masked_class_ = nullptr, *expand_class_ = nullptr;
 };
 
 class PixelCnn : public AutoregressiveModel {
  public:
-  PixelCnn(PixelCnnConfig config, ImageShape shape, const nn::Init& init);
+  // classes = 0: p(x); classes = K >= 2: p(x | y) with a per-class bias in every layer.
+  PixelCnn(PixelCnnConfig config, ImageShape shape, const nn::Init& init, int64_t classes = 0);
 
   std::string config_name() const override { return config_.name; }
   ImageShape image_shape() const override { return shape_; }
+  int64_t num_classes() const override { return classes_; }
   const PixelCnnConfig& config() const { return config_; }
   int64_t values() const { return config_.binary ? 1 : 256; }  // logits per pixel and channel
 
   // What the network sees: x / 127.5 - 1, or a fresh binarisation mapped to {-1, 1}.
   Tensor network_input(const Tensor& images, Generator& gen) const;
   // Network input [N, C, H, W] -> logits [N, V, C, H, W], V = values(). Channel c's V logits
-  // come from output group c of the last layer.
-  Tensor logits(const Tensor& x) const override;
+  // come from output group c of the last layer. A conditional model also takes the labels as
+  // onehot [N, K] (models/labels.h); an unconditional one an undefined tensor.
+  Tensor logits(const Tensor& x) const override { return logits(x, Tensor()); }
+  Tensor logits(const Tensor& x, const Tensor& onehot) const;
 
   // nats/image = sum over pixels and channels of -log p(x_t | x_<t), averaged over the batch.
   LossOutput loss(const Tensor& images, Generator& gen) override;
+  LossOutput loss(const Tensor& images, const Tensor& labels, Generator& gen) override;
   // Pixel by pixel, channel by channel: one full network pass per step (H * W * C passes).
   Tensor sample_naive(int64_t count, double temperature, Generator& gen) override;
+  // A conditional model draws by label with full passes (the evaluator has no class biases).
+  Tensor sample(const Tensor& labels, double temperature, Generator& gen) override;
+  using AutoregressiveModel::sample;
   std::unique_ptr<IncrementalEvaluator> incremental(int64_t batch) const override;
   // softmax(logits / T) over the 256 levels, or Bernoulli(sigmoid(logit / T)) -> {0, 255}.
   std::vector<uint8_t> draw(const Tensor& output, double temperature,
@@ -67,14 +79,21 @@ class PixelCnn : public AutoregressiveModel {
  private:
   template <typename T>
   friend class PixelCnnEvaluator;
+  // onehot: [N, K] for a conditional model, undefined otherwise.
+  LossOutput loss_given(const Tensor& images, const Tensor& onehot, Generator& gen);
+  // The labels checked and one-hot encoded on the model's device (undefined when unconditional).
+  Tensor label_input(const Tensor& labels, int64_t count) const;
+
   PixelCnnConfig config_;
   ImageShape shape_;
   Device device_;
   DType dtype_;
+  int64_t classes_;
   nn::MaskedConv2d* first_ = nullptr;
   std::vector<PixelCnnBlock*> blocks_;
   nn::MaskedConv2d* head1_ = nullptr;
   nn::MaskedConv2d* head2_ = nullptr;
+  nn::ClassBias *first_class_ = nullptr, *head1_class_ = nullptr, *head2_class_ = nullptr;
 };
 
 }  // namespace gm::models

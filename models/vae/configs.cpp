@@ -20,6 +20,8 @@ std::vector<ModelConfig> vae_configs() {
   VaeConfig bin = ref;
   bin.name = "vae-ref-bin";
   bin.likelihood = Likelihood::bernoulli;
+  VaeConfig cond = ref;
+  cond.name = "vae-ref-cond";
   VaeConfig gauss = ref;
   gauss.name = "vae-ref-gauss";
   gauss.likelihood = Likelihood::gaussian;
@@ -41,6 +43,9 @@ std::vector<ModelConfig> vae_configs() {
       vae_entry(ref,
                 "MLP VAE 784-400-20, discretized logistic decoder (8-bit NLL comparable "
                 "with PixelCNN); 967,208 parameters"),
+      conditional_entry<VaeModel>(cond,
+                                  "vae-ref conditioned on the class: the label's one-hot is fed to "
+                                  "the encoder and the decoder; 975,208 parameters for 10 classes"),
       vae_entry(bin, "vae-ref on dynamically binarised images with a Bernoulli decoder"),
       vae_entry(gauss,
                 "vae-ref with a Gaussian decoder (learned diagonal variance) on "

@@ -9,15 +9,18 @@
 
 namespace gm::models {
 
-GaussianParams VaeModel::encode(const Tensor& images, Generator& gen) const {
-  return (*encoder_)(prepare(images, gen).second);
+GaussianParams VaeModel::encode(const Tensor& images, const Tensor& labels, Generator& gen) const {
+  const Tensor y = label_input(labels, images.size(0));
+  return (*encoder_)(prepare(images, gen).second, y);
 }
 
-Tensor VaeModel::decode(const Tensor& z, DecodeMode mode, Generator& gen) const {
+Tensor VaeModel::decode(const Tensor& z, const Tensor& labels, DecodeMode mode,
+                        Generator& gen) const {
   GM_CHECK(z.ndim() == 2 && z.size(1) == config_.latent, "{}: expected latents [N, {}], got {}",
            config_.name, config_.latent, z.describe());
   NoGradGuard no_grad;
-  Tensor params = (*decoder_)(z.to(device_).to(dtype_));
+  const Tensor y = label_input(labels, z.size(0));
+  Tensor params = (*decoder_)(z.to(device_).to(dtype_), y);
   Tensor pixels = mode == DecodeMode::mean ? to_pixels(likelihood_mean(config_.likelihood, params))
                                            : likelihood_sample(config_.likelihood, params, gen);
   return reshape(pixels, {z.size(0), shape_.channels, shape_.height, shape_.width});
@@ -31,6 +34,15 @@ Tensor VaeModel::sample(int64_t count, double temperature, DecodeMode mode, Gene
   check_sampling_request(config_.name, count, temperature);
   Tensor z = Tensor::normal({count, config_.latent}, 0.0, temperature, gen, dtype_, device_);
   return decode(z, mode, gen);
+}
+
+Tensor VaeModel::sample(const Tensor& labels, double temperature, Generator& gen) {
+  if (classes_ == 0) return Model::sample(labels, temperature, gen);
+  const int64_t count = labels.defined() ? labels.size(0) : 0;
+  check_sampling_request(config_.name, count, temperature);
+  label_input(labels, count);  // checks them before any work
+  Tensor z = Tensor::normal({count, config_.latent}, 0.0, temperature, gen, dtype_, device_);
+  return decode(z, labels, DecodeMode::sample, gen);
 }
 
 Tensor VaeModel::reconstruct(const Tensor& images, DecodeMode mode, Generator& gen) {

@@ -2,27 +2,49 @@
 
 namespace gm::models {
 
+namespace {
+
+// The network's input with the label's one-hot appended to each row when it is conditional.
+Tensor with_label(const Tensor& rows, const Tensor& onehot, int64_t classes,
+                  std::string_view network) {
+  GM_CHECK(onehot.defined() == (classes > 0) && (!onehot.defined() || onehot.size(1) == classes),
+           "{}: expected {} one-hot labels, got {}", network,
+           classes > 0 ? fmt::format("[N, {}]", classes) : std::string("no"),
+           onehot.defined() ? onehot.describe() : std::string("none"));
+  return classes > 0 ? concat({rows, onehot}, 1) : rows;
+}
+
+void check_unconditional(const Tensor& onehot, std::string_view network) {
+  GM_CHECK(!onehot.defined(),
+           "{} takes no labels: only the MLP VAE has a class-conditional variant", network);
+}
+
+}  // namespace
+
 MlpEncoder::MlpEncoder(const ImageShape& shape, int64_t hidden, int64_t latent,
-                       const nn::Init& init) {
-  hidden_ = &add_module<nn::Linear>("hidden", shape.dims(), hidden, init);
+                       const nn::Init& init, int64_t classes)
+    : classes_(classes) {
+  hidden_ = &add_module<nn::Linear>("hidden", shape.dims() + classes, hidden, init);
   mu_ = &add_module<nn::Linear>("mu", hidden, latent, init);
   logvar_ = &add_module<nn::Linear>("logvar", hidden, latent, init);
 }
 
-GaussianParams MlpEncoder::operator()(const Tensor& x) const {
-  Tensor h = relu((*hidden_)(reshape(x, {x.size(0), -1})));
+GaussianParams MlpEncoder::operator()(const Tensor& x, const Tensor& onehot) const {
+  Tensor h =
+      relu((*hidden_)(with_label(reshape(x, {x.size(0), -1}), onehot, classes_, "VAE encoder")));
   return {(*mu_)(h), (*logvar_)(h)};
 }
 
 MlpDecoder::MlpDecoder(const ImageShape& shape, int64_t hidden, int64_t latent, int64_t planes,
-                       const nn::Init& init)
-    : planes_(planes), dims_(shape.dims()) {
-  hidden_ = &add_module<nn::Linear>("hidden", latent, hidden, init);
+                       const nn::Init& init, int64_t classes)
+    : planes_(planes), dims_(shape.dims()), classes_(classes) {
+  hidden_ = &add_module<nn::Linear>("hidden", latent + classes, hidden, init);
   out_ = &add_module<nn::Linear>("out", hidden, planes * shape.dims(), init);
 }
 
-Tensor MlpDecoder::operator()(const Tensor& z) const {
-  return reshape((*out_)(relu((*hidden_)(z))), {z.size(0), planes_, dims_});
+Tensor MlpDecoder::operator()(const Tensor& z, const Tensor& onehot) const {
+  Tensor h = relu((*hidden_)(with_label(z, onehot, classes_, "VAE decoder")));
+  return reshape((*out_)(h), {z.size(0), planes_, dims_});
 }
 
 namespace {
@@ -49,7 +71,8 @@ ConvEncoder::ConvEncoder(const ImageShape& shape, int64_t channels, int64_t late
   logvar_ = &add_module<nn::Linear>("logvar", features, latent, init);
 }
 
-GaussianParams ConvEncoder::operator()(const Tensor& x) const {
+GaussianParams ConvEncoder::operator()(const Tensor& x, const Tensor& onehot) const {
+  check_unconditional(onehot, "the convolutional VAE encoder");
   Tensor h = relu((*conv1_)(x));  // H/2
   h = relu((*conv2_)(h));         // H/4
   h = relu((*conv3_)(h));
@@ -74,7 +97,8 @@ ConvDecoder::ConvDecoder(const ImageShape& shape, int64_t channels, int64_t late
   pixel_bias_.copy_from(Tensor::zeros(pixel_bias_.shape(), init.dtype, init.device));
 }
 
-Tensor ConvDecoder::operator()(const Tensor& z) const {
+Tensor ConvDecoder::operator()(const Tensor& z, const Tensor& onehot) const {
+  check_unconditional(onehot, "the convolutional VAE decoder");
   const int64_t n = z.size(0);
   Tensor h = relu((*project_)(z));
   h = reshape(h, {n, 2 * channels_, shape_.height / 4, shape_.width / 4});

@@ -8,6 +8,8 @@
 //        plus one learned bias per output pixel ("untied", zero at first) so that the
 //        per-pixel marginals (the black border, the bright centre) are learnt directly, as
 //        the MLP's last Linear learns them, instead of through the shared convolution biases.
+// A conditional MLP VAE (K classes) feeds the label's one-hot to both networks: the encoder
+// sees [x, onehot(y)] (q(z | x, y)), the decoder [z, onehot(y)] (p(x | z, y)).
 #include "models/model.h"
 
 namespace gm::models {
@@ -16,41 +18,51 @@ struct GaussianParams {
   Tensor mu, logvar;  // [N, L]
 };
 
+// onehot: [N, K] for a conditional network, an undefined tensor for an unconditional one.
 class VaeEncoder : public nn::Module {
  public:
-  virtual GaussianParams operator()(const Tensor& x) const = 0;  // x [N, C, H, W]
+  // x [N, C, H, W]
+  virtual GaussianParams operator()(const Tensor& x, const Tensor& onehot) const = 0;
+  GaussianParams operator()(const Tensor& x) const { return (*this)(x, Tensor()); }
 };
 
 class VaeDecoder : public nn::Module {
  public:
-  virtual Tensor operator()(const Tensor& z) const = 0;  // z [N, L] -> [N, P, D]
+  // z [N, L] -> [N, P, D]
+  virtual Tensor operator()(const Tensor& z, const Tensor& onehot) const = 0;
+  Tensor operator()(const Tensor& z) const { return (*this)(z, Tensor()); }
 };
 
 class MlpEncoder : public VaeEncoder {
  public:
-  MlpEncoder(const ImageShape& shape, int64_t hidden, int64_t latent, const nn::Init& init);
-  GaussianParams operator()(const Tensor& x) const override;
+  MlpEncoder(const ImageShape& shape, int64_t hidden, int64_t latent, const nn::Init& init,
+             int64_t classes = 0);
+  using VaeEncoder::operator();
+  GaussianParams operator()(const Tensor& x, const Tensor& onehot) const override;
 
  private:
   nn::Linear *hidden_, *mu_, *logvar_;
+  int64_t classes_;
 };
 
 class MlpDecoder : public VaeDecoder {
  public:
   MlpDecoder(const ImageShape& shape, int64_t hidden, int64_t latent, int64_t planes,
-             const nn::Init& init);
-  Tensor operator()(const Tensor& z) const override;
+             const nn::Init& init, int64_t classes = 0);
+  using VaeDecoder::operator();
+  Tensor operator()(const Tensor& z, const Tensor& onehot) const override;
 
  private:
   nn::Linear *hidden_, *out_;
-  int64_t planes_, dims_;
+  int64_t planes_, dims_, classes_;
 };
 
 // `channels` is the first convolution's width; the others use twice that.
 class ConvEncoder : public VaeEncoder {
  public:
   ConvEncoder(const ImageShape& shape, int64_t channels, int64_t latent, const nn::Init& init);
-  GaussianParams operator()(const Tensor& x) const override;
+  using VaeEncoder::operator();
+  GaussianParams operator()(const Tensor& x, const Tensor& onehot) const override;
 
  private:
   nn::Conv2d *conv1_, *conv2_, *conv3_, *conv4_;
@@ -61,7 +73,8 @@ class ConvDecoder : public VaeDecoder {
  public:
   ConvDecoder(const ImageShape& shape, int64_t channels, int64_t latent, int64_t planes,
               const nn::Init& init);
-  Tensor operator()(const Tensor& z) const override;
+  using VaeDecoder::operator();
+  Tensor operator()(const Tensor& z, const Tensor& onehot) const override;
 
  private:
   nn::Linear* project_;

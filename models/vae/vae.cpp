@@ -5,17 +5,25 @@
 
 #include "engine/autograd.h"
 #include "models/images.h"
+#include "models/labels.h"
 
 namespace gm::models {
 
-VaeModel::VaeModel(VaeConfig config, ImageShape shape, const nn::Init& init)
-    : config_(std::move(config)), shape_(shape), device_(init.device), dtype_(init.dtype) {
+VaeModel::VaeModel(VaeConfig config, ImageShape shape, const nn::Init& init, int64_t classes)
+    : config_(std::move(config)),
+      shape_(shape),
+      device_(init.device),
+      dtype_(init.dtype),
+      classes_(classes) {
   GM_CHECK(config_.latent >= 1, "{}: the latent space needs at least one dimension", config_.name);
+  GM_CHECK(classes == 0 || config_.network == VaeNetwork::mlp,
+           "{}: only the MLP VAE has a class-conditional variant", config_.name);
   const int64_t planes = likelihood_planes(config_.likelihood);
   if (config_.network == VaeNetwork::mlp) {
-    encoder_ = &add_module<MlpEncoder>("encoder", shape, config_.hidden, config_.latent, init);
-    decoder_ =
-        &add_module<MlpDecoder>("decoder", shape, config_.hidden, config_.latent, planes, init);
+    encoder_ =
+        &add_module<MlpEncoder>("encoder", shape, config_.hidden, config_.latent, init, classes);
+    decoder_ = &add_module<MlpDecoder>("decoder", shape, config_.hidden, config_.latent, planes,
+                                       init, classes);
   } else {
     encoder_ =
         &add_module<ConvEncoder>("encoder", shape, config_.conv_channels, config_.latent, init);
@@ -39,24 +47,37 @@ std::pair<Tensor, Tensor> VaeModel::prepare(const Tensor& images, Generator& gen
   return {target, encoder_input};
 }
 
+Tensor VaeModel::label_input(const Tensor& labels, int64_t count) const {
+  if (classes_ == 0) return {};
+  check_labels(config_.name, labels, count, classes_);
+  return one_hot(labels, classes_, dtype_, device_);
+}
+
 LossOutput VaeModel::loss(const Tensor& images, Generator& gen) {
+  return loss(images, Tensor(), gen);
+}
+
+LossOutput VaeModel::loss(const Tensor& images, const Tensor& labels, Generator& gen) {
+  const Tensor y = label_input(labels, images.size(0));
   auto [target, x] = prepare(images, gen);
-  GaussianParams q = (*encoder_)(x);
+  GaussianParams q = (*encoder_)(x, y);
   Tensor z = gaussian_sample(q.mu, q.logvar, gen);  // the reparameterisation trick
-  Tensor recon = likelihood_nll(config_.likelihood, (*decoder_)(z), target);  // [N]
-  Tensor kl = kl_std_normal(q.mu, q.logvar);                                  // [N]
+  Tensor recon = likelihood_nll(config_.likelihood, (*decoder_)(z, y), target);  // [N]
+  Tensor kl = kl_std_normal(q.mu, q.logvar);                                     // [N]
   LossOutput out = loss_from_nll(recon + kl, shape_);
   out.terms["recon"] = mean(recon).item();
   out.terms["kl"] = mean(kl).item();
   return out;
 }
 
-std::vector<double> VaeModel::negative_elbo(const Tensor& images, Generator& gen) {
+std::vector<double> VaeModel::negative_elbo(const Tensor& images, const Tensor& labels,
+                                            Generator& gen) {
   NoGradGuard no_grad;
+  const Tensor y = label_input(labels, images.size(0));
   auto [target, x] = prepare(images, gen);
-  GaussianParams q = (*encoder_)(x);
+  GaussianParams q = (*encoder_)(x, y);
   Tensor z = gaussian_sample(q.mu, q.logvar, gen);
-  Tensor recon = likelihood_nll(config_.likelihood, (*decoder_)(z), target);
+  Tensor recon = likelihood_nll(config_.likelihood, (*decoder_)(z, y), target);
   return (recon + kl_std_normal(q.mu, q.logvar)).to_vector<double>();
 }
 
@@ -70,12 +91,14 @@ Tensor repeat_rows(const Tensor& t, int64_t k) {
 
 }  // namespace
 
-std::vector<double> VaeModel::importance_weighted_nll(const Tensor& images, int64_t k,
-                                                      Generator& gen, int64_t rows_per_pass) {
+std::vector<double> VaeModel::importance_weighted_nll(const Tensor& images, const Tensor& labels,
+                                                      int64_t k, Generator& gen,
+                                                      int64_t rows_per_pass) {
   GM_CHECK(k >= 1, "{}: importance sampling needs k >= 1 samples, got {}", config_.name, k);
   NoGradGuard no_grad;
+  const Tensor y = label_input(labels, images.size(0));
   auto [target, x] = prepare(images, gen);  // one binarisation / dequantisation per image
-  const GaussianParams q = (*encoder_)(x);
+  const GaussianParams q = (*encoder_)(x, y);
   const int64_t n = images.size(0);
   const int64_t chunk = std::clamp<int64_t>(rows_per_pass / std::max<int64_t>(n, 1), 1, k);
 
@@ -91,7 +114,9 @@ std::vector<double> VaeModel::importance_weighted_nll(const Tensor& images, int6
     // log 2 pi terms cancel).
     Tensor log_ratio =
         sum(square(z) - square(z - mu) * exp(-logvar) - logvar, {1}) * -0.5;  // [N * kc]
-    Tensor log_px = -likelihood_nll(config_.likelihood, (*decoder_)(z), repeat_rows(target, kc));
+    const Tensor yk = y.defined() ? repeat_rows(y, kc) : Tensor();
+    Tensor log_px =
+        -likelihood_nll(config_.likelihood, (*decoder_)(z, yk), repeat_rows(target, kc));
     const std::vector<double> log_w = (log_px + log_ratio).to_vector<double>();
     for (int64_t i = 0; i < n; ++i)
       for (int64_t j = 0; j < kc; ++j) {

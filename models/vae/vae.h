@@ -6,6 +6,9 @@
 // the expectation estimated with one reparameterised sample z = mu + sigma * eps. The loss is
 // -ELBO in nats per image, an upper bound on the NLL; importance_weighted_nll() tightens it.
 // docs/vae.md derives each term next to the code that computes it.
+// Built with K classes (MLP networks only) it is the conditional VAE: encoder q(z | x, y) and
+// decoder p(x | z, y) both see the label's one-hot, the prior stays N(0, I), and the bounds
+// are on log p(x | y).
 #include <vector>
 
 #include "models/model.h"
@@ -30,34 +33,53 @@ enum class DecodeMode { sample, mean };
 
 class VaeModel : public Model {
  public:
-  VaeModel(VaeConfig config, ImageShape shape, const nn::Init& init);
+  // classes = 0: p(x); classes = K >= 2: p(x | y) (MLP networks only).
+  VaeModel(VaeConfig config, ImageShape shape, const nn::Init& init, int64_t classes = 0);
 
   std::string config_name() const override { return config_.name; }
   ImageShape image_shape() const override { return shape_; }
+  int64_t num_classes() const override { return classes_; }
   const VaeConfig& config() const { return config_; }
   int64_t latent_dims() const { return config_.latent; }
 
   // -ELBO averaged over the batch, with terms {"recon": E_q[-log p(x|z)], "kl": KL(q || p)}.
   LossOutput loss(const Tensor& images, Generator& gen) override;
-  // Per image, without gradients: -ELBO (one sample of z), nats.
-  std::vector<double> negative_elbo(const Tensor& images, Generator& gen);
+  LossOutput loss(const Tensor& images, const Tensor& labels, Generator& gen) override;
+  // Per image, without gradients: -ELBO (one sample of z), nats. The functions below that take
+  // no labels are for unconditional models; a conditional one needs the labels overload.
+  std::vector<double> negative_elbo(const Tensor& images, Generator& gen) {
+    return negative_elbo(images, Tensor(), gen);
+  }
+  std::vector<double> negative_elbo(const Tensor& images, const Tensor& labels, Generator& gen);
   // Per image: -log (1/k) sum_k p(x, z_k) / q(z_k | x), z_k ~ q(z|x), nats. An upper bound on
   // -log p(x) that tightens as k grows (k = 1 is -ELBO in expectation; 5000 is the
   // literature's convention). Log-weights are combined in double precision; the k samples are
   // drawn in chunks of at most `rows_per_pass` decoder rows.
   std::vector<double> importance_weighted_nll(const Tensor& images, int64_t k, Generator& gen,
-                                              int64_t rows_per_pass = 4096);
+                                              int64_t rows_per_pass = 4096) {
+    return importance_weighted_nll(images, Tensor(), k, gen, rows_per_pass);
+  }
+  std::vector<double> importance_weighted_nll(const Tensor& images, const Tensor& labels, int64_t k,
+                                              Generator& gen, int64_t rows_per_pass = 4096);
 
   // q(z|x) for uint8 images [N, C, H, W] (gen: the binarisation of -bin models).
-  GaussianParams encode(const Tensor& images, Generator& gen) const;
+  GaussianParams encode(const Tensor& images, Generator& gen) const {
+    return encode(images, Tensor(), gen);
+  }
+  GaussianParams encode(const Tensor& images, const Tensor& labels, Generator& gen) const;
   // z [N, L] -> the likelihood's parameters [N, P, D] (models/vae/likelihood.h).
   Tensor decoder_params(const Tensor& z) const { return (*decoder_)(z); }
   // z [N, L] -> uint8 images [N, C, H, W].
-  Tensor decode(const Tensor& z, DecodeMode mode, Generator& gen) const;
+  Tensor decode(const Tensor& z, DecodeMode mode, Generator& gen) const {
+    return decode(z, Tensor(), mode, gen);
+  }
+  Tensor decode(const Tensor& z, const Tensor& labels, DecodeMode mode, Generator& gen) const;
 
   // z ~ N(0, temperature^2 I), decoded by drawing pixels from p(x|z).
   Tensor sample(int64_t count, double temperature, Generator& gen) override;
   Tensor sample(int64_t count, double temperature, DecodeMode mode, Generator& gen);
+  // One image per label from p(x | z, y), z ~ N(0, temperature^2 I).
+  Tensor sample(const Tensor& labels, double temperature, Generator& gen) override;
   // Encode, draw z ~ q(z|x), decode.
   Tensor reconstruct(const Tensor& images, DecodeMode mode, Generator& gen);
   // A 2-D latent space as an n x n grid of decoded images, [n * n, C, H, W] row-major: column
@@ -73,11 +95,14 @@ class VaeModel : public Model {
   void check_images(const Tensor& images) const;
   // The likelihood's target [N, D] and the encoder's input [N, C, H, W] from uint8 images.
   std::pair<Tensor, Tensor> prepare(const Tensor& images, Generator& gen) const;
+  // The labels checked and one-hot encoded on the model's device (undefined when unconditional).
+  Tensor label_input(const Tensor& labels, int64_t count) const;
 
   VaeConfig config_;
   ImageShape shape_;
   Device device_;
   DType dtype_;
+  int64_t classes_;
   VaeEncoder* encoder_ = nullptr;
   VaeDecoder* decoder_ = nullptr;
 };
