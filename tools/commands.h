@@ -18,6 +18,8 @@ void add_eval_command(CLI::App& app, Action& action);
 void add_gradcheck_command(CLI::App& app, Action& action);
 void add_list_command(CLI::App& app, Action& action);
 void add_bench_command(CLI::App& app, Action& action);
+void add_latent_command(CLI::App& app, Action& action);
+void add_features_command(CLI::App& app, Action& action);
 
 // A mistake in how the command was called that only shows after parsing (e.g. --resume with
 // a different --model than the checkpoint's): exit code 2, like CLI11's own usage errors.

@@ -20,6 +20,8 @@ int main(int argc, char** argv) {
   add_gradcheck_command(app, action);
   add_list_command(app, action);
   add_bench_command(app, action);
+  add_latent_command(app, action);
+  add_features_command(app, action);
 
   try {
     app.parse(argc, argv);
