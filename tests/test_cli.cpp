@@ -20,7 +20,6 @@
 
 using namespace gm;
 using namespace gm::test;
-namespace fs = std::filesystem;
 using Catch::Matchers::Contains;
 
 namespace {

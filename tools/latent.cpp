@@ -73,8 +73,9 @@ int run_latent(const LatentOptions& o) {
   } else if (o.view == "sweep") {
     models::VaeModel& vae = as_vae(*model, o.view);
     std::vector<int64_t> dims = o.dims;
-    for (int64_t d = 0; dims.empty() && d < vae.latent_dims(); ++d)
-      dims.push_back(d);  // every dimension by default
+    if (dims.empty())  // every dimension by default
+      for (int64_t d = 0; d < vae.latent_dims(); ++d)
+        dims.push_back(d);
     const Tensor image = slice(test_images(ck, o, o.image + 1, gen), 0, o.image, o.image + 1);
     images = vae.sweep(image, dims, o.steps, o.range, mode, gen);
     grid.columns = o.steps;
