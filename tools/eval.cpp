@@ -63,8 +63,9 @@ int run_eval(const EvalOptions& o) {
     fmt::print("  test NLL: {:.3f} nats/image, {:.4f} bits/dim\n", r.nats_per_image,
                r.bits_per_dim);
   }
-  for (const auto& [name, value] : r.terms)
-    fmt::print("    {}: {:.3f} nats/image\n", name, value);
+  if (model->has_likelihood())  // the autoencoder's one term is the squared error above
+    for (const auto& [name, value] : r.terms)
+      fmt::print("    {}: {:.3f} nats/image\n", name, value);
   for (const ExtraEstimate& e : kind.extras)
     fmt::print("  {}: {:.3f} nats/image, {:.4f} bits/dim\n", e.label, e.nats_per_image,
                e.bits_per_dim);
