@@ -69,6 +69,13 @@ Checkpoint read_checkpoint(const std::filesystem::path& path) {
   return ck;
 }
 
+void check_data_fits(const io::Dataset& data, const Checkpoint& ck) {
+  const models::ImageShape& s = ck.config.shape;
+  GM_CHECK(data.channels() == s.channels && shape_of(data).dims() == s.dims(),
+           "{} images are {}x{}x{} but {} was trained on {}x{}x{}", data.name, data.channels(),
+           data.height(), data.width(), ck.config.model, s.channels, s.height, s.width);
+}
+
 std::unique_ptr<models::Model> load_model(const Checkpoint& ck, Device device) {
   // The initial values are overwritten by the checkpoint's; any seed will do.
   Generator init_gen(0);

@@ -46,6 +46,9 @@ struct Checkpoint {
 // Reads and validates the file and its configuration (an IoError names what is missing).
 Checkpoint read_checkpoint(const std::filesystem::path& path);
 
+// Throws unless `data`'s images have the shape the checkpoint's model was trained on.
+void check_data_fits(const io::Dataset& data, const Checkpoint& checkpoint);
+
 // Builds the checkpoint's model on `device` and loads its weights.
 std::unique_ptr<models::Model> load_model(const Checkpoint& checkpoint, Device device);
 // Loads the weights and the optimizer's state into an existing model and optimizer.

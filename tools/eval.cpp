@@ -25,11 +25,7 @@ int run_eval(const EvalOptions& o) {
   if (!o.data.empty()) data.spec = o.data;
   const io::Pixels pixels = io::parse_pixels(data.pixels);
   const io::Dataset test = load_splits(data, ck.config.shape).test.first(o.limit);
-  GM_CHECK(shape_of(test).dims() == ck.config.shape.dims() &&
-               test.channels() == ck.config.shape.channels,
-           "the test images are {}x{}x{} but {} was trained on {}x{}x{}", test.channels(),
-           test.height(), test.width(), ck.config.model, ck.config.shape.channels,
-           ck.config.shape.height, ck.config.shape.width);
+  check_data_fits(test, ck);
   const uint64_t seed = stream_seed(o.seed, Stream::eval);
   const EvalResult r = evaluate(*model, test, o.batch, pixels, seed);
   const LikelihoodKind kind =

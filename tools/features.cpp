@@ -58,10 +58,7 @@ int run_features(const FeaturesOptions& o) {
           fmt::format("{} holds {}, which has no encoder; give autoencoder or VAE "
                       "checkpoints",
                       path, ck.config.model));
-    GM_CHECK(shape_of(train).dims() == ck.config.shape.dims(),
-             "{}: {} was trained on {}x{}x{} images, {} has {}x{}x{}", path, ck.config.model,
-             ck.config.shape.channels, ck.config.shape.height, ck.config.shape.width, o.data,
-             train.channels(), train.height(), train.width());
+    check_data_fits(train, ck);
     Generator gen(stream_seed(o.seed, Stream::eval));
     const std::string what = model->has_likelihood() ? "posterior mean" : "code";
     probe(fmt::format("{} {} (step {})", ck.config.model, what, ck.state.step),

@@ -29,10 +29,7 @@ Tensor test_images(const Checkpoint& ck, const LatentOptions& o, int64_t count, 
   const io::Dataset test = load_splits(data, ck.config.shape).test;
   GM_CHECK(test.size() >= count, "{} has {} test images, this view needs {}", data.spec,
            test.size(), count);
-  GM_CHECK(shape_of(test).dims() == ck.config.shape.dims(),
-           "the test images are {}x{}x{} but {} was trained on {}x{}x{}", test.channels(),
-           test.height(), test.width(), ck.config.model, ck.config.shape.channels,
-           ck.config.shape.height, ck.config.shape.width);
+  check_data_fits(test, ck);
   return io::preprocess(slice(test.images, 0, 0, count), io::parse_pixels(data.pixels), gen);
 }
 
