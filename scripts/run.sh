@@ -56,7 +56,7 @@ echo
 echo "The lecture's comparison, on the first 1000 Fashion-MNIST test images (lower is better):"
 printf "| %-12s | %-28s | %-18s | %-16s |\n" model "bits/dim (test)" "-ELBO bound" "sampling ms/image"
 printf "|%s|%s|%s|%s|\n" "--------------" "------------------------------" "--------------------" \
-  "------------------"
+  "-------------------"
 printf "| %-12s | %-28s | %-18s | %-16s |\n" pixelcnn-ref \
   "$(bits "$out/pixelcnn-ref/eval.txt" "test NLL") (exact)" "-" \
   "$(ms_per_image "$out/pixelcnn-ref/sample.txt")"
