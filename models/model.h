@@ -37,6 +37,9 @@ class Model : public nn::Module {
  public:
   virtual std::string config_name() const = 0;
   virtual ImageShape image_shape() const = 0;
+  // False for models whose loss is no likelihood (the plain autoencoder's squared error):
+  // their bits_per_dim is NaN and eval reports the loss as what it is.
+  virtual bool has_likelihood() const { return true; }
   // images: uint8 [N, C, H, W]; `gen` drives any randomness (binarisation, the VAE's noise).
   virtual LossOutput loss(const Tensor& images, Generator& gen) = 0;
   // uint8 [count, C, H, W]; the same generator state gives the same images.

@@ -10,11 +10,13 @@ std::vector<ModelConfig> pixelcnn_configs();
 std::vector<ModelConfig> pixelcnnpp_configs();
 std::vector<ModelConfig> pixelrnn_configs();
 std::vector<ModelConfig> vae_configs();
+std::vector<ModelConfig> autoencoder_configs();
 
 const std::vector<ModelConfig>& model_configs() {
   static const std::vector<ModelConfig> configs = [] {
     std::vector<ModelConfig> all;
-    for (auto family : {pixelcnn_configs, pixelcnnpp_configs, pixelrnn_configs, vae_configs})
+    for (auto family :
+         {pixelcnn_configs, pixelcnnpp_configs, pixelrnn_configs, vae_configs, autoencoder_configs})
       for (ModelConfig& c : family())
         all.push_back(std::move(c));
     return all;

@@ -105,6 +105,13 @@ Checkpoint read_checkpoint(const std::filesystem::path& given) {
   return ck;
 }
 
+void check_data_fits(const io::Dataset& data, const Checkpoint& ck) {
+  const models::ImageShape& s = ck.config.shape;
+  GM_CHECK(data.channels() == s.channels && shape_of(data).dims() == s.dims(),
+           "{} images are {}x{}x{} but {} was trained on {}x{}x{}", data.name, data.channels(),
+           data.height(), data.width(), ck.config.model, s.channels, s.height, s.width);
+}
+
 std::unique_ptr<models::Model> load_model(const Checkpoint& ck, Device device) {
   // The initial values are overwritten by the checkpoint's; any seed will do.
   Generator init_gen(0);
@@ -118,11 +125,7 @@ TestData load_test_data(const Checkpoint& ck, const std::string& data_spec, int6
   DataOptions data = ck.config.data;
   if (!data_spec.empty()) data.spec = data_spec;
   io::Dataset test = load_splits(data, ck.config.shape).test.first(limit);
-  GM_CHECK(shape_of(test).dims() == ck.config.shape.dims() &&
-               test.channels() == ck.config.shape.channels,
-           "the test images are {}x{}x{} but {} was trained on {}x{}x{}", test.channels(),
-           test.height(), test.width(), ck.config.model, ck.config.shape.channels,
-           ck.config.shape.height, ck.config.shape.width);
+  check_data_fits(test, ck);
   return {data, io::parse_pixels(data.pixels), std::move(test)};
 }
 

@@ -58,6 +58,9 @@ struct Checkpoint {
 // IoError names what is missing).
 Checkpoint read_checkpoint(const std::filesystem::path& path);
 
+// Throws unless `data`'s images have the shape the checkpoint's model was trained on.
+void check_data_fits(const io::Dataset& data, const Checkpoint& checkpoint);
+
 // Builds the checkpoint's model on `device` and loads its weights.
 std::unique_ptr<models::Model> load_model(const Checkpoint& checkpoint, Device device);
 // The test split of the checkpoint's data, or of `data_spec` when not empty (same pixels and

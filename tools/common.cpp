@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 
 #include "engine/autograd.h"
 #include "engine/backend.h"
@@ -76,7 +77,10 @@ EvalResult evaluate(models::Model& model, const io::Dataset& data, int64_t batch
   r.nats_per_image /= n;
   for (auto& [name, value] : r.terms)
     value /= n;
-  r.bits_per_dim = r.nats_per_image / (static_cast<double>(shape_of(data).dims()) * std::log(2.0));
+  r.bits_per_dim =
+      model.has_likelihood()
+          ? r.nats_per_image / (static_cast<double>(shape_of(data).dims()) * std::log(2.0))
+          : std::numeric_limits<double>::quiet_NaN();
   return r;
 }
 

@@ -48,7 +48,10 @@ int run_eval(const EvalOptions& o) {
   }
   fmt::print("{} (step {}) on {} test images of {} ({} pixels)\n", ck.config.model, ck.state.step,
              r.images, data.spec, data.pixels);
-  if (kind.loss_is_bound) {
+  if (!model->has_likelihood()) {
+    fmt::print("  squared reconstruction error: {:.3f} per image ({} is no density: no NLL)\n",
+               r.nats_per_image, ck.config.model);
+  } else if (kind.loss_is_bound) {
     fmt::print("  ELBO: {:.3f} nats/image\n", -r.nats_per_image);
     fmt::print("  -ELBO (an upper bound on the test NLL): {:.3f} nats/image, {:.4f} bits/dim\n",
                r.nats_per_image, r.bits_per_dim);
@@ -56,8 +59,9 @@ int run_eval(const EvalOptions& o) {
     fmt::print("  test NLL: {:.3f} nats/image, {:.4f} bits/dim\n", r.nats_per_image,
                r.bits_per_dim);
   }
-  for (const auto& [name, value] : r.terms)
-    fmt::print("    {}: {:.3f} nats/image\n", name, value);
+  if (model->has_likelihood())  // the autoencoder's one term is the squared error above
+    for (const auto& [name, value] : r.terms)
+      fmt::print("    {}: {:.3f} nats/image\n", name, value);
   for (const ExtraEstimate& e : kind.extras)
     fmt::print("  {}: {:.3f} nats/image, {:.4f} bits/dim\n", e.label, e.nats_per_image,
                e.bits_per_dim);

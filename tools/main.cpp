@@ -54,6 +54,8 @@ int main(int argc, char** argv) {
   add_score_command(app, action);
   add_outliers_command(app, action);
   add_classify_command(app, action);
+  add_latent_command(app, action);
+  add_features_command(app, action);
 
   try {
     app.parse(argc, argv);

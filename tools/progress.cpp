@@ -1,5 +1,7 @@
 #include "tools/progress.h"
 
+#include <cmath>
+
 #include <fmt/format.h>
 #include <unistd.h>
 
@@ -20,8 +22,12 @@ std::string Progress::status(int64_t step, double nats, double bits) const {
   const double elapsed = std::chrono::duration<double>(Clock::now() - start_).count();
   const double rate = elapsed > 0 ? static_cast<double>(step - first_step_) / elapsed : 0.0;
   const double eta = rate > 0 ? static_cast<double>(total_steps_ - step) / rate : -1.0;
-  return fmt::format("{}/{}  loss {:.2f} nats  {:.4f} bits/dim  {:.2f} steps/s  ETA {}", step,
-                     total_steps_, nats, bits, rate, format_duration(eta));
+  // A loss that is no likelihood (the autoencoder's squared error) has no bits/dim: NaN.
+  const std::string loss = std::isnan(bits)
+                               ? fmt::format("loss {:.2f}", nats)
+                               : fmt::format("loss {:.2f} nats  {:.4f} bits/dim", nats, bits);
+  return fmt::format("{}/{}  {}  {:.2f} steps/s  ETA {}", step, total_steps_, loss, rate,
+                     format_duration(eta));
 }
 
 void Progress::update(int64_t step, double nats, double bits) {

@@ -1,10 +1,14 @@
-// `genmodel sample`: images drawn from a trained model, as one PNG grid. A class-conditional
-// model draws from p(x | y) for the --label given, or one row per class with --label all.
+// `genmodel sample`: images drawn from a trained model, as one PNG grid, and how long the
+// drawing took per image. A class-conditional model draws from p(x | y) for the --label given,
+// or one row per class with --label all.
+#include <chrono>
+
 #include "engine/autograd.h"
 #include "engine/io/atomic_file.h"
 #include "engine/io/png.h"
 #include "models/autoregressive_model.h"
 #include "models/labels.h"
+#include "models/vae/vae.h"
 #include "tools/checkpoint.h"
 #include "tools/commands.h"
 #include "tools/option_checks.h"
@@ -18,7 +22,7 @@ struct SampleOptions {
   int64_t count = 16, scale = 0;
   double temperature = 1.0;
   uint64_t seed = 0;
-  bool naive = false;
+  bool naive = false, mean = false;
 };
 
 // The fast sampler by default; --naive runs an autoregressive model's one-pass-per-value
@@ -83,16 +87,32 @@ int run_sample(const SampleOptions& o) {
   const Checkpoint ck = read_checkpoint(o.checkpoint);
   auto model = load_model(ck, device);
   const Tensor labels = sample_labels(o, model->num_classes(), ck.config.model);
+  auto* vae = dynamic_cast<models::VaeModel*>(model.get());
+  if (o.mean && !vae)
+    throw UsageError(fmt::format(
+        "--mean shows a VAE decoder's mean image; {} draws every pixel from its conditional "
+        "distribution (use --temperature below 1 to sharpen its samples)",
+        ck.config.model));
+  if (o.mean && labels.defined())
+    throw UsageError(
+        fmt::format("--mean: {} is class-conditional; sample it without --mean", ck.config.model));
   Generator gen(stream_seed(o.seed, Stream::sample));
   std::string sampler;
   Tensor images;
+  const auto start = std::chrono::steady_clock::now();
   if (labels.defined()) {
     // A conditional autoregressive model draws by full passes (its evaluator has no class biases).
     NoGradGuard no_grad;
     images = model->sample(labels, o.temperature, gen);
+  } else if (o.mean) {
+    NoGradGuard no_grad;
+    images = vae->sample(o.count, o.temperature, models::DecodeMode::mean, gen);
+    sampler = ", decoder means";
   } else {
     images = draw_samples(*model, o, gen, sampler);
   }
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   io::GridOptions grid;
   grid.scale = o.scale;
   // One row per class when drawing every class.
@@ -104,6 +124,8 @@ int run_sample(const SampleOptions& o) {
              : labels.size(0) > o.count ? ", one row per class"
                                         : fmt::format(", label {}", o.label),
              out.string());
+  fmt::print("sampling took {:.3f} s, {:.2f} ms per image\n", seconds,
+             1000.0 * seconds / static_cast<double>(images.size(0)));
   return kOk;
 }
 
@@ -122,9 +144,15 @@ void add_sample_command(CLI::App& app, Action& action) {
       ->check(positive_integer(10000))
       ->capture_default_str();
   cmd->add_option("--temperature", o->temperature,
-                  "Divides the logits (autoregressive models) or scales the latent noise (VAE)")
+                  "Below 1: closer to the most likely image. Autoregressive models: divides "
+                  "the logits of every pixel's softmax. VAE: multiplies every standard "
+                  "deviation of the sampler, the prior's (z ~ N(0, T^2 I)) and the pixel "
+                  "noise's (logistic scale, Gaussian sigma; Bernoulli logits divided by T)")
       ->check(positive_number())
       ->capture_default_str();
+  cmd->add_flag("--mean", o->mean,
+                "VAE: show the decoder's mean image for each z instead of drawing pixels "
+                "(no pixel noise)");
   cmd->add_option("--seed", o->seed, "The same seed gives the same images")->capture_default_str();
   cmd->add_option("--out", o->out, "PNG file (default: samples.png beside the checkpoint)");
   cmd->add_option("--scale", o->scale, "Upscale each image by this factor (0: automatic)")

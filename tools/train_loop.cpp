@@ -56,6 +56,9 @@ nlohmann::json eval_record(int64_t step, const EvalResult& r) {
 }
 
 std::string eval_line(int64_t step, const EvalResult& r) {
+  if (std::isnan(r.bits_per_dim))  // no likelihood (the autoencoder): the loss as it is
+    return fmt::format("eval at step {}: loss {:.2f} per image on {} test images", step,
+                       r.nats_per_image, r.images);
   return fmt::format("eval at step {}: {:.2f} nats/image, {:.4f} bits/dim on {} test images", step,
                      r.nats_per_image, r.bits_per_dim, r.images);
 }

@@ -14,15 +14,21 @@ GaussianParams VaeModel::encode(const Tensor& images, const Tensor& labels, Gene
   return (*encoder_)(prepare(images, gen).second, y);
 }
 
-Tensor VaeModel::decode(const Tensor& z, const Tensor& labels, DecodeMode mode,
-                        Generator& gen) const {
+Tensor VaeModel::features(const Tensor& images, Generator& gen) const {
+  NoGradGuard no_grad;
+  return encode(images, gen).mu;
+}
+
+Tensor VaeModel::decode(const Tensor& z, const Tensor& labels, DecodeMode mode, Generator& gen,
+                        double temperature) const {
   GM_CHECK(z.ndim() == 2 && z.size(1) == config_.latent, "{}: expected latents [N, {}], got {}",
            config_.name, config_.latent, z.describe());
   NoGradGuard no_grad;
   const Tensor y = label_input(labels, z.size(0));
   Tensor params = (*decoder_)(z.to(device_).to(dtype_), y);
-  Tensor pixels = mode == DecodeMode::mean ? to_pixels(likelihood_mean(config_.likelihood, params))
-                                           : likelihood_sample(config_.likelihood, params, gen);
+  Tensor pixels = mode == DecodeMode::mean
+                      ? to_pixels(likelihood_mean(config_.likelihood, params))
+                      : likelihood_sample(config_.likelihood, params, gen, temperature);
   return reshape(pixels, {z.size(0), shape_.channels, shape_.height, shape_.width});
 }
 
@@ -33,7 +39,7 @@ Tensor VaeModel::sample(int64_t count, double temperature, Generator& gen) {
 Tensor VaeModel::sample(int64_t count, double temperature, DecodeMode mode, Generator& gen) {
   check_sampling_request(config_.name, count, temperature);
   Tensor z = Tensor::normal({count, config_.latent}, 0.0, temperature, gen, dtype_, device_);
-  return decode(z, mode, gen);
+  return decode(z, mode, gen, temperature);
 }
 
 Tensor VaeModel::sample(const Tensor& labels, double temperature, Generator& gen) {
@@ -42,7 +48,7 @@ Tensor VaeModel::sample(const Tensor& labels, double temperature, Generator& gen
   check_sampling_request(config_.name, count, temperature);
   label_input(labels, count);  // checks them before any work
   Tensor z = Tensor::normal({count, config_.latent}, 0.0, temperature, gen, dtype_, device_);
-  return decode(z, labels, DecodeMode::sample, gen);
+  return decode(z, labels, DecodeMode::sample, gen, temperature);
 }
 
 Tensor VaeModel::reconstruct(const Tensor& images, DecodeMode mode, Generator& gen) {
@@ -95,6 +101,32 @@ Tensor VaeModel::interpolate(const Tensor& from, const Tensor& to, int64_t steps
   Tensor a3 = reshape(a, {n, 1, l});
   Tensor z = a3 + t * (reshape(b, {n, 1, l}) - a3);
   return decode(reshape(z, {n * steps, l}), mode, gen);
+}
+
+Tensor VaeModel::sweep(const Tensor& image, const std::vector<int64_t>& dims, int64_t steps,
+                       double range, DecodeMode mode, Generator& gen) {
+  GM_CHECK(image.ndim() == 4 && image.size(0) == 1,
+           "latent sweep: expected one image [1, C, H, W], got {}", image.describe());
+  GM_CHECK(!dims.empty(), "latent sweep: no latent dimensions to sweep");
+  for (int64_t d : dims)
+    GM_CHECK(d >= 0 && d < config_.latent,
+             "latent sweep: dimension {} does not exist, {} has latent dimensions 0..{}", d,
+             config_.name, config_.latent - 1);
+  GM_CHECK(steps >= 2, "latent sweep needs at least 2 steps, got {}", steps);
+  GM_CHECK(range > 0.0 && std::isfinite(range), "latent sweep: range must be positive, got {}",
+           range);
+  NoGradGuard no_grad;
+  const std::vector<double> mu = encode(image, gen).mu.to_vector<double>();
+  std::vector<double> z;
+  for (int64_t d : dims)
+    for (int64_t s = 0; s < steps; ++s) {
+      std::vector<double> row = mu;
+      row[static_cast<size_t>(d)] =
+          -range + 2.0 * range * static_cast<double>(s) / static_cast<double>(steps - 1);
+      z.insert(z.end(), row.begin(), row.end());
+    }
+  const int64_t rows = static_cast<int64_t>(dims.size()) * steps;
+  return decode(Tensor::from_vector(z, {rows, config_.latent}, dtype_, device_), mode, gen);
 }
 
 }  // namespace gm::models

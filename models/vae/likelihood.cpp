@@ -5,6 +5,7 @@
 
 #include "engine/autograd.h"
 #include "models/images.h"
+#include "models/sampling_checks.h"
 
 namespace gm::models {
 
@@ -85,8 +86,9 @@ Tensor likelihood_mean(Likelihood l, const Tensor& params) {
   return plane(params, 0);
 }
 
-Tensor likelihood_sample(Likelihood l, const Tensor& params, Generator& gen) {
+Tensor likelihood_sample(Likelihood l, const Tensor& params, Generator& gen, double temperature) {
   check_params(l, params);
+  check_sampling_request(likelihood_name(l) + " likelihood", params.size(0), temperature);
   NoGradGuard no_grad;
   const Tensor mean = plane(params, 0);
   switch (l) {
@@ -94,14 +96,15 @@ Tensor likelihood_sample(Likelihood l, const Tensor& params, Generator& gen) {
       // Inverse CDF of the logistic: m + s (log u - log(1 - u)), then the nearest level (the
       // end bins take the tails, exactly as the likelihood counts them).
       Tensor u = Tensor::uniform(mean.shape(), 0.0, 1.0, gen, DType::f64, mean.device());
-      Tensor scale = exp(clamp_min(plane(params, 1), kMinLogScale)).to(DType::f64);
+      Tensor scale = exp(clamp_min(plane(params, 1), kMinLogScale)).to(DType::f64) * temperature;
       return to_pixels(mean.to(DType::f64) + scale * (log(u) - log(-u + 1.0)));
     }
     case Likelihood::bernoulli:
-      return (bernoulli_draw(sigmoid(mean), gen).to(DType::f32) * 255.0).to(DType::u8);
+      return (bernoulli_draw(sigmoid(mean * (1.0 / temperature)), gen).to(DType::f32) * 255.0)
+          .to(DType::u8);
     case Likelihood::gaussian: {
       Tensor eps = Tensor::normal(mean.shape(), 0.0, 1.0, gen, mean.dtype(), mean.device());
-      Tensor std = exp(clamp_min(plane(params, 1), kMinLogVariance) * 0.5);
+      Tensor std = exp(clamp_min(plane(params, 1), kMinLogVariance) * 0.5) * temperature;
       return to_pixels(mean + std * eps);
     }
   }

@@ -40,7 +40,11 @@ Tensor likelihood_target_scaled(Likelihood l, const Tensor& target);
 Tensor likelihood_nll(Likelihood l, const Tensor& params, const Tensor& target);
 // The distribution's mean on the [-1, 1] scale, [N, D] (bernoulli: 2 sigmoid(logit) - 1).
 Tensor likelihood_mean(Likelihood l, const Tensor& params);
-// One draw per pixel as uint8 levels [N, D] (bernoulli: 0 or 255).
-Tensor likelihood_sample(Likelihood l, const Tensor& params, Generator& gen);
+// One draw per pixel as uint8 levels [N, D] (bernoulli: 0 or 255). `temperature` T scales the
+// pixel noise as sampling temperature does in every family: the logistic's scale and the
+// Gaussian's standard deviation are multiplied by T, the Bernoulli logit divided by T (the
+// softmax temperature of two classes). T -> 0 draws the most likely level, T = 1 the model.
+Tensor likelihood_sample(Likelihood l, const Tensor& params, Generator& gen,
+                         double temperature = 1.0);
 
 }  // namespace gm::models

@@ -59,7 +59,7 @@ void check_conv_shape(const ImageShape& s) {
 }  // namespace
 
 ConvEncoder::ConvEncoder(const ImageShape& shape, int64_t channels, int64_t latent,
-                         const nn::Init& init) {
+                         const nn::Init& init, bool variance_head) {
   check_conv_shape(shape);
   const int64_t wide = 2 * channels;
   conv1_ = &add_module<nn::Conv2d>("conv1", shape.channels, channels, 4, init, 2, 1);
@@ -68,17 +68,27 @@ ConvEncoder::ConvEncoder(const ImageShape& shape, int64_t channels, int64_t late
   conv4_ = &add_module<nn::Conv2d>("conv4", wide, wide, 3, init, 1, 1);
   const int64_t features = wide * (shape.height / 4) * (shape.width / 4);
   mu_ = &add_module<nn::Linear>("mu", features, latent, init);
-  logvar_ = &add_module<nn::Linear>("logvar", features, latent, init);
+  if (variance_head) logvar_ = &add_module<nn::Linear>("logvar", features, latent, init);
 }
 
-GaussianParams ConvEncoder::operator()(const Tensor& x, const Tensor& onehot) const {
-  check_unconditional(onehot, "the convolutional VAE encoder");
+Tensor ConvEncoder::features(const Tensor& x) const {
   Tensor h = relu((*conv1_)(x));  // H/2
   h = relu((*conv2_)(h));         // H/4
   h = relu((*conv3_)(h));
   h = relu((*conv4_)(h));
-  h = reshape(h, {x.size(0), -1});
+  return reshape(h, {x.size(0), -1});
+}
+
+GaussianParams ConvEncoder::operator()(const Tensor& x, const Tensor& onehot) const {
+  check_unconditional(onehot, "the convolutional VAE encoder");
+  GM_CHECK(logvar_ != nullptr,
+           "this convolutional encoder has no variance head (an autoencoder's)");
+  const Tensor h = features(x);
   return {(*mu_)(h), (*logvar_)(h)};
+}
+
+Tensor ConvEncoder::mean(const Tensor& x) const {
+  return (*mu_)(features(x));
 }
 
 ConvDecoder::ConvDecoder(const ImageShape& shape, int64_t channels, int64_t latent, int64_t planes,

@@ -57,16 +57,21 @@ class MlpDecoder : public VaeDecoder {
   int64_t planes_, dims_, classes_;
 };
 
-// `channels` is the first convolution's width; the others use twice that.
+// `channels` is the first convolution's width; the others use twice that. Without the
+// variance head it is the plain autoencoder's encoder (models/autoencoder): x -> mu only.
 class ConvEncoder : public VaeEncoder {
  public:
-  ConvEncoder(const ImageShape& shape, int64_t channels, int64_t latent, const nn::Init& init);
+  ConvEncoder(const ImageShape& shape, int64_t channels, int64_t latent, const nn::Init& init,
+              bool variance_head = true);
   using VaeEncoder::operator();
   GaussianParams operator()(const Tensor& x, const Tensor& onehot) const override;
+  Tensor mean(const Tensor& x) const;  // the mu head alone
 
  private:
+  Tensor features(const Tensor& x) const;  // the convolutions, flattened
+
   nn::Conv2d *conv1_, *conv2_, *conv3_, *conv4_;
-  nn::Linear *mu_, *logvar_;
+  nn::Linear *mu_, *logvar_ = nullptr;
 };
 
 class ConvDecoder : public VaeDecoder {

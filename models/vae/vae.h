@@ -11,6 +11,7 @@
 // are on log p(x | y).
 #include <vector>
 
+#include "models/features.h"
 #include "models/model.h"
 #include "models/vae/likelihood.h"
 #include "models/vae/networks.h"
@@ -31,7 +32,7 @@ struct VaeConfig {
 // How decoded images are turned into pixels: a draw from p(x|z), or its mean.
 enum class DecodeMode { sample, mean };
 
-class VaeModel : public Model {
+class VaeModel : public Model, public FeatureEncoder {
  public:
   // classes = 0: p(x); classes = K >= 2: p(x | y) (MLP networks only).
   VaeModel(VaeConfig config, ImageShape shape, const nn::Init& init, int64_t classes = 0);
@@ -67,15 +68,23 @@ class VaeModel : public Model {
     return encode(images, Tensor(), gen);
   }
   GaussianParams encode(const Tensor& images, const Tensor& labels, Generator& gen) const;
+  // The posterior mean mu of q(z|x): the VAE's features for the linear probe.
+  Tensor features(const Tensor& images, Generator& gen) const override;
+  int64_t feature_dims() const override { return config_.latent; }
   // z [N, L] -> the likelihood's parameters [N, P, D] (models/vae/likelihood.h).
   Tensor decoder_params(const Tensor& z) const { return (*decoder_)(z); }
-  // z [N, L] -> uint8 images [N, C, H, W].
-  Tensor decode(const Tensor& z, DecodeMode mode, Generator& gen) const {
-    return decode(z, Tensor(), mode, gen);
+  // z [N, L] -> uint8 images [N, C, H, W]: the decoder's mean, or a draw from p(x|z) whose
+  // pixel noise `temperature` scales (likelihood_sample). Conditional models also take labels.
+  Tensor decode(const Tensor& z, DecodeMode mode, Generator& gen, double temperature = 1.0) const {
+    return decode(z, Tensor(), mode, gen, temperature);
   }
-  Tensor decode(const Tensor& z, const Tensor& labels, DecodeMode mode, Generator& gen) const;
+  Tensor decode(const Tensor& z, const Tensor& labels, DecodeMode mode, Generator& gen,
+                double temperature = 1.0) const;
 
-  // z ~ N(0, temperature^2 I), decoded by drawing pixels from p(x|z).
+  // Sampling at temperature T scales every standard deviation of the generative process:
+  // z ~ N(0, T^2 I), then pixels from p(x|z) with their noise scaled by T. T = 1 is the model;
+  // T < 1 moves towards the mode (the mean decoding of z = 0), as the autoregressive models'
+  // softmax temperature moves towards the most likely pixel values. docs/latent.md argues it.
   Tensor sample(int64_t count, double temperature, Generator& gen) override;
   Tensor sample(int64_t count, double temperature, DecodeMode mode, Generator& gen);
   // One image per label from p(x | z, y), z ~ N(0, temperature^2 I).
@@ -90,6 +99,11 @@ class VaeModel : public Model {
   // evenly spaced t in [0, 1]: [N * steps, C, H, W], pair by pair.
   Tensor interpolate(const Tensor& from, const Tensor& to, int64_t steps, DecodeMode mode,
                      Generator& gen);
+  // The lecture's edit: encode one image [1, C, H, W] to its mean mu, then for each latent
+  // dimension d in `dims` decode mu with z_d replaced by `steps` evenly spaced values in
+  // [-range, range] (the prior's scale): [dims.size() * steps, C, H, W], one dimension per row.
+  Tensor sweep(const Tensor& image, const std::vector<int64_t>& dims, int64_t steps, double range,
+               DecodeMode mode, Generator& gen);
 
  private:
   void check_images(const Tensor& images) const;
