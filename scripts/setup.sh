@@ -8,6 +8,7 @@ packages=(
   cmake g++ make ninja-build pkg-config
   libfmt-dev catch2 libstb-dev libopenblas-openmp-dev nlohmann-json3-dev libcli11-dev
   zlib1g-dev libboost-context-dev
+  libopenmpi-dev openmpi-bin
   dataset-fashion-mnist
 )
 

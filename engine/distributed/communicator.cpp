@@ -1,0 +1,53 @@
+#include "engine/distributed/communicator.h"
+
+#include <cstdlib>
+
+#ifdef GENMODEL_HAVE_MPI
+#include "engine/distributed/mpi/mpi_communicator.h"
+#endif
+
+namespace gm::dist {
+
+namespace {
+class Done final : public PendingReduce {
+ public:
+  void progress() override {}
+  void wait() override {}
+};
+}  // namespace
+
+std::unique_ptr<PendingReduce> SingleProcess::start_mean(Tensor) {
+  return std::make_unique<Done>();
+}
+
+void SingleProcess::abort_group(int exit_code) {
+  std::exit(exit_code);
+}
+
+bool launched_as_group() {
+  // Open MPI's, PMIx's and MPICH's (Hydra) launchers set these in every process they start.
+  for (const char* name : {"OMPI_COMM_WORLD_SIZE", "PMIX_RANK", "PMI_SIZE"})
+    if (std::getenv(name) != nullptr) return true;
+  return false;
+}
+
+std::unique_ptr<Communicator> join_group(double timeout_seconds) {
+  if (!launched_as_group()) return std::make_unique<SingleProcess>();
+#ifdef GENMODEL_HAVE_MPI
+  return std::make_unique<MpiCommunicator>(timeout_seconds);
+#else
+  (void)timeout_seconds;
+  throw Error(
+      "this process was started by mpirun, but this genmodel was built without MPI: install "
+      "Open MPI (scripts/setup.sh installs libopenmpi-dev and openmpi-bin), then configure and "
+      "build again (cmake reports 'genmodel: MPI ON')");
+#endif
+}
+
+Shard shard_of(int64_t total, int rank, int size) {
+  GM_CHECK(size > 0 && rank >= 0 && rank < size, "shard_of: rank {} of a group of {}", rank, size);
+  const int64_t first = total * rank / size;
+  return {first, total * (rank + 1) / size - first};
+}
+
+}  // namespace gm::dist

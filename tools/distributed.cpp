@@ -1,0 +1,43 @@
+#include "tools/distributed.h"
+
+#include <omp.h>
+
+#include <cstdlib>
+#include <string>
+
+#include "tools/commands.h"
+
+namespace gm::tools {
+
+std::unique_ptr<dist::Communicator> join_training_group() {
+  double timeout = 600.0;
+  if (const char* text = std::getenv("GENMODEL_COLLECTIVE_TIMEOUT")) {
+    char* end = nullptr;
+    timeout = std::strtod(text, &end);
+    if (end == text || *end != '\0' || !(timeout > 0))
+      throw UsageError(fmt::format(
+          "GENMODEL_COLLECTIVE_TIMEOUT='{}' is not a positive number of seconds", text));
+  }
+  auto group = dist::join_group(timeout);
+  if (group->local_size() > 1 && std::getenv("OMP_NUM_THREADS") == nullptr)
+    omp_set_num_threads(std::max(1, omp_get_num_procs() / group->local_size()));
+  return group;
+}
+
+std::string device_for_rank(const std::string& device, const dist::Communicator& group) {
+  if (device == "cuda" && group.size() > 1) return fmt::format("cuda:{}", group.local_rank());
+  return device;
+}
+
+int run_in_group(dist::Communicator& group, const std::function<int()>& body) {
+  if (group.size() == 1) return body();
+  try {
+    return body();
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "error: rank {} of {}: {}\n", group.rank(), group.size(), e.what());
+    std::fflush(stderr);
+    group.abort_group(kFailure);
+  }
+}
+
+}  // namespace gm::tools
