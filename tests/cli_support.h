@@ -59,7 +59,7 @@ struct TempDir {
 };
 
 inline void write_idx(const fs::path& path, const std::vector<uint32_t>& dims,
-               const std::vector<uint8_t>& values) {
+                      const std::vector<uint8_t>& values) {
   std::vector<uint8_t> b{0, 0, 0x08, static_cast<uint8_t>(dims.size())};
   for (uint32_t d : dims)
     for (int s = 24; s >= 0; s -= 8)

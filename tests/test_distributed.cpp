@@ -81,9 +81,10 @@ void check_two_processes_match_one(const std::string& model) {
   CHECK_THAT(two.output, Contains("4 on each of 2 processes"));
   CHECK(records_of(dir.path / "two/log.jsonl", "train").size() == 4);
   // The same run with another seed: how far apart two genuinely different runs are.
-  const Result three = genmodel(fmt::format("train --model {} --data mnist:{} --batch 8 --limit 40 "
-                                            "--seed 4 --eval-every 3 --steps 4 --out {}",
-                                            model, dir.str("data"), dir.str("other")));
+  const Result three =
+      genmodel(fmt::format("train --model {} --data mnist:{} --batch 8 --limit 40 "
+                           "--seed 4 --eval-every 3 --steps 4 --out {}",
+                           model, dir.str("data"), dir.str("other")));
   REQUIRE(three.code == 0);
 
   const SafetensorsFile a = load_safetensors(dir.path / "one/checkpoint.safetensors");
@@ -154,11 +155,11 @@ TEST_CASE("distributed: a failing rank ends the group with its message") {
   const std::string good = common_args("pixelcnn-ref", make_tiny_data(dir)) + " --steps 50";
   // Rank 1 is given a data folder that does not exist (mpirun's MPMD form: one command per
   // rank); rank 0 would wait for it in the first all-reduce forever.
-  const std::string command =
-      fmt::format("{}{} {} --out {} : -np 1 {} train --model pixelcnn-ref --data mnist:{} "
-                  "--batch 8 --steps 50 --out {}",
-                  mpirun(1), GENMODEL_BINARY, good, dir.str("run"), GENMODEL_BINARY,
-                  dir.str("missing"), dir.str("run"));
+  const std::string command = fmt::format(
+      "{}{} {} --out {} : -np 1 {} train --model pixelcnn-ref --data mnist:{} "
+      "--batch 8 --steps 50 --out {}",
+      mpirun(1), GENMODEL_BINARY, good, dir.str("run"), GENMODEL_BINARY, dir.str("missing"),
+      dir.str("run"));
   const Result r = run_command(command);
   INFO(r.output);
   CHECK(r.code != 0);

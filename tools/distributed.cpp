@@ -38,6 +38,7 @@ int run_in_group(dist::Communicator& group, const std::function<int()>& body) {
     std::fflush(stderr);
     group.abort_group(kFailure);
   }
+  return kFailure;  // not reached: abort_group ends the process
 }
 
 }  // namespace gm::tools

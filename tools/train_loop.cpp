@@ -117,12 +117,12 @@ int train(const TrainOptions& o, dist::Communicator& group) {
 
   if (leader)
     fmt::print(stderr, "{} {} ({} parameters) on {}, {} training images {}x{}x{}, batch {}{}, {}\n",
-               o.resume ? "resuming" : "training", c.model, model->parameter_count(),
-               device.name(), train.size(), config.shape.channels, config.shape.height,
-               config.shape.width, sampler.batch_size(),
-               group.size() > 1 ? fmt::format(" ({} on each of {} processes)", shard.count,
-                                              group.size())
-                                : std::string(),
+               o.resume ? "resuming" : "training", c.model, model->parameter_count(), device.name(),
+               train.size(), config.shape.channels, config.shape.height, config.shape.width,
+               sampler.batch_size(),
+               group.size() > 1
+                   ? fmt::format(" ({} on each of {} processes)", shard.count, group.size())
+                   : std::string(),
                o.resume ? fmt::format("from step {} to {}", state.step, total)
                         : fmt::format("{} steps", total));
   // Rank 0 alone writes the log and checkpoints and shows progress.
@@ -207,9 +207,9 @@ int train(const TrainOptions& o, dist::Communicator& group) {
       finish_progress();
       if (leader)
         fmt::print(stderr,
-                 "interrupted at step {}: checkpoint saved to '{}'. Continue with: genmodel "
-                 "train --out {} --resume\n",
-                 state.step, ck_path.string(), o.out.string());
+                   "interrupted at step {}: checkpoint saved to '{}'. Continue with: genmodel "
+                   "train --out {} --resume\n",
+                   state.step, ck_path.string(), o.out.string());
       return kInterrupted;
     }
     if (o.eval_every > 0 && state.step % o.eval_every == 0 && state.step < total) run_eval();

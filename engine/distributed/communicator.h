@@ -39,7 +39,8 @@ class Communicator {
   virtual void sum(std::vector<double>& values) = 0;
   // Ends every process of the group with `exit_code`: for the command line's error handler
   // only, after it printed why (a rank that stops alone would leave the others waiting).
-  [[noreturn]] virtual void abort_group(int exit_code) = 0;
+  // Does not return.
+  virtual void abort_group(int exit_code) = 0;
 };
 
 // The group of one: every collective is the identity.
@@ -52,7 +53,7 @@ class SingleProcess final : public Communicator {
   Device buffer_device(Device grads) const override { return grads; }
   std::unique_ptr<PendingReduce> start_mean(Tensor buffer) override;
   void sum(std::vector<double>&) override {}
-  [[noreturn]] void abort_group(int exit_code) override;
+  void abort_group(int exit_code) override;
 };
 
 // True when a launcher (mpirun, mpiexec) started this process as part of a group.

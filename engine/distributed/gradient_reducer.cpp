@@ -45,11 +45,10 @@ GradientReducer::GradientReducer(std::vector<NamedTensor> params, Communicator& 
              "GradientReducer: parameter '{}' is {}, but every parameter must be a float tensor "
              "on {}",
              params_[i].name, p.defined() ? p.describe() : "undefined", device.name());
-    const bool start_new = buckets_.empty() ||
-                           params_[buckets_.back().params.front()].tensor.dtype() != p.dtype() ||
-                           static_cast<size_t>(buckets_.back().elements + p.numel()) *
-                                   dtype_size(p.dtype()) >
-                               bucket_bytes;
+    const bool start_new =
+        buckets_.empty() || params_[buckets_.back().params.front()].tensor.dtype() != p.dtype() ||
+        static_cast<size_t>(buckets_.back().elements + p.numel()) * dtype_size(p.dtype()) >
+            bucket_bytes;
     if (start_new) buckets_.emplace_back();
     Bucket& b = buckets_.back();
     b.params.push_back(i);
@@ -98,8 +97,7 @@ void GradientReducer::finish() {
     b.pending->wait();
     b.pending.reset();
   }
-  wait_seconds_ +=
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  wait_seconds_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   for (Bucket& b : buckets_) {
     for (size_t k = 0; k < b.params.size(); ++k) {
       const Tensor& p = params_[b.params[k]].tensor;

@@ -19,17 +19,18 @@ void check_mpi(int code, const char* what) {
 
 // Polls `request` until it completes; a rank that died or hangs must not hang the others.
 void wait_for(MPI_Request& request, double timeout_seconds, int rank, const char* what) {
-  const auto deadline = std::chrono::steady_clock::now() +
-                        std::chrono::duration<double>(timeout_seconds);
+  const auto deadline =
+      std::chrono::steady_clock::now() + std::chrono::duration<double>(timeout_seconds);
   int done = 0;
   for (;;) {
     check_mpi(MPI_Test(&request, &done, MPI_STATUS_IGNORE), what);
     if (done) return;
     if (std::chrono::steady_clock::now() > deadline)
-      fail("rank {}: {} got no answer from the other ranks within {} s (one of them stopped or "
-           "hangs; see its message above). Raise GENMODEL_COLLECTIVE_TIMEOUT if a step really "
-           "takes that long",
-           rank, what, timeout_seconds);
+      fail(
+          "rank {}: {} got no answer from the other ranks within {} s (one of them stopped or "
+          "hangs; see its message above). Raise GENMODEL_COLLECTIVE_TIMEOUT if a step really "
+          "takes that long",
+          rank, what, timeout_seconds);
     std::this_thread::sleep_for(std::chrono::microseconds(50));
   }
 }

@@ -22,7 +22,7 @@ class MpiCommunicator final : public Communicator {
   // result never depends on MPI's reduction algorithm), divided by the group's size.
   std::unique_ptr<PendingReduce> start_mean(Tensor buffer) override;
   void sum(std::vector<double>& values) override;
-  [[noreturn]] void abort_group(int exit_code) override;
+  void abort_group(int exit_code) override;
 
  private:
   double timeout_seconds_;
