@@ -6,10 +6,11 @@
 #include <string>
 
 #include "tools/commands.h"
+#include "tools/common.h"
 
 namespace gm::tools {
 
-std::unique_ptr<dist::Communicator> join_training_group() {
+TrainingGroup join_training_group(const std::string& device) {
   double timeout = 600.0;
   if (const char* text = std::getenv("GENMODEL_COLLECTIVE_TIMEOUT")) {
     char* end = nullptr;
@@ -21,12 +22,9 @@ std::unique_ptr<dist::Communicator> join_training_group() {
   auto group = dist::join_group(timeout);
   if (group->local_size() > 1 && std::getenv("OMP_NUM_THREADS") == nullptr)
     omp_set_num_threads(std::max(1, omp_get_num_procs() / group->local_size()));
-  return group;
-}
-
-std::string device_for_rank(const std::string& device, const dist::Communicator& group) {
-  if (device == "cuda" && group.size() > 1) return fmt::format("cuda:{}", group.local_rank());
-  return device;
+  const Device d = checked_device(
+      device == "cuda" && group->size() > 1 ? fmt::format("cuda:{}", group->local_rank()) : device);
+  return {dist::for_device(std::move(group), d, timeout), d};
 }
 
 int run_in_group(dist::Communicator& group, const std::function<int()>& body) {

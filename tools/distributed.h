@@ -9,13 +9,15 @@
 
 namespace gm::tools {
 
-// The group of this process (a group of one without mpirun). Collectives time out after
-// GENMODEL_COLLECTIVE_TIMEOUT seconds (default 600). Unless OMP_NUM_THREADS is set, the
-// processes on one machine split its cores evenly.
-std::unique_ptr<dist::Communicator> join_training_group();
-
-// `cuda` (no index) means the GPU of the process's local rank; anything else is kept.
-std::string device_for_rank(const std::string& device, const dist::Communicator& group);
+// The group of this process (a group of one without mpirun) and its device: `cuda` (no index)
+// means the GPU of the process's rank on its machine; a GPU group reduces over NCCL where the
+// build has it. Collectives time out after GENMODEL_COLLECTIVE_TIMEOUT seconds (default 600).
+// Unless OMP_NUM_THREADS is set, the processes on one machine split its cores evenly.
+struct TrainingGroup {
+  std::unique_ptr<dist::Communicator> group;
+  Device device;
+};
+TrainingGroup join_training_group(const std::string& device);
 
 // Runs `body`; in a group of several, an exception is printed with the rank that raised it
 // and then ends every process (MPI_Abort) with exit code 1.

@@ -71,9 +71,8 @@ bool agree_on_step(dist::Communicator& group, models::LossOutput& out, bool inte
   return v[0] > 0;
 }
 
-int train(const TrainOptions& o, dist::Communicator& group) {
+int train(const TrainOptions& o, dist::Communicator& group, Device device) {
   const RunConfig& c = o.config;
-  const Device device = checked_device(device_for_rank(o.device, group));
   const bool leader = group.rank() == 0;
   const io::Pixels pixels = io::parse_pixels(c.data.pixels);
   const models::ModelConfig& model_config = models::find_model_config(c.model);
@@ -227,8 +226,8 @@ int train(const TrainOptions& o, dist::Communicator& group) {
 }  // namespace
 
 int run_training(const TrainOptions& o) {
-  const std::unique_ptr<dist::Communicator> group = join_training_group();
-  return run_in_group(*group, [&] { return train(o, *group); });
+  const TrainingGroup g = join_training_group(o.device);
+  return run_in_group(*g.group, [&] { return train(o, *g.group, g.device); });
 }
 
 }  // namespace gm::tools

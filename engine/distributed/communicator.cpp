@@ -5,6 +5,9 @@
 #ifdef GENMODEL_HAVE_MPI
 #include "engine/distributed/mpi/mpi_communicator.h"
 #endif
+#ifdef GENMODEL_HAVE_NCCL
+#include "engine/distributed/nccl/nccl_communicator.h"
+#endif
 
 namespace gm::dist {
 
@@ -42,6 +45,23 @@ std::unique_ptr<Communicator> join_group(double timeout_seconds) {
       "Open MPI (scripts/setup.sh installs libopenmpi-dev and openmpi-bin), then configure and "
       "build again (cmake reports 'genmodel: MPI ON')");
 #endif
+}
+
+std::unique_ptr<Communicator> for_device(std::unique_ptr<Communicator> group, Device device,
+                                         double timeout_seconds) {
+#ifdef GENMODEL_HAVE_NCCL
+  if (device.kind == DeviceKind::cuda && group->size() > 1) {
+    auto* mpi = dynamic_cast<MpiCommunicator*>(group.get());
+    GM_CHECK(mpi != nullptr, "NCCL is bootstrapped through the MPI group");
+    group.release();
+    return std::make_unique<NcclCommunicator>(std::unique_ptr<MpiCommunicator>(mpi), device,
+                                              timeout_seconds);
+  }
+#else
+  (void)device;
+  (void)timeout_seconds;
+#endif
+  return group;
 }
 
 Shard shard_of(int64_t total, int rank, int size) {

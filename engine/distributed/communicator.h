@@ -63,6 +63,12 @@ bool launched_as_group();
 // when launched as a group by a build without MPI.
 std::unique_ptr<Communicator> join_group(double timeout_seconds);
 
+// The group's collectives for gradients on `device`: on a GPU of a group of several, in a build
+// with NCCL, an NCCL communicator bootstrapped through `group` (which must be the MPI group);
+// otherwise `group` itself (MPI reduces through host memory).
+std::unique_ptr<Communicator> for_device(std::unique_ptr<Communicator> group, Device device,
+                                         double timeout_seconds);
+
 // The balanced split of `total` items over `size` ranks: rank r holds [first, first + count).
 struct Shard {
   int64_t first = 0, count = 0;

@@ -135,6 +135,14 @@ void MpiCommunicator::sum(std::vector<double>& values) {
   }
 }
 
+void MpiCommunicator::broadcast(void* bytes, size_t size) {
+  GM_CHECK(size <= static_cast<size_t>(INT32_MAX), "MPI broadcast of {} bytes", size);
+  MPI_Request request = MPI_REQUEST_NULL;
+  check_mpi(MPI_Ibcast(bytes, static_cast<int>(size), MPI_BYTE, 0, MPI_COMM_WORLD, &request),
+            "MPI_Ibcast");
+  wait_for(request, timeout_seconds_, rank_, "a broadcast from rank 0");
+}
+
 void MpiCommunicator::abort_group(int exit_code) {
   MPI_Abort(MPI_COMM_WORLD, exit_code);
   std::abort();  // MPI_Abort does not return; this tells the compiler so

@@ -22,6 +22,8 @@ class MpiCommunicator final : public Communicator {
   // result never depends on MPI's reduction algorithm), divided by the group's size.
   std::unique_ptr<PendingReduce> start_mean(Tensor buffer) override;
   void sum(std::vector<double>& values) override;
+  // Rank 0's bytes on every rank (the size must be the same everywhere); blocks.
+  void broadcast(void* bytes, size_t size);
   void abort_group(int exit_code) override;
 
  private:
