@@ -31,7 +31,8 @@ class NcclMean final : public PendingReduce {
  public:
   NcclMean(Tensor buffer, ncclComm_t comm, cudaStream_t stream, int rank, double timeout)
       : buffer_(std::move(buffer)), comm_(comm), rank_(rank), timeout_(timeout) {
-    // The bucket's copies were queued on the default stream: NCCL's stream waits for them.
+    // The bucket's copies were queued on the CUDA backend's stream, a blocking stream: an event
+    // recorded on the legacy default stream comes after them, and NCCL's stream waits for it.
     check_cuda(cudaEventCreateWithFlags(&copied_, cudaEventDisableTiming), "cudaEventCreate");
     check_cuda(cudaEventCreateWithFlags(&done_, cudaEventDisableTiming), "cudaEventCreate");
     check_cuda(cudaEventRecord(copied_, cudaStreamLegacy), "cudaEventRecord");

@@ -22,8 +22,8 @@ class NcclCommunicator final : public Communicator {
   int local_rank() const override { return mpi_->local_rank(); }
   int local_size() const override { return mpi_->local_size(); }
   Device buffer_device(Device grads) const override { return grads; }
-  // ncclAllReduce with ncclAvg on NCCL's own stream, after the work already queued on the
-  // default stream (the bucket's copies). NCCL's ring adds in an order fixed by the topology:
+  // ncclAllReduce with ncclAvg on NCCL's own stream, after the work already queued (the
+  // bucket's copies). NCCL's ring adds in an order fixed by the topology:
   // the same on every rank and every run, but not the one-process order.
   std::unique_ptr<PendingReduce> start_mean(Tensor buffer) override;
   void sum(std::vector<double>& values) override { mpi_->sum(values); }
