@@ -25,16 +25,25 @@ extern "C" void on_sigint(int) {
   g_interrupted = 1;
 }
 
-// Installs the handler for the loop's lifetime and restores the previous one after.
+// Installs the handler for the loop's lifetime and restores the previous one after. SIGTERM
+// counts as Ctrl-C too: it is what mpirun sends every process when its own Ctrl-C arrives.
 class SigintGuard {
  public:
-  SigintGuard() : previous_(std::signal(SIGINT, on_sigint)) { g_interrupted = 0; }
-  ~SigintGuard() { std::signal(SIGINT, previous_); }
+  SigintGuard()
+      : previous_int_(std::signal(SIGINT, on_sigint)),
+        previous_term_(std::signal(SIGTERM, on_sigint)) {
+    g_interrupted = 0;
+  }
+  ~SigintGuard() {
+    std::signal(SIGINT, previous_int_);
+    std::signal(SIGTERM, previous_term_);
+  }
   SigintGuard(const SigintGuard&) = delete;
   SigintGuard& operator=(const SigintGuard&) = delete;
 
  private:
-  void (*previous_)(int);
+  void (*previous_int_)(int);
+  void (*previous_term_)(int);
 };
 
 nlohmann::json eval_record(int64_t step, const EvalResult& r) {
