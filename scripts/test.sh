@@ -42,7 +42,8 @@ if wants 2; then
       -DCMAKE_CUDA_COMPILER="$nvcc" -DCMAKE_CUDA_ARCHITECTURES="80;90"
     # kernel_lab_cuda: the lab's versions, the library's own kernels (v4) among them, under nvcc.
     # genmodel_nccl: data-parallel gradients over NCCL (docs/distributed.md), when found.
-    nccl_target=$(cmake --build build-cuda --target help | grep -q "^genmodel_nccl:" &&
+    # (CMake looks for NCCL only when it found MPI too.)
+    nccl_target=$(grep -q "^NCCL_LIBRARY:FILEPATH=/" build-cuda/CMakeCache.txt &&
       echo genmodel_nccl || true)
     cmake --build build-cuda -j "$jobs" --target genmodel_cuda_kernels cuda_resources \
       test_cuda_backend kernel_lab_cuda $nccl_target
