@@ -162,8 +162,12 @@ TEST_CASE("distributed: Ctrl-C on mpirun saves a checkpoint that equals an unint
   const pid_t child = ::fork();
   REQUIRE(child >= 0);
   if (child == 0) {
-    const std::string command = fmt::format("{}{} {} --steps 100000 --out {} >/dev/null 2>&1",
-                                            launcher, GENMODEL_BINARY, args, dir.str("run"));
+    // Open MPI sends SIGKILL 1 s after SIGTERM by default: too short for a step and a save
+    // while ctest runs other tests on the same cores.
+    const std::string command = fmt::format(
+        "OMPI_MCA_odls_base_sigkill_timeout=60 {}{} {} --steps 100000 --out {} "
+        ">/dev/null 2>&1",
+        launcher, GENMODEL_BINARY, args, dir.str("run"));
     ::execl("/bin/sh", "sh", "-c", command.c_str(), static_cast<char*>(nullptr));
     ::_exit(127);
   }

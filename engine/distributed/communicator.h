@@ -43,7 +43,8 @@ class Communicator {
   virtual void abort_group(int exit_code) = 0;
 };
 
-// The group of one: every collective is the identity.
+// The group of one: every collective is the identity; abort_group throws (there is no group
+// to end, the caller returns its exit code).
 class SingleProcess final : public Communicator {
  public:
   int rank() const override { return 0; }
