@@ -2,15 +2,18 @@
 // Running the genmodel binary as a user runs it, on a tiny data set in a temporary folder:
 // shared by the command-line tests (test_cli.cpp) and the multi-process ones
 // (test_distributed.cpp). GENMODEL_BINARY is the binary's path (tests/CMakeLists.txt).
+#include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
+#include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include "engine/io/safetensors.h"
 
@@ -114,6 +117,25 @@ inline std::vector<nlohmann::json> read_log(const fs::path& path) {
   while (std::getline(in, line))
     records.push_back(nlohmann::json::parse(line));
   return records;
+}
+
+// Runs `command` through the shell in a child process (`command` should start with `exec`, so
+// that the signal reaches it), waits until `log` holds `records` lines (at most
+// `max_seconds`), sends SIGINT, as Ctrl-C would, and returns the child's wait status.
+inline int interrupt_after_log_records(const std::string& command, const fs::path& log,
+                                       size_t records, int max_seconds) {
+  const pid_t child = ::fork();
+  REQUIRE(child >= 0);
+  if (child == 0) {
+    ::execl("/bin/sh", "sh", "-c", command.c_str(), static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  for (int i = 0; i < 20 * max_seconds && (!fs::exists(log) || read_log(log).size() < records); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  ::kill(child, SIGINT);
+  int status = 0;
+  REQUIRE(::waitpid(child, &status, 0) == child);
+  return status;
 }
 
 }  // namespace gm::test
