@@ -66,7 +66,8 @@ void record(std::string name, std::vector<Tensor> inputs, std::vector<Tensor*> o
   }
 }
 
-void Tensor::backward(const Tensor& seed) const {
+void Tensor::backward(const Tensor& seed,
+                      const std::function<void(const Tensor& leaf)>& leaf_ready) const {
   GM_CHECK(requires_grad(),
            "backward() on {} which does not require grad: no input of the computation was "
            "marked with set_requires_grad()",
@@ -90,6 +91,7 @@ void Tensor::backward(const Tensor& seed) const {
   };
   if (is_leaf()) {
     accumulate_leaf(*this, grad_seed);
+    if (leaf_ready) leaf_ready(*this);
     return;
   }
 
@@ -111,13 +113,31 @@ void Tensor::backward(const Tensor& seed) const {
     }
   }
 
+  // How many edges of nodes still to run point at each leaf: at zero its gradient is final.
+  std::unordered_map<TensorImpl*, int> leaf_edges;
+  auto is_grad_leaf = [](const Tensor& t) {
+    return t.defined() && t.requires_grad() && t.is_leaf();
+  };
+  if (leaf_ready)
+    for (Node* node : order)
+      for (const Tensor& input : node->inputs)
+        if (is_grad_leaf(input)) ++leaf_edges[&input.impl()];
+  auto release_leaves = [&](const Node& node) {
+    if (!leaf_ready) return;
+    for (const Tensor& input : node.inputs)
+      if (is_grad_leaf(input) && --leaf_edges[&input.impl()] == 0) leaf_ready(input);
+  };
+
   std::unordered_map<Node*, std::vector<Tensor>> pending;
   pending[impl().grad_fn.get()].resize(static_cast<size_t>(impl().grad_fn->num_outputs));
   pending[impl().grad_fn.get()][static_cast<size_t>(impl().output_index)] = grad_seed;
   for (auto it = order.rbegin(); it != order.rend(); ++it) {
     Node* node = *it;
     auto found = pending.find(node);
-    if (found == pending.end()) continue;  // no gradient reached this node
+    if (found == pending.end()) {  // no gradient reached this node
+      release_leaves(*node);
+      continue;
+    }
     std::vector<Tensor> grad_outputs = std::move(found->second);
     pending.erase(found);
     grad_outputs.resize(static_cast<size_t>(node->num_outputs));
@@ -140,6 +160,7 @@ void Tensor::backward(const Tensor& seed) const {
         slot = slot.defined() ? add_fresh(slot, g) : g;
       }
     }
+    release_leaves(*node);
   }
 }
 

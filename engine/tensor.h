@@ -3,6 +3,7 @@
 // the autograd fields (requires_grad, grad, the node that produced it). Views are not strided:
 // reshape shares storage, every other layout change copies. That keeps every kernel simple.
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -102,8 +103,12 @@ class Tensor {
   Tensor grad() const { return Tensor(impl().grad); }
   void zero_grad() { impl().grad.reset(); }
   // Seeds d(this)/d(this) = 1 for a one-element tensor, or `seed` otherwise, and walks the
-  // graph in reverse topological order, accumulating into the leaves' grad.
-  void backward(const Tensor& seed = Tensor()) const;
+  // graph in reverse topological order, accumulating into the leaves' grad. `leaf_ready`, if
+  // given, is called once for every leaf that requires grad as soon as no node still to run
+  // can add to its gradient: data-parallel training starts reducing that gradient while the
+  // rest of the pass runs (engine/distributed/gradient_reducer.h).
+  void backward(const Tensor& seed = Tensor(),
+                const std::function<void(const Tensor& leaf)>& leaf_ready = {}) const;
   Tensor detach() const;  // shares storage, no graph
 
   // ---- printing

@@ -10,6 +10,8 @@ packages=(
   zlib1g-dev libboost-context-dev libpng-dev libturbojpeg0-dev
   # clang with libFuzzer and the sanitizers' runtimes, and its OpenMP: scripts/fuzz.sh
   clang libclang-rt-dev libomp-dev
+  # Open MPI: data-parallel training (docs/distributed.md)
+  libopenmpi-dev openmpi-bin
   dataset-fashion-mnist
 )
 

@@ -45,8 +45,12 @@ if wants 2; then
     cmake -S . -B build-cuda -G Ninja -DCMAKE_BUILD_TYPE=Release -DGENMODEL_CUDA=ON \
       -DCMAKE_CUDA_COMPILER="$nvcc" -DCMAKE_CUDA_ARCHITECTURES="80;90"
     # kernel_lab_cuda: the lab's versions, the library's own kernels (v4) among them, under nvcc.
+    # genmodel_nccl: data-parallel gradients over NCCL (docs/distributed.md), when found.
+    # (CMake looks for NCCL only when it found MPI too.)
+    nccl_target=$(grep -q "^NCCL_LIBRARY:FILEPATH=/" build-cuda/CMakeCache.txt &&
+      echo genmodel_nccl || true)
     cmake --build build-cuda -j "$jobs" --target genmodel_cuda_kernels cuda_resources \
-      test_cuda_backend kernel_lab_cuda
+      test_cuda_backend kernel_lab_cuda $nccl_target
     # Linked with the CUDA runtime, on a machine without a driver: the device is reported as
     # unavailable with the runtime's reason, and nothing fails.
     build-cuda/tests/test_cuda_backend "a machine without a GPU reports the cuda device as unavailable"

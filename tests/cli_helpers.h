@@ -1,15 +1,19 @@
 #pragma once
-// Helpers for the tests that run the genmodel binary as a user would (test_cli*.cpp): run a
-// command, temporary folders, a tiny IDX data set, logs and checkpoints.
+// Helpers for the tests that run the genmodel binary as a user would (test_cli*.cpp, and the
+// multi-process test_distributed.cpp): run a command, temporary folders, a tiny IDX data set,
+// logs and checkpoints, a run interrupted by a signal.
+#include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
+#include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include "engine/io/safetensors.h"
 
@@ -26,8 +30,9 @@ struct Result {
   std::string output;  // stdout and stderr together
 };
 
-inline Result genmodel(const std::string& args) {
-  const std::string command = std::string(GENMODEL_BINARY) + " " + args + " 2>&1";
+// Runs `command_line` through the shell with stderr joined to stdout.
+inline Result run_command(const std::string& command_line) {
+  const std::string command = command_line + " 2>&1";
   std::FILE* pipe = ::popen(command.c_str(), "r");
   REQUIRE(pipe);
   Result r;
@@ -38,6 +43,10 @@ inline Result genmodel(const std::string& args) {
   const int status = ::pclose(pipe);
   r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   return r;
+}
+
+inline Result genmodel(const std::string& args) {
+  return run_command(std::string(GENMODEL_BINARY) + " " + args);
 }
 
 // A fresh folder for one test, removed afterwards.
@@ -110,6 +119,25 @@ inline std::vector<nlohmann::json> read_log(const fs::path& path) {
   while (std::getline(in, line))
     records.push_back(nlohmann::json::parse(line));
   return records;
+}
+
+// Runs `command` through the shell in a child process (`command` should start with `exec`, so
+// that the signal reaches it), waits until `log` holds `records` lines (at most
+// `max_seconds`), sends `signal` (SIGINT: Ctrl-C) and returns the child's wait status.
+inline int interrupt_after_log_records(const std::string& command, const fs::path& log,
+                                       size_t records, int max_seconds, int signal = SIGINT) {
+  const pid_t child = ::fork();
+  REQUIRE(child >= 0);
+  if (child == 0) {
+    ::execl("/bin/sh", "sh", "-c", command.c_str(), static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  for (int i = 0; i < 20 * max_seconds && (!fs::exists(log) || read_log(log).size() < records); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  ::kill(child, signal);
+  int status = 0;
+  REQUIRE(::waitpid(child, &status, 0) == child);
+  return status;
 }
 
 }  // namespace gm::test_cli

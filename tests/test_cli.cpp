@@ -2,17 +2,9 @@
 // tiny IDX data set, resuming (bit for bit), Ctrl-C, a diverging run, eval and sample.
 #include <signal.h>
 #include <stb_image.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
-#include <catch2/catch.hpp>
 #include <chrono>
 #include <cmath>
-#include <cstdio>
-#include <cstring>
-#include <filesystem>
-#include <fstream>
-#include <nlohmann/json.hpp>
 #include <thread>
 
 #include "engine/io/safetensors.h"
@@ -298,21 +290,11 @@ TEST_CASE(
       "--model {} --data {} --batch 8 --train-limit 40 --seed 5 --eval-every 0 "
       "--checkpoint-every 0",
       kModel, data);
-  const pid_t child = ::fork();
-  REQUIRE(child >= 0);
-  if (child == 0) {
-    const std::string command = fmt::format("exec {} train {} --steps 100000 --out {} 2>/dev/null",
-                                            GENMODEL_BINARY, common, dir.str("run"));
-    ::execl("/bin/sh", "sh", "-c", command.c_str(), static_cast<char*>(nullptr));
-    ::_exit(127);
-  }
-  // Wait for a few steps in the log, then interrupt.
-  const fs::path log = dir.path / "run/log.jsonl";
-  for (int i = 0; i < 600 && (!fs::exists(log) || read_log(log).size() < 3); ++i)
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  ::kill(child, signal);
-  int status = 0;
-  REQUIRE(::waitpid(child, &status, 0) == child);
+  // A few steps in the log, then the signal.
+  const int status = interrupt_after_log_records(
+      fmt::format("exec {} train {} --steps 100000 --out {} 2>/dev/null", GENMODEL_BINARY, common,
+                  dir.str("run")),
+      dir.path / "run/log.jsonl", 3, 30, signal);
   REQUIRE(WIFEXITED(status));
   CHECK(WEXITSTATUS(status) == code);
 

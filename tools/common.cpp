@@ -48,12 +48,17 @@ int64_t class_count(const io::Dataset& data, const std::string& model) {
 }
 
 void for_each_batch(const io::Dataset& data, int64_t batch, io::Pixels pixels, Generator& gen,
-                    const std::function<void(const Tensor& images, const Tensor& labels)>& fn) {
+                    const std::function<void(const Tensor& images, const Tensor& labels)>& fn,
+                    int rank, int ranks) {
   for (int64_t start = 0; start < data.size(); start += batch) {
     const int64_t n = std::min(batch, data.size() - start);
-    std::vector<int64_t> idx(static_cast<size_t>(n));
-    for (int64_t i = 0; i < n; ++i)
-      idx[static_cast<size_t>(i)] = start + i;
+    const dist::Shard shard = dist::shard_of(n, rank, ranks);
+    if (shard.count == 0) continue;
+    std::vector<int64_t> idx(static_cast<size_t>(shard.count));
+    for (int64_t i = 0; i < shard.count; ++i)
+      idx[static_cast<size_t>(i)] = start + shard.first + i;
+    gen.set_shard(static_cast<uint64_t>(shard.first), static_cast<uint64_t>(shard.count),
+                  static_cast<uint64_t>(n));
     const io::Dataset part = data.gather(idx);
     fn(io::preprocess(part.images, pixels, gen), part.labels);
   }
@@ -61,18 +66,43 @@ void for_each_batch(const io::Dataset& data, int64_t batch, io::Pixels pixels, G
 
 EvalResult evaluate(models::Model& model, const io::Dataset& data, int64_t batch, io::Pixels pixels,
                     uint64_t seed) {
+  dist::SingleProcess alone;
+  return evaluate(model, data, batch, pixels, seed, alone);
+}
+
+EvalResult evaluate(models::Model& model, const io::Dataset& data, int64_t batch, io::Pixels pixels,
+                    uint64_t seed, dist::Communicator& group) {
   GM_CHECK(data.size() > 0, "{}: no images to evaluate on", data.name);
+  // Every rank must see at least one image, so that all know the model's terms by name.
+  GM_CHECK(data.size() >= group.size() && batch >= group.size(),
+           "{}: {} images in batches of {} cannot be shared by {} processes: evaluate on at "
+           "least one image per process",
+           data.name, data.size(), batch, group.size());
   NoGradGuard no_grad;
   Generator gen(seed);
   EvalResult r;
-  for_each_batch(data, batch, pixels, gen, [&](const Tensor& images, const Tensor& labels) {
-    const int64_t n = images.size(0);
-    const models::LossOutput out = model.loss(images, labels, gen);
-    r.nats_per_image += out.nats_per_image * static_cast<double>(n);
-    for (const auto& [name, value] : out.terms)
-      r.terms[name] += value * static_cast<double>(n);
-    r.images += n;
-  });
+  for_each_batch(
+      data, batch, pixels, gen,
+      [&](const Tensor& images, const Tensor& labels) {
+        const int64_t n = images.size(0);
+        const models::LossOutput out = model.loss(images, labels, gen);
+        r.nats_per_image += out.nats_per_image * static_cast<double>(n);
+        for (const auto& [name, value] : out.terms)
+          r.terms[name] += value * static_cast<double>(n);
+        r.images += n;
+      },
+      group.rank(), group.size());
+  if (group.size() > 1) {
+    std::vector<double> sums{static_cast<double>(r.images), r.nats_per_image};
+    for (const auto& [name, value] : r.terms)
+      sums.push_back(value);
+    group.sum(sums);
+    r.images = static_cast<int64_t>(sums[0]);
+    r.nats_per_image = sums[1];
+    size_t k = 2;
+    for (auto& [name, value] : r.terms)
+      value = sums[k++];
+  }
   const double n = static_cast<double>(r.images);
   r.nats_per_image /= n;
   for (auto& [name, value] : r.terms)

@@ -5,6 +5,7 @@
 #include <map>
 #include <string>
 
+#include "engine/distributed/communicator.h"
 #include "engine/io/batches.h"
 #include "engine/io/dataset.h"
 #include "models/registry.h"
@@ -35,9 +36,12 @@ models::ImageShape shape_of(const io::Dataset& data);
 int64_t class_count(const io::Dataset& data, const std::string& model);
 
 // Calls fn(images, labels) for `data` in order, in batches of at most `batch` images, each
-// batch preprocessed for the model (`pixels`) with `gen`.
+// batch preprocessed for the model (`pixels`) with `gen`. In a group of `ranks` processes, rank
+// `rank` gets its shard of every batch (dist::shard_of), drawing the random numbers one
+// process would draw for those images (Generator::set_shard); an empty shard is skipped.
 void for_each_batch(const io::Dataset& data, int64_t batch, io::Pixels pixels, Generator& gen,
-                    const std::function<void(const Tensor& images, const Tensor& labels)>& fn);
+                    const std::function<void(const Tensor& images, const Tensor& labels)>& fn,
+                    int rank = 0, int ranks = 1);
 
 // The mean over images of the model's loss on `data`, in batches, without gradients.
 struct EvalResult {
@@ -46,8 +50,12 @@ struct EvalResult {
   double bits_per_dim = 0.0;
   std::map<std::string, double> terms;  // the model's extra terms, averaged alike
 };
+// In a group, each rank evaluates its shard of every batch and the sums are reduced, so every
+// rank returns the result over all of `data`.
 EvalResult evaluate(models::Model& model, const io::Dataset& data, int64_t batch, io::Pixels pixels,
                     uint64_t seed);
+EvalResult evaluate(models::Model& model, const io::Dataset& data, int64_t batch, io::Pixels pixels,
+                    uint64_t seed, dist::Communicator& group);
 
 // "1h02m", "4m05s", "12s".
 std::string format_duration(double seconds);

@@ -1,12 +1,17 @@
 // The training loop: batches, loss, backward, Adam; periodic evaluation and checkpoints; a
 // non-finite loss or gradient stops the run before it can reach the weights; Ctrl-C saves.
+// Under mpirun each process trains on its shard of every batch and the gradients are averaged
+// (docs/distributed.md); rank 0 alone prints, logs and saves.
 #include <atomic>
 #include <chrono>
 #include <cmath>
 #include <csignal>
+#include <optional>
 
+#include "engine/distributed/gradient_reducer.h"
 #include "engine/io/atomic_file.h"
 #include "tools/commands.h"
+#include "tools/distributed.h"
 #include "tools/loss_curve.h"
 #include "tools/progress.h"
 #include "tools/run_log.h"
@@ -23,8 +28,9 @@ extern "C" void on_stop_signal(int signal) {
   g_stop_signal = signal;
 }
 
-// Installs the handler for Ctrl-C (SIGINT) and for SIGTERM (what schedulers, `timeout` and
-// container stops send) for the loop's lifetime, and restores the previous ones after.
+// Installs the handler for Ctrl-C (SIGINT) and for SIGTERM (what schedulers, `timeout`,
+// container stops and mpirun, on its own Ctrl-C, send) for the loop's lifetime, and restores the
+// previous ones after.
 class StopSignalGuard {
  public:
   StopSignalGuard()
@@ -75,12 +81,28 @@ void prepare_run_folder(const std::filesystem::path& out) {
     check_writable(out / name);
 }
 
-}  // namespace
+// Replaces this rank's loss statistics by the group's means (equal shards: the mean of the
+// ranks' means is the batch's mean); returns whether any rank was asked to stop, so that all
+// stop at the same step.
+bool agree_on_step(dist::Communicator& group, models::LossOutput& out, bool stop) {
+  if (group.size() == 1) return stop;
+  std::vector<double> v{stop ? 1.0 : 0.0, out.nats_per_image, out.bits_per_dim};
+  for (const auto& [name, value] : out.terms)
+    v.push_back(value);
+  group.sum(v);
+  const double ranks = group.size();
+  out.nats_per_image = v[1] / ranks;
+  out.bits_per_dim = v[2] / ranks;
+  size_t k = 3;
+  for (auto& [name, value] : out.terms)
+    value = v[k++] / ranks;
+  return v[0] > 0;
+}
 
-int run_training(const TrainOptions& o) {
+int train(const TrainOptions& o, dist::Communicator& group, Device device) {
   const RunConfig& c = o.config;
-  prepare_run_folder(o.out);
-  const Device device = checked_device(o.device);
+  const bool leader = group.rank() == 0;
+  if (leader) prepare_run_folder(o.out);
   const io::Pixels pixels = io::parse_pixels(c.data.pixels);
   const models::ModelConfig& model_config = models::find_model_config(c.model);
   const io::DataSplits splits = load_splits(c.data, model_config.default_shape);
@@ -96,6 +118,16 @@ int run_training(const TrainOptions& o) {
       models::make_model(c.model, config.shape, {device, DType::f32, &init_gen}, config.classes);
   Adam optimizer(to_named_tensors(model->parameters()), AdamOptions{.lr = c.lr});
   io::BatchSampler sampler(train, c.batch, stream_seed(c.seed, Stream::shuffle));
+  // --batch is the global batch: each of the K processes trains on batch/K of its images.
+  if (sampler.batch_size() % group.size() != 0)
+    throw UsageError(fmt::format(
+        "the batch of {} images does not split evenly over {} processes: --batch is the "
+        "global batch (all processes together), so use a multiple of {}",
+        sampler.batch_size(), group.size(), group.size()));
+  const dist::Shard shard = dist::shard_of(sampler.batch_size(), group.rank(), group.size());
+  std::unique_ptr<dist::GradientReducer> reducer;
+  if (group.size() > 1)
+    reducer = std::make_unique<dist::GradientReducer>(optimizer.params(), group);
 
   TrainingState state;
   state.train_gen = Generator(stream_seed(c.seed, Stream::train));
@@ -105,52 +137,77 @@ int run_training(const TrainOptions& o) {
     restore_training(ck, *model, optimizer);
     state = ck.state;
   }
+  state.train_gen.set_shard(static_cast<uint64_t>(shard.first), static_cast<uint64_t>(shard.count),
+                            static_cast<uint64_t>(sampler.batch_size()));
   config.target_steps = o.steps > 0    ? o.steps
                         : o.epochs > 0 ? o.epochs * sampler.batches_per_epoch()
                         : o.resume     ? c.target_steps
                                        : 1000;
   const int64_t total = config.target_steps;
 
-  fmt::print(stderr, "{} {} ({} parameters{}) on {}, {} training images {}x{}x{}, batch {}, {}\n",
-             o.resume ? "resuming" : "training", c.model, model->parameter_count(),
-             config.classes > 0 ? fmt::format(", {} classes", config.classes) : "", device.name(),
-             train.size(), config.shape.channels, config.shape.height, config.shape.width,
-             sampler.batch_size(),
-             o.resume ? fmt::format("from step {} to {}", state.step, total)
-                      : fmt::format("{} steps", total));
-  RunLog log(o.out / "log.jsonl", o.resume, state.step);
+  if (leader)
+    fmt::print(
+        stderr, "{} {} ({} parameters{}) on {}, {} training images {}x{}x{}, batch {}{}, {}\n",
+        o.resume ? "resuming" : "training", c.model, model->parameter_count(),
+        config.classes > 0 ? fmt::format(", {} classes", config.classes) : "", device.name(),
+        train.size(), config.shape.channels, config.shape.height, config.shape.width,
+        sampler.batch_size(),
+        group.size() > 1 ? fmt::format(" ({} on each of {} processes)", shard.count, group.size())
+                         : std::string(),
+        o.resume ? fmt::format("from step {} to {}", state.step, total)
+                 : fmt::format("{} steps", total));
+  // Rank 0 alone writes the log, checkpoints and loss curve, and shows progress.
+  std::optional<RunLog> log;
+  std::optional<Progress> progress;
+  if (leader) {
+    log.emplace(o.out / "log.jsonl", o.resume, state.step);
+    progress.emplace(state.step, total);
+  }
   const int64_t first_step = state.step;
   // The log reaches the disk before the checkpoint that follows it, and the loss curve is
   // redrawn from it.
   auto save = [&] {
-    state.log_bytes = log.sync();
+    if (!leader) return;
+    state.log_bytes = log->sync();
     save_checkpoint(ck_path, config, state, *model, optimizer);
     write_loss_curve(o.out / "loss.svg", fmt::format("{}: bits/dim during training", c.model),
-                     log.points());
+                     log->points());
   };
-  auto run_eval = [&](Progress& progress) {
-    const EvalResult r =
-        evaluate(*model, test, sampler.batch_size(), pixels, stream_seed(c.seed, Stream::eval));
-    log.write(eval_record(state.step, r));
-    progress.message(eval_line(state.step, r));
+  auto run_eval = [&] {
+    const EvalResult r = evaluate(*model, test, sampler.batch_size(), pixels,
+                                  stream_seed(c.seed, Stream::eval), group);
+    if (!leader) return;
+    log->write(eval_record(state.step, r));
+    progress->message(eval_line(state.step, r));
+  };
+  auto finish_progress = [&] {
+    if (progress) progress->finish();
   };
 
-  Progress progress(state.step, total);
   StopSignalGuard stop_signals;
   const auto start = std::chrono::steady_clock::now();
   while (state.step < total) {
-    const io::Dataset batch = sampler.batch(state.step);
+    const std::vector<int64_t> indices = sampler.indices(state.step);
+    const auto first = indices.begin() + shard.first;
+    const io::Dataset batch = train.gather(std::vector<int64_t>(first, first + shard.count));
     const Tensor images = io::preprocess(batch.images, pixels, state.train_gen);
     optimizer.zero_grad();
-    const models::LossOutput out = model->loss(images, batch.labels, state.train_gen);
+    models::LossOutput out = model->loss(images, batch.labels, state.train_gen);
+    const bool stop = agree_on_step(group, out, g_stop_signal != 0);
     // Stop before a non-finite value reaches the weights: the last checkpoint stays good.
     double norm = NAN;
     if (std::isfinite(out.nats_per_image)) {
-      out.loss.backward();
+      if (reducer) {
+        out.loss.backward(Tensor(), reducer->hook());
+        reducer->finish();
+      } else {
+        out.loss.backward();
+      }
       norm = grad_norm(optimizer.params());
     }
     if (!std::isfinite(out.nats_per_image) || !std::isfinite(norm)) {
-      progress.finish();
+      finish_progress();
+      if (!leader) return kFailure;
       const bool have_checkpoint = std::filesystem::exists(ck_path);
       fmt::print(stderr,
                  "error: the {} is {} at step {} (loss {}): training stopped, the weights were "
@@ -176,32 +233,48 @@ int run_training(const TrainOptions& o) {
                              {"seconds", seconds}};
     for (const auto& [name, value] : out.terms)
       record[name] = value;
-    log.write(record);
-    progress.update(state.step, out.nats_per_image, out.bits_per_dim);
+    // Time spent waiting for gradient all-reduces that backward did not hide.
+    if (reducer) record["allreduce_wait_seconds"] = reducer->wait_seconds();
+    if (leader) {
+      log->write(record);
+      progress->update(state.step, out.nats_per_image, out.bits_per_dim);
+    }
 
-    if (g_stop_signal != 0) {
+    if (stop) {
+      // Every rank stops here; a rank that was not signalled itself counts as interrupted.
       const int signal = g_stop_signal;
       save();
-      progress.finish();
-      fmt::print(stderr,
-                 "{} at step {}: checkpoint saved to '{}'. Continue with: genmodel "
-                 "train --out {} --resume\n",
-                 signal == SIGTERM ? "terminated (SIGTERM)" : "interrupted", state.step,
-                 ck_path.string(), o.out.string());
+      finish_progress();
+      if (leader)
+        fmt::print(stderr,
+                   "{} at step {}: checkpoint saved to '{}'. Continue with: genmodel "
+                   "train --out {} --resume\n",
+                   signal == SIGTERM ? "terminated (SIGTERM)" : "interrupted", state.step,
+                   ck_path.string(), o.out.string());
       return signal == SIGTERM ? kTerminated : kInterrupted;
     }
-    if (c.eval_every > 0 && state.step % c.eval_every == 0 && state.step < total)
-      run_eval(progress);
+    if (c.eval_every > 0 && state.step % c.eval_every == 0 && state.step < total) run_eval();
     if (c.checkpoint_every > 0 && state.step % c.checkpoint_every == 0 && state.step < total)
       save();
   }
-  progress.finish();
-  // A resumed run that had no steps left already has its final evaluation in the log.
-  if (state.step > first_step || !log.has_eval_at(state.step)) run_eval(progress);
+  finish_progress();
+  // A resumed run that had no steps left already has its final evaluation in the log. Every
+  // rank asks rank 0's log, so that all take part in the evaluation or none does.
+  std::vector<double> has_eval{leader && log->has_eval_at(state.step) ? 1.0 : 0.0};
+  group.sum(has_eval);
+  if (state.step > first_step || has_eval[0] == 0.0) run_eval();
   save();
-  fmt::print(stderr, "checkpoint: {}\nlog: {}\nloss curve: {}\n", ck_path.string(),
-             log.path().string(), (o.out / "loss.svg").string());
+  if (leader)
+    fmt::print(stderr, "checkpoint: {}\nlog: {}\nloss curve: {}\n", ck_path.string(),
+               log->path().string(), (o.out / "loss.svg").string());
   return kOk;
+}
+
+}  // namespace
+
+int run_training(const TrainOptions& o) {
+  const TrainingGroup g = join_training_group(o.device);
+  return run_in_group(*g.group, [&] { return train(o, *g.group, g.device); });
 }
 
 }  // namespace gm::tools
