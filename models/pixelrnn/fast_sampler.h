@@ -19,7 +19,7 @@
 // use the same kernel and the same Philox counters, so the same generator state gives the
 // same images.
 //
-// Diagonal BiLSTM models have no fast sampler here (issue 5 asks for PixelCNN and Row LSTM).
+// Diagonal BiLSTM models have no fast sampler yet (PixelCNN and Row LSTM have one).
 // One is possible: the forward direction's state at (r, c) needs only (r, c-1) and (r-1, c),
 // and the backward direction, shifted down a row, only rows above, so it could be computed a
 // whole row at a time when each row begins. CPU only.
