@@ -16,6 +16,7 @@
 #include <thread>
 
 #include "engine/io/safetensors.h"
+#include "tests/temp_dir.h"
 
 #ifndef GENMODEL_BINARY
 #error "tests/CMakeLists.txt passes the path of the genmodel binary as GENMODEL_BINARY"
@@ -24,6 +25,8 @@
 using namespace gm;
 namespace fs = std::filesystem;
 using Catch::Matchers::Contains;
+
+using test::TempDir;
 
 namespace {
 
@@ -45,18 +48,6 @@ Result genmodel(const std::string& args) {
   r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   return r;
 }
-
-// A fresh folder for one test, removed afterwards.
-struct TempDir {
-  fs::path path;
-  explicit TempDir(const std::string& tag) {
-    path = fs::temp_directory_path() / fmt::format("genmodel-test-cli-{}-{}", tag, ::getpid());
-    fs::remove_all(path);
-    fs::create_directories(path);
-  }
-  ~TempDir() { fs::remove_all(path); }
-  std::string str(const std::string& name = "") const { return (path / name).string(); }
-};
 
 void write_idx(const fs::path& path, const std::vector<uint32_t>& dims,
                const std::vector<uint8_t>& values) {
@@ -164,7 +155,7 @@ TEST_CASE("cli: usage errors exit with 2 and say what is wrong") {
 }
 
 TEST_CASE("cli: library errors are one line 'error: ...' with exit code 1") {
-  TempDir dir("errors");
+  TempDir dir;
   Result r = genmodel("eval --checkpoint " + dir.str("missing.safetensors"));
   CHECK(r.code == 1);
   CHECK_THAT(r.output, Contains("error: checkpoint") && Contains("does not exist"));
@@ -187,7 +178,7 @@ TEST_CASE("cli: list shows models and devices, gradcheck of an op passes") {
 }
 
 TEST_CASE("cli: bench sampling writes CSV and SVG and checks its options before timing") {
-  TempDir dir("bench");
+  TempDir dir;
   Result r = genmodel(fmt::format(
       "bench sampling --sizes 4,6 --batches 2 --methods pixelcnn-naive,pixelcnn-fast,vae "
       "--devices cpu --budget 10 --csv {} --svg {}",
@@ -222,7 +213,7 @@ TEST_CASE("cli: gradcheck of a whole model prints one row per parameter tensor")
 }
 
 TEST_CASE("cli: train, resume bit for bit, eval and sample on a tiny data set") {
-  TempDir dir("train");
+  TempDir dir;
   const std::string data = make_tiny_data(dir);
   const std::string common = fmt::format(
       "train --model {} --data {} --batch 8 --limit 40 --seed 3 --eval-every 3 "
@@ -286,7 +277,7 @@ TEST_CASE("cli: train, resume bit for bit, eval and sample on a tiny data set") 
 }
 
 TEST_CASE("cli: eval of a VAE reports the ELBO and the importance-weighted estimate") {
-  TempDir dir("vae");
+  TempDir dir;
   Result train =
       genmodel(fmt::format("train --model vae-ref --data {} --batch 8 --steps 2 --out {}",
                            make_tiny_data(dir), dir.str("run")));
@@ -310,7 +301,7 @@ TEST_CASE("cli: eval of a VAE reports the ELBO and the importance-weighted estim
 TEST_CASE(
     "cli: a diverging run stops at the first non-finite loss and keeps the last good "
     "checkpoint") {
-  TempDir dir("nan");
+  TempDir dir;
   // lr 1e38 makes Adam's first step put the weights near float32's maximum: the next forward
   // pass overflows to inf/NaN.
   Result r =
@@ -328,7 +319,7 @@ TEST_CASE(
 }
 
 TEST_CASE("cli: Ctrl-C saves a checkpoint that equals an uninterrupted run of the same length") {
-  TempDir dir("sigint");
+  TempDir dir;
   const std::string data = make_tiny_data(dir);
   const std::string common = fmt::format(
       "--model {} --data {} --batch 8 --limit 40 --seed 5 --eval-every 0 "

@@ -17,26 +17,17 @@
 #include "engine/io/idx.h"
 #include "engine/io/image_folder.h"
 #include "engine/io/png.h"
+#include "tests/support.h"
+#include "tests/temp_dir.h"
 
 using namespace gm;
 using namespace gm::io;
 namespace fs = std::filesystem;
 using Catch::Matchers::Contains;
 
-namespace {
+using test::TempDir;
 
-// A fresh folder under the system temp dir, removed with everything in it at scope exit.
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    static int counter = 0;
-    path =
-        fs::temp_directory_path() / fmt::format("genmodel-test-data-{}-{}", ::getpid(), counter++);
-    fs::create_directories(path);
-  }
-  ~TempDir() { fs::remove_all(path); }
-  std::string operator/(const std::string& name) const { return (path / name).string(); }
-};
+namespace {
 
 using Bytes = std::vector<uint8_t>;
 
@@ -215,10 +206,10 @@ TEST_CASE("data sources parse from the command line's forms") {
 
 TEST_CASE("the real Fashion-MNIST loads: 60000 + 10000 images of 28x28, labels 0..9") {
   if (!fs::is_directory(kFashionMnistDir)) {
-    WARN("skipped: " << kFashionMnistDir
-                     << " is missing (install the Debian package dataset-fashion-mnist with "
-                        "scripts/setup.sh)");
-    return;
+    return test::skip(
+        fmt::format("{} is missing (install the Debian package "
+                    "dataset-fashion-mnist with scripts/setup.sh)",
+                    kFashionMnistDir));
   }
   DataSplits s = load_data(parse_data_source("fashion-mnist"));
   REQUIRE(s.train.images.shape() == Shape{60000, 1, 28, 28});
