@@ -8,70 +8,13 @@
 // - outputs are overwritten (not accumulated) unless the name says `accumulate`;
 // - float kernels accept float32 and float64 (dtype taken from the tensors);
 // - shapes have been validated by the op; backends may assume them.
-#include <array>
 #include <cstdint>
 #include <string>
 
 #include "engine/tensor.h"
-#include "kernels/common/mask_type.h"
+#include "kernels/common/op_types.h"
 
 namespace gm {
-
-enum class UnaryOp : uint8_t {
-  neg,
-  exp,
-  log,
-  tanh,
-  sigmoid,
-  relu,
-  elu,
-  softplus,
-  square,
-  sqrt,
-  abs,
-  affine,  // y = x * scale + shift   (scalar multiply / add)
-};
-enum class BinaryOp : uint8_t { add, sub, mul, div };
-
-// Parameters of a unary op; `alpha` is elu's alpha, `scale`/`shift` belong to affine.
-struct UnaryParams {
-  double alpha = 1.0;
-  double scale = 1.0;
-  double shift = 0.0;
-};
-
-constexpr int kMaxDims = 8;
-// An N-d box copied between two tensors' storage with arbitrary element strides; permute,
-// slice, concat and pad are all this one kernel.
-struct StridedCopy {
-  int ndim = 0;
-  std::array<int64_t, kMaxDims> extent{};
-  std::array<int64_t, kMaxDims> src_stride{};
-  std::array<int64_t, kMaxDims> dst_stride{};
-  int64_t src_offset = 0;
-  int64_t dst_offset = 0;
-};
-
-// Masked convolution geometry (reference-models.md): type A hides the centre, type B shows
-// it; with colour groups the centre tap is further masked by group of input/output channel
-// (channels are split into `colour_groups` contiguous blocks R|G|B).
-struct ConvMask {
-  MaskType type = MaskType::none;
-  int colour_groups = 1;
-};
-
-// 2-D cross-correlation, NCHW input [N, C, H, W], weight [K, C, kh, kw], output [N, K, OH, OW].
-struct Conv2dGeometry {
-  int64_t batch = 0, in_channels = 0, height = 0, width = 0;
-  int64_t out_channels = 0, kernel_h = 0, kernel_w = 0;
-  int64_t stride = 1, pad_h = 0, pad_w = 0;
-  int64_t out_height() const { return (height + 2 * pad_h - kernel_h) / stride + 1; }
-  int64_t out_width() const { return (width + 2 * pad_w - kernel_w) / stride + 1; }
-};
-
-// Whether tap (ky, kx) of a kernel of size kh x kw is visible for a mask, and, for the centre
-// tap, whether input channel group `gi` may feed output channel group `go`. One definition
-// used by every backend and by the tests' oracle lives in kernels/common/mask.h.
 
 class Backend {
  public:
@@ -108,15 +51,7 @@ class Backend {
   // y += alpha * x   (gradient accumulation, optimizer helpers)
   virtual void axpy(double alpha, const Tensor& x, Tensor& y) = 0;
 
-  // ---- linear algebra: row-major C[M,N] = alpha * op(A) op(B) + beta * C, batched over
-  // `batch` matrices laid out back to back (strides M*K, K*N, M*N; a stride of 0 reuses one).
-  struct Gemm {
-    bool trans_a = false, trans_b = false;
-    int64_t m = 0, n = 0, k = 0;
-    int64_t batch = 1;
-    int64_t stride_a = 0, stride_b = 0, stride_c = 0;  // elements between batch entries
-    double alpha = 1.0, beta = 0.0;
-  };
+  // ---- linear algebra (Gemm in kernels/common/op_types.h)
   virtual void gemm(const Gemm& g, const Tensor& a, const Tensor& b, Tensor& c) = 0;
 
   // ---- convolution (the masked variant skips invisible taps rather than multiplying by 0)
@@ -174,17 +109,8 @@ class Backend {
                                                  Tensor& dmean, Tensor& dlog_scale) = 0;
 
   // ---- optimizers (in place on param and state)
-  struct AdamStep {
-    double lr = 1e-3, beta1 = 0.9, beta2 = 0.999, eps = 1e-8, weight_decay = 0.0;
-    bool decoupled = true;  // AdamW-style decay when true, L2-in-gradient when false
-    int64_t step = 1;       // 1-based, for bias correction
-  };
   virtual void adam_update(const AdamStep& s, Tensor& param, const Tensor& grad, Tensor& m,
                            Tensor& v) = 0;
-  struct SgdStep {
-    double lr = 1e-2, momentum = 0.0, weight_decay = 0.0;
-    bool nesterov = false;
-  };
   virtual void sgd_update(const SgdStep& s, Tensor& param, const Tensor& grad,
                           Tensor& momentum_buffer) = 0;
 };

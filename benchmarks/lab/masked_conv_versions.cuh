@@ -136,19 +136,16 @@ inline void masked_conv_v3(const ConvShape& s, const float* x, const float* w, f
 // cost of that generality against v2, and of not tiling against v3, read off the GPU timings.
 inline void masked_conv_v4(const ConvShape& s, const float* x, const float* w, float* y) {
   namespace lib = ::gm::GM_CUDA_NS;
-  lib::ConvShape c;
-  c.batch = s.N;
-  c.in_channels = s.C;
-  c.height = s.H;
-  c.width = s.W;
-  c.out_channels = s.K;
-  c.kernel_h = c.kernel_w = s.k;
-  c.pad_h = c.pad_w = s.k / 2;
-  c.out_h = s.H;
-  c.out_w = s.W;
-  c.mask_type = static_cast<int>(s.type_b ? MaskType::B : MaskType::A);
-  c.colour_groups = 1;
-  lib::conv_forward_direct<float>(lib::Exec{}, c, x, w, y);
+  Conv2dGeometry g;
+  g.batch = s.N;
+  g.in_channels = s.C;
+  g.height = s.H;
+  g.width = s.W;
+  g.out_channels = s.K;
+  g.kernel_h = g.kernel_w = s.k;
+  g.pad_h = g.pad_w = s.k / 2;
+  const ConvMask mask{s.type_b ? MaskType::B : MaskType::A, 1};
+  lib::conv_forward_direct<float>(lib::Exec{}, g, mask, x, w, y);
 }
 
 // The version the library launches (docs/kernel-lab.md): by construction, v4.

@@ -1,9 +1,9 @@
 // CudaBackend: the fused model kernels and the optimizer steps.
 #include <cmath>
 
-#include "engine/dispatch_target.h"
 #include "kernels/cuda/backend.h"
 #include "kernels/cuda/launch_fused.h"
+#include "kernels/dispatch_target.h"
 
 namespace gm::GM_CUDA_NS {
 
@@ -203,15 +203,10 @@ void CudaBackend::adam_update(const AdamStep& s, Tensor& param, const Tensor& gr
 
 void CudaBackend::sgd_update(const SgdStep& s, Tensor& param, const Tensor& grad,
                              Tensor& momentum_buffer) {
-  SgdArgs a;
-  a.lr = s.lr;
-  a.momentum = s.momentum;
-  a.weight_decay = s.weight_decay;
-  a.nesterov = s.nesterov;
   const Exec e = exec();
   dispatch_floating(param.dtype(), "sgd_update", [&](auto zero) {
     using T = decltype(zero);
-    GM_CUDA_NS::sgd_update<T>(e, a, mut<T>(param), ptr<T>(grad),
+    GM_CUDA_NS::sgd_update<T>(e, s, mut<T>(param), ptr<T>(grad),
                               momentum_buffer.defined() ? mut<T>(momentum_buffer) : nullptr,
                               param.numel());
   });

@@ -81,7 +81,7 @@ struct RowLstmStep {
       std::fill_n(cp, n, T(0));
     else
       std::copy_n(c_rows.at(r - 1, col), n, cp);
-    Backend::Gemm g;  // gates += W_aug [h_prev cols; 1], as lstm_scan accumulates
+    Gemm g;  // gates += W_aug [h_prev cols; 1], as lstm_scan accumulates
     g.m = 4 * hidden, g.n = batch, g.k = hidden * k + 1, g.beta = 1.0;
     w_aug.backend().gemm(g, w_aug, ss_cols, input_to_state.y);
     Tensor h_view = reshape(h, {groups, hidden / groups, batch});
