@@ -136,14 +136,16 @@ inline void masked_conv_v3(const ConvShape& s, const float* x, const float* w, f
 // cost of that generality against v2, and of not tiling against v3, read off the GPU timings.
 inline void masked_conv_v4(const ConvShape& s, const float* x, const float* w, float* y) {
   namespace lib = ::gm::GM_CUDA_NS;
-  Conv2dGeometry g;
-  g.batch = s.N;
-  g.in_channels = s.C;
-  g.height = s.H;
-  g.width = s.W;
-  g.out_channels = s.K;
-  g.kernel_h = g.kernel_w = s.k;
-  g.pad_h = g.pad_w = s.k / 2;
+  const Conv2dGeometry g{.batch = s.N,
+                         .in_channels = s.C,
+                         .height = s.H,
+                         .width = s.W,
+                         .out_channels = s.K,
+                         .kernel_h = s.k,
+                         .kernel_w = s.k,
+                         .stride = 1,
+                         .pad_h = s.k / 2,
+                         .pad_w = s.k / 2};
   const ConvMask mask{s.type_b ? MaskType::B : MaskType::A, 1};
   lib::conv_forward_direct<float>(lib::Exec{}, g, mask, x, w, y);
 }
