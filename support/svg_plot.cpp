@@ -1,4 +1,4 @@
-#include "benchmarks/svg_plot.h"
+#include "support/svg_plot.h"
 
 #include <fmt/format.h>
 

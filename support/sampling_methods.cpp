@@ -1,4 +1,4 @@
-#include "benchmarks/sampling_methods.h"
+#include "support/sampling_methods.h"
 
 #include "models/pixelcnn/fast_sampler.h"
 #include "models/pixelcnn/pixelcnn.h"
