@@ -1,4 +1,4 @@
-// CPU kernel benchmark on the layer shapes of pixelcnn-ref (shared/reference-models.md):
+// CPU kernel benchmark on the layer shapes of pixelcnn-ref (docs/reference-models.md):
 // achieved GFLOP/s of matmul (the 1x1 layers as GEMMs), conv2d and masked conv2d, forward and
 // backward (data and weight), each next to raw OpenBLAS sgemm measured in the same run on the
 // same GEMM shape and on a large square GEMM.
@@ -155,8 +155,7 @@ void bench_matmul(const Layer& layer, const Options& o, std::vector<Row>& rows) 
   const Tensor a = Tensor::uniform({M, K}, -1, 1, gen), b = Tensor::uniform({K, N}, -1, 1, gen);
   const Tensor dc = Tensor::uniform({M, N}, -1, 1, gen);
   Tensor c = Tensor::empty({M, N}), da = Tensor::empty({M, K}), db = Tensor::empty({K, N});
-  Backend::Gemm fwd{false, false, M, N, K}, bwd_data{true, false, K, N, M},
-      bwd_weight{false, true, M, K, N};
+  Gemm fwd{false, false, M, N, K}, bwd_data{true, false, K, N, M}, bwd_weight{false, true, M, K, N};
   be.gemm(fwd, a, b, c);
   be.gemm(bwd_data, a, dc, db);
   be.gemm(bwd_weight, dc, b, da);

@@ -1,8 +1,8 @@
-// bench_sampling: the sampling benchmark as its own binary (benchmarks/sampling_benchmark.h;
+// bench_sampling: the sampling benchmark as its own binary (support/sampling_benchmark.h;
 // also `genmodel bench sampling`). scripts/bench.sh runs it.
 #include <fmt/format.h>
 
-#include "benchmarks/sampling_benchmark.h"
+#include "support/sampling_benchmark.h"
 
 int main(int argc, char** argv) {
   gm::bench::SamplingOptions options;

@@ -1,5 +1,5 @@
 // bench_train_step: seconds per training step (forward + backward + Adam) of each reference
-// configuration (/work/shared/reference-models.md) on Fashion-MNIST batches, with peak memory.
+// configuration (docs/reference-models.md) on Fashion-MNIST batches, with peak memory.
 //
 // Memory: the backend interface has no allocator high-water mark, so peak memory is the
 // process's peak resident set size. Linux lets a process reset that peak (write 5 to

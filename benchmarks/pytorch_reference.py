@@ -2,7 +2,7 @@
 """PyTorch versions of genmodel's reference configurations, timed like ours.
 
 Builds pixelcnn-ref, rowlstm-ref, diaglstm-ref and vae-ref exactly as
-/work/shared/reference-models.md describes them (parameter counts are checked against
+docs/reference-models.md describes them (parameter counts are checked against
 genmodel's), times a training step (forward + backward + Adam, batch 32 of Fashion-MNIST)
 and the naive PixelCNN sampling loop (one full network pass per pixel), and, given the CSV
 files genmodel's benchmarks wrote in the same run, prints both side by side with the ratios

@@ -163,7 +163,7 @@ Sgd::Sgd(std::vector<NamedTensor> params, const SgdOptions& options)
 }
 
 void Sgd::update(size_t i, Tensor& param, const Tensor& grad, int64_t /*step*/) {
-  Backend::SgdStep s;
+  SgdStep s;
   s.lr = lr();
   s.momentum = options_.momentum;
   s.weight_decay = options_.weight_decay;
@@ -196,7 +196,7 @@ Adam::Adam(std::vector<NamedTensor> params, const AdamOptions& options, bool dec
 }
 
 void Adam::update(size_t i, Tensor& param, const Tensor& grad, int64_t step) {
-  Backend::AdamStep s;
+  AdamStep s;
   s.lr = lr();
   s.beta1 = options_.beta1;
   s.beta2 = options_.beta2;

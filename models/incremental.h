@@ -27,7 +27,7 @@ namespace gm::models::incremental {
 
 template <typename T>
 T relu(T x) {
-  return math::unary_forward(math::kRelu, x, T(0), T(1), T(0));
+  return math::unary_forward(UnaryOp::relu, x, T(0), T(1), T(0));
 }
 
 // The 256 values scale_images gives the pixel levels, so cached inputs are bit-identical to
@@ -157,7 +157,7 @@ struct PositionConv {
   }
   // y <- W_g col, then + bias (added after the GEMM, as the conv ops' broadcasting add does).
   void run() {
-    Backend::Gemm g;
+    Gemm g;
     g.m = out, g.n = batch, g.k = in * static_cast<int64_t>(taps.size());
     weight.backend().gemm(g, weight, col, y);
     if (bias.empty()) return;

@@ -34,7 +34,7 @@ class Module {
   int64_t parameter_count() const;
 
  protected:
-  // PyTorch's default: uniform(-1/sqrt(fan_in), 1/sqrt(fan_in)) (reference-models.md).
+  // PyTorch's default: uniform(-1/sqrt(fan_in), 1/sqrt(fan_in)) (docs/reference-models.md).
   Tensor add_parameter(const std::string& name, const Shape& shape, int64_t fan_in,
                        const Init& init);
   template <typename M, typename... Args>
@@ -78,7 +78,7 @@ class Conv2d : public Module {
   int64_t stride_, padding_;
 };
 
-// PixelCNN's masked convolution (kernel odd, "same" padding); see reference-models.md.
+// PixelCNN's masked convolution (kernel odd, "same" padding); see docs/reference-models.md.
 class MaskedConv2d : public Module {
  public:
   MaskedConv2d(int64_t in, int64_t out, int64_t kernel, MaskType type, int colour_groups,

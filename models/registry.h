@@ -1,6 +1,6 @@
 #pragma once
-// Models by configuration name ("pixelcnn-ref", "vae-ref-bin", ...): the names of
-// /work/shared/reference-models.md plus larger presets.
+// Models by configuration name ("pixelcnn-ref", "vae-ref-bin", ...): the reference
+// configurations of docs/reference-models.md plus larger presets.
 #include <functional>
 #include <memory>
 #include <string>

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The one command for the end-to-end benchmarks (issue 5; docs/sampling.md, docs/benchmarks.md):
+# The one command for the end-to-end benchmarks (docs/sampling.md, docs/benchmarks.md):
 #   1. bench_train_step: a training step of each reference configuration, on every device;
 #   2. bench_sampling: sampling time of every model family against image size, CSV + SVG plot;
 #   3. bench_sampling once more: 16 PixelCNN images of 28x28, naive fully measured, and fast;

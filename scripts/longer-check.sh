@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The models issue's longer check (docs/results.md): pixelcnn-ref and vae-ref trained 1000
+# The longer check of docs/results.md: pixelcnn-ref and vae-ref trained 1000
 # steps (batch 32, Adam 1e-3) on the CPU, evaluated on the first 1000 test images, sampled.
 # Run after scripts/test.sh or scripts/run.sh has built build/genmodel. Writes runs/longer-check/.
 set -euo pipefail

@@ -16,6 +16,7 @@
 #include <thread>
 
 #include "engine/io/safetensors.h"
+#include "tests/temp_dir.h"
 
 #ifndef GENMODEL_BINARY
 #error "tests/CMakeLists.txt passes the path of the genmodel binary as GENMODEL_BINARY"
@@ -49,17 +50,7 @@ inline Result genmodel(const std::string& args) {
   return run_command(std::string(GENMODEL_BINARY) + " " + args);
 }
 
-// A fresh folder for one test, removed afterwards.
-struct TempDir {
-  fs::path path;
-  explicit TempDir(const std::string& tag) {
-    path = fs::temp_directory_path() / fmt::format("genmodel-test-cli-{}-{}", tag, ::getpid());
-    fs::remove_all(path);
-    fs::create_directories(path);
-  }
-  ~TempDir() { fs::remove_all(path); }
-  std::string str(const std::string& name = "") const { return (path / name).string(); }
-};
+using test::TempDir;
 
 inline void write_idx(const fs::path& path, const std::vector<uint32_t>& dims,
                       const std::vector<uint8_t>& values) {

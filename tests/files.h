@@ -11,23 +11,11 @@
 #include <vector>
 
 #include "engine/error.h"
+#include "tests/temp_dir.h"
 
 namespace gm::test {
 
 namespace fs = std::filesystem;
-
-// A fresh folder under the system temp dir, removed with everything in it at scope exit.
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    static int counter = 0;
-    path =
-        fs::temp_directory_path() / fmt::format("genmodel-test-data-{}-{}", ::getpid(), counter++);
-    fs::create_directories(path);
-  }
-  ~TempDir() { fs::remove_all(path); }
-  std::string operator/(const std::string& name) const { return (path / name).string(); }
-};
 
 using Bytes = std::vector<uint8_t>;
 

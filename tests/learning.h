@@ -37,7 +37,7 @@ inline double mean_loss(models::Model& model, const Tensor& images, int64_t batc
   return total / static_cast<double>(n);
 }
 
-// `steps` Adam steps on consecutive batches of `images` (cycling), as in reference-models.md.
+// `steps` Adam steps on consecutive batches of `images` (cycling), as in docs/reference-models.md.
 inline LearningResult train_briefly(models::Model& model, const Tensor& images, int64_t steps,
                                     int64_t batch, double lr, uint64_t seed) {
   LearningResult r;

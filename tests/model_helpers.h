@@ -1,13 +1,17 @@
 #pragma once
-// Small helpers the model tests share: an init on the CPU, a parameter by name, random images.
+// Small helpers the model tests share: an init on the CPU, a parameter by name, random images,
+// a small PixelRNN.
 #include <catch2/catch.hpp>
 #include <functional>
 #include <memory>
 #include <string>
 
+#include <memory>
 #include "engine/random.h"
 #include "models/model.h"
 #include "models/nn.h"
+
+#include "models/pixelrnn/pixelrnn.h"
 #include "tests/support.h"
 
 namespace gm::test {
@@ -53,6 +57,30 @@ inline void check_same_on_every_device(
       require_close(ps[i].tensor.grad().to_vector<double>(),
                     qs[i].tensor.grad().to_vector<double>(), 1e-10, 1e-10, ps[i].name);
   }
+}
+
+// A PixelRNN small enough for exact checks: `channels` features, `hidden` LSTM units, a 7x7
+// input convolution and a head of `head` channels (`channels` when 0).
+inline pixelrnn::PixelRnnConfig small_pixelrnn_config(pixelrnn::Architecture a, int64_t channels,
+                                                      int64_t hidden, int layers = 2,
+                                                      int64_t head = 0) {
+  pixelrnn::PixelRnnConfig c;
+  c.name = a == pixelrnn::Architecture::row_lstm ? "small-rowlstm" : "small-diaglstm";
+  c.architecture = a;
+  c.channels = channels;
+  c.hidden = hidden;
+  c.layers = layers;
+  c.head_channels = head == 0 ? channels : head;
+  c.input_kernel = 7;
+  return c;
+}
+
+// The model of `c` on the CPU, initialised from `seed`.
+inline std::unique_ptr<pixelrnn::PixelRnn> make_pixelrnn(const pixelrnn::PixelRnnConfig& c,
+                                                         const models::ImageShape& shape,
+                                                         uint64_t seed, DType dtype = DType::f64) {
+  Generator gen(seed);
+  return std::make_unique<pixelrnn::PixelRnn>(c, shape, init_for(gen, dtype));
 }
 
 }  // namespace gm::test

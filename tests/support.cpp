@@ -1,6 +1,7 @@
 #include "tests/support.h"
 
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <functional>
 #include <mutex>
@@ -19,6 +20,15 @@ std::string not_selected_reason(Device d) {
   return fmt::format("not in GM_TEST_DEVICES={}", env);
 }
 }  // namespace
+
+void skip(const std::string& reason) {
+  if (const char* code = std::getenv("GM_TEST_SKIP_CODE")) {
+    fmt::print("skipped: {}\n", reason);
+    std::fflush(stdout);
+    std::exit(std::atoi(code));
+  }
+  WARN("skipped: " << reason);
+}
 
 std::vector<Device> test_devices() {
   std::vector<Device> devices;

@@ -15,6 +15,11 @@
 
 namespace gm::test {
 
+// Ends a test case that cannot run here (missing data, no GPU) with `reason`. Under ctest, which
+// sets GM_TEST_SKIP_CODE, the process exits with that code and ctest lists the case as skipped;
+// run by hand, the case warns and returns (call as `return skip(...)`).
+void skip(const std::string& reason);
+
 // Every device this build and machine can run: cpu always, cuda-emu when built, cuda when a
 // GPU is present. Unavailable ones are reported once with the reason (never silently skipped).
 std::vector<Device> test_devices();

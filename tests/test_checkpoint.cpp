@@ -16,29 +16,15 @@
 #include "engine/io/safetensors.h"
 #include "engine/optim.h"
 #include "tests/support.h"
+#include "tests/temp_dir.h"
 
 using namespace gm;
 using Catch::Matchers::Contains;
 namespace fs = std::filesystem;
 
-namespace {
+using test::TempDir;
 
-// A fresh directory per test case, removed afterwards.
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    static int counter = 0;  // test-local: unique names within this process
-    path = fs::temp_directory_path() /
-           fmt::format("genmodel_test_checkpoint_{}_{}", ::getpid(), counter++);
-    fs::remove_all(path);
-    fs::create_directories(path);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-  fs::path operator/(const std::string& name) const { return path / name; }
-};
+namespace {
 
 std::string read_bytes(const fs::path& path) {
   std::ifstream in(path, std::ios::binary);

@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "engine/io/safetensors.h"
+#include "tests/temp_dir.h"
 
 #include "tests/cli_helpers.h"
 
@@ -65,7 +66,7 @@ TEST_CASE("cli: usage errors exit with 2 and say what is wrong") {
 }
 
 TEST_CASE("cli: library errors are one line 'error: ...' with exit code 1") {
-  TempDir dir("errors");
+  TempDir dir;
   Result r = genmodel("eval --checkpoint " + dir.str("missing.safetensors"));
   CHECK(r.code == 1);
   CHECK_THAT(r.output, Contains("error: checkpoint") && Contains("does not exist"));
@@ -88,7 +89,7 @@ TEST_CASE("cli: list shows models and devices, gradcheck of an op passes") {
 }
 
 TEST_CASE("cli: bench sampling writes CSV and SVG and checks its options before timing") {
-  TempDir dir("bench");
+  TempDir dir;
   Result r = genmodel(fmt::format(
       "bench sampling --sizes 4,6 --batches 2 --methods pixelcnn-naive,pixelcnn-fast,vae "
       "--devices cpu --budget 10 --csv {} --svg {}",
@@ -123,7 +124,7 @@ TEST_CASE("cli: gradcheck of a whole model prints one row per parameter tensor")
 }
 
 TEST_CASE("cli: train, resume bit for bit, eval and sample on a tiny data set") {
-  TempDir dir("train");
+  TempDir dir;
   const std::string data = make_tiny_data(dir);
   const std::string common = fmt::format(
       "train --model {} --data {} --batch 8 --train-limit 40 --seed 3 --eval-every 3 "
@@ -187,7 +188,7 @@ TEST_CASE("cli: train, resume bit for bit, eval and sample on a tiny data set") 
 }
 
 TEST_CASE("cli: eval of a VAE reports the ELBO and the importance-weighted estimate") {
-  TempDir dir("vae");
+  TempDir dir;
   Result train =
       genmodel(fmt::format("train --model vae-ref --data {} --batch 8 --steps 2 --out {}",
                            make_tiny_data(dir), dir.str("run")));
@@ -260,7 +261,7 @@ TEST_CASE("cli: pixelcnnpp-small trains, evaluates and samples from the command 
 TEST_CASE(
     "cli: a diverging run stops at the first non-finite loss and keeps the last good "
     "checkpoint") {
-  TempDir dir("nan");
+  TempDir dir;
   // lr 1e38 makes Adam's first step put the weights near float32's maximum: the next forward
   // pass overflows to inf/NaN.
   Result r =

@@ -159,7 +159,7 @@ TEST_CASE("cuda-emu: our tiled GEMM matches BLAS for every transpose, batch and 
   for (CudaGemm tile : {CudaGemm::tiled64, CudaGemm::tiled32}) {
     guard.emu.set_gemm(tile);
     for (int trans = 0; trans < 4; ++trans) {
-      Backend::Gemm g;
+      Gemm g;
       g.trans_a = trans & 1;
       g.trans_b = trans & 2;
       g.m = 37;
@@ -314,7 +314,7 @@ TEST_CASE("cuda-emu: optimizer steps match the CPU", "[cuda]") {
     compare_floats("adam", 1e-6, 1e-13, [decoupled](Device d, DType dt) {
       Tensor p = input({131}, -1, 1, dt, d, 31), m = input({131}, -0.1, 0.1, dt, d, 32),
              v = input({131}, 0, 0.01, dt, d, 33);
-      Backend::AdamStep s;
+      AdamStep s;
       s.lr = 0.01;
       s.weight_decay = 0.1;
       s.decoupled = decoupled;
@@ -327,7 +327,7 @@ TEST_CASE("cuda-emu: optimizer steps match the CPU", "[cuda]") {
     compare_floats("sgd", 1e-6, 1e-13, [variant](Device d, DType dt) {
       Tensor p = input({131}, -1, 1, dt, d, 35);
       Tensor buf = variant == 0 ? Tensor() : input({131}, -0.1, 0.1, dt, d, 36);
-      Backend::SgdStep s;
+      SgdStep s;
       s.lr = 0.05;
       s.weight_decay = 0.01;
       s.momentum = variant == 0 ? 0.0 : 0.9;

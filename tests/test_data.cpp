@@ -23,7 +23,7 @@ using namespace gm::test;
 namespace fs = std::filesystem;
 using Catch::Matchers::Contains;
 
-namespace {
+using test::TempDir;
 
 // An IDX file of unsigned bytes: magic, big-endian dims, then `values` (or `count` values
 // i * 7 mod 256 when none are given).
@@ -167,10 +167,10 @@ TEST_CASE("data sources parse from the command line's forms") {
 
 TEST_CASE("the real Fashion-MNIST loads: 60000 + 10000 images of 28x28, labels 0..9") {
   if (!fs::is_directory(kFashionMnistDir)) {
-    WARN("skipped: " << kFashionMnistDir
-                     << " is missing (install the Debian package dataset-fashion-mnist with "
-                        "scripts/setup.sh)");
-    return;
+    return test::skip(
+        fmt::format("{} is missing (install the Debian package "
+                    "dataset-fashion-mnist with scripts/setup.sh)",
+                    kFashionMnistDir));
   }
   DataSplits s = load_data(parse_data_source("fashion-mnist"));
   REQUIRE(s.train.images.shape() == Shape{60000, 1, 28, 28});

@@ -34,7 +34,7 @@ PixelCnnConfig tiny_config(int64_t filters, int64_t hidden, int64_t head) {
 }
 
 // ---- the oracle: which inputs stacked masks can reach, from the mask rules alone
-// (reference-models.md), with the image border cutting paths (zero padding carries nothing).
+// (docs/reference-models.md), with the image border cutting paths (zero padding carries nothing).
 using Inputs = std::bitset<256>;          // one bit per input position (channel, row, col)
 using FeatureDeps = std::vector<Inputs>;  // per (group, row, col) of a feature map
 

@@ -10,6 +10,7 @@
 #include "models/pixelrnn/pixelrnn.h"
 #include "models/pixelrnn/skew.h"
 #include "models/registry.h"
+#include "tests/model_helpers.h"
 #include "tests/support.h"
 
 using namespace gm;
@@ -18,6 +19,9 @@ using gm::test::OpCase;
 using pixelrnn::Architecture;
 using pixelrnn::PixelRnn;
 using pixelrnn::PixelRnnConfig;
+
+using test::make_pixelrnn;
+using test::small_pixelrnn_config;
 
 namespace {
 
@@ -161,24 +165,6 @@ TEST_CASE("the Row LSTM's 1x3 mask-B kernel sees the left and centre taps only",
 
 namespace {
 
-PixelRnnConfig tiny_config(Architecture a, int64_t channels, int64_t hidden, int layers = 2) {
-  PixelRnnConfig c;
-  c.name = a == Architecture::row_lstm ? "tiny-rowlstm" : "tiny-diaglstm";
-  c.architecture = a;
-  c.channels = channels;
-  c.hidden = hidden;
-  c.layers = layers;
-  c.head_channels = channels;
-  c.input_kernel = 7;
-  return c;
-}
-
-std::unique_ptr<PixelRnn> make_tiny(const PixelRnnConfig& c, const models::ImageShape& shape,
-                                    uint64_t seed, DType dtype = DType::f64) {
-  Generator gen(seed);
-  return std::make_unique<PixelRnn>(c, shape, nn::Init{Device::cpu(), dtype, &gen});
-}
-
 // What the architecture claims, computed from its definition alone (grey images): fields[q]
 // is the set of pixels that the features at position q depend on, positions in raster order.
 using Fields = std::vector<std::vector<bool>>;
@@ -250,9 +236,9 @@ TEST_CASE(
     "[pixelrnn][autoregressive]") {
   const models::ImageShape shape{1, 6, 7};
   for (Architecture a : {Architecture::row_lstm, Architecture::diagonal_bilstm}) {
-    const PixelRnnConfig cfg = tiny_config(a, 8, 4);
+    const PixelRnnConfig cfg = small_pixelrnn_config(a, 8, 4);
     INFO(cfg.name);
-    auto model = make_tiny(cfg, shape, 3);
+    auto model = make_pixelrnn(cfg, shape, 3);
     const models::LogitsFn f = [&](const Tensor& x) { return model->logits(x); };
     const std::vector<models::ReceptiveField> fields =
         models::receptive_fields(f, shape, all_positions(shape));
@@ -274,8 +260,8 @@ TEST_CASE(
 TEST_CASE("Row LSTM sees a triangle above, Diagonal BiLSTM the whole context but one pixel",
           "[pixelrnn][autoregressive]") {
   const models::ImageShape shape{1, 6, 7};
-  auto row = make_tiny(tiny_config(Architecture::row_lstm, 8, 4), shape, 4);
-  auto diag = make_tiny(tiny_config(Architecture::diagonal_bilstm, 8, 4), shape, 4);
+  auto row = make_pixelrnn(small_pixelrnn_config(Architecture::row_lstm, 8, 4), shape, 4);
+  auto diag = make_pixelrnn(small_pixelrnn_config(Architecture::diagonal_bilstm, 8, 4), shape, 4);
   const models::LogitsFn row_f = [&](const Tensor& x) { return row->logits(x); };
   const models::LogitsFn diag_f = [&](const Tensor& x) { return diag->logits(x); };
   for (const models::Position& t : all_positions(shape)) {
@@ -313,9 +299,9 @@ TEST_CASE("PixelRNN colour: no leaks, and each colour sees the earlier colours o
   models::ProbeOptions probe;
   probe.repeats = 3;  // fewer channels per colour group: more random inputs against dead ReLUs
   for (Architecture a : {Architecture::row_lstm, Architecture::diagonal_bilstm}) {
-    const PixelRnnConfig cfg = tiny_config(a, 12, 6);
+    const PixelRnnConfig cfg = small_pixelrnn_config(a, 12, 6);
     INFO(cfg.name);
-    auto model = make_tiny(cfg, shape, 5);
+    auto model = make_pixelrnn(cfg, shape, 5);
     const models::LogitsFn f = [&](const Tensor& x) { return model->logits(x); };
     const models::AutoregressiveCheck check = models::check_autoregressive(f, shape, probe);
     INFO(check.summary());
@@ -337,7 +323,7 @@ TEST_CASE("PixelRNN rows are causal: the top rows alone give the same logits",
   Generator gen(9);
   const Tensor x = Tensor::uniform({2, 1, 5, 6}, -1, 1, gen, DType::f64);
   for (Architecture a : {Architecture::row_lstm, Architecture::diagonal_bilstm}) {
-    auto model = make_tiny(tiny_config(a, 6, 3), shape, 8);
+    auto model = make_pixelrnn(small_pixelrnn_config(a, 6, 3), shape, 8);
     NoGradGuard no_grad;
     const Tensor full = model->logits(x);
     for (int64_t rows = 1; rows <= 5; ++rows) {
@@ -355,7 +341,7 @@ TEST_CASE("print the pictures of docs/pixelrnn.md", "[.][docs]") {
   const models::ImageShape shape{1, 8, 20};
   const models::Position target{6, 10, 0};
   for (Architecture a : {Architecture::row_lstm, Architecture::diagonal_bilstm}) {
-    auto model = make_tiny(tiny_config(a, 8, 4), shape, 12);
+    auto model = make_pixelrnn(small_pixelrnn_config(a, 8, 4), shape, 12);
     const models::LogitsFn f = [&](const Tensor& x) { return model->logits(x); };
     const models::ReceptiveField rf = models::receptive_field(f, shape, target);
     std::cout << model->config_name() << ", 2 layers, target " << models::position_str(target)

@@ -8,6 +8,7 @@
 #include "models/pixelrnn/pixelrnn.h"
 #include "models/registry.h"
 #include "tests/learning.h"
+#include "tests/model_helpers.h"
 #include "tests/support.h"
 
 using namespace gm;
@@ -15,26 +16,10 @@ using pixelrnn::Architecture;
 using pixelrnn::PixelRnn;
 using pixelrnn::PixelRnnConfig;
 
+using test::make_pixelrnn;
+using test::small_pixelrnn_config;
+
 namespace {
-
-PixelRnnConfig small_config(Architecture a, int64_t channels, int64_t hidden, int layers,
-                            int64_t head) {
-  PixelRnnConfig c;
-  c.name = a == Architecture::row_lstm ? "small-rowlstm" : "small-diaglstm";
-  c.architecture = a;
-  c.channels = channels;
-  c.hidden = hidden;
-  c.layers = layers;
-  c.head_channels = head;
-  c.input_kernel = 7;
-  return c;
-}
-
-std::unique_ptr<PixelRnn> make(const PixelRnnConfig& c, const models::ImageShape& shape,
-                               uint64_t seed, DType dtype) {
-  Generator gen(seed);
-  return std::make_unique<PixelRnn>(c, shape, nn::Init{Device::cpu(), dtype, &gen});
-}
 
 // The parameter count of a configuration, term by term (PyTorch counts: masked kernels keep
 // their masked weights, every convolution has a bias).
@@ -98,8 +83,9 @@ TEST_CASE("the reference PixelRNNs are grey only, with a message saying what to 
   REQUIRE_THROWS_WITH(models::make_model("rowlstm-ref", {3, 28, 28}, init),
                       Catch::Contains("grey") && Catch::Contains("rowlstm-large"));
   // Colour groups need every channel count to split three ways.
-  REQUIRE_THROWS_WITH(PixelRnn(small_config(Architecture::row_lstm, 8, 6, 1, 6), {3, 5, 5}, init),
-                      Catch::Contains("multiples of 3"));
+  REQUIRE_THROWS_WITH(
+      PixelRnn(small_pixelrnn_config(Architecture::row_lstm, 8, 6, 1, 6), {3, 5, 5}, init),
+      Catch::Contains("multiples of 3"));
 }
 
 TEST_CASE("PixelRNN whole-model gradient check (float64, tiny)", "[pixelrnn][gradcheck]") {
@@ -112,9 +98,9 @@ TEST_CASE("PixelRNN whole-model gradient check (float64, tiny)", "[pixelrnn][gra
   for (const Case& c : {Case{Architecture::row_lstm, {1, 5, 5}, 4, 2, 4},
                         Case{Architecture::diagonal_bilstm, {1, 5, 5}, 4, 2, 4},
                         Case{Architecture::diagonal_bilstm, {3, 4, 4}, 3, 3, 3}}) {
-    const PixelRnnConfig cfg = small_config(c.arch, c.channels, c.hidden, 2, c.head);
+    const PixelRnnConfig cfg = small_pixelrnn_config(c.arch, c.channels, c.hidden, 2, c.head);
     INFO(cfg.name << " with " << c.shape.channels << " channel(s)");
-    auto model = make(cfg, c.shape, 21, DType::f64);
+    auto model = make_pixelrnn(cfg, c.shape, 21, DType::f64);
     const Tensor images = random_images({2, c.shape.channels, c.shape.height, c.shape.width}, 22);
     const GradcheckReport report = models::gradcheck_parameters(model->parameters(), [&] {
       Generator gen(0);  // unused by PixelRNN's loss: it is deterministic
@@ -130,7 +116,7 @@ TEST_CASE("PixelRNN sampling is seeded and follows the model's own conditionals"
   for (Architecture a : {Architecture::row_lstm, Architecture::diagonal_bilstm}) {
     for (int64_t channels : {int64_t{1}, int64_t{3}}) {
       const models::ImageShape shape{channels, 4, 5};
-      auto model = make(small_config(a, 6, 3, 1, 6), shape, 31, DType::f64);
+      auto model = make_pixelrnn(small_pixelrnn_config(a, 6, 3, 1, 6), shape, 31, DType::f64);
       INFO(model->config_name() << " with " << channels << " channel(s)");
       Generator g1(5), g2(5), g3(6);
       const Tensor s1 = model->sample(3, 1.0, g1);
@@ -167,7 +153,7 @@ namespace {
 // learning rate of 1e-2 (the reference 1e-3 needs hundreds of steps to get this far).
 void check_learns_fashion_mnist(Architecture a) {
   const Tensor images = gm::test::fashion_mnist_images(256);
-  auto model = make(small_config(a, 16, 8, 1, 32), {1, 28, 28}, 41, DType::f32);
+  auto model = make_pixelrnn(small_pixelrnn_config(a, 16, 8, 1, 32), {1, 28, 28}, 41, DType::f32);
   const gm::test::LearningResult r =
       gm::test::train_briefly(*model, images, /*steps=*/25, /*batch=*/32, 1e-2, 42);
   WARN(model->config_name() << " learning: " << r.initial << " -> " << r.final << " nats/image");

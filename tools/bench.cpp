@@ -1,8 +1,8 @@
-// `genmodel bench sampling`: the sampling benchmark of benchmarks/sampling_benchmark.h (the same
+// `genmodel bench sampling`: the sampling benchmark of support/sampling_benchmark.h (the same
 // code as the bench_sampling binary that scripts/bench.sh runs).
 #include <memory>
 
-#include "benchmarks/sampling_benchmark.h"
+#include "support/sampling_benchmark.h"
 #include "tools/commands.h"
 
 namespace gm::tools {

@@ -1,6 +1,6 @@
 #pragma once
 // The figures of `score`, `outliers` and `classify`, as SVG text: overlaid histograms of
-// per-image scores and a confusion matrix. (benchmarks/svg_plot.h draws log-log line plots;
+// per-image scores and a confusion matrix. (engine/io/svg_plot.h draws log-log line plots;
 // these are the two chart types the density-model commands need.)
 #include <string>
 #include <vector>

@@ -133,7 +133,7 @@ inline void gemm_v3(int M, int N, int K, const float* a, const float* b, float* 
 // for the transposes, 64-bit offsets), to be read off the GPU timings.
 inline void gemm_v4(int M, int N, int K, const float* a, const float* b, float* c) {
   namespace lib = ::gm::GM_CUDA_NS;
-  lib::GemmShape s;
+  ::gm::Gemm s;
   s.m = M;
   s.n = N;
   s.k = K;

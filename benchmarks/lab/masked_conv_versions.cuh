@@ -136,19 +136,18 @@ inline void masked_conv_v3(const ConvShape& s, const float* x, const float* w, f
 // cost of that generality against v2, and of not tiling against v3, read off the GPU timings.
 inline void masked_conv_v4(const ConvShape& s, const float* x, const float* w, float* y) {
   namespace lib = ::gm::GM_CUDA_NS;
-  lib::ConvShape c;
-  c.batch = s.N;
-  c.in_channels = s.C;
-  c.height = s.H;
-  c.width = s.W;
-  c.out_channels = s.K;
-  c.kernel_h = c.kernel_w = s.k;
-  c.pad_h = c.pad_w = s.k / 2;
-  c.out_h = s.H;
-  c.out_w = s.W;
-  c.mask_type = static_cast<int>(s.type_b ? MaskType::B : MaskType::A);
-  c.colour_groups = 1;
-  lib::conv_forward_direct<float>(lib::Exec{}, c, x, w, y);
+  const Conv2dGeometry g{.batch = s.N,
+                         .in_channels = s.C,
+                         .height = s.H,
+                         .width = s.W,
+                         .out_channels = s.K,
+                         .kernel_h = s.k,
+                         .kernel_w = s.k,
+                         .stride = 1,
+                         .pad_h = s.k / 2,
+                         .pad_w = s.k / 2};
+  const ConvMask mask{s.type_b ? MaskType::B : MaskType::A, 1};
+  lib::conv_forward_direct<float>(lib::Exec{}, g, mask, x, w, y);
 }
 
 // The version the library launches (docs/kernel-lab.md): by construction, v4.

@@ -8,7 +8,7 @@ namespace {
 
 // C = op(A) op(B) for 2-D tensors, not recorded.
 Tensor gemm2d(const Tensor& a, bool trans_a, const Tensor& b, bool trans_b) {
-  Backend::Gemm g;
+  Gemm g;
   g.trans_a = trans_a;
   g.trans_b = trans_b;
   g.m = trans_a ? a.size(1) : a.size(0);

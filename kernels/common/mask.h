@@ -1,6 +1,6 @@
 #pragma once
-// Mask geometry of PixelCNN's masked convolutions (reference-models.md, "Notation"), defined
-// once for every backend and for the tests' oracle.
+// Mask geometry of PixelCNN's masked convolutions (docs/reference-models.md, "How the layers are
+// written"), defined once for every backend and for the tests' oracle.
 //
 // Pixels are generated in raster order, so output pixel (r, c) may only depend on input pixels
 // before it: every row above, and on its own row the pixels to its left. Seen from the kernel,
@@ -16,7 +16,7 @@
 #include <string>
 
 #include "kernels/common/hd.h"
-#include "kernels/common/mask_type.h"
+#include "kernels/common/op_types.h"
 
 namespace gm::mask {
 

@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "kernels/common/hd.h"
+#include "kernels/common/op_types.h"
 
 namespace gm::math {
 
@@ -38,49 +39,32 @@ GM_HD T softplus(T x) {
   return (x > T(0) ? x : T(0)) + log1p(exp(-(x > T(0) ? x : -x)));
 }
 
-// Op codes mirror gm::UnaryOp (engine/backend.h); kept as ints so this header stays free of
-// engine types and compiles for the device.
-enum UnaryCode : int {
-  kNeg,
-  kExp,
-  kLog,
-  kTanh,
-  kSigmoid,
-  kRelu,
-  kElu,
-  kSoftplus,
-  kSquare,
-  kSqrt,
-  kAbs,
-  kAffine
-};
-
 template <typename T>
-GM_HD T unary_forward(int op, T x, T alpha, T scale, T shift) {
+GM_HD T unary_forward(UnaryOp op, T x, T alpha, T scale, T shift) {
   switch (op) {
-    case kNeg:
+    case UnaryOp::neg:
       return -x;
-    case kExp:
+    case UnaryOp::exp:
       return exp(x);
-    case kLog:
+    case UnaryOp::log:
       return log(x);
-    case kTanh:
+    case UnaryOp::tanh:
       return tanh(x);
-    case kSigmoid:
+    case UnaryOp::sigmoid:
       return sigmoid(x);
-    case kRelu:
+    case UnaryOp::relu:
       return x > T(0) ? x : T(0);
-    case kElu:
+    case UnaryOp::elu:
       return x > T(0) ? x : alpha * expm1(x);
-    case kSoftplus:
+    case UnaryOp::softplus:
       return softplus(x);
-    case kSquare:
+    case UnaryOp::square:
       return x * x;
-    case kSqrt:
+    case UnaryOp::sqrt:
       return sqrt(x);
-    case kAbs:
+    case UnaryOp::abs:
       return x < T(0) ? -x : x;
-    case kAffine:
+    case UnaryOp::affine:
       return x * scale + shift;
   }
   return T(0);
@@ -88,48 +72,46 @@ GM_HD T unary_forward(int op, T x, T alpha, T scale, T shift) {
 
 // dy * f'(x), given x and y = f(x).
 template <typename T>
-GM_HD T unary_backward(int op, T x, T y, T dy, T alpha, T scale) {
+GM_HD T unary_backward(UnaryOp op, T x, T y, T dy, T alpha, T scale) {
   switch (op) {
-    case kNeg:
+    case UnaryOp::neg:
       return -dy;
-    case kExp:
+    case UnaryOp::exp:
       return dy * y;
-    case kLog:
+    case UnaryOp::log:
       return dy / x;
-    case kTanh:
+    case UnaryOp::tanh:
       return dy * (T(1) - y * y);
-    case kSigmoid:
+    case UnaryOp::sigmoid:
       return dy * y * (T(1) - y);
-    case kRelu:
+    case UnaryOp::relu:
       return x > T(0) ? dy : T(0);
-    case kElu:
+    case UnaryOp::elu:
       return x > T(0) ? dy : dy * (y + alpha);
-    case kSoftplus:
+    case UnaryOp::softplus:
       return dy * sigmoid(x);
-    case kSquare:
+    case UnaryOp::square:
       return dy * T(2) * x;
-    case kSqrt:
+    case UnaryOp::sqrt:
       return dy / (T(2) * y);
-    case kAbs:
+    case UnaryOp::abs:
       return x > T(0) ? dy : (x < T(0) ? -dy : T(0));
-    case kAffine:
+    case UnaryOp::affine:
       return dy * scale;
   }
   return T(0);
 }
 
-enum BinaryCode : int { kAdd, kSub, kMul, kDiv };
-
 template <typename T>
-GM_HD T binary_forward(int op, T a, T b) {
+GM_HD T binary_forward(BinaryOp op, T a, T b) {
   switch (op) {
-    case kAdd:
+    case BinaryOp::add:
       return a + b;
-    case kSub:
+    case BinaryOp::sub:
       return a - b;
-    case kMul:
+    case BinaryOp::mul:
       return a * b;
-    case kDiv:
+    case BinaryOp::div:
       return a / b;
   }
   return T(0);

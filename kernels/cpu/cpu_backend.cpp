@@ -30,6 +30,8 @@ void CpuBackend::copy_within(void* dst, const void* src, size_t n) {
   std::memmove(dst, src, n);
 }
 
+void CpuBackend::synchronize() {}
+
 void CpuBackend::fill(Tensor& y, double value) {
   dispatch_any(y.dtype(), [&](auto zero) {
     using T = decltype(zero);

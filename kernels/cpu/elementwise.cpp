@@ -21,19 +21,17 @@ namespace gm {
 namespace {
 constexpr int64_t kParallelThreshold = 32768;  // below this, threads cost more than they save
 
-// Calls fn(std::integral_constant<int, code>) for a runtime code in [0, count).
-template <int Count, typename Fn, int Code = 0>
-void with_op(int code, Fn&& fn) {
+// Calls fn(std::integral_constant<Op, op>) for a runtime op, one of the Count ops of its enum.
+template <typename Op, int Count, typename Fn, int Code = 0>
+void with_op(Op op, Fn&& fn) {
   if constexpr (Code < Count) {
-    if (code == Code) {
-      fn(std::integral_constant<int, Code>{});
+    if (op == static_cast<Op>(Code)) {
+      fn(std::integral_constant<Op, static_cast<Op>(Code)>{});
       return;
     }
-    with_op<Count, Fn, Code + 1>(code, std::forward<Fn>(fn));
+    with_op<Op, Count, Fn, Code + 1>(op, std::forward<Fn>(fn));
   }
 }
-constexpr int kUnaryOps = math::kAffine + 1;
-constexpr int kBinaryOps = math::kDiv + 1;
 
 // One broadcast dimension after merging: its size and each operand's element stride (0 where
 // the operand is broadcast along it).
@@ -75,7 +73,7 @@ std::vector<BroadcastDim> merged_broadcast(const Shape& ys, const Shape& as, con
 // out[j] = op(a[j * la], b[j * lb]) for j < len. After merged_broadcast the innermost strides
 // of contiguous tensors are 0 (broadcast) or 1, so each of the four cases is a plain loop with
 // constant strides that the compiler vectorises.
-template <int Op, typename T>
+template <BinaryOp Op, typename T>
 void binary_row(const T* a, int64_t la, const T* b, int64_t lb, T* out, int64_t len) {
   auto run = [&](auto a_step, auto b_step) {
     for (int64_t j = 0; j < len; ++j)
@@ -102,7 +100,7 @@ void CpuBackend::unary(UnaryOp op, const UnaryParams& p, const Tensor& x, Tensor
     const T alpha = static_cast<T>(p.alpha), scale = static_cast<T>(p.scale),
             shift = static_cast<T>(p.shift);
     const int64_t n = x.numel();
-    with_op<kUnaryOps>(static_cast<int>(op), [&](auto code) {
+    with_op<UnaryOp, kUnaryOpCount>(op, [&](auto code) {
 #pragma omp parallel for if (n > kParallelThreshold)
       for (int64_t i = 0; i < n; ++i)
         ys[i] = math::unary_forward(code(), xs[i], alpha, scale, shift);
@@ -120,7 +118,7 @@ void CpuBackend::unary_backward(UnaryOp op, const UnaryParams& p, const Tensor& 
     T* dxs = static_cast<T*>(dx.raw());
     const T alpha = static_cast<T>(p.alpha), scale = static_cast<T>(p.scale);
     const int64_t n = x.numel();
-    with_op<kUnaryOps>(static_cast<int>(op), [&](auto code) {
+    with_op<UnaryOp, kUnaryOpCount>(op, [&](auto code) {
 #pragma omp parallel for if (n > kParallelThreshold)
       for (int64_t i = 0; i < n; ++i)
         dxs[i] = math::unary_backward(code(), xs[i], ys[i], dys[i], alpha, scale);
@@ -137,7 +135,7 @@ void CpuBackend::binary(BinaryOp op, const Tensor& a, const Tensor& b, Tensor& y
     const int64_t n = y.numel();
     if (n == 0) return;
     const std::vector<BroadcastDim> dims = merged_broadcast(y.shape(), a.shape(), b.shape());
-    with_op<kBinaryOps>(static_cast<int>(op), [&](auto code) {
+    with_op<BinaryOp, kBinaryOpCount>(op, [&](auto code) {
       if (dims.empty()) {  // a single element
         ys[0] = math::binary_forward(code(), as[0], bs[0]);
         return;

@@ -6,10 +6,10 @@
 #include <cmath>
 #include <vector>
 
-#include "engine/dispatch_target.h"
 #include "kernels/common/philox.h"
 #include "kernels/common/softmax_math.h"
 #include "kernels/cpu/cpu_backend.h"
+#include "kernels/dispatch_target.h"
 
 namespace gm {
 

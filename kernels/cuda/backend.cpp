@@ -16,10 +16,6 @@ namespace gm {
 
 namespace GM_CUDA_NS {
 
-// The kernels' fixed-size dimension arrays (kernels/cuda/launch.h) must hold every tensor rank
-// the engine allows.
-static_assert(kMaxDims == ::gm::kMaxDims, "kernels/cuda/launch.h kMaxDims != engine's kMaxDims");
-
 namespace {
 
 constexpr bool kEmulated = GM_CUDA_EMU;
@@ -170,17 +166,8 @@ void CudaBackend::fill_normal(Tensor& y, uint64_t seed, uint64_t offset, double 
 }
 
 void CudaBackend::strided_copy(const Tensor& src, Tensor& dst, const StridedCopy& box) {
-  Box b;
-  b.ndim = box.ndim;
-  for (int d = 0; d < box.ndim; ++d) {
-    b.extent[d] = box.extent[static_cast<size_t>(d)];
-    b.src_stride[d] = box.src_stride[static_cast<size_t>(d)];
-    b.dst_stride[d] = box.dst_stride[static_cast<size_t>(d)];
-  }
-  b.src_offset = box.src_offset;
-  b.dst_offset = box.dst_offset;
   GM_CUDA_NS::strided_copy(exec(), static_cast<int>(dtype_size(src.dtype())), src.raw(), dst.raw(),
-                           b);
+                           box);
   launched("strided_copy");
 }
 

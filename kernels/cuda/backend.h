@@ -7,12 +7,28 @@
 // dtype, unpacks tensors into pointers and shapes, and calls a launcher of launch.h.
 #include <memory>
 #include <string>
+#include <type_traits>
 
 #include "kernels/cuda/allocator.h"
 #include "kernels/cuda/cuda_backend.h"
 #include "kernels/cuda/launch.h"
 
 namespace gm::GM_CUDA_NS {
+
+// A launcher's argument from a backend entry's: a tensor becomes its T pointer (null where it is
+// undefined, an absent optional input), anything else passes unchanged.
+template <typename T>
+const T* device_arg(const Tensor& t) {
+  return t.defined() ? static_cast<const T*>(t.raw()) : nullptr;
+}
+template <typename T>
+T* device_arg(Tensor& t) {
+  return t.defined() ? static_cast<T*>(t.raw()) : nullptr;
+}
+template <typename T, typename V>
+std::enable_if_t<!std::is_same_v<std::remove_cvref_t<V>, Tensor>, V> device_arg(V v) {
+  return v;
+}
 
 class CudaBackend final : public CudaBackendBase {
  public:
@@ -23,72 +39,18 @@ class CudaBackend final : public CudaBackendBase {
 
   std::string name() const override { return name_; }
 
-  void* allocate(size_t bytes) override;
-  void deallocate(void* ptr, size_t bytes) override;
-  void copy_from_host(void* dst, const void* host_src, size_t bytes) override;
-  void copy_to_host(void* host_dst, const void* src, size_t bytes) override;
-  void copy_within(void* dst, const void* src, size_t bytes) override;
-  void synchronize() override;
-
-  void fill(Tensor& y, double value) override;
-  void arange(Tensor& y) override;
-  void cast(const Tensor& x, Tensor& y) override;
-  void fill_uniform(Tensor& y, uint64_t seed, uint64_t offset, double low, double high) override;
-  void fill_normal(Tensor& y, uint64_t seed, uint64_t offset, double mean, double stddev) override;
-  void strided_copy(const Tensor& src, Tensor& dst, const StridedCopy& box) override;
-
-  void unary(UnaryOp op, const UnaryParams& p, const Tensor& x, Tensor& y) override;
-  void unary_backward(UnaryOp op, const UnaryParams& p, const Tensor& x, const Tensor& y,
-                      const Tensor& dy, Tensor& dx) override;
-  void binary(BinaryOp op, const Tensor& a, const Tensor& b, Tensor& y) override;
-  void sum_axis(const Tensor& x, Tensor& y, int64_t outer, int64_t n, int64_t inner) override;
-  void axpy(double alpha, const Tensor& x, Tensor& y) override;
-
-  void gemm(const Gemm& g, const Tensor& a, const Tensor& b, Tensor& c) override;
-
-  void conv2d_forward(const Conv2dGeometry& g, const ConvMask& mask, const Tensor& x,
-                      const Tensor& w, Tensor& y) override;
-  void conv2d_backward_data(const Conv2dGeometry& g, const ConvMask& mask, const Tensor& dy,
-                            const Tensor& w, Tensor& dx) override;
-  void conv2d_backward_weight(const Conv2dGeometry& g, const ConvMask& mask, const Tensor& x,
-                              const Tensor& dy, Tensor& dw) override;
-
-  void softmax_xent_forward(const Tensor& logits, const Tensor& target, Tensor& nll) override;
-  void softmax_xent_backward(const Tensor& logits, const Tensor& target, const Tensor& dnll,
-                             Tensor& dlogits) override;
-  void sample_categorical(const Tensor& logits, double temperature, uint64_t seed, uint64_t offset,
-                          Tensor& out) override;
-  void lstm_cell_forward(const Tensor& gates, const Tensor& c_prev, Tensor& h, Tensor& c) override;
-  void lstm_cell_backward(const Tensor& gates, const Tensor& c_prev, const Tensor& c,
-                          const Tensor& dh, const Tensor& dc, Tensor& dgates,
-                          Tensor& dc_prev) override;
-  void gaussian_sample_forward(const Tensor& mu, const Tensor& logvar, uint64_t seed,
-                               uint64_t offset, Tensor& eps, Tensor& z) override;
-  void gaussian_sample_backward(const Tensor& logvar, const Tensor& eps, const Tensor& dz,
-                                Tensor& dmu, Tensor& dlogvar) override;
-  void kl_std_normal_forward(const Tensor& mu, const Tensor& logvar, Tensor& kl) override;
-  void kl_std_normal_backward(const Tensor& mu, const Tensor& logvar, const Tensor& dkl,
-                              Tensor& dmu, Tensor& dlogvar) override;
-  void bernoulli_nll_forward(const Tensor& logits, const Tensor& target, Tensor& nll) override;
-  void bernoulli_nll_backward(const Tensor& logits, const Tensor& target, const Tensor& dnll,
-                              Tensor& dlogits) override;
-  void discretized_logistic_nll_forward(const Tensor& x, const Tensor& mean,
-                                        const Tensor& log_scale, Tensor& nll) override;
-  void discretized_logistic_nll_backward(const Tensor& x, const Tensor& mean,
-                                         const Tensor& log_scale, const Tensor& dnll, Tensor& dmean,
-                                         Tensor& dlog_scale) override;
-
-  void adam_update(const AdamStep& s, Tensor& param, const Tensor& grad, Tensor& m,
-                   Tensor& v) override;
-  void sgd_update(const SgdStep& s, Tensor& param, const Tensor& grad,
-                  Tensor& momentum_buffer) override;
-
   void set_gemm(CudaGemm kernel) override;
   CudaGemm gemm_kernel() const override { return gemm_; }
   void set_debug_allocations(bool on) override { allocator_.set_debug(on); }
   bool debug_allocations() const override { return allocator_.debug(); }
   AllocatorStats allocator_stats() const override { return allocator_.stats(); }
   void check_allocations() override { allocator_.check(); }
+
+  // clang-format off: the entries of engine/backend_ops.def
+#define GM_BACKEND_ENTRY(ret, name, params) ret name params override;
+#include "engine/backend_ops.def"
+#undef GM_BACKEND_ENTRY
+  // clang-format on
 
  private:
   // Makes this backend's GPU current and returns the launch settings.
@@ -114,6 +76,15 @@ class CudaBackend final : public CudaBackendBase {
     CachingAllocator& allocator_;
     void* ptr_;
   };
+  // Runs launch(T{}, exec) for the floating dtype of `like`, then checks the launch.
+  template <typename Fn>
+  void launch_floating(const char* name, const Tensor& like, Fn&& launch) {
+    const Exec e = exec();
+    dispatch_floating(like.dtype(), name, [&](auto zero) { launch(zero, e); });
+    launched(name);
+  }
+  // Scratch for the per-block partial sums of N per-image reductions over S positions each.
+  Scratch partial_sums(int64_t N, int64_t S);
   void gemm_vendor(const Gemm& g, const Tensor& a, const Tensor& b, Tensor& c);
 
   int device_;
@@ -123,5 +94,15 @@ class CudaBackend final : public CudaBackendBase {
   CudaGemm gemm_ = CudaGemm::tiled;
   void* blas_ = nullptr;  // cublasHandle_t on real GPUs, created on first use
 };
+
+// Launches GM_CUDA_NS::launcher(exec, args...) for the floating dtype of `like` (as T, which the
+// arguments may use), every tensor argument unpacked by device_arg, and checks the launch. For
+// member functions of CudaBackend; an entry whose launcher takes its arguments in order is then
+// its sizes plus one line.
+#define GM_LAUNCH_FLOATING(launcher, like, ...)                                                  \
+  launch_floating(#launcher, (like), [&](auto zero, const Exec& e) {                             \
+    using T = decltype(zero);                                                                    \
+    [&](auto&&... a) { GM_CUDA_NS::launcher(e, GM_CUDA_NS::device_arg<T>(a)...); }(__VA_ARGS__); \
+  })
 
 }  // namespace gm::GM_CUDA_NS

@@ -12,9 +12,8 @@ void CudaBackend::unary(UnaryOp op, const UnaryParams& p, const Tensor& x, Tenso
   const Exec e = exec();
   dispatch_floating(x.dtype(), "unary", [&](auto zero) {
     using T = decltype(zero);
-    GM_CUDA_NS::unary<T>(e, static_cast<int>(op), static_cast<const T*>(x.raw()),
-                         static_cast<T*>(y.raw()), x.numel(), static_cast<T>(p.alpha),
-                         static_cast<T>(p.scale), static_cast<T>(p.shift));
+    GM_CUDA_NS::unary<T>(e, op, static_cast<const T*>(x.raw()), static_cast<T*>(y.raw()), x.numel(),
+                         static_cast<T>(p.alpha), static_cast<T>(p.scale), static_cast<T>(p.shift));
   });
   launched("unary");
 }
@@ -24,7 +23,7 @@ void CudaBackend::unary_backward(UnaryOp op, const UnaryParams& p, const Tensor&
   const Exec e = exec();
   dispatch_floating(x.dtype(), "unary_backward", [&](auto zero) {
     using T = decltype(zero);
-    GM_CUDA_NS::unary_backward<T>(e, static_cast<int>(op), static_cast<const T*>(x.raw()),
+    GM_CUDA_NS::unary_backward<T>(e, op, static_cast<const T*>(x.raw()),
                                   static_cast<const T*>(y.raw()), static_cast<const T*>(dy.raw()),
                                   static_cast<T*>(dx.raw()), x.numel(), static_cast<T>(p.alpha),
                                   static_cast<T>(p.scale));
@@ -50,8 +49,8 @@ void CudaBackend::binary(BinaryOp op, const Tensor& a, const Tensor& b, Tensor& 
   const Exec e = exec();
   dispatch_floating(y.dtype(), "binary", [&](auto zero) {
     using T = decltype(zero);
-    GM_CUDA_NS::binary<T>(e, static_cast<int>(op), static_cast<const T*>(a.raw()),
-                          static_cast<const T*>(b.raw()), static_cast<T*>(y.raw()), y.numel(), bc);
+    GM_CUDA_NS::binary<T>(e, op, static_cast<const T*>(a.raw()), static_cast<const T*>(b.raw()),
+                          static_cast<T*>(y.raw()), y.numel(), bc);
   });
   launched("binary");
 }
@@ -78,15 +77,13 @@ void CudaBackend::axpy(double alpha, const Tensor& x, Tensor& y) {
 
 void CudaBackend::gemm(const Gemm& g, const Tensor& a, const Tensor& b, Tensor& c) {
   if (gemm_ == CudaGemm::cublas) return gemm_vendor(g, a, b, c);
-  const GemmShape s{g.trans_a, g.trans_b,  g.m,        g.n,       g.k,
-                    g.batch,   g.stride_a, g.stride_b, g.stride_c};
   const GemmTile tile = gemm_ == CudaGemm::tiled64   ? GemmTile::t64
                         : gemm_ == CudaGemm::tiled32 ? GemmTile::t32
                                                      : default_gemm_tile(g.m, g.n);
   const Exec e = exec();
   dispatch_floating(c.dtype(), "gemm", [&](auto zero) {
     using T = decltype(zero);
-    GM_CUDA_NS::gemm<T>(e, tile, s, static_cast<T>(g.alpha), static_cast<const T*>(a.raw()),
+    GM_CUDA_NS::gemm<T>(e, tile, g, static_cast<T>(g.alpha), static_cast<const T*>(a.raw()),
                         static_cast<const T*>(b.raw()), static_cast<T>(g.beta),
                         static_cast<T*>(c.raw()));
   });
@@ -139,33 +136,12 @@ void CudaBackend::gemm_vendor(const Gemm& g, const Tensor& a, const Tensor& b, T
 }
 #endif
 
-namespace {
-ConvShape conv_shape(const Conv2dGeometry& g, const ConvMask& mask) {
-  ConvShape s;
-  s.batch = g.batch;
-  s.in_channels = g.in_channels;
-  s.height = g.height;
-  s.width = g.width;
-  s.out_channels = g.out_channels;
-  s.kernel_h = g.kernel_h;
-  s.kernel_w = g.kernel_w;
-  s.stride = g.stride;
-  s.pad_h = g.pad_h;
-  s.pad_w = g.pad_w;
-  s.out_h = g.out_height();
-  s.out_w = g.out_width();
-  s.mask_type = static_cast<int>(mask.type);
-  s.colour_groups = mask.colour_groups;
-  return s;
-}
-}  // namespace
-
 void CudaBackend::conv2d_forward(const Conv2dGeometry& g, const ConvMask& mask, const Tensor& x,
                                  const Tensor& w, Tensor& y) {
   const Exec e = exec();
   dispatch_floating(x.dtype(), "conv2d_forward", [&](auto zero) {
     using T = decltype(zero);
-    GM_CUDA_NS::conv2d_forward<T>(e, conv_shape(g, mask), static_cast<const T*>(x.raw()),
+    GM_CUDA_NS::conv2d_forward<T>(e, g, mask, static_cast<const T*>(x.raw()),
                                   static_cast<const T*>(w.raw()), static_cast<T*>(y.raw()));
   });
   launched("conv2d_forward");
@@ -176,7 +152,7 @@ void CudaBackend::conv2d_backward_data(const Conv2dGeometry& g, const ConvMask& 
   const Exec e = exec();
   dispatch_floating(dy.dtype(), "conv2d_backward_data", [&](auto zero) {
     using T = decltype(zero);
-    GM_CUDA_NS::conv2d_backward_data<T>(e, conv_shape(g, mask), static_cast<const T*>(dy.raw()),
+    GM_CUDA_NS::conv2d_backward_data<T>(e, g, mask, static_cast<const T*>(dy.raw()),
                                         static_cast<const T*>(w.raw()), static_cast<T*>(dx.raw()));
   });
   launched("conv2d_backward_data");
@@ -187,7 +163,7 @@ void CudaBackend::conv2d_backward_weight(const Conv2dGeometry& g, const ConvMask
   const Exec e = exec();
   dispatch_floating(x.dtype(), "conv2d_backward_weight", [&](auto zero) {
     using T = decltype(zero);
-    GM_CUDA_NS::conv2d_backward_weight<T>(e, conv_shape(g, mask), static_cast<const T*>(x.raw()),
+    GM_CUDA_NS::conv2d_backward_weight<T>(e, g, mask, static_cast<const T*>(x.raw()),
                                           static_cast<const T*>(dy.raw()),
                                           static_cast<T*>(dw.raw()));
   });

@@ -27,8 +27,10 @@ __device__ __forceinline__ bool output_of(int64_t in, int64_t pad, int64_t k, in
 }
 
 template <typename T>
-__global__ void conv_backward_data_kernel(ConvShape s, const T* dy, const T* w, T* dx) {
-  const MaskType type = static_cast<MaskType>(s.mask_type);
+__global__ void conv_backward_data_kernel(Conv2dGeometry s, ConvMask m, const T* dy, const T* w,
+                                          T* dx) {
+  const MaskType type = m.type;
+  const int64_t out_h = s.out_height(), out_w = s.out_width();
   const int64_t total = s.batch * s.in_channels * s.height * s.width;
   for (int64_t i = global_thread(); i < total; i += grid_threads()) {
     const int64_t ix = i % s.width, iy = i / s.width % s.height;
@@ -37,16 +39,16 @@ __global__ void conv_backward_data_kernel(ConvShape s, const T* dy, const T* w, 
     T acc = T(0);
     for (int64_t ky = 0; ky < s.kernel_h; ++ky) {
       int64_t oy = 0;
-      if (!output_of(iy, s.pad_h, ky, s.stride, s.out_h, &oy)) continue;
+      if (!output_of(iy, s.pad_h, ky, s.stride, out_h, &oy)) continue;
       for (int64_t kx = 0; kx < s.kernel_w; ++kx) {
         int64_t ox = 0;
-        if (!output_of(ix, s.pad_w, kx, s.stride, s.out_w, &ox)) continue;
-        if (!mask::tap_used(type, s.colour_groups, s.kernel_h, s.kernel_w, ky, kx)) continue;
+        if (!output_of(ix, s.pad_w, kx, s.stride, out_w, &ox)) continue;
+        if (!mask::tap_used(type, m.colour_groups, s.kernel_h, s.kernel_w, ky, kx)) continue;
         const bool centre =
             type != MaskType::none && mask::is_centre_tap(s.kernel_h, s.kernel_w, ky, kx);
         for (int64_t co = 0; co < s.out_channels; ++co) {
-          if (!conv_pair_visible(s, type, centre, ci, co)) continue;
-          acc += dy[((n * s.out_channels + co) * s.out_h + oy) * s.out_w + ox] *
+          if (!conv_pair_visible(s, m, type, centre, ci, co)) continue;
+          acc += dy[((n * s.out_channels + co) * out_h + oy) * out_w + ox] *
                  w[((co * s.in_channels + ci) * s.kernel_h + ky) * s.kernel_w + kx];
         }
       }
@@ -57,25 +59,27 @@ __global__ void conv_backward_data_kernel(ConvShape s, const T* dy, const T* w, 
 
 // One block per weight; blockDim.x is a multiple of 32 (block_sum).
 template <typename T>
-__global__ void conv_backward_weight_kernel(ConvShape s, const T* x, const T* dy, T* dw) {
-  const MaskType type = static_cast<MaskType>(s.mask_type);
+__global__ void conv_backward_weight_kernel(Conv2dGeometry s, ConvMask m, const T* x, const T* dy,
+                                            T* dw) {
+  const MaskType type = m.type;
+  const int64_t out_h = s.out_height(), out_w = s.out_width();
   const int64_t index = blockIdx.x;
   const int64_t kx = index % s.kernel_w, ky = index / s.kernel_w % s.kernel_h;
   const int64_t ci = index / (s.kernel_w * s.kernel_h) % s.in_channels;
   const int64_t co = index / (s.kernel_w * s.kernel_h * s.in_channels);
   // The condition is the same for the whole block, so returning here is not divergence.
-  if (!mask::weight_visible(type, s.colour_groups, s.kernel_h, s.kernel_w, ky, kx, ci,
+  if (!mask::weight_visible(type, m.colour_groups, s.kernel_h, s.kernel_w, ky, kx, ci,
                             s.in_channels, co, s.out_channels)) {
     if (threadIdx.x == 0) dw[index] = T(0);
     return;
   }
-  const int64_t pixels = s.out_h * s.out_w;
+  const int64_t pixels = out_h * out_w;
   double acc = 0.0;
   for (int64_t p = threadIdx.x; p < s.batch * pixels; p += blockDim.x) {
-    const int64_t n = p / pixels, oy = p % pixels / s.out_w, ox = p % s.out_w;
+    const int64_t n = p / pixels, oy = p % pixels / out_w, ox = p % out_w;
     const int64_t iy = oy * s.stride + ky - s.pad_h, ix = ox * s.stride + kx - s.pad_w;
     if (iy < 0 || iy >= s.height || ix < 0 || ix >= s.width) continue;
-    acc += static_cast<double>(dy[((n * s.out_channels + co) * s.out_h + oy) * s.out_w + ox]) *
+    acc += static_cast<double>(dy[((n * s.out_channels + co) * out_h + oy) * out_w + ox]) *
            static_cast<double>(x[((n * s.in_channels + ci) * s.height + iy) * s.width + ix]);
   }
   acc = block_sum(acc);
@@ -85,32 +89,38 @@ __global__ void conv_backward_weight_kernel(ConvShape s, const T* x, const T* dy
 }  // namespace
 
 template <typename T>
-void conv2d_forward(const Exec& e, const ConvShape& s, const T* x, const T* w, T* y) {
-  conv_forward_direct<T>(e, s, x, w, y);
+void conv2d_forward(const Exec& e, const Conv2dGeometry& s, const ConvMask& m, const T* x,
+                    const T* w, T* y) {
+  conv_forward_direct<T>(e, s, m, x, w, y);
 }
 
 template <typename T>
-void conv2d_backward_data(const Exec& e, const ConvShape& s, const T* dy, const T* w, T* dx) {
+void conv2d_backward_data(const Exec& e, const Conv2dGeometry& s, const ConvMask& m, const T* dy,
+                          const T* w, T* dx) {
   const int64_t total = s.batch * s.in_channels * s.height * s.width;
   if (total == 0) return;
   const unsigned threads = threads_for(total, e.block);
   GM_LAUNCH((conv_backward_data_kernel<T>), blocks_for(total, threads), threads, 0, e.stream)
-  (s, dy, w, dx);
+  (s, m, dy, w, dx);
 }
 
 template <typename T>
-void conv2d_backward_weight(const Exec& e, const ConvShape& s, const T* x, const T* dy, T* dw) {
+void conv2d_backward_weight(const Exec& e, const Conv2dGeometry& s, const ConvMask& m, const T* x,
+                            const T* dy, T* dw) {
   const int64_t weights = s.out_channels * s.in_channels * s.kernel_h * s.kernel_w;
   if (weights == 0) return;
-  const unsigned threads = threads_for(s.batch * s.out_h * s.out_w, e.block);
+  const unsigned threads = threads_for(s.batch * s.out_height() * s.out_width(), e.block);
   GM_LAUNCH((conv_backward_weight_kernel<T>), static_cast<unsigned>(weights), threads, 0, e.stream)
-  (s, x, dy, dw);
+  (s, m, x, dy, dw);
 }
 
-#define GM_INSTANTIATE(T)                                                                       \
-  template void conv2d_forward<T>(const Exec&, const ConvShape&, const T*, const T*, T*);       \
-  template void conv2d_backward_data<T>(const Exec&, const ConvShape&, const T*, const T*, T*); \
-  template void conv2d_backward_weight<T>(const Exec&, const ConvShape&, const T*, const T*, T*);
+#define GM_INSTANTIATE(T)                                                                        \
+  template void conv2d_forward<T>(const Exec&, const Conv2dGeometry&, const ConvMask&, const T*, \
+                                  const T*, T*);                                                 \
+  template void conv2d_backward_data<T>(const Exec&, const Conv2dGeometry&, const ConvMask&,     \
+                                        const T*, const T*, T*);                                 \
+  template void conv2d_backward_weight<T>(const Exec&, const Conv2dGeometry&, const ConvMask&,   \
+                                          const T*, const T*, T*);
 GM_INSTANTIATE(float)
 GM_INSTANTIATE(double)
 #undef GM_INSTANTIATE

@@ -17,20 +17,22 @@
 namespace gm::GM_CUDA_NS {
 
 // Whether the (ci -> co) pair is visible at tap (ky, kx), given that the tap itself is used.
-__device__ __forceinline__ bool conv_pair_visible(const ConvShape& s, MaskType type, bool centre,
-                                                  int64_t ci, int64_t co) {
+__device__ __forceinline__ bool conv_pair_visible(const Conv2dGeometry& s, const ConvMask& m,
+                                                  MaskType type, bool centre, int64_t ci,
+                                                  int64_t co) {
   return !centre ||
-         mask::centre_pair_visible(type, s.colour_groups, ci, s.in_channels, co, s.out_channels);
+         mask::centre_pair_visible(type, m.colour_groups, ci, s.in_channels, co, s.out_channels);
 }
 
 template <typename T>
-__global__ void conv_forward_kernel(ConvShape s, const T* x, const T* w, T* y) {
-  const MaskType type = static_cast<MaskType>(s.mask_type);
-  const int64_t total = s.batch * s.out_channels * s.out_h * s.out_w;
+__global__ void conv_forward_kernel(Conv2dGeometry s, ConvMask m, const T* x, const T* w, T* y) {
+  const MaskType type = m.type;
+  const int64_t out_h = s.out_height(), out_w = s.out_width();
+  const int64_t total = s.batch * s.out_channels * out_h * out_w;
   for (int64_t i = global_thread(); i < total; i += grid_threads()) {
-    const int64_t ox = i % s.out_w, oy = i / s.out_w % s.out_h;
-    const int64_t co = i / (s.out_w * s.out_h) % s.out_channels;
-    const int64_t n = i / (s.out_w * s.out_h * s.out_channels);
+    const int64_t ox = i % out_w, oy = i / out_w % out_h;
+    const int64_t co = i / (out_w * out_h) % s.out_channels;
+    const int64_t n = i / (out_w * out_h * s.out_channels);
     T acc = T(0);
     for (int64_t ky = 0; ky < s.kernel_h; ++ky) {
       const int64_t iy = oy * s.stride + ky - s.pad_h;
@@ -38,11 +40,11 @@ __global__ void conv_forward_kernel(ConvShape s, const T* x, const T* w, T* y) {
       for (int64_t kx = 0; kx < s.kernel_w; ++kx) {
         const int64_t ix = ox * s.stride + kx - s.pad_w;
         if (ix < 0 || ix >= s.width) continue;
-        if (!mask::tap_used(type, s.colour_groups, s.kernel_h, s.kernel_w, ky, kx)) continue;
+        if (!mask::tap_used(type, m.colour_groups, s.kernel_h, s.kernel_w, ky, kx)) continue;
         const bool centre =
             type != MaskType::none && mask::is_centre_tap(s.kernel_h, s.kernel_w, ky, kx);
         for (int64_t ci = 0; ci < s.in_channels; ++ci) {
-          if (!conv_pair_visible(s, type, centre, ci, co)) continue;
+          if (!conv_pair_visible(s, m, type, centre, ci, co)) continue;
           acc += x[((n * s.in_channels + ci) * s.height + iy) * s.width + ix] *
                  w[((co * s.in_channels + ci) * s.kernel_h + ky) * s.kernel_w + kx];
         }
@@ -53,11 +55,13 @@ __global__ void conv_forward_kernel(ConvShape s, const T* x, const T* w, T* y) {
 }
 
 template <typename T>
-void conv_forward_direct(const Exec& e, const ConvShape& s, const T* x, const T* w, T* y) {
-  const int64_t total = s.batch * s.out_channels * s.out_h * s.out_w;
+void conv_forward_direct(const Exec& e, const Conv2dGeometry& s, const ConvMask& m, const T* x,
+                         const T* w, T* y) {
+  const int64_t total = s.batch * s.out_channels * s.out_height() * s.out_width();
   if (total == 0) return;
   const unsigned threads = threads_for(total, e.block);
-  GM_LAUNCH((conv_forward_kernel<T>), blocks_for(total, threads), threads, 0, e.stream)(s, x, w, y);
+  GM_LAUNCH((conv_forward_kernel<T>), blocks_for(total, threads), threads, 0, e.stream)
+  (s, m, x, w, y);
 }
 
 }  // namespace gm::GM_CUDA_NS

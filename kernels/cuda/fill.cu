@@ -56,7 +56,7 @@ __global__ void normal_kernel(T* y, int64_t n, uint64_t seed, uint64_t offset, d
 // One thread per element of the box: the linear index is split into coordinates (last
 // dimension fastest), which give the source and destination offsets.
 template <typename E>
-__global__ void strided_copy_kernel(const E* src, E* dst, Box box, int64_t total) {
+__global__ void strided_copy_kernel(const E* src, E* dst, StridedCopy box, int64_t total) {
   for (int64_t i = global_thread(); i < total; i += grid_threads()) {
     int64_t rest = i, s = box.src_offset, d = box.dst_offset;
     for (int dim = box.ndim - 1; dim >= 0; --dim) {
@@ -70,7 +70,8 @@ __global__ void strided_copy_kernel(const E* src, E* dst, Box box, int64_t total
 }
 
 template <typename E>
-void launch_strided_copy(const Exec& e, const void* src, void* dst, const Box& box, int64_t total) {
+void launch_strided_copy(const Exec& e, const void* src, void* dst, const StridedCopy& box,
+                         int64_t total) {
   const unsigned threads = threads_for(total, e.block);
   GM_LAUNCH((strided_copy_kernel<E>), blocks_for(total, threads), threads, 0, e.stream)
   (static_cast<const E*>(src), static_cast<E*>(dst), box, total);
@@ -112,7 +113,8 @@ void fill_normal(const Exec& e, T* y, int64_t n, uint64_t seed, uint64_t offset,
   (y, n, seed, offset, mean, stddev);
 }
 
-void strided_copy(const Exec& e, int element_bytes, const void* src, void* dst, const Box& box) {
+void strided_copy(const Exec& e, int element_bytes, const void* src, void* dst,
+                  const StridedCopy& box) {
   int64_t total = 1;
   for (int d = 0; d < box.ndim; ++d)
     total *= box.extent[d];

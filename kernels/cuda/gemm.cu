@@ -6,14 +6,14 @@
 namespace gm::GM_CUDA_NS {
 
 template <typename T>
-void gemm(const Exec& e, GemmTile tile, const GemmShape& s, T alpha, const T* a, const T* b, T beta,
+void gemm(const Exec& e, GemmTile tile, const Gemm& s, T alpha, const T* a, const T* b, T beta,
           T* c) {
   gemm_tiled<T>(e, tile, s, alpha, a, b, beta, c);
 }
 
-template void gemm<float>(const Exec&, GemmTile, const GemmShape&, float, const float*,
-                          const float*, float, float*);
-template void gemm<double>(const Exec&, GemmTile, const GemmShape&, double, const double*,
-                           const double*, double, double*);
+template void gemm<float>(const Exec&, GemmTile, const Gemm&, float, const float*, const float*,
+                          float, float*);
+template void gemm<double>(const Exec&, GemmTile, const Gemm&, double, const double*, const double*,
+                           double, double*);
 
 }  // namespace gm::GM_CUDA_NS

@@ -22,7 +22,7 @@ namespace gm::GM_CUDA_NS {
 
 template <typename T, int BM, int BN, int BK, int TM, int TN>
 __global__ void __launch_bounds__((BM / TM) * (BN / TN))
-    gemm_tiled_kernel(GemmShape s, T alpha, const T* a, const T* b, T beta, T* c) {
+    gemm_tiled_kernel(Gemm s, T alpha, const T* a, const T* b, T beta, T* c) {
   constexpr int kThreads = (BM / TM) * (BN / TN);
   constexpr int kLoadsA = BM * BK / kThreads, kLoadsB = BK * BN / kThreads;
   static_assert(kLoadsA * kThreads == BM * BK && kLoadsB * kThreads == BK * BN,
@@ -109,7 +109,7 @@ __global__ void __launch_bounds__((BM / TM) * (BN / TN))
 }
 
 template <typename T, int BM, int BN, int BK, int TM, int TN>
-void launch_gemm_tiled(const Exec& e, const GemmShape& s, T alpha, const T* a, const T* b, T beta,
+void launch_gemm_tiled(const Exec& e, const Gemm& s, T alpha, const T* a, const T* b, T beta,
                        T* c) {
   const unsigned threads = (BM / TM) * (BN / TN);
   const dim3 tiles(static_cast<unsigned>((s.n + BN - 1) / BN),
@@ -124,7 +124,7 @@ void launch_gemm_tiled(const Exec& e, const GemmShape& s, T alpha, const T* a, c
 }
 
 template <typename T>
-void gemm_tiled(const Exec& e, GemmTile tile, const GemmShape& s, T alpha, const T* a, const T* b,
+void gemm_tiled(const Exec& e, GemmTile tile, const Gemm& s, T alpha, const T* a, const T* b,
                 T beta, T* c) {
   if (s.m == 0 || s.n == 0 || s.batch == 0) return;
   if (tile == GemmTile::t64)

@@ -60,17 +60,14 @@ void discretized_logistic_nll_backward(const Exec& e, const T* x, const T* mean,
                                        const T* dnll, int64_t N, int64_t S, T* dmean,
                                        T* dlog_scale);
 
-// ---- optim.cu (engine/backend.h's AdamStep/SgdStep; formulas in kernels/common/optim_math.h)
+// ---- optim.cu (AdamStep/SgdStep of kernels/common/op_types.h; formulas in
+// kernels/common/optim_math.h)
 template <typename T>
 void adam_update(const Exec& e, const math::AdamConstants<T>& c, T* param, const T* grad, T* m,
                  T* v, int64_t n);
-struct SgdArgs {
-  double lr = 0, momentum = 0, weight_decay = 0;
-  bool nesterov = false;
-};
 // momentum_buffer may be null (plain SGD).
 template <typename T>
-void sgd_update(const Exec& e, const SgdArgs& a, T* param, const T* grad, T* momentum_buffer,
+void sgd_update(const Exec& e, const SgdStep& a, T* param, const T* grad, T* momentum_buffer,
                 int64_t n);
 
 }  // namespace gm::GM_CUDA_NS

@@ -15,7 +15,7 @@ __global__ void adam_kernel(math::AdamConstants<T> c, T* param, const T* grad, T
 }
 
 template <typename T>
-__global__ void sgd_kernel(SgdArgs a, T* param, const T* grad, T* buffer, int64_t n) {
+__global__ void sgd_kernel(SgdStep a, T* param, const T* grad, T* buffer, int64_t n) {
   for (int64_t i = global_thread(); i < n; i += grid_threads())
     math::sgd_step(a.lr, a.momentum, a.weight_decay, a.nesterov, grad[i], param[i],
                    buffer ? buffer + i : nullptr);
@@ -33,7 +33,7 @@ void adam_update(const Exec& e, const math::AdamConstants<T>& c, T* param, const
 }
 
 template <typename T>
-void sgd_update(const Exec& e, const SgdArgs& a, T* param, const T* grad, T* momentum_buffer,
+void sgd_update(const Exec& e, const SgdStep& a, T* param, const T* grad, T* momentum_buffer,
                 int64_t n) {
   if (n == 0) return;
   const unsigned threads = threads_for(n, e.block);
@@ -45,8 +45,8 @@ template void adam_update<float>(const Exec&, const math::AdamConstants<float>&,
                                  const float*, float*, float*, int64_t);
 template void adam_update<double>(const Exec&, const math::AdamConstants<double>&, double*,
                                   const double*, double*, double*, int64_t);
-template void sgd_update<float>(const Exec&, const SgdArgs&, float*, const float*, float*, int64_t);
-template void sgd_update<double>(const Exec&, const SgdArgs&, double*, const double*, double*,
+template void sgd_update<float>(const Exec&, const SgdStep&, float*, const float*, float*, int64_t);
+template void sgd_update<double>(const Exec&, const SgdStep&, double*, const double*, double*,
                                  int64_t);
 
 }  // namespace gm::GM_CUDA_NS

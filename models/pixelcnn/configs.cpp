@@ -1,4 +1,4 @@
-// The PixelCNN configurations known by name (reference-models.md and larger presets).
+// The PixelCNN configurations known by name (docs/reference-models.md and larger presets).
 #include "models/pixelcnn/gated.h"
 #include "models/pixelcnn/pixelcnn.h"
 #include "models/registry.h"

@@ -1,4 +1,4 @@
-// The PixelRNN configurations known by name (reference-models.md, plus larger presets).
+// The PixelRNN configurations known by name (docs/reference-models.md, plus larger presets).
 #include "models/pixelrnn/pixelrnn.h"
 #include "models/registry.h"
 

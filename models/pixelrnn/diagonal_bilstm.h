@@ -1,5 +1,5 @@
 #pragma once
-// PixelRNN's Diagonal BiLSTM layer (reference-models.md, diaglstm-ref).
+// PixelRNN's Diagonal BiLSTM layer (docs/reference-models.md, diaglstm-ref).
 //
 // Each direction skews its input (skew.h: row r shifted right by r), then walks the 2W-1
 // columns of the skewed map left to right:

@@ -71,7 +71,7 @@ struct CellStep {
   }
   // gates: the input-to-state part [4h, B], overwritten; h and c hold the new state.
   void run(Tensor& gates) {
-    Backend::Gemm g;
+    Gemm g;
     g.m = 4 * hidden, g.n = batch, g.k = hidden * kernel + 1, g.beta = 1.0;
     w_aug.backend().gemm(g, w_aug, cols, gates);
     Tensor h_view = reshape(h, {groups, hidden / groups, batch});

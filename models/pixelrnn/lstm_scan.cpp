@@ -27,8 +27,8 @@ StridedCopy step_box(const Dims& d, int64_t channels, int64_t t, bool buffer_to_
   StridedCopy box;
   box.ndim = 3;
   box.extent = {channels, d.n, d.l};
-  const std::array<int64_t, kMaxDims> map{d.t * d.l, channels * d.t * d.l, 1};
-  const std::array<int64_t, kMaxDims> buffer{d.n * d.l, d.l, 1};
+  const DimArray map{d.t * d.l, channels * d.t * d.l, 1};
+  const DimArray buffer{d.n * d.l, d.l, 1};
   box.src_stride = buffer_to_map ? buffer : map;
   box.dst_stride = buffer_to_map ? map : buffer;
   (buffer_to_map ? box.dst_offset : box.src_offset) = t * d.l;
@@ -51,8 +51,8 @@ StridedCopy tap_box(const Dims& d, int64_t j, bool state_to_cols) {
   StridedCopy box;
   box.ndim = 3;
   box.extent = {d.h, d.n, std::max<int64_t>(0, r.hi - r.lo)};
-  const std::array<int64_t, kMaxDims> state{d.nl(), d.l, 1};
-  const std::array<int64_t, kMaxDims> cols{d.k * d.nl(), d.l, 1};
+  const DimArray state{d.nl(), d.l, 1};
+  const DimArray cols{d.k * d.nl(), d.l, 1};
   const int64_t state_offset = r.lo + r.shift, cols_offset = j * d.nl() + r.lo;
   box.src_stride = state_to_cols ? state : cols;
   box.dst_stride = state_to_cols ? cols : state;
@@ -104,7 +104,7 @@ StridedCopy augmented_box(const Dims& d, bool bias, bool to_augmented) {
   box.ndim = 2;
   const int64_t cols = bias ? 1 : d.hk();
   box.extent = {4 * d.h, cols};
-  const std::array<int64_t, kMaxDims> plain{cols, 1}, augmented{d.hk() + 1, 1};
+  const DimArray plain{cols, 1}, augmented{d.hk() + 1, 1};
   box.src_stride = to_augmented ? plain : augmented;
   box.dst_stride = to_augmented ? augmented : plain;
   (to_augmented ? box.dst_offset : box.src_offset) = bias ? d.hk() : 0;
@@ -118,7 +118,7 @@ Tensor lstm_view(const Tensor& t, const Dims& d) {  // [groups, channels/groups,
 // C = op(A) op(B) (+ C when accumulate), all 2-D row-major.
 void gemm(Backend& be, const Tensor& a, bool ta, const Tensor& b, bool tb, Tensor& c,
           bool accumulate) {
-  Backend::Gemm g;
+  Gemm g;
   g.trans_a = ta;
   g.trans_b = tb;
   g.m = c.size(0);

@@ -1,5 +1,5 @@
 #pragma once
-// PixelRNN's Row LSTM layer (reference-models.md, rowlstm-ref). The image is processed a row
+// PixelRNN's Row LSTM layer (docs/reference-models.md, rowlstm-ref). The image is processed a row
 // at a time, top to bottom; every pixel of a row is updated at once.
 //
 //   input-to-state   is = MaskB 1x3 conv of x (taps: left, centre), C -> 4h, whole image

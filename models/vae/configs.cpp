@@ -1,4 +1,4 @@
-// The VAE configurations known by name (reference-models.md and presets).
+// The VAE configurations known by name (docs/reference-models.md and presets).
 #include "models/registry.h"
 #include "models/vae/vae.h"
 

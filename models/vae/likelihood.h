@@ -20,7 +20,7 @@ namespace gm::models {
 enum class Likelihood { logistic, bernoulli, gaussian };
 std::string likelihood_name(Likelihood l);
 
-// Lower bounds keep the scales away from zero: log-scale >= -7 (reference-models.md) and the
+// Lower bounds keep the scales away from zero: log-scale >= -7 (docs/reference-models.md) and the
 // Gaussian's log-variance >= -14 (the same standard deviation, e^-7).
 inline constexpr double kMinLogScale = -7.0;
 inline constexpr double kMinLogVariance = -14.0;

@@ -1,4 +1,4 @@
-#include "benchmarks/sampling_methods.h"
+#include "support/sampling_methods.h"
 
 #include "models/autoregressive_model.h"
 #include "models/registry.h"

@@ -2,7 +2,7 @@
 // takes to generate images, against image size.
 //
 // For every device, image side N and batch size, it times each sampler of
-// benchmarks/sampling_methods.cpp on a freshly initialised model (seeded, untrained: sampling
+// support/sampling_methods.cpp on a freshly initialised model (seeded, untrained: sampling
 // cost does not depend on the weights' values), prints a table, writes a CSV and draws a
 // log-log plot of seconds per image against N (SVG, engine/io/svg_plot.h).
 //
@@ -24,13 +24,13 @@
 #include <map>
 #include <memory>
 
-#include "benchmarks/sampling_benchmark.h"
-#include "benchmarks/sampling_methods.h"
 #include "engine/autograd.h"
 #include "engine/backend.h"
 #include "engine/io/atomic_file.h"
 #include "engine/io/svg_plot.h"
 #include "models/registry.h"
+#include "support/sampling_benchmark.h"
+#include "support/sampling_methods.h"
 
 namespace gm::bench {
 namespace {
