@@ -292,10 +292,11 @@ TEST_CASE(
       "--checkpoint-every 0",
       kModel, data);
   // A few steps in the log, then the signal.
+  const fs::path log = dir.path / "run/log.jsonl";
   const int status = interrupt_after_log_records(
       fmt::format("exec {} train {} --steps 100000 --out {} 2>/dev/null", GENMODEL_BINARY, common,
                   dir.str("run")),
-      dir.path / "run/log.jsonl", 3, 30, signal);
+      log, 3, 30, signal);
   REQUIRE(WIFEXITED(status));
   CHECK(WEXITSTATUS(status) == code);
 

@@ -16,6 +16,7 @@
 #include "engine/io/image_folder.h"
 #include "engine/io/png.h"
 #include "tests/files.h"
+#include "tests/support.h"
 
 using namespace gm;
 using namespace gm::io;
@@ -23,7 +24,7 @@ using namespace gm::test;
 namespace fs = std::filesystem;
 using Catch::Matchers::Contains;
 
-using test::TempDir;
+namespace {
 
 // An IDX file of unsigned bytes: magic, big-endian dims, then `values` (or `count` values
 // i * 7 mod 256 when none are given).
