@@ -69,7 +69,7 @@ Bytes pixels_of(const Tensor& t) {
   return t.to_vector<uint8_t>();
 }
 
-Bytes concat(Bytes a, const Bytes& b) {
+Bytes joined(Bytes a, const Bytes& b) {
   a.insert(a.end(), b.begin(), b.end());
   return a;
 }
@@ -91,7 +91,7 @@ void image_seeds(const fs::path& dir, const Tensor& grey) {
   const Bytes grey_hwc = interleaved(grey), rgb_hwc = interleaved(rgb);
   // The first byte of each seed is the harness's selector: extension and requested shape.
   auto seed = [&](const std::string& name, uint8_t selector, const Bytes& file) {
-    write_file(dir / name, concat(Bytes{selector}, file));
+    write_file(dir / name, joined(Bytes{selector}, file));
   };
   io::write_png((dir / "tmp.png").string(), rgb);
   seed("rgb.png", 0 | 4, read_file(dir / "tmp.png"));
@@ -107,9 +107,9 @@ void image_seeds(const fs::path& dir, const Tensor& grey) {
   seed("rgb.jpg", 1 | 4, jpeg);
   const std::string size = fmt::format("{} {}\n255\n", w, h);
   seed("grey.pgm", 2,
-       concat(Bytes{'P', '5', '\n'}, concat(Bytes(size.begin(), size.end()), grey_hwc)));
+       joined(Bytes{'P', '5', '\n'}, joined(Bytes(size.begin(), size.end()), grey_hwc)));
   seed("rgb.ppm", 2 | 4,
-       concat(Bytes{'P', '6', '\n'}, concat(Bytes(size.begin(), size.end()), rgb_hwc)));
+       joined(Bytes{'P', '6', '\n'}, joined(Bytes(size.begin(), size.end()), rgb_hwc)));
   Bytes tga;
   GM_CHECK(stbi_write_tga_to_func(append, &tga, w, h, 1, grey_hwc.data()), "TGA failed");
   seed("grey.tga", 3, tga);
@@ -164,7 +164,7 @@ int main(int argc, char** argv) {
         io::read_mnist_dir(argc == 3 ? argv[2] : io::kFashionMnistDir, "fashion-mnist");
     const io::Dataset few = real.test.first(3);
 
-    const Bytes idx = concat(big_endian_header(0x803, {3, 28, 28}), pixels_of(few.images));
+    const Bytes idx = joined(big_endian_header(0x803, {3, 28, 28}), pixels_of(few.images));
     write_file(out / "idx/images.idx", idx);
     write_file(out / "idx/images.idx.gz", gzip(idx));
     Bytes labels = big_endian_header(0x801, {3});

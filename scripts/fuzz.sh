@@ -18,7 +18,7 @@ harnesses=("$@")
 flags="-O1 -gline-tables-only"
 cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=Fuzz -DCMAKE_CXX_FLAGS_FUZZ="$flags" \
   -DCMAKE_C_FLAGS_FUZZ="$flags" -DGENMODEL_CUDA=OFF -DGENMODEL_FUZZ=ON \
-  -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_C_COMPILER=clang >/dev/null
+  -DCMAKE_CXX_COMPILER=clang++-16 -DCMAKE_C_COMPILER=clang-16 >/dev/null
 cmake --build build-fuzz -j "$(nproc)" --target genmodel_fuzz_seeds "${harnesses[@]/#/fuzz_}"
 
 export OMP_NUM_THREADS=1

@@ -8,8 +8,10 @@ packages=(
   cmake g++ make ninja-build pkg-config
   libfmt-dev catch2 libstb-dev libopenblas-openmp-dev nlohmann-json3-dev libcli11-dev
   zlib1g-dev libboost-context-dev libpng-dev libturbojpeg0-dev
-  # clang with libFuzzer and the sanitizers' runtimes, and its OpenMP: scripts/fuzz.sh
-  clang libclang-rt-dev libomp-dev
+  # clang with libFuzzer and the sanitizers' runtimes, and its OpenMP: scripts/fuzz.sh. Version
+  # 16, not Debian's default 14: the simt executor uses std::source_location, which libstdc++ 12
+  # offers only to compilers with __builtin_source_location (clang 15 and later).
+  clang-16 libclang-rt-16-dev libomp-16-dev
   # Open MPI: data-parallel training (docs/distributed.md)
   libopenmpi-dev openmpi-bin
   dataset-fashion-mnist

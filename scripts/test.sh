@@ -11,7 +11,7 @@
 #                   installed;
 #   3. build-asan/  AddressSanitizer + UBSan: the simt executor and cuda-emu tests, and every
 #                   op test on cuda-emu only;
-#   4. build-fuzz/  every reader's libFuzzer harness (clang, ASan + UBSan) for 20 s each,
+#   4. build-fuzz/  every reader's libFuzzer harness (clang, ASan + UBSan) for 10 s each,
 #                   failing on any finding (scripts/fuzz.sh, docs/fuzzing.md).
 # Usage: scripts/test.sh            (from the repository root)
 #        GM_TEST_STAGES="1 3" scripts/test.sh   runs only the listed stages
@@ -84,8 +84,8 @@ if wants 3; then
 fi
 
 if wants 4; then
-  stage_start "4. fuzzing every reader (libFuzzer, ASan + UBSan), 20 s each"
-  scripts/fuzz.sh 20
+  stage_start "4. fuzzing every reader (libFuzzer, ASan + UBSan), 10 s each"
+  scripts/fuzz.sh 10
   stage_end
 fi
 
