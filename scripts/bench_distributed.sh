@@ -33,7 +33,7 @@ PY
 echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 printf '%-14s %-11s %10s %10s %12s %11s\n' model processes images/s ms/step "wait ms/step" efficiency
 for model in pixelcnn-ref vae-ref; do
-  args="train --model $model --batch $batch --limit 2048 --steps $steps --eval-every 0 --eval-limit 64"
+  args="train --model $model --batch $batch --train-limit 2048 --steps $steps --eval-every 0 --eval-limit 64"
   $bin $args --out "$out/$model-1" 2>/dev/null
   mpirun -np 2 $bin $args --out "$out/$model-2" 2>/dev/null
   read -r ips1 ms1 w1 < <(summarise "$out/$model-1/log.jsonl")

@@ -38,7 +38,7 @@ Result genmodel_on(int processes, const std::string& args) {
 }
 
 std::string common_args(const std::string& model, const std::string& data) {
-  return fmt::format("train --model {} --data {} --batch 8 --limit 40 --seed 3 --eval-every 3",
+  return fmt::format("train --model {} --data {} --batch 8 --train-limit 40 --seed 3 --eval-every 3",
                      model, data);
 }
 
@@ -83,7 +83,7 @@ void check_two_processes_match_one(const std::string& model) {
   CHECK(records_of(dir.path / "two/log.jsonl", "train").size() == 4);
   // The same run with another seed: how far apart two genuinely different runs are.
   const Result three =
-      genmodel(fmt::format("train --model {} --data mnist:{} --batch 8 --limit 40 "
+      genmodel(fmt::format("train --model {} --data mnist:{} --batch 8 --train-limit 40 "
                            "--seed 4 --eval-every 3 --steps 4 --out {}",
                            model, dir.str("data"), dir.str("other")));
   REQUIRE(three.code == 0);

@@ -149,8 +149,8 @@ Tensor PixelCnn::sample(const Tensor& labels, double temperature, Generator& gen
 
 std::unique_ptr<IncrementalEvaluator> PixelCnn::incremental(int64_t batch) const {
   GM_CHECK(classes_ == 0,
-           "{}: the incremental sampler has no per-class biases; sample a conditional model "
-           "by label (sample(labels, ...), `genmodel sample --label`)",
+           "{}: a class-conditional model needs one label per image: sample it by label "
+           "(sample(labels, ...), `genmodel sample --label`)",
            config_.name);
   return pixelcnn_evaluator(*this, batch);
 }
