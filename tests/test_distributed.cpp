@@ -38,8 +38,8 @@ Result genmodel_on(int processes, const std::string& args) {
 }
 
 std::string common_args(const std::string& model, const std::string& data) {
-  return fmt::format("train --model {} --data {} --batch 8 --train-limit 40 --seed 3 --eval-every 3",
-                     model, data);
+  return fmt::format(
+      "train --model {} --data {} --batch 8 --train-limit 40 --seed 3 --eval-every 3", model, data);
 }
 
 double squared_distance(const Tensor& a, const Tensor& b) {
