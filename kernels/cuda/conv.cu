@@ -26,16 +26,22 @@ __device__ __forceinline__ bool output_of(int64_t in, int64_t pad, int64_t k, in
   return *out < out_size;
 }
 
+// Bounded for 1024 threads, the largest block GM_CUDA_BLOCK allows: ptxas then keeps it within
+// 64 registers, so a launch of any allowed block size fits an SM's register file (at 72 it did
+// not, and the resource report's budget caught it).
 template <typename T>
-__global__ void conv_backward_data_kernel(Conv2dGeometry s, ConvMask m, const T* dy, const T* w,
-                                          T* dx) {
+__global__ void __launch_bounds__(1024)
+    conv_backward_data_kernel(Conv2dGeometry s, ConvMask m, const T* dy, const T* w, T* dx) {
   const MaskType type = m.type;
   const int64_t out_h = s.out_height(), out_w = s.out_width();
   const int64_t total = s.batch * s.in_channels * s.height * s.width;
   for (int64_t i = global_thread(); i < total; i += grid_threads()) {
-    const int64_t ix = i % s.width, iy = i / s.width % s.height;
-    const int64_t ci = i / (s.width * s.height) % s.in_channels;
-    const int64_t n = i / (s.width * s.height * s.in_channels);
+    // One division per index: each 64-bit division costs registers (budget: docs/cuda.md).
+    int64_t rest = i / s.width;
+    const int64_t ix = i - rest * s.width;
+    const int64_t iy = rest % s.height;
+    rest /= s.height;
+    const int64_t ci = rest % s.in_channels, n = rest / s.in_channels;
     T acc = T(0);
     for (int64_t ky = 0; ky < s.kernel_h; ++ky) {
       int64_t oy = 0;
