@@ -402,6 +402,10 @@ TEST_CASE("cli: conditional models train on labels, sample by label, classify, s
     ++lines;
   CHECK(lines == 1 + 16);  // the header and one row per test image
   CHECK(fs::exists(dir.path / "s.svg"));
+  // A run folder as --checkpoint: the default outputs go inside it, beside its checkpoint.
+  REQUIRE(genmodel(fmt::format("score --checkpoint {}", dir.str("cond"))).code == 0);
+  CHECK(fs::exists(dir.path / "cond/scores.csv"));
+  CHECK(fs::exists(dir.path / "cond/scores.svg"));
 
   Result outliers = genmodel(fmt::format(
       "outliers --checkpoint {} --against flip,noise --figure {}", ck, dir.str("o.svg")));

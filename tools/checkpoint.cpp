@@ -31,6 +31,11 @@ std::filesystem::path checkpoint_file(const std::filesystem::path& given) {
   return std::filesystem::is_directory(given) ? checkpoint_path(given) : given;
 }
 
+std::filesystem::path beside_checkpoint(const std::filesystem::path& given,
+                                        const std::string& name) {
+  return checkpoint_file(given).parent_path() / name;
+}
+
 void save_checkpoint(const std::filesystem::path& path, const RunConfig& c,
                      const TrainingState& state, const models::Model& model,
                      const Optimizer& optimizer) {

@@ -44,6 +44,10 @@ struct TrainingState {
 std::filesystem::path checkpoint_path(const std::filesystem::path& out);
 // What --checkpoint names: a checkpoint file, or a run folder meaning its checkpoint.
 std::filesystem::path checkpoint_file(const std::filesystem::path& given);
+// Where a command writes `name` by default: beside the checkpoint (inside a run folder given
+// as --checkpoint, not beside it).
+std::filesystem::path beside_checkpoint(const std::filesystem::path& given,
+                                        const std::string& name);
 
 void save_checkpoint(const std::filesystem::path& path, const RunConfig& config,
                      const TrainingState& state, const models::Model& model,

@@ -98,9 +98,9 @@ int run_classify(const ClassifyOptions& o) {
   fmt::print("  outliers ({}): {:.4f} rejected ({} of {})\n", outliers.name,
              static_cast<double>(out_rejected) / static_cast<double>(out_ll.size()), out_rejected,
              out_ll.size());
-  const std::filesystem::path svg =
-      o.figure.empty() ? std::filesystem::path(o.checkpoint).parent_path() / "confusion.svg"
-                       : std::filesystem::path(o.figure);
+  const std::filesystem::path svg = o.figure.empty()
+                                        ? beside_checkpoint(o.checkpoint, "confusion.svg")
+                                        : std::filesystem::path(o.figure);
   write_file_atomic(
       svg, confusion_svg(fmt::format("{}: accuracy {:.3f} on {} test images", ck.config.model,
                                      static_cast<double>(all_correct) / n, ll.size()),

@@ -89,9 +89,8 @@ int run_latent(const LatentOptions& o) {
     grid.columns = o.count;
     what = fmt::format("{} test images (top) and their reconstructions (bottom)", o.count);
   }
-  const std::filesystem::path out =
-      o.out.empty() ? std::filesystem::path(o.checkpoint).parent_path() / (o.view + ".png")
-                    : std::filesystem::path(o.out);
+  const std::filesystem::path out = o.out.empty() ? beside_checkpoint(o.checkpoint, o.view + ".png")
+                                                  : std::filesystem::path(o.out);
   io::write_image_grid(out.string(), images.to(Device::cpu()), grid);
   fmt::print("{} from {} (step {}, {}) written to {}\n", what, ck.config.model, ck.state.step,
              o.mean ? "decoder means" : "decoder samples", out.string());

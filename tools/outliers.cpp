@@ -70,9 +70,9 @@ int run_outliers(const OutliersOptions& o) {
   std::vector<io::Dataset> others;  // loaded first, so a bad --against fails before any work
   for (const std::string& spec : o.against)
     others.push_back(outlier_set(spec, ck, test.images, o));
-  const std::filesystem::path svg =
-      o.figure.empty() ? std::filesystem::path(o.checkpoint).parent_path() / "outliers.svg"
-                       : std::filesystem::path(o.figure);
+  const std::filesystem::path svg = o.figure.empty()
+                                        ? beside_checkpoint(o.checkpoint, "outliers.svg")
+                                        : std::filesystem::path(o.figure);
 
   const SetScores in = score_set(*model, test.images, test.pixels, o);
   Histogram nll{.title = fmt::format("{} (step {}): -log p(x) of in- and out-of-distribution "

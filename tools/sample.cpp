@@ -81,8 +81,7 @@ Tensor sample_labels(const SampleOptions& o, int64_t classes, const std::string&
 int run_sample(const SampleOptions& o) {
   const Device device = checked_device(o.device);
   const std::filesystem::path out =
-      o.out.empty() ? checkpoint_file(o.checkpoint).parent_path() / "samples.png"
-                    : std::filesystem::path(o.out);
+      o.out.empty() ? beside_checkpoint(o.checkpoint, "samples.png") : std::filesystem::path(o.out);
   check_writable(out);  // before sampling, which may take minutes
   const Checkpoint ck = read_checkpoint(o.checkpoint);
   auto model = load_model(ck, device);

@@ -22,8 +22,7 @@ int run_score(const ScoreOptions& o) {
   auto model = load_model(ck, device);
   const TestData test = load_test_data(ck, o.data, o.limit);
   const std::filesystem::path csv =
-      o.out.empty() ? std::filesystem::path(o.checkpoint).parent_path() / "scores.csv"
-                    : std::filesystem::path(o.out);
+      o.out.empty() ? beside_checkpoint(o.checkpoint, "scores.csv") : std::filesystem::path(o.out);
   const std::filesystem::path svg = o.figure.empty()
                                         ? std::filesystem::path(csv).replace_extension(".svg")
                                         : std::filesystem::path(o.figure);
