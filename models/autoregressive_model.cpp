@@ -5,6 +5,7 @@
 
 #include "engine/autograd.h"
 #include "models/images.h"
+#include "models/labels.h"
 #include "models/sampling_checks.h"
 
 namespace gm::models {
@@ -18,6 +19,36 @@ Tensor AutoregressiveModel::sample(int64_t count, double temperature, Generator&
   if (samples_incrementally()) return sample_incremental(*this, count, temperature, gen);
   return sample_naive(count, temperature, gen);
 }
+
+std::unique_ptr<IncrementalEvaluator> AutoregressiveModel::incremental_by_label(
+    int64_t, const Tensor&) const {
+  fail("{}: the model is not class-conditional: sample it without labels", config_name());
+}
+
+Tensor AutoregressiveModel::sample_naive_by_label(const Tensor&, double, Generator&) {
+  fail("{}: the model is not class-conditional: sample it without labels", config_name());
+}
+
+Tensor AutoregressiveModel::sample(const Tensor& labels, double temperature, Generator& gen) {
+  if (num_classes() == 0) return Model::sample(labels, temperature, gen);
+  GM_CHECK(labels.defined(), "{}: a class-conditional model samples by label (--label)",
+           config_name());
+  check_labels(config_name(), labels, labels.size(0), num_classes());
+  if (samples_incrementally())
+    return sample_incremental(*this, labels.size(0), temperature, gen, labels);
+  return sample_naive_by_label(labels, temperature, gen);
+}
+
+namespace {
+
+std::unique_ptr<IncrementalEvaluator> evaluator_for(const AutoregressiveModel& model, int64_t batch,
+                                                    const Tensor& labels) {
+  if (!labels.defined()) return model.incremental(batch);
+  check_labels(model.config_name(), labels, batch, model.num_classes());
+  return model.incremental_by_label(batch, labels);
+}
+
+}  // namespace
 
 std::vector<uint8_t> draw_categorical(const Tensor& output, double temperature, Generator& gen) {
   const std::vector<int32_t> drawn =
@@ -75,12 +106,12 @@ Tensor sample_by_full_passes(const AutoregressiveModel& model, int64_t count, do
 }
 
 Tensor sample_incremental(const AutoregressiveModel& model, int64_t count, double temperature,
-                          Generator& gen) {
+                          Generator& gen, const Tensor& labels) {
   check_sampling_request(model.config_name(), count, temperature);
   NoGradGuard no_grad;
   const ImageShape s = model.image_shape();
   const int64_t C = s.channels, H = s.height, W = s.width;
-  std::unique_ptr<IncrementalEvaluator> net = model.incremental(count);
+  std::unique_ptr<IncrementalEvaluator> net = evaluator_for(model, count, labels);
   std::vector<uint8_t> pixels(static_cast<size_t>(count * C * H * W), 0);
   for (int64_t r = 0; r < H; ++r) {
     net->begin_row(r);
@@ -96,13 +127,14 @@ Tensor sample_incremental(const AutoregressiveModel& model, int64_t count, doubl
   return Tensor::from_vector(pixels, {count, C, H, W});
 }
 
-Tensor incremental_outputs(const AutoregressiveModel& model, const Tensor& images) {
+Tensor incremental_outputs(const AutoregressiveModel& model, const Tensor& images,
+                           const Tensor& labels) {
   const ImageShape s = model.image_shape();
   check_image_batch("incremental outputs", s, images);
   NoGradGuard no_grad;
   const int64_t N = images.size(0), C = s.channels, H = s.height, W = s.width;
   const std::vector<uint8_t> pixels = images.to_vector<uint8_t>();
-  std::unique_ptr<IncrementalEvaluator> net = model.incremental(N);
+  std::unique_ptr<IncrementalEvaluator> net = evaluator_for(model, N, labels);
   std::vector<double> out;
   int64_t V = 0;
   std::vector<uint8_t> values(static_cast<size_t>(N));

@@ -46,6 +46,14 @@ class AutoregressiveModel : public Model {
   virtual Tensor sample_naive(int64_t count, double temperature, Generator& gen) = 0;
   // An evaluator for `batch` images; the model's parameters must live on the cpu.
   virtual std::unique_ptr<IncrementalEvaluator> incremental(int64_t batch) const = 0;
+  // Class-conditional models (num_classes() > 0) draw by label, with the same two samplers:
+  // the evaluator for labels int32 [batch], and the naive sampler for labels int32 [N]. An
+  // unconditional model has neither (they throw).
+  virtual std::unique_ptr<IncrementalEvaluator> incremental_by_label(int64_t batch,
+                                                                     const Tensor& labels) const;
+  virtual Tensor sample_naive_by_label(const Tensor& labels, double temperature, Generator& gen);
+  // By label: the fast sampler on the cpu, the naive one elsewhere (as sample(count, ...)).
+  Tensor sample(const Tensor& labels, double temperature, Generator& gen) override;
   // The values of one position drawn from its distribution `output` [B, V] (as output() gives
   // it and the naive sampler computes it), B counters of `gen`.
   virtual std::vector<uint8_t> draw(const Tensor& output, double temperature,
@@ -71,13 +79,15 @@ Tensor sample_by_full_passes(const AutoregressiveModel& model, int64_t count, do
 Tensor sample_by_full_passes(const AutoregressiveModel& model, int64_t count, double temperature,
                              Generator& gen, const std::function<Tensor(const Tensor&)>& network);
 
-// The generic fast sampling loop: uint8 [count, C, H, W].
+// The generic fast sampling loop: uint8 [count, C, H, W]. `labels` (int32 [count]) for a
+// conditional model, undefined otherwise.
 Tensor sample_incremental(const AutoregressiveModel& model, int64_t count, double temperature,
-                          Generator& gen);
+                          Generator& gen, const Tensor& labels = Tensor());
 
 // Teacher forcing through the evaluator: the distributions [N, V, C, H, W] at every position
 // of uint8 images [N, C, H, W] (for tests: they equal the network's full-image outputs up to
 // rounding).
-Tensor incremental_outputs(const AutoregressiveModel& model, const Tensor& images);
+Tensor incremental_outputs(const AutoregressiveModel& model, const Tensor& images,
+                           const Tensor& labels = Tensor());
 
 }  // namespace gm::models

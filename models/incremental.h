@@ -104,6 +104,9 @@ struct PositionConv {
   T* col_data = nullptr;  // col's and y's storage, looked up once (the steps are tiny)
   T* y_data = nullptr;
   std::vector<T> bias;  // empty: no bias
+  // A conditional layer's per-class bias for each image's label [out, B] (see class_bias());
+  // empty: unconditional.
+  std::vector<T> class_bias;
 
   // w [out, in, kh, kw]; b [out] or undefined. Parameters may live on any device (copied).
   PositionConv(const Tensor& w_any, const Tensor& b_any, MaskType type, int groups,
@@ -155,18 +158,22 @@ struct PositionConv {
     for (int64_t i = 0; i < n; ++i)
       col_data[i] = apply_relu ? relu(x[i]) : x[i];
   }
-  // y <- W_g col, then + bias (added after the GEMM, as the conv ops' broadcasting add does).
+  // y <- W_g col, then + bias (added after the GEMM, as the conv ops' broadcasting add does),
+  // then + the class bias (the conditional models add it to the layer's output).
   void run() {
     Gemm g;
     g.m = out, g.n = batch, g.k = in * static_cast<int64_t>(taps.size());
     weight.backend().gemm(g, weight, col, y);
-    if (bias.empty()) return;
-    for (int64_t k = 0; k < out; ++k) {
-      const T bk = bias[static_cast<size_t>(k)];
-      T* yk = y_data + k * batch;
-      for (int64_t i = 0; i < batch; ++i)
-        yk[i] = yk[i] + bk;
-    }
+    if (!bias.empty())
+      for (int64_t k = 0; k < out; ++k) {
+        const T bk = bias[static_cast<size_t>(k)];
+        T* yk = y_data + k * batch;
+        for (int64_t i = 0; i < batch; ++i)
+          yk[i] = yk[i] + bk;
+      }
+    const T* cb = class_bias.data();
+    for (size_t i = 0; i < class_bias.size(); ++i)
+      y_data[i] = y_data[i] + cb[i];
   }
 };
 
@@ -174,6 +181,25 @@ struct PositionConv {
 template <typename T>
 PositionConv<T> position_conv(const nn::MaskedConv2d& layer, int64_t batch) {
   return PositionConv<T>(layer.weight(), layer.bias(), layer.type(), layer.colour_groups(), batch);
+}
+
+// A conditional layer's bias for each image: [channels, B] with column b = table[labels[b]].
+// The naive pass adds onehot · table, whose entries are exactly the table's (a sum of one
+// product by 1 and products by 0), so adding the row itself gives the same bits. Null `bias`
+// (an unconditional model): empty.
+template <typename T>
+std::vector<T> class_bias(const nn::ClassBias* bias, const Tensor& labels) {
+  if (bias == nullptr) return {};
+  const Tensor table = bias->table().detach().to(Device::cpu());
+  const int64_t channels = table.size(1), batch = labels.size(0);
+  const std::vector<T> t = table.to_vector<T>();
+  const std::vector<int32_t> y = labels.to_vector<int32_t>();
+  std::vector<T> rows(static_cast<size_t>(channels * batch));
+  for (int64_t k = 0; k < channels; ++k)
+    for (int64_t b = 0; b < batch; ++b)
+      rows[static_cast<size_t>(k * batch + b)] =
+          t[static_cast<size_t>(y[static_cast<size_t>(b)] * channels + k)];
+  return rows;
 }
 
 // The [B, V] tensor draw() takes, from V values of one channel laid out [V, B] (the layout of
@@ -189,13 +215,15 @@ Tensor batch_major(const T* values_by_batch, int64_t values, int64_t batch) {
 
 // Builds Evaluator<float> or Evaluator<double> for the model's dtype (Evaluator(model, batch)),
 // after checking that the model lives on the cpu.
-template <template <typename> class Evaluator, typename M>
-std::unique_ptr<IncrementalEvaluator> make_evaluator(const M& model, int64_t batch) {
+// A conditional model's evaluator is built as Evaluator(model, batch, labels).
+template <template <typename> class Evaluator, typename M, typename... Labels>
+std::unique_ptr<IncrementalEvaluator> make_evaluator(const M& model, int64_t batch,
+                                                     const Labels&... labels) {
   GM_CHECK(batch >= 1, "{}: incremental evaluation needs a positive batch, got {}",
            model.config_name(), batch);
   const DType dtype = cpu_model_dtype("fast sampler", model.config_name(), model.parameters());
-  if (dtype == DType::f64) return std::make_unique<Evaluator<double>>(model, batch);
-  return std::make_unique<Evaluator<float>>(model, batch);
+  if (dtype == DType::f64) return std::make_unique<Evaluator<double>>(model, batch, labels...);
+  return std::make_unique<Evaluator<float>>(model, batch, labels...);
 }
 
 }  // namespace gm::models::incremental

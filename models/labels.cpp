@@ -32,6 +32,13 @@ Tensor one_hot(const Tensor& labels, int64_t classes, DType dtype, Device device
   return Tensor::from_vector(rows, {n, classes}, dtype, device);
 }
 
+Tensor class_input(std::string_view what, const Tensor& labels, int64_t count, int64_t classes,
+                   DType dtype, Device device) {
+  if (classes == 0) return {};
+  check_labels(what, labels, count, classes);
+  return one_hot(labels, classes, dtype, device);
+}
+
 Tensor repeated_label(int64_t label, int64_t count) {
   return Tensor::from_vector(
       std::vector<int32_t>(static_cast<size_t>(count), static_cast<int32_t>(label)), {count});

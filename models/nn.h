@@ -121,6 +121,7 @@ class ClassBias : public Module {
   ClassBias(int64_t classes, int64_t channels, const Init& init);
   // h [N, channels, H, W] (or [N, channels]), onehot [N, classes].
   Tensor operator()(const Tensor& h, const Tensor& onehot) const;
+  const Tensor& table() const { return table_; }
 
  private:
   Tensor table_;  // [classes, channels]

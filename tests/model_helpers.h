@@ -28,6 +28,15 @@ inline Tensor parameter(const models::Model& m, const std::string& name) {
   return {};
 }
 
+// A conditional model's per-class tables start at zero (the model starts as its
+// unconditional twin); tests that need the label to matter fill them with seeded noise.
+inline void randomise_class_tables(const nn::Module& model, uint64_t seed) {
+  Generator gen(seed);
+  for (auto p : model.parameters())
+    if (p.name.ends_with("_class.table"))
+      p.tensor.copy_from(Tensor::uniform(p.tensor.shape(), -1.0, 1.0, gen, p.tensor.dtype()));
+}
+
 // n seeded uniform uint8 images of shape s.
 inline Tensor random_images(const models::ImageShape& s, int64_t n, uint64_t seed) {
   Generator gen(seed);

@@ -3,6 +3,7 @@
 #include "models/autoregressive.h"
 #include "models/labels.h"
 #include "models/model_gradcheck.h"
+#include "models/pixelcnn/gated.h"
 #include "models/pixelcnn/pixelcnn.h"
 #include "models/registry.h"
 #include "models/vae/vae.h"
@@ -13,6 +14,7 @@ using namespace gm::models;
 using gm::test::init_for;
 using gm::test::parameter;
 using gm::test::random_images;
+using gm::test::randomise_class_tables;
 
 namespace {
 
@@ -31,21 +33,21 @@ PixelCnnConfig tiny_pixelcnn() {
   return c;
 }
 
+GatedPixelCnnConfig tiny_gated() {
+  return {.name = "gated-tiny-cond",
+          .filters = 6,
+          .layers = 2,
+          .first_kernel = 3,
+          .kernel = 3,
+          .head = 6};
+}
+
 VaeConfig tiny_vae() {
   VaeConfig c;
   c.name = "vae-tiny-cond";
   c.hidden = 7;
   c.latent = 3;
   return c;
-}
-
-// The per-class tables start at zero (the model starts as its unconditional twin); tests that
-// need the label to matter fill them with seeded noise.
-void randomise_class_tables(const Model& model, uint64_t seed) {
-  Generator gen(seed);
-  for (auto p : model.parameters())
-    if (p.name.ends_with("_class.table"))
-      p.tensor.copy_from(Tensor::uniform(p.tensor.shape(), -1.0, 1.0, gen, p.tensor.dtype()));
 }
 
 }  // namespace
@@ -57,6 +59,10 @@ TEST_CASE("conditional configurations add K x width parameters per layer", "[con
   // layers (32 + 32 + 64) and the two head layers (64 + 256).
   CHECK(make_model("pixelcnn-ref-cond", {1, 28, 28}, init, 10)->parameter_count() ==
         91200 + 10 * (64 + 5 * (32 + 32 + 64) + 64 + 256));
+  // gated-pixelcnn-cond: a [10, 2p] table on each of the two stacks' pre-activations in each
+  // of the 6 layers (p = 24).
+  CHECK(make_model("gated-pixelcnn-cond", {1, 28, 28}, init, 10)->parameter_count() ==
+        90610 + 10 * 6 * 2 * 48);
   // vae-ref-cond: the encoder's and the decoder's first layer each see 10 more inputs.
   CHECK(make_model("vae-ref-cond", {1, 28, 28}, init, 10)->parameter_count() ==
         967208 + 2 * 10 * 400);
@@ -109,7 +115,7 @@ TEST_CASE("an unconditional model ignores labels: p(x | y) = p(x)", "[conditiona
   CHECK_THROWS_WITH(model.loss(images, labels_of({0}), a), Catch::Contains("[2]"));
 }
 
-TEST_CASE("per-class biases keep the conditional PixelCNN autoregressive", "[conditional]") {
+TEST_CASE("per-class biases keep the conditional PixelCNNs autoregressive", "[conditional]") {
   Generator gen(9);
   for (int64_t channels : {1, 3}) {
     const ImageShape shape{channels, 6, 6};
@@ -125,6 +131,17 @@ TEST_CASE("per-class biases keep the conditional PixelCNN autoregressive", "[con
     const AutoregressiveCheck check = check_autoregressive(f, shape);
     INFO(check.summary());
     CHECK(check.ok());
+    GatedPixelCnn gated(tiny_gated(), shape, init_for(gen), 4);
+    randomise_class_tables(gated, 11);
+    auto g = [&](const Tensor& x) {
+      std::vector<int32_t> y;
+      for (int64_t i = 0; i < x.size(0); ++i)
+        y.push_back(static_cast<int32_t>(i % 4));
+      return gated.logits(x, one_hot(labels_of(y), 4, x.dtype(), x.device()));
+    };
+    const AutoregressiveCheck gated_check = check_autoregressive(g, shape);
+    INFO(gated_check.summary());
+    CHECK(gated_check.ok());
   }
 }
 
@@ -135,7 +152,8 @@ TEST_CASE("conditional models' gradients match finite differences", "[conditiona
   const Tensor labels = labels_of({0, 2, 1});
   PixelCnn pixelcnn(tiny_pixelcnn(), shape, init_for(gen), 3);
   VaeModel vae(tiny_vae(), shape, init_for(gen), 3);
-  for (Model* model : std::vector<Model*>{&pixelcnn, &vae}) {
+  GatedPixelCnn gated(tiny_gated(), shape, init_for(gen), 3);
+  for (Model* model : std::vector<Model*>{&pixelcnn, &vae, &gated}) {
     randomise_class_tables(*model, 13);
     const GradcheckReport report = gradcheck_parameters(model->parameters(), [&] {
       Generator noise(14);  // the VAE's epsilon, the same at every call

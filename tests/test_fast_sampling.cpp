@@ -7,6 +7,7 @@
 #include "engine/ops.h"
 #include "models/autoregressive_model.h"
 #include "models/images.h"
+#include "models/labels.h"
 #include "models/pixelcnn/gated.h"
 #include "models/pixelcnn/pixelcnn.h"
 #include "models/pixelrnn/pixelrnn.h"
@@ -97,13 +98,28 @@ std::unique_ptr<GatedPixelCnn> make_gated(ImageShape shape, DType dtype, uint64_
   return std::make_unique<GatedPixelCnn>(c, shape, nn::Init{Device::cpu(), dtype, &init_gen});
 }
 
+// Naive and fast sampling by label from the same generator state, as require_same_samples.
+void require_same_samples_by_label(AutoregressiveModel& model, const std::vector<int32_t>& labels,
+                                   double temperature, uint64_t seed) {
+  REQUIRE(model.samples_incrementally());
+  const Tensor y = Tensor::from_vector(labels, {static_cast<int64_t>(labels.size())});
+  Generator naive_gen(seed), fast_gen(seed);
+  const Tensor naive = model.sample_naive_by_label(y, temperature, naive_gen);
+  const Tensor fast = model.sample(y, temperature, fast_gen);
+  REQUIRE(fast.shape() == naive.shape());
+  INFO("seed " << seed);
+  CHECK(bytes(naive) == bytes(fast));
+  CHECK(fast_gen.offset() == naive_gen.offset());
+}
+
 // Teacher forcing on random images, so every position sees varied inputs rather than constant
 // ones. Tolerance: both sides compute the same dot products in the same order; only the BLAS
 // micro-kernel may differ (a few roundings of sums of ~100 terms of order one).
 void require_incremental_outputs(const AutoregressiveModel& model, const Tensor& want,
-                                 const Tensor& images, DType dtype, const char* what) {
+                                 const Tensor& images, DType dtype, const char* what,
+                                 const Tensor& labels = Tensor()) {
   const double tol = dtype == DType::f64 ? 1e-12 : 2e-5;
-  const Tensor got = incremental_outputs(model, images);
+  const Tensor got = incremental_outputs(model, images, labels);
   REQUIRE(got.shape() == want.shape());
   test::require_close(got.to_vector<double>(), want.to_vector<double>(), tol, tol, what);
 }
@@ -199,6 +215,77 @@ TEST_CASE("fast Gated PixelCNN sampling draws the naive sampler's images", "[fas
       require_same_samples(*model, 3, 1.4, 6);
     }
   }
+}
+
+TEST_CASE("fast sampling by label draws the naive sampler's images for conditional models",
+          "[fast_sampling][conditional]") {
+  for (DType dtype : {DType::f32, DType::f64}) {
+    INFO("dtype " << dtype_name(dtype));
+    Generator init_gen(81);
+    const nn::Init init{Device::cpu(), dtype, &init_gen};
+    {
+      INFO("conditional PixelCNN, grey and RGB");
+      for (ImageShape shape : {ImageShape{1, 6, 7}, ImageShape{3, 4, 5}}) {
+        PixelCnn model(small_config(), shape, init, 3);
+        test::randomise_class_tables(model, 82);
+        require_same_samples_by_label(model, {0, 2, 1}, 1.0, 83);
+        require_same_samples_by_label(model, {2}, 0.8, 84);
+      }
+    }
+    {
+      INFO("conditional Gated PixelCNN, grey and RGB");
+      const GatedPixelCnnConfig c{.name = "gated-test",
+                                  .filters = 6,
+                                  .layers = 3,
+                                  .first_kernel = 5,
+                                  .kernel = 3,
+                                  .head = 9};
+      for (ImageShape shape : {ImageShape{1, 6, 7}, ImageShape{3, 4, 5}}) {
+        GatedPixelCnn model(c, shape, init, 4);
+        test::randomise_class_tables(model, 85);
+        require_same_samples_by_label(model, {3, 0, 1}, 1.0, 86);
+        require_same_samples_by_label(model, {2, 2}, 1.3, 87);
+      }
+    }
+  }
+}
+
+TEST_CASE("the incremental evaluation by label gives the conditional network's logits",
+          "[fast_sampling][conditional]") {
+  const ImageShape shape{1, 5, 6};
+  const Tensor images = test::random_images(shape, 3, 91);
+  const Tensor labels = Tensor::from_vector(std::vector<int32_t>{1, 0, 2}, {3});
+  for (DType dtype : {DType::f64, DType::f32}) {
+    INFO(dtype_name(dtype));
+    Generator init_gen(92);
+    const nn::Init init{Device::cpu(), dtype, &init_gen};
+    const Tensor onehot = one_hot(labels, 3, dtype, Device::cpu());
+    const Tensor x = scale_images(images, dtype, Device::cpu());
+    PixelCnn cnn(small_config(), shape, init, 3);
+    test::randomise_class_tables(cnn, 93);
+    require_incremental_outputs(cnn, cnn.logits(x, onehot), images, dtype,
+                                "incremental conditional PixelCNN logits", labels);
+    // The labels matter: other labels give other logits.
+    const Tensor other =
+        one_hot(Tensor::from_vector(std::vector<int32_t>{0, 2, 1}, {3}), 3, dtype, Device::cpu());
+    CHECK(cnn.logits(x, other).to_vector<double>() != cnn.logits(x, onehot).to_vector<double>());
+    GatedPixelCnn gated({.name = "gated-test",
+                         .filters = 6,
+                         .layers = 2,
+                         .first_kernel = 5,
+                         .kernel = 3,
+                         .head = 9},
+                        shape, init, 3);
+    test::randomise_class_tables(gated, 94);
+    require_incremental_outputs(gated, gated.logits(x, onehot), images, dtype,
+                                "incremental conditional Gated PixelCNN logits", labels);
+  }
+  // Labels are checked like everywhere else.
+  Generator gen(1);
+  PixelCnn cnn(small_config(), shape, nn::Init{Device::cpu(), DType::f32, &gen}, 3);
+  CHECK_THROWS_WITH(cnn.sample(Tensor::from_vector(std::vector<int32_t>{3}, {1}), 1.0, gen),
+                    Catch::Contains("outside the model's 3 classes"));
+  CHECK_THROWS_WITH(cnn.sample(int64_t{2}, 1.0, gen), Catch::Contains("label"));
 }
 
 TEST_CASE("the incremental evaluation gives the network's logits", "[fast_sampling]") {

@@ -26,24 +26,29 @@ struct SampleOptions {
 };
 
 // The fast sampler by default; --naive runs an autoregressive model's one-pass-per-value
-// sampler instead (the same images for the same seed, much slower).
-Tensor draw_samples(models::Model& model, const SampleOptions& o, Generator& gen,
-                    std::string& sampler) {
+// sampler instead (the same images for the same seed, much slower). `labels`: one per image
+// for a class-conditional model, undefined otherwise.
+Tensor draw_samples(models::Model& model, const SampleOptions& o, const Tensor& labels,
+                    Generator& gen, std::string& sampler) {
   auto* ar = dynamic_cast<models::AutoregressiveModel*>(&model);
   GM_CHECK(!o.naive || ar != nullptr,
            "--naive: {} is not an autoregressive model and has a single sampler; drop --naive",
            model.config_name());
   NoGradGuard no_grad;
+  const bool by_label = labels.defined();
   if (ar == nullptr) {
     sampler = "";
-    return model.sample(o.count, o.temperature, gen);
+    return by_label ? model.sample(labels, o.temperature, gen)
+                    : model.sample(o.count, o.temperature, gen);
   }
   if (o.naive || !ar->samples_incrementally()) {
     sampler = o.naive ? ", naive sampler" : ", naive sampler (the fast one runs on the cpu)";
-    return ar->sample_naive(o.count, o.temperature, gen);
+    return by_label ? ar->sample_naive_by_label(labels, o.temperature, gen)
+                    : ar->sample_naive(o.count, o.temperature, gen);
   }
   sampler = ", fast sampler";
-  return ar->sample(o.count, o.temperature, gen);
+  return by_label ? ar->sample(labels, o.temperature, gen)
+                  : ar->sample(o.count, o.temperature, gen);
 }
 
 // The labels of the images to draw: --count copies of --label K, or --count per class (one
@@ -99,16 +104,12 @@ int run_sample(const SampleOptions& o) {
   std::string sampler;
   Tensor images;
   const auto start = std::chrono::steady_clock::now();
-  if (labels.defined()) {
-    // A conditional autoregressive model draws by full passes (its evaluator has no class biases).
-    NoGradGuard no_grad;
-    images = model->sample(labels, o.temperature, gen);
-  } else if (o.mean) {
+  if (o.mean) {
     NoGradGuard no_grad;
     images = vae->sample(o.count, o.temperature, models::DecodeMode::mean, gen);
     sampler = ", decoder means";
   } else {
-    images = draw_samples(*model, o, gen, sampler);
+    images = draw_samples(*model, o, labels, gen, sampler);
   }
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

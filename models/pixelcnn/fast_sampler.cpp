@@ -12,7 +12,8 @@ using incremental::RowRing;
 template <typename T>
 class PixelCnnEvaluator : public IncrementalEvaluator {
  public:
-  PixelCnnEvaluator(const PixelCnn& model, int64_t batch)
+  // labels: int32 [batch] for a conditional model, undefined otherwise.
+  PixelCnnEvaluator(const PixelCnn& model, int64_t batch, const Tensor& labels)
       : width_(model.image_shape().width),
         values_(model.values()),
         batch_(batch),
@@ -27,7 +28,14 @@ class PixelCnnEvaluator : public IncrementalEvaluator {
            incremental::position_conv<T>(*block->masked_, batch),
            incremental::position_conv<T>(*block->expand_, batch),
            RowRing<T>(model.config().block_kernel / 2 + 1, width_, model.config().hidden, batch)});
+      Block& b = blocks_.back();
+      b.reduce.class_bias = incremental::class_bias<T>(block->reduce_class_, labels);
+      b.masked.class_bias = incremental::class_bias<T>(block->masked_class_, labels);
+      b.expand.class_bias = incremental::class_bias<T>(block->expand_class_, labels);
     }
+    first_.class_bias = incremental::class_bias<T>(model.first_class_, labels);
+    head1_.class_bias = incremental::class_bias<T>(model.head1_class_, labels);
+    head2_.class_bias = incremental::class_bias<T>(model.head2_class_, labels);
   }
 
   void begin_row(int64_t row) override { image_.begin_row(row); }
@@ -82,8 +90,9 @@ class PixelCnnEvaluator : public IncrementalEvaluator {
   std::vector<T> x_;  // the residual stream at the current position [filters, B]
 };
 
-std::unique_ptr<IncrementalEvaluator> pixelcnn_evaluator(const PixelCnn& model, int64_t batch) {
-  return incremental::make_evaluator<PixelCnnEvaluator>(model, batch);
+std::unique_ptr<IncrementalEvaluator> pixelcnn_evaluator(const PixelCnn& model, int64_t batch,
+                                                         const Tensor& labels) {
+  return incremental::make_evaluator<PixelCnnEvaluator>(model, batch, labels);
 }
 
 }  // namespace gm::models

@@ -18,7 +18,10 @@
 
 namespace gm::models {
 
-// PixelCnn::incremental: the network evaluated one position at a time from its own layers.
-std::unique_ptr<IncrementalEvaluator> pixelcnn_evaluator(const PixelCnn& model, int64_t batch);
+// PixelCnn::incremental: the network evaluated one position at a time from its own layers;
+// labels int32 [batch] for a conditional model (each layer adds its per-class bias), undefined
+// otherwise.
+std::unique_ptr<IncrementalEvaluator> pixelcnn_evaluator(const PixelCnn& model, int64_t batch,
+                                                         const Tensor& labels);
 
 }  // namespace gm::models

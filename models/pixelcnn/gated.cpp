@@ -1,6 +1,7 @@
 #include "models/pixelcnn/gated.h"
 
 #include "models/images.h"
+#include "models/labels.h"
 #include "models/sampling_checks.h"
 
 namespace gm::models {
@@ -43,7 +44,7 @@ Tensor gated_activation(const Tensor& a, int64_t dim, int64_t groups) {
 }
 
 GatedLayer::GatedLayer(int64_t in, int64_t p, int64_t kernel, bool first, int groups,
-                       const nn::Init& init)
+                       int64_t classes, const nn::Init& init)
     : kernel_(kernel), first_(first), groups_(groups) {
   const int64_t rows = kernel / 2 + 1;
   vertical_weight_ =
@@ -57,24 +58,37 @@ GatedLayer::GatedLayer(int64_t in, int64_t p, int64_t kernel, bool first, int gr
   vertical_to_horizontal_ =
       &add_module<nn::Conv2d>("vertical_to_horizontal", 2 * p, 2 * p, 1, init);
   residual_ = &add_module<nn::MaskedConv2d>("residual", p, p, 1, MaskType::B, groups, init);
+  if (classes > 0) {
+    vertical_class_ = &add_module<nn::ClassBias>("vertical_class", classes, 2 * p, init);
+    horizontal_class_ = &add_module<nn::ClassBias>("horizontal_class", classes, 2 * p, init);
+  }
 }
 
-GatedLayer::Stacks GatedLayer::operator()(const Stacks& x, bool vertical_out) const {
+GatedLayer::Stacks GatedLayer::operator()(const Stacks& x, const Tensor& onehot,
+                                          bool vertical_out) const {
   const int64_t half = kernel_ / 2;
   // Padded k/2 rows on top and none below: output row r sees input rows r - k/2 .. r.
-  const Tensor a_v = conv2d(pad2d(x.v, half, 0, half, half), vertical_weight_, vertical_bias_);
+  Tensor a_v = conv2d(pad2d(x.v, half, 0, half, half), vertical_weight_, vertical_bias_);
+  if (vertical_class_) a_v = (*vertical_class_)(a_v, onehot);
   // Shifted down a row (row 0 gets zeros), so row r of the horizontal stack only receives
   // rows < r from the vertical one.
-  const Tensor a_h = masked_conv2d(x.h, horizontal_weight_, horizontal_bias_,
-                                   first_ ? MaskType::A : MaskType::B, groups_) +
-                     (*vertical_to_horizontal_)(pad2d(a_v, 1, -1, 0, 0));
+  Tensor a_h = masked_conv2d(x.h, horizontal_weight_, horizontal_bias_,
+                             first_ ? MaskType::A : MaskType::B, groups_) +
+               (*vertical_to_horizontal_)(pad2d(a_v, 1, -1, 0, 0));
+  if (horizontal_class_) a_h = (*horizontal_class_)(a_h, onehot);
   Tensor h = (*residual_)(gated_activation(a_h, 1, groups_));
   if (!first_) h = x.h + h;
   return {vertical_out ? gated_activation(a_v, 1, groups_) : Tensor(), h};
 }
 
-GatedPixelCnn::GatedPixelCnn(GatedPixelCnnConfig config, ImageShape shape, const nn::Init& init)
-    : config_(std::move(config)), shape_(shape), device_(init.device), dtype_(init.dtype) {
+GatedPixelCnn::GatedPixelCnn(GatedPixelCnnConfig config, ImageShape shape, const nn::Init& init,
+                             int64_t classes)
+    : config_(std::move(config)),
+      shape_(shape),
+      device_(init.device),
+      dtype_(init.dtype),
+      classes_(classes) {
+  GM_CHECK(classes >= 0, "{}: the number of classes must be >= 0, got {}", config_.name, classes);
   GM_CHECK(shape.channels == 1 || shape.channels == 3,
            "{}: images must have 1 (grey) or 3 (RGB) channels, got {}", config_.name,
            shape.channels);
@@ -83,7 +97,7 @@ GatedPixelCnn::GatedPixelCnn(GatedPixelCnnConfig config, ImageShape shape, const
   for (int64_t l = 0; l < config_.layers; ++l)
     layers_.push_back(&add_module<GatedLayer>(
         "layer" + std::to_string(l), l == 0 ? shape.channels : config_.filters, config_.filters,
-        l == 0 ? config_.first_kernel : config_.kernel, l == 0, groups, init));
+        l == 0 ? config_.first_kernel : config_.kernel, l == 0, groups, classes, init));
   head1_ = &add_module<nn::MaskedConv2d>("head1", config_.filters, config_.head, 1, MaskType::B,
                                          groups, init);
   head2_ = &add_module<nn::MaskedConv2d>("head2", config_.head, kLevels * shape.channels, 1,
@@ -95,23 +109,55 @@ Tensor GatedPixelCnn::network_input(const Tensor& images) const {
   return scale_images(images, dtype_, device_);
 }
 
-Tensor GatedPixelCnn::logits(const Tensor& x) const {
+Tensor GatedPixelCnn::logits(const Tensor& x, const Tensor& onehot) const {
+  GM_CHECK(onehot.defined() == (classes_ > 0),
+           "{}: logits need the labels' one-hot [N, {}] exactly when the model is conditional",
+           config_.name, classes_);
   GatedLayer::Stacks s{x, x};
   for (size_t l = 0; l < layers_.size(); ++l)
-    s = (*layers_[l])(s, l + 1 < layers_.size());
+    s = (*layers_[l])(s, onehot, l + 1 < layers_.size());
   return outputs_by_channel((*head2_)(relu((*head1_)(relu(s.h)))), shape_.channels);
 }
 
 LossOutput GatedPixelCnn::loss(const Tensor& images, Generator&) {
-  return categorical_loss(logits(network_input(images)), images.to(device_), shape_);
+  const Tensor onehot =
+      class_input(config_.name, Tensor(), images.size(0), classes_, dtype_, device_);
+  return categorical_loss(logits(network_input(images), onehot), images.to(device_), shape_);
+}
+
+LossOutput GatedPixelCnn::loss(const Tensor& images, const Tensor& labels, Generator& gen) {
+  if (classes_ == 0) return Model::loss(images, labels, gen);
+  const Tensor onehot =
+      class_input(config_.name, labels, images.size(0), classes_, dtype_, device_);
+  return categorical_loss(logits(network_input(images), onehot), images.to(device_), shape_);
 }
 
 Tensor GatedPixelCnn::sample_naive(int64_t count, double temperature, Generator& gen) {
+  GM_CHECK(classes_ == 0, "{}: a class-conditional model samples by label (--label)", config_.name);
   return sample_by_full_passes(*this, count, temperature, gen);
 }
 
+Tensor GatedPixelCnn::sample_naive_by_label(const Tensor& labels, double temperature,
+                                            Generator& gen) {
+  GM_CHECK(classes_ > 0, "{}: the model is not class-conditional: sample it without labels",
+           config_.name);
+  const int64_t count = labels.defined() ? labels.size(0) : 0;
+  const Tensor onehot = class_input(config_.name, labels, count, classes_, dtype_, device_);
+  return sample_by_full_passes(*this, count, temperature, gen,
+                               [&](const Tensor& x) { return logits(x, onehot); });
+}
+
 std::unique_ptr<IncrementalEvaluator> GatedPixelCnn::incremental(int64_t batch) const {
-  return gated_pixelcnn_evaluator(*this, batch);
+  GM_CHECK(classes_ == 0, "{}: a class-conditional model samples by label (--label)", config_.name);
+  return gated_pixelcnn_evaluator(*this, batch, Tensor());
+}
+
+std::unique_ptr<IncrementalEvaluator> GatedPixelCnn::incremental_by_label(
+    int64_t batch, const Tensor& labels) const {
+  GM_CHECK(classes_ > 0, "{}: the model is not class-conditional: sample it without labels",
+           config_.name);
+  check_labels(config_.name, labels, batch, classes_);
+  return gated_pixelcnn_evaluator(*this, batch, labels);
 }
 
 std::vector<uint8_t> GatedPixelCnn::draw(const Tensor& output, double temperature,

@@ -22,8 +22,9 @@
 // stays inside one colour group. The vertical stack needs no colour masks: everything it
 // hands over comes from rows above.
 //
-// Conditioning (a per-class bias h^T y in every gate) slots in as one more term added to a_v
-// and a_h; the layer keeps its pre-activations in one place for that.
+// Built with K classes it models p(x | y), as the paper's conditional model does: a learned
+// per-class bias V^T y (nn::ClassBias) is added to a_v and to a_h in every layer, so every gate
+// of both stacks knows the class.
 #include <memory>
 #include <vector>
 
@@ -49,13 +50,16 @@ Tensor gated_activation(const Tensor& a, int64_t dim, int64_t groups);
 
 class GatedLayer : public nn::Module {
  public:
-  GatedLayer(int64_t in, int64_t p, int64_t kernel, bool first, int groups, const nn::Init& init);
+  // classes = 0: unconditional; K: a per-class bias on a_v and on a_h.
+  GatedLayer(int64_t in, int64_t p, int64_t kernel, bool first, int groups, int64_t classes,
+             const nn::Init& init);
   struct Stacks {
     Tensor v, h;
   };
   // The vertical and horizontal stacks [N, in, H, W] -> [N, p, H, W]. `vertical_out`: whether
-  // the next layer needs v' (the last layer's is unused).
-  Stacks operator()(const Stacks& x, bool vertical_out) const;
+  // the next layer needs v' (the last layer's is unused). onehot [N, K] for a conditional
+  // layer, undefined otherwise.
+  Stacks operator()(const Stacks& x, const Tensor& onehot, bool vertical_out) const;
 
  private:
   template <typename T>
@@ -67,22 +71,33 @@ class GatedLayer : public nn::Module {
   Tensor horizontal_weight_, horizontal_bias_;  // [2p, in, 1, k], right half masked
   nn::Conv2d* vertical_to_horizontal_ = nullptr;
   nn::MaskedConv2d* residual_ = nullptr;
+  // Conditional layers only (else null).
+  nn::ClassBias *vertical_class_ = nullptr, *horizontal_class_ = nullptr;
 };
 
 class GatedPixelCnn : public AutoregressiveModel {
  public:
-  GatedPixelCnn(GatedPixelCnnConfig config, ImageShape shape, const nn::Init& init);
+  // classes = 0: p(x); classes = K >= 2: p(x | y) (a per-class bias in every gate).
+  GatedPixelCnn(GatedPixelCnnConfig config, ImageShape shape, const nn::Init& init,
+                int64_t classes = 0);
 
   std::string config_name() const override { return config_.name; }
   ImageShape image_shape() const override { return shape_; }
+  int64_t num_classes() const override { return classes_; }
   const GatedPixelCnnConfig& config() const { return config_; }
 
   Tensor network_input(const Tensor& images) const;  // x / 127.5 - 1
-  // Network input [N, C, H, W] -> logits [N, 256, C, H, W].
-  Tensor logits(const Tensor& x) const override;
+  // Network input [N, C, H, W] -> logits [N, 256, C, H, W]; a conditional model also takes
+  // the labels as onehot [N, K].
+  Tensor logits(const Tensor& x) const override { return logits(x, Tensor()); }
+  Tensor logits(const Tensor& x, const Tensor& onehot) const;
   LossOutput loss(const Tensor& images, Generator& gen) override;
+  LossOutput loss(const Tensor& images, const Tensor& labels, Generator& gen) override;
   Tensor sample_naive(int64_t count, double temperature, Generator& gen) override;
+  Tensor sample_naive_by_label(const Tensor& labels, double temperature, Generator& gen) override;
   std::unique_ptr<IncrementalEvaluator> incremental(int64_t batch) const override;
+  std::unique_ptr<IncrementalEvaluator> incremental_by_label(int64_t batch,
+                                                             const Tensor& labels) const override;
   std::vector<uint8_t> draw(const Tensor& output, double temperature,
                             Generator& gen) const override;
 
@@ -93,13 +108,15 @@ class GatedPixelCnn : public AutoregressiveModel {
   ImageShape shape_;
   Device device_;
   DType dtype_;
+  int64_t classes_;
   std::vector<GatedLayer*> layers_;
   nn::MaskedConv2d* head1_ = nullptr;
   nn::MaskedConv2d* head2_ = nullptr;
 };
 
-// Fast sampling (models/pixelcnn/gated_sampler.cpp): GatedPixelCnn::incremental.
+// Fast sampling (models/pixelcnn/gated_sampler.cpp): GatedPixelCnn::incremental; labels int32
+// [batch] for a conditional model, undefined otherwise.
 std::unique_ptr<IncrementalEvaluator> gated_pixelcnn_evaluator(const GatedPixelCnn& model,
-                                                               int64_t batch);
+                                                               int64_t batch, const Tensor& labels);
 
 }  // namespace gm::models

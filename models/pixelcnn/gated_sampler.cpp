@@ -20,7 +20,8 @@ using incremental::RowRing;
 template <typename T>
 class GatedPixelCnnEvaluator : public IncrementalEvaluator {
  public:
-  GatedPixelCnnEvaluator(const GatedPixelCnn& model, int64_t batch)
+  // labels: int32 [batch] for a conditional model, undefined otherwise.
+  GatedPixelCnnEvaluator(const GatedPixelCnn& model, int64_t batch, const Tensor& labels)
       : width_(model.image_shape().width),
         batch_(batch),
         groups_(model.image_shape().channels),
@@ -40,7 +41,13 @@ class GatedPixelCnnEvaluator : public IncrementalEvaluator {
           PositionConv<T>(layer->vertical_to_horizontal_->weight(),
                           layer->vertical_to_horizontal_->bias(), MaskType::none, groups, batch),
           incremental::position_conv<T>(*layer->residual_, batch),
-          std::vector<Tensor>(static_cast<size_t>(width_)), layer->first_});
+          std::vector<Tensor>(static_cast<size_t>(width_)), layer->first_, Tensor()});
+      Layer& added = layers_.back();
+      added.vertical.class_bias = incremental::class_bias<T>(layer->vertical_class_, labels);
+      const std::vector<T> horizontal =
+          incremental::class_bias<T>(layer->horizontal_class_, labels);
+      if (!horizontal.empty())
+        added.horizontal_class = Tensor::from_vector(horizontal, {2 * p, batch});
       // The next layer's inputs: k/2 + 1 rows of v' (its vertical kernel), one row of h'.
       const int64_t next_half = model.config().kernel / 2;
       v_out_.emplace_back(next_half + 1, width_, p, batch);
@@ -82,8 +89,11 @@ class GatedPixelCnnEvaluator : public IncrementalEvaluator {
       RowRing<T>& h_in = l == 0 ? image_.ring() : h_out_[l - 1];
       layer.horizontal.gather(h_in, r, c, width_);
       layer.horizontal.run();
-      const Tensor gated = gated_activation(
-          layer.horizontal.y + layer.from_above[static_cast<size_t>(c)], 0, groups_);
+      // a_h = masked conv + the row above's term (+ the class bias), summed in that order as
+      // the full pass sums them.
+      Tensor a_h = layer.horizontal.y + layer.from_above[static_cast<size_t>(c)];
+      if (layer.horizontal_class.defined()) a_h = a_h + layer.horizontal_class;
+      const Tensor gated = gated_activation(a_h, 0, groups_);
       layer.residual.input(gated.data<T>(), false);
       layer.residual.run();
       T* out = l + 1 < layers_.size() ? h_out_[l].at(r, c) : x_.data();
@@ -112,6 +122,7 @@ class GatedPixelCnnEvaluator : public IncrementalEvaluator {
     PositionConv<T> residual;        // masked 1x1
     std::vector<Tensor> from_above;  // per column: to_horizontal of the row above [2p, B]
     bool first;
+    Tensor horizontal_class;  // a conditional layer's a_h class bias [2p, B]; else undefined
   };
 
   int64_t width_, batch_, groups_;
@@ -123,8 +134,9 @@ class GatedPixelCnnEvaluator : public IncrementalEvaluator {
 };
 
 std::unique_ptr<IncrementalEvaluator> gated_pixelcnn_evaluator(const GatedPixelCnn& model,
-                                                               int64_t batch) {
-  return incremental::make_evaluator<GatedPixelCnnEvaluator>(model, batch);
+                                                               int64_t batch,
+                                                               const Tensor& labels) {
+  return incremental::make_evaluator<GatedPixelCnnEvaluator>(model, batch, labels);
 }
 
 }  // namespace gm::models

@@ -84,9 +84,7 @@ PixelCnn::PixelCnn(PixelCnnConfig config, ImageShape shape, const nn::Init& init
 }
 
 Tensor PixelCnn::label_input(const Tensor& labels, int64_t count) const {
-  if (classes_ == 0) return {};
-  check_labels(config_.name, labels, count, classes_);
-  return one_hot(labels, classes_, dtype_, device_);
+  return class_input(config_.name, labels, count, classes_, dtype_, device_);
 }
 
 Tensor PixelCnn::network_input(const Tensor& images, Generator& gen) const {
@@ -137,12 +135,11 @@ Tensor PixelCnn::sample_naive(int64_t count, double temperature, Generator& gen)
   return sample_by_full_passes(*this, count, temperature, gen);
 }
 
-Tensor PixelCnn::sample(const Tensor& labels, double temperature, Generator& gen) {
-  if (classes_ == 0) return Model::sample(labels, temperature, gen);
+Tensor PixelCnn::sample_naive_by_label(const Tensor& labels, double temperature, Generator& gen) {
+  GM_CHECK(classes_ > 0, "{}: the model is not class-conditional: sample it without labels",
+           config_.name);
   const int64_t count = labels.defined() ? labels.size(0) : 0;
   const Tensor onehot = label_input(labels, count);
-  // The incremental evaluator has no per-class biases yet: a conditional model samples by
-  // full passes.
   return sample_by_full_passes(*this, count, temperature, gen,
                                [&](const Tensor& x) { return logits(x, onehot); });
 }
@@ -152,7 +149,15 @@ std::unique_ptr<IncrementalEvaluator> PixelCnn::incremental(int64_t batch) const
            "{}: a class-conditional model needs one label per image: sample it by label "
            "(sample(labels, ...), `genmodel sample --label`)",
            config_.name);
-  return pixelcnn_evaluator(*this, batch);
+  return pixelcnn_evaluator(*this, batch, Tensor());
+}
+
+std::unique_ptr<IncrementalEvaluator> PixelCnn::incremental_by_label(int64_t batch,
+                                                                     const Tensor& labels) const {
+  GM_CHECK(classes_ > 0, "{}: the model is not class-conditional: sample it without labels",
+           config_.name);
+  check_labels(config_.name, labels, batch, classes_);
+  return pixelcnn_evaluator(*this, batch, labels);
 }
 
 std::vector<uint8_t> PixelCnn::draw(const Tensor& output, double temperature,

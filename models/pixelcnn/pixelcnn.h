@@ -68,10 +68,11 @@ class PixelCnn : public AutoregressiveModel {
   LossOutput loss(const Tensor& images, const Tensor& labels, Generator& gen) override;
   // Pixel by pixel, channel by channel: one full network pass per step (H * W * C passes).
   Tensor sample_naive(int64_t count, double temperature, Generator& gen) override;
-  // A conditional model draws by label with full passes (the evaluator has no class biases).
-  Tensor sample(const Tensor& labels, double temperature, Generator& gen) override;
-  using AutoregressiveModel::sample;
+  // The same for a conditional model, with each image's label.
+  Tensor sample_naive_by_label(const Tensor& labels, double temperature, Generator& gen) override;
   std::unique_ptr<IncrementalEvaluator> incremental(int64_t batch) const override;
+  std::unique_ptr<IncrementalEvaluator> incremental_by_label(int64_t batch,
+                                                             const Tensor& labels) const override;
   // softmax(logits / T) over the 256 levels, or Bernoulli(sigmoid(logit / T)) -> {0, 255}.
   std::vector<uint8_t> draw(const Tensor& output, double temperature,
                             Generator& gen) const override;
