@@ -53,6 +53,7 @@ void save_checkpoint(const std::filesystem::path& path, const RunConfig& c,
   meta["data.pixels"] = c.data.pixels;
   set_metadata_int(meta, "data.image_size", c.data.image_size);
   set_metadata_int(meta, "data.channels", c.data.channels);
+  set_metadata_int(meta, "data.exclude_class", c.data.exclude_class);
   set_metadata_int(meta, "limit", c.train_limit);
   set_metadata_int(meta, "eval_limit", c.eval_limit);
   set_metadata_int(meta, "eval_every", c.eval_every);
@@ -93,6 +94,9 @@ Checkpoint read_checkpoint(const std::filesystem::path& given) {
   c.data.pixels = get_metadata(m, "data.pixels");
   c.data.image_size = get_metadata_int(m, "data.image_size");
   c.data.channels = get_metadata_int(m, "data.channels");
+  // Checkpoints from before held-out classes trained on every class.
+  c.data.exclude_class =
+      m.contains("data.exclude_class") ? read_count(path, m, "data.exclude_class", -1) : -1;
   c.train_limit = read_count(path, m, "limit", 0);
   // Checkpoints written before these were stored used the defaults.
   c.eval_limit = m.contains("eval_limit") ? read_count(path, m, "eval_limit", 0) : 1000;

@@ -29,7 +29,27 @@ io::DataSplits load_splits(const DataOptions& data, const models::ImageShape& mo
   folder.channels = data.channels > 0 ? data.channels : model_default.channels;
   folder.height = data.image_size > 0 ? data.image_size : model_default.height;
   folder.width = data.image_size > 0 ? data.image_size : model_default.width;
-  return io::load_data(io::parse_data_source(data.spec), folder);
+  io::DataSplits splits = io::load_data(io::parse_data_source(data.spec), folder);
+  if (data.exclude_class < 0) return splits;
+  const io::Dataset held_out = select_class(splits.train, data.exclude_class, true);
+  GM_CHECK(held_out.size() > 0 && held_out.size() < splits.train.size(),
+           "--exclude-class {}: {} has {} images of that class out of {}; give a class it has "
+           "(and not its only one)",
+           data.exclude_class, splits.train.name, held_out.size(), splits.train.size());
+  splits.train = select_class(splits.train, data.exclude_class, false);
+  splits.test = select_class(splits.test, data.exclude_class, false);
+  return splits;
+}
+
+io::Dataset select_class(const io::Dataset& data, int64_t label, bool keep) {
+  GM_CHECK(data.labels.defined(), "{}: has no labels to select class {} by", data.name, label);
+  const std::vector<int32_t> labels = data.labels.to_vector<int32_t>();
+  std::vector<int64_t> indices;
+  for (size_t i = 0; i < labels.size(); ++i)
+    if ((labels[i] == label) == keep) indices.push_back(static_cast<int64_t>(i));
+  io::Dataset selected = data.gather(indices);
+  selected.name = fmt::format("{} {} class {}", data.name, keep ? "only" : "without", label);
+  return selected;
 }
 
 models::ImageShape shape_of(const io::Dataset& data) {

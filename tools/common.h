@@ -26,8 +26,14 @@ struct DataOptions {
   std::string pixels = "8bit";
   int64_t image_size = 0;  // folders: resize to this (0: the model's default size)
   int64_t channels = 0;    // folders: 1 grey or 3 RGB (0: the model's default)
+  // A class left out of both splits (-1: none), so that its test images can serve as a
+  // held-out outlier set (`train --exclude-class`, `outliers --against held-out`).
+  int64_t exclude_class = -1;
 };
+// Both splits of `data`, without data.exclude_class's images.
 io::DataSplits load_splits(const DataOptions& data, const models::ImageShape& model_default);
+// The images of `data` whose label is `label` (keep = true) or is not (keep = false).
+io::Dataset select_class(const io::Dataset& data, int64_t label, bool keep);
 // The model's image shape: the data's, whatever the configuration's default.
 models::ImageShape shape_of(const io::Dataset& data);
 

@@ -47,14 +47,44 @@ SetScores score_set(models::Model& model, const io::Dataset& data, io::Pixels pi
   return s;
 }
 
+// The test images of one class of the checkpoint's data (also one the model never saw, when
+// it was trained with --exclude-class), at most as many as the in-distribution set.
+io::Dataset class_set(const Checkpoint& ck, int64_t label, int64_t limit) {
+  DataOptions data = ck.config.data;
+  data.exclude_class = -1;
+  io::Dataset only = select_class(load_splits(data, ck.config.shape).test, label, true);
+  GM_CHECK(only.size() > 0, "--against class:{}: {} has no test image of class {}", label,
+           data.spec, label);
+  only = only.first(limit);
+  only.labels = Tensor::zeros({only.size()}, DType::i32);  // only p(x) is used
+  return only;
+}
+
+int64_t parse_class(const std::string& spec) {
+  const std::string digits = spec.substr(6);
+  if (digits.empty() || digits.size() > 9 ||
+      digits.find_first_not_of("0123456789") != std::string::npos)
+    throw UsageError(fmt::format("--against '{}': expected class:K with K a class number", spec));
+  return std::stoll(digits);
+}
+
 io::Dataset outlier_set(const std::string& spec, const Checkpoint& ck, const io::Dataset& test,
                         const ScoringOptions& o) {
   if (spec == "flip" || spec == "mirror" || spec == "invert" || spec == "noise")
     return transformed(test, spec, stream_seed(o.seed, Stream::sample));
+  if (spec == "held-out") {
+    if (ck.config.data.exclude_class < 0)
+      throw UsageError(fmt::format(
+          "--against held-out: {} was trained on every class; train with --exclude-class K, "
+          "or compare against one class with class:K",
+          ck.config.model));
+    return class_set(ck, ck.config.data.exclude_class, test.size());
+  }
+  if (spec.starts_with("class:")) return class_set(ck, parse_class(spec), test.size());
   if (spec.find(':') == std::string::npos && spec != "fashion-mnist")
     throw UsageError(
-        fmt::format("--against '{}': use flip, mirror, invert, noise or a data set (fashion-mnist, "
-                    "mnist:DIR, cifar10:DIR, folder:DIR)",
+        fmt::format("--against '{}': use flip, mirror, invert, noise, held-out, class:K or a "
+                    "data set (fashion-mnist, mnist:DIR, cifar10:DIR, folder:DIR)",
                     spec));
   io::Dataset other = load_test_data(ck, spec, test.size()).images;
   // Its labels mean nothing to this model: only p(x) is used.
@@ -125,8 +155,9 @@ void add_outliers_command(CLI::App& app, Action& action) {
       "other sets, with and without the input-complexity correction");
   add_scoring_options(cmd, *o);
   cmd->add_option("--against", o->against,
-                  "Outlier sets: flip (upside down), mirror, invert, noise, or a data set "
-                  "(mnist:DIR, cifar10:DIR, folder:DIR)")
+                  "Outlier sets: flip (upside down), mirror, invert, noise, held-out (the class "
+                  "train --exclude-class left out), class:K (the test images of class K), or a "
+                  "data set (mnist:DIR, cifar10:DIR, folder:DIR)")
       ->delimiter(',')
       ->capture_default_str();
   cmd->add_option("--figure", o->figure,

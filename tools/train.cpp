@@ -1,6 +1,8 @@
 // `genmodel train`: options, and the rules for resuming (train_loop.cpp runs the loop).
 #include "tools/train.h"
 
+#include <limits>
+
 #include "engine/io/dataset.h"
 #include "tools/commands.h"
 #include "tools/option_checks.h"
@@ -17,7 +19,7 @@ struct TrainCli {
   CLI::Option *model = nullptr, *data = nullptr, *pixels = nullptr, *train_limit = nullptr,
               *eval_limit = nullptr, *batch = nullptr, *lr = nullptr, *seed = nullptr,
               *image_size = nullptr, *channels = nullptr, *eval_every = nullptr,
-              *checkpoint_every = nullptr;
+              *checkpoint_every = nullptr, *exclude_class = nullptr;
 };
 
 template <typename T>
@@ -45,6 +47,7 @@ int run(TrainCli& cli) {
     keep_from_checkpoint(cli.pixels, given.data.pixels, stored.data.pixels);
     keep_from_checkpoint(cli.image_size, given.data.image_size, stored.data.image_size);
     keep_from_checkpoint(cli.channels, given.data.channels, stored.data.channels);
+    keep_from_checkpoint(cli.exclude_class, given.data.exclude_class, stored.data.exclude_class);
     keep_from_checkpoint(cli.train_limit, given.train_limit, stored.train_limit);
     keep_from_checkpoint(cli.eval_limit, given.eval_limit, stored.eval_limit);
     keep_from_checkpoint(cli.batch, given.batch, stored.batch);
@@ -137,6 +140,11 @@ void add_train_command(CLI::App& app, Action& action) {
   cli->train_limit = cmd->add_option("--train-limit", c.train_limit,
                                      "Train on the first N training images only (0: all)")
                          ->check(non_negative_integer(kMaxImages));
+  cli->exclude_class =
+      cmd->add_option("--exclude-class", c.data.exclude_class,
+                      "Leave class K out of training and evaluation, to test it later as an "
+                      "outlier set (outliers --against held-out)")
+          ->check(CLI::Range(int64_t{0}, int64_t{std::numeric_limits<int32_t>::max()}));
   cmd->add_flag("--resume", o.resume,
                 "Continue the run in --out from its checkpoint, exactly where it stopped");
   cmd->callback([cli, &action] { action = [cli] { return run(*cli); }; });
