@@ -1,4 +1,5 @@
-// Convolution on the CPU: im2col + OpenBLAS GEMM, for plain and masked kernels.
+// Convolution on the CPU: im2col + GEMM (kernels/cpu/blas.h: genmodel's own sgemm in single
+// precision, OpenBLAS in double), for plain and masked kernels.
 //
 // A convolution of x [N, C, H, W] with w [K, C, kh, kw] is, per image, the GEMM
 //   y_n [K, P] = W [K, C*T] x col_n [C*T, P]          (P = OH*OW output pixels)
@@ -14,10 +15,10 @@
 // ~kh*kw/2, and splitting the centre into per-group GEMMs would cost more than it saves.
 //
 // Images are split across OpenMP threads, each with its own column buffer and a single-threaded
-// GEMM: OpenBLAS's OpenMP build (the one we link) runs a GEMM called inside a parallel region on
-// the calling thread. (The pthreads build serialised concurrent callers, so there one image at
-// a time with a threaded GEMM was faster.) On pixelcnn-ref's training step, 2 threads: 156 ->
-// 129 ms (docs/benchmarks.md, "What made it faster").
+// GEMM (sgemm never threads itself; OpenBLAS's OpenMP build (the one we link) runs a GEMM called
+// inside a parallel region on the calling thread). (The pthreads build serialised concurrent
+// callers, so there one image at a time with a threaded GEMM was faster.) On pixelcnn-ref's
+// training step, 2 threads: 156 -> 129 ms (docs/benchmarks.md, "What made it faster").
 #include <algorithm>
 #include <memory>
 #include <type_traits>
