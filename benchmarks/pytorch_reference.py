@@ -8,8 +8,10 @@ and the naive PixelCNN sampling loop (one full network pass per pixel), and, giv
 files genmodel's benchmarks wrote in the same run, prints both side by side with the ratios
 and can write them into docs/benchmarks.md.
 
-Run it with Debian's interpreter, where python3-torch is installed:
-    /usr/bin/python3 benchmarks/pytorch_reference.py --threads 2 \\
+Run it with an interpreter that has torch and numpy (scripts/bench.sh uses the current PyTorch
+from PyPI in .venv-bench, and Debian's python3-torch under /usr/bin/python3 for a second
+column); it runs on PyTorch 1.13 and 2.x:
+    .venv-bench/bin/python benchmarks/pytorch_reference.py --threads 2 \\
         --ours-train build/bench/train.csv --ours-sampling build/bench/compare.csv
 scripts/bench.sh does all of this.
 
@@ -35,6 +37,15 @@ from sampling_table import write_markdown  # noqa: E402  (the shared bench-secti
 
 REFERENCE_PARAMETERS = {"pixelcnn-ref": 91200, "rowlstm-ref": 102464,
                         "diaglstm-ref": 94784, "vae-ref": 967208}
+
+# Useful FLOPs of one training step at batch 32: the multiply-adds of the GEMMs a step needs,
+# x 2. pixelcnn-ref: 68,096 multiply-adds per pixel forward over the visible taps, the same for
+# the weight gradients and 66,560 (all but the first layer) for the data gradients, x 784 pixels
+# x 32 images. vae-ref: 964,800 linear weights x 32 images forward and for the weight
+# gradients, and all but the first layer's 313,600 for the data gradients. The recurrent
+# configurations are left out: their steps are dominated by work that is not a GEMM.
+USEFUL_FLOP = {"pixelcnn-ref": 2 * (68096 + 68096 + 66560) * 784 * 32,
+               "vae-ref": 2 * (964800 + 964800 + 964800 - 313600) * 32}
 
 
 # ---------------------------------------------------------------- data
@@ -289,25 +300,64 @@ def platform_fallback():
     return [f"CPU(s): {os.cpu_count()}"]
 
 
-def ratio_tables(ours_train, ours_sampling, torch_train, torch_sampling, sample_count, size):
+def peak_gflops(threads):
+    """The machine's peak FP32 rate on `threads` cores: SIMD lanes (16 with AVX-512, else 8
+    with AVX2) x 2 FMA units per core x 2 FLOP per FMA x the clock /proc/cpuinfo reports (the
+    nominal one: a virtual machine does not show boost). Returns (GFLOP/s, how it was got)."""
+    try:
+        info = open("/proc/cpuinfo").read()
+    except OSError:
+        return None, "no /proc/cpuinfo"
+    mhz = next((float(l.split(":")[1]) for l in info.splitlines() if l.startswith("cpu MHz")),
+               None)
+    if mhz is None:
+        return None, "no clock in /proc/cpuinfo"
+    lanes = 16 if " avx512f" in info else 8
+    peak = lanes * 2 * 2 * mhz / 1e3 * threads
+    return peak, (f"{lanes} lanes x 2 FMA units x 2 FLOP x {mhz / 1e3:.3f} GHz x {threads} "
+                  f"cores = {peak:.1f} GFLOP/s")
+
+
+def ratio_tables(ours_train, ours_sampling, torch_train, torch_sampling, sample_count, size,
+                 version, second=None, peak=None):
+    """second: (version, rows) of another PyTorch measured in the same run, as extra columns;
+    peak: the machine's peak GFLOP/s, for the useful FLOP rate of the steps that have one."""
+    head = (f"| configuration | genmodel ms/step | PyTorch {version} ms/step | PyTorch / genmodel "
+            f"| target >= 2 | genmodel cpu ms | PyTorch cpu ms | cpu ratio |")
+    rule = "|---|---:|---:|---:|---|---:|---:|---:|"
+    other = {r["model"]: r for r in second[1]} if second else {}
+    if second:
+        head += f" PyTorch {second[0]} ms/step | PyTorch {second[0]} / genmodel |"
+        rule += "---:|---:|"
+    if peak:
+        head += " genmodel useful GFLOP/s | % of peak |"
+        rule += "---:|---:|"
     rows = ["Training step, batch 32 (median; cpu: process cpu time of all threads, which other "
-            "work on the machine disturbs less than wall time):", "",
-            "| configuration | genmodel ms/step | PyTorch ms/step | PyTorch / genmodel | "
-            "target >= 2 | genmodel cpu ms | PyTorch cpu ms | cpu ratio |",
-            "|---|---:|---:|---:|---|---:|---:|---:|"]
+            "work on the machine disturbs less than wall time):", "", head, rule]
     ours = {r["model"]: r for r in ours_train if r["device"] == "cpu"}
     for t in torch_train:
         o = ours.get(t["model"])
         if not o:
             rows.append(f"| {t['model']} | (not run) | {1e3 * t['median_seconds']:.1f} | - | - "
-                        f"| - | {1e3 * t['cpu_seconds']:.1f} | - |")
+                        f"| - | {1e3 * t['cpu_seconds']:.1f} | - |" + " - | - |" * (
+                            (1 if second else 0) + (1 if peak else 0)))
             continue
-        ratio = t["median_seconds"] / float(o["median_seconds"])
+        ours_s = float(o["median_seconds"])
+        ratio = t["median_seconds"] / ours_s
         ours_cpu = float(o.get("cpu_seconds") or "nan")
-        rows.append(f"| {t['model']} | {1e3 * float(o['median_seconds']):.1f} | "
-                    f"{1e3 * t['median_seconds']:.1f} | {ratio:.2f} | "
-                    f"{'met' if ratio >= 2 else 'MISSED'} | {1e3 * ours_cpu:.1f} | "
-                    f"{1e3 * t['cpu_seconds']:.1f} | {t['cpu_seconds'] / ours_cpu:.2f} |")
+        row = (f"| {t['model']} | {1e3 * ours_s:.1f} | "
+               f"{1e3 * t['median_seconds']:.1f} | {ratio:.2f} | "
+               f"{'met' if ratio >= 2 else 'MISSED'} | {1e3 * ours_cpu:.1f} | "
+               f"{1e3 * t['cpu_seconds']:.1f} | {t['cpu_seconds'] / ours_cpu:.2f} |")
+        if second:
+            s = other.get(t["model"])
+            row += (f" {1e3 * float(s['median_seconds']):.1f} | "
+                    f"{float(s['median_seconds']) / ours_s:.2f} |" if s else " - | - |")
+        if peak:
+            flop = USEFUL_FLOP.get(t["model"])
+            row += (f" {flop / ours_s / 1e9:.1f} | {100 * flop / ours_s / 1e9 / peak:.0f} % |"
+                    if flop else " - | - |")
+        rows.append(row)
     rows += ["", f"Sampling {sample_count} images of {size}x{size} with pixelcnn-ref "
              "(untrained weights):", "",
              "| sampler | genmodel s | PyTorch naive loop s | PyTorch / genmodel | target |",
@@ -346,6 +396,8 @@ def main():
     p.add_argument("--csv", help="write PyTorch's training-step times here")
     p.add_argument("--markdown", help="write the comparison into this file's bench section")
     p.add_argument("--note", action="append", default=[], help="a line for the markdown")
+    p.add_argument("--second", help="another PyTorch version's --csv from this run, shown as "
+                   "extra columns (written as VERSION=FILE)")
     a = p.parse_args()
 
     torch.set_num_threads(a.threads)
@@ -369,8 +421,15 @@ def main():
         print(f"  naive PixelCNN sampling, {a.sample_count} images of {a.sample_size}x"
               f"{a.sample_size}: {torch_sampling:.2f} s", flush=True)
 
+    second = None
+    if a.second:
+        version, path = a.second.split("=", 1)
+        second = (version, read_csv(path))
+    peak, peak_how = peak_gflops(a.threads)
     tables = ratio_tables(read_csv(a.ours_train), read_csv(a.ours_sampling), torch_train,
-                          torch_sampling, a.sample_count, a.sample_size)
+                          torch_sampling, a.sample_count, a.sample_size,
+                          torch.__version__.split("+")[0], second, peak)
+    tables += ["", f"Peak FP32: {peak_how}."]
     print("\n" + "\n".join(tables))
     if a.markdown:
         load = open("/proc/loadavg").read().split()[:3] if os.path.exists("/proc/loadavg") else []

@@ -3,11 +3,14 @@
 #   1. bench_train_step: a training step of each reference configuration, on every device;
 #   2. bench_sampling: sampling time of every model family against image size, CSV + SVG plot;
 #   3. bench_sampling once more: 16 PixelCNN images of 28x28, naive fully measured, and fast;
-#   4. benchmarks/pytorch_reference.py: the same configurations in PyTorch (Debian's
-#      python3-torch), timed right after ours, and the ratio tables;
+#   4. benchmarks/pytorch_reference.py: the same configurations in PyTorch, timed right after
+#      ours: the current PyTorch from PyPI (installed on first use into .venv-bench, which git
+#      ignores; TORCH_SPEC=torch==X.Y.Z pins one) and Debian's python3-torch as a second column,
+#      and the ratio tables with the steps' useful FLOP rate against the machine's peak;
 #   5. the tables written into docs/benchmarks.md and docs/sampling.md.
 # Outputs: docs/bench_train_step.csv, docs/sampling.csv, docs/sampling.svg (and
-# docs/sampling-cuda.svg on a GPU machine), docs/sampling_compare.csv, docs/pytorch_train_step.csv.
+# docs/sampling-cuda.svg on a GPU machine), docs/sampling_compare.csv, docs/pytorch_train_step.csv
+# (the PyPI PyTorch), docs/pytorch_debian_train_step.csv (Debian's).
 #
 # Usage: scripts/bench.sh [--quick] [--wait-quiet MINUTES] [--no-pytorch]
 #   --quick         smaller sweep (N up to 28, short budgets, the PyTorch sampling comparison at
@@ -74,14 +77,26 @@ note="Measured $(date -u +%Y-%m-%d) with OMP_NUM_THREADS=$OMP_NUM_THREADS; load 
 python3 benchmarks/sampling_table.py docs/sampling.csv --markdown docs/sampling.md --note "$note"
 
 if [ "$pytorch" -eq 1 ]; then
-  if /usr/bin/python3 -c "import torch" 2> /dev/null; then
-    echo "== PyTorch reference (same configurations, same thread count)"
-    /usr/bin/python3 benchmarks/pytorch_reference.py --threads "$OMP_NUM_THREADS" \
-      "${steps[@]}" --sample-size "$compare_n" --ours-train docs/bench_train_step.csv \
-      --ours-sampling docs/sampling_compare.csv --csv docs/pytorch_train_step.csv \
-      --markdown docs/benchmarks.md --note "$note"
-  else
-    echo "== PyTorch is not importable by /usr/bin/python3 (apt-get install python3-torch): skipped"
+  venv=.venv-bench
+  if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c "import torch, numpy" 2> /dev/null; then
+    echo "== installing ${TORCH_SPEC:-torch} from PyPI into $venv (once)"
+    /usr/bin/python3 -m venv "$venv"
+    "$venv/bin/pip" install --quiet "${TORCH_SPEC:-torch}" numpy
   fi
+  second=()
+  if /usr/bin/python3 -c "import torch" 2> /dev/null; then
+    echo "== Debian's PyTorch (same configurations, same thread count)"
+    debian_version=$(/usr/bin/python3 -c "import torch; print(torch.__version__.split('+')[0])")
+    /usr/bin/python3 benchmarks/pytorch_reference.py --threads "$OMP_NUM_THREADS" \
+      "${steps[@]}" --skip-sampling --csv docs/pytorch_debian_train_step.csv
+    second=(--second "$debian_version=docs/pytorch_debian_train_step.csv")
+  else
+    echo "== Debian's PyTorch is not importable (apt-get install python3-torch): one column only"
+  fi
+  echo "== PyTorch from PyPI (same configurations, same thread count)"
+  "$venv/bin/python" benchmarks/pytorch_reference.py --threads "$OMP_NUM_THREADS" \
+    "${steps[@]}" --sample-size "$compare_n" --ours-train docs/bench_train_step.csv \
+    --ours-sampling docs/sampling_compare.csv --csv docs/pytorch_train_step.csv \
+    "${second[@]}" --markdown docs/benchmarks.md --note "$note"
 fi
 echo "== done; load average now $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -1,4 +1,5 @@
-// Convolution on the CPU: im2col + OpenBLAS GEMM, for plain and masked kernels.
+// Convolution on the CPU: im2col + GEMM (kernels/cpu/blas.h: genmodel's own sgemm in single
+// precision, OpenBLAS in double), for plain and masked kernels.
 //
 // A convolution of x [N, C, H, W] with w [K, C, kh, kw] is, per image, the GEMM
 //   y_n [K, P] = W [K, C*T] x col_n [C*T, P]          (P = OH*OW output pixels)
@@ -14,12 +15,13 @@
 // ~kh*kw/2, and splitting the centre into per-group GEMMs would cost more than it saves.
 //
 // Images are split across OpenMP threads, each with its own column buffer and a single-threaded
-// GEMM: OpenBLAS's OpenMP build (the one we link) runs a GEMM called inside a parallel region on
-// the calling thread. (The pthreads build serialised concurrent callers, so there one image at
-// a time with a threaded GEMM was faster.) On pixelcnn-ref's training step, 2 threads: 156 ->
-// 129 ms (docs/benchmarks.md, "What made it faster").
+// GEMM (sgemm never threads itself; OpenBLAS's OpenMP build (the one we link) runs a GEMM called
+// inside a parallel region on the calling thread). (The pthreads build serialised concurrent
+// callers, so there one image at a time with a threaded GEMM was faster.) On pixelcnn-ref's
+// training step, 2 threads: 156 -> 129 ms (docs/benchmarks.md, "What made it faster").
 #include <algorithm>
 #include <memory>
+#include <type_traits>
 #include <vector>
 
 #include "kernels/common/mask.h"
@@ -205,8 +207,9 @@ void for_each_item(int64_t count, int64_t buffer_elems, Body&& body) {
   }
 }
 
-// With a bias, each image's output starts as the bias broadcast over its pixels and the GEMM
-// accumulates onto it (beta = 1): the same single pass over y that zeroing it would cost.
+// With a bias, single precision adds it in the GEMM's epilogue while the tile is in registers
+// (kernels/cpu/sgemm.h); double precision (OpenBLAS) starts each image's output as the bias
+// broadcast over its pixels and accumulates onto it (beta = 1).
 template <typename T>
 void forward(const ConvPlan& p, const T* x, const T* w, const T* bias, T* y) {
   const Conv2dGeometry& g = p.g;
@@ -227,9 +230,16 @@ void forward(const ConvPlan& p, const T* x, const T* w, const T* bias, T* y) {
   if (!p.weights_as_is) gathered = gather_weights(p, w);
   const T* wg = p.weights_as_is ? w : gathered.data();
   for_each_item<T>(g.batch, p.columns_as_is ? 0 : p.rows * P, [&](int64_t n, T* buffer) {
-    if (bias) start_from_bias(y + n * K * P);
-    gemm(false, false, K, P, p.rows, T(1), wg, p.rows, columns(p, x, n, buffer), P,
-         bias ? T(1) : T(0), y + n * K * P, P);
+    const T* col = columns(p, x, n, buffer);
+    if constexpr (std::is_same_v<T, float>) {
+      cpu::GemmEpilogue epilogue;
+      epilogue.row_bias = bias;
+      gemm(false, false, K, P, p.rows, 1.0f, wg, p.rows, col, P, 0.0f, y + n * K * P, P, epilogue);
+    } else {
+      if (bias) start_from_bias(y + n * K * P);
+      gemm(false, false, K, P, p.rows, T(1), wg, p.rows, col, P, bias ? T(1) : T(0), y + n * K * P,
+           P);
+    }
   });
 }
 
