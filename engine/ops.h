@@ -114,6 +114,8 @@ struct LstmState {
   Tensor h, c;
 };
 LstmState lstm_cell(const Tensor& gates, const Tensor& c_prev);
+// x [N, C, S...], bias [C] -> relu(x + bias per channel), fused (engine/ops/bias_relu.cpp)
+Tensor bias_relu(const Tensor& x, const Tensor& bias);
 // z = mu + eps * exp(logvar / 2), eps ~ N(0, I) from `gen`
 Tensor gaussian_sample(const Tensor& mu, const Tensor& logvar, Generator& gen);
 // KL(N(mu, exp(logvar)) || N(0, I)) per row: [N, D] -> [N]
