@@ -1,14 +1,6 @@
-// Convolutions: conv2d, masked conv2d and conv_transpose2d against direct scalar loops in
-// double, finite differences, and the properties that make a masked convolution autoregressive.
-#include <cmath>
-
-#include "engine/autograd.h"
-#include "kernels/common/mask.h"
+// Convolutions: conv2d, masked conv2d and conv_transpose2d against direct scalar loops in double
+// and finite differences, on every device (the cases: support/op_cases/conv.cpp).
 #include "tests/support.h"
-
-using namespace gm;
-using gm::test::HostValues;
-using gm::test::OpCase;
 
 TEST_CASE("conv2d matches a direct convolution and finite differences", "[ops][conv]") {
   gm::test::check_op_cases("conv2d");

@@ -7,8 +7,6 @@
 #include "tests/support.h"
 
 using namespace gm;
-using gm::test::HostValues;
-using gm::test::OpCase;
 
 TEST_CASE("unary ops match their scalar oracle and finite differences", "[ops][elementwise]") {
   for (const char* op : {"neg", "exp", "log", "tanh", "sigmoid", "relu", "elu", "softplus",

@@ -2,12 +2,9 @@
 // and finite differences.
 #include <cmath>
 
-#include "kernels/common/philox.h"
 #include "tests/support.h"
 
 using namespace gm;
-using gm::test::HostValues;
-using gm::test::OpCase;
 
 TEST_CASE("gaussian sample and KL match their oracles and finite differences",
           "[ops][fused][vae]") {

@@ -1,11 +1,7 @@
 // The fused LSTM cell against a scalar oracle and finite differences, for h, c and both.
-#include <cmath>
-
 #include "tests/support.h"
 
 using namespace gm;
-using gm::test::HostValues;
-using gm::test::OpCase;
 
 TEST_CASE("lstm cell matches its oracle and finite differences", "[ops][fused][lstm]") {
   gm::test::check_op_cases("lstm_cell");

@@ -2,8 +2,6 @@
 #include "tests/support.h"
 
 using namespace gm;
-using gm::test::HostValues;
-using gm::test::OpCase;
 
 TEST_CASE("sum and mean over dimensions", "[ops][reduce]") {
   for (const char* op : {"sum", "mean"})
