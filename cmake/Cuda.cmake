@@ -40,9 +40,6 @@ if(GENMODEL_HAVE_CUDA)
   set(CMAKE_CUDA_STANDARD_REQUIRED ON)
 endif()
 
-# The simt executor runs each CUDA thread as a Boost.Context fiber.
-find_package(Boost 1.74 REQUIRED COMPONENTS context)
-
 function(genmodel_attach_cuda_backends target)
   add_subdirectory(${CMAKE_SOURCE_DIR}/kernels/simt ${CMAKE_BINARY_DIR}/kernels/simt)
   target_link_libraries(${target} PUBLIC genmodel_simt)

@@ -114,6 +114,8 @@ struct LstmState {
   Tensor h, c;
 };
 LstmState lstm_cell(const Tensor& gates, const Tensor& c_prev);
+// x [N, C, S...], bias [C] -> relu(x + bias per channel), fused (engine/ops/bias_relu.cpp)
+Tensor bias_relu(const Tensor& x, const Tensor& bias);
 // z = mu + eps * exp(logvar / 2), eps ~ N(0, I) from `gen`
 Tensor gaussian_sample(const Tensor& mu, const Tensor& logvar, Generator& gen);
 // KL(N(mu, exp(logvar)) || N(0, I)) per row: [N, D] -> [N]
@@ -123,5 +125,24 @@ Tensor bernoulli_nll(const Tensor& logits, const Tensor& target);
 // x, mean, log_scale [N, S...] (x on the [-1, 1] 256-level grid, checked on the host; no
 // gradient to x) -> [N] nats
 Tensor discretized_logistic_nll(const Tensor& x, const Tensor& mean, const Tensor& log_scale);
+
+// ---- PixelRNN recurrences (engine/ops/skew.cpp, lstm_scan.cpp; why and how in those files)
+// x [N, C, H, W] -> [N, C, H, 2W-1]: s[n, c, r, r + j] = x[n, c, r, j], zeros elsewhere.
+Tensor skew(const Tensor& x);
+// The inverse: [N, C, H, 2W-1] -> [N, C, H, W], reading the pixels back (ignoring the rest).
+Tensor unskew(const Tensor& s);
+// The layout the Diagonal BiLSTM scans: the skewed map transposed, [N, C, 2W-1, H], so each
+// skewed column (one step of the scan) is contiguous. With `reverse`, the width-reversed map is
+// skewed (the backward direction): flip and skew in one copy.
+Tensor skew_columns(const Tensor& x, bool reverse);
+// The inverse of skew_columns with the same `reverse`: [N, C, 2W-1, H] -> [N, C, H, W].
+Tensor unskew_columns(const Tensor& s, bool reverse);
+// An LSTM walking down dim 2 of x [N, 4h, T, L] (input-to-state gate pre-activations), one
+// line of L positions per step, with a 1-D convolution weight [4h, h, k] (tap j of position l
+// reads the previous step's h at l + j - pad_before, zero outside) plus bias [4h] as its
+// state-to-state transition -> h [N, h, T, L]. `groups` colour groups order the channels
+// (group, gate, unit) and (group, unit).
+Tensor lstm_scan(const Tensor& x, const Tensor& weight, const Tensor& bias, int64_t pad_before,
+                 int64_t groups = 1);
 
 }  // namespace gm

@@ -46,16 +46,6 @@ std::vector<Device> test_devices() {
   return devices;
 }
 
-std::vector<Tensor> make_inputs(const OpCase& c) {
-  Generator gen(std::hash<std::string>{}(c.name) & 0xffffffffu);
-  std::vector<Tensor> xs;
-  for (size_t i = 0; i < c.shapes.size(); ++i) {
-    const auto [low, high] = i < c.ranges.size() ? c.ranges[i] : std::pair{c.low, c.high};
-    xs.push_back(Tensor::uniform(c.shapes[i], low, high, gen, DType::f64));
-  }
-  return xs;
-}
-
 void require_close(const HostValues& got, const HostValues& want, double atol, double rtol,
                    const std::string& what) {
   REQUIRE(got.size() == want.size());
@@ -90,12 +80,9 @@ void check_forward(const OpCase& c, Device device, DType dtype) {
 
 void check_gradient(const OpCase& c, Device device) {
   std::vector<Tensor> inputs;
-  std::vector<std::string> names;
-  for (const Tensor& t : make_inputs(c)) {
+  for (const Tensor& t : make_inputs(c))
     inputs.push_back(t.to(device));
-    names.push_back(fmt::format("input{}", names.size()));
-  }
-  const GradcheckReport report = gradcheck(c.op, inputs, names, c.grad);
+  const GradcheckReport report = gradcheck(c.op, inputs, catalogue::input_names(c), c.grad);
   INFO(fmt::format("{} gradcheck on {}:\n{}", c.name, device.name(), report.table()));
   CHECK(report.passed());
 }
@@ -103,10 +90,15 @@ void check_gradient(const OpCase& c, Device device) {
 void check_op_case(const OpCase& c) {
   for (Device device : test_devices()) {
     INFO("op " << c.name << " on " << device.name());
-    check_forward(c, device, DType::f64);
-    check_forward(c, device, DType::f32);
+    for (DType dtype : c.dtypes)
+      check_forward(c, device, dtype);
     if (c.differentiable) check_gradient(c, device);
   }
+}
+
+void check_op_cases(std::string_view op_name) {
+  for (const OpCase& c : catalogue::cases_of(op_name))
+    check_op_case(c);
 }
 
 }  // namespace gm::test

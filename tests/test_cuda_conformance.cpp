@@ -1,7 +1,9 @@
-// Every gm::Backend method of the emulated CUDA device against the CPU backend, kernel by
-// kernel, for several block sizes (and both GEMM tilings): the op tests check cuda-emu against
-// float64 oracles, this file checks that no launch configuration changes a result, and covers
-// backend methods no op reaches directly (cast pairs, strided boxes, optimizer steps, ...).
+// Every gm::Backend method of the emulated CUDA device against the CPU backend, for several
+// block sizes (and both GEMM tilings): the op tests check cuda-emu against float64 oracles,
+// this file checks that no launch configuration changes a result. Every case of the op
+// catalogue (support/op_catalogue.h) runs first, forward and backward; the kernel-level checks
+// after it add shapes and launch settings the cases do not reach (cast pairs, long reductions,
+// every GEMM transpose and tiling, optimizer options).
 //
 // Tolerances: with the same formulas (kernels/common) compiled by the same compiler, elementwise
 // kernels agree to the last bit, but we only require 1e-6 (f32) / 1e-13 (f64) relative, since
@@ -12,6 +14,7 @@
 #include <functional>
 
 #include "kernels/cuda/cuda_backend.h"
+#include "support/op_catalogue.h"
 #include "tests/support.h"
 
 using namespace gm;
@@ -70,7 +73,40 @@ void compare_floats(const std::string& what, double f32_tol, double f64_tol, con
   compare(what, DType::f64, f64_tol, run);
 }
 
+// A catalogue case's output and, when it is differentiable, its inputs' gradients of
+// sum(output * fixed weights), on `device` in `dtype`.
+std::vector<Tensor> case_results(const catalogue::OpCase& c, Device device, DType dtype) {
+  std::vector<Tensor> inputs;
+  for (const Tensor& t : catalogue::make_inputs(c)) {
+    Tensor x = t.to(dtype).to(device);
+    if (c.differentiable) x.set_requires_grad();
+    inputs.push_back(x);
+  }
+  const Tensor out = c.op(inputs);
+  std::vector<Tensor> results = {out.detach()};
+  if (c.differentiable) {
+    sum(out * input(out.shape(), -1.0, 1.0, dtype, device, 9)).backward();
+    for (const Tensor& x : inputs)
+      results.push_back(x.grad());
+  }
+  return results;
+}
+
 }  // namespace
+
+TEST_CASE("cuda-emu: every catalogue case matches the CPU for every block size", "[cuda]") {
+  for (const catalogue::OpCase& c : catalogue::op_catalogue()) {
+    for (DType dtype : c.dtypes) {
+      // CPU and cuda-emu each lie within the case's tolerance of the oracle, so within twice
+      // that of each other. Gradients sum more terms than the forward (over every position that
+      // uses a weight), so they get the float32 tolerance of a 100-term sum on top.
+      const bool f32 = dtype == DType::f32;
+      const double tol =
+          2 * (f32 ? c.f32_atol + c.f32_rtol : c.f64_atol + c.f64_rtol) + sum_tol(dtype, 100);
+      compare(c.name, dtype, tol, [&c](Device d, DType dt) { return case_results(c, d, dt); });
+    }
+  }
+}
 
 TEST_CASE("cuda-emu: fills, casts and strided copies equal the CPU's exactly", "[cuda]") {
   for (DType t : {DType::f32, DType::f64, DType::u8, DType::i32}) {

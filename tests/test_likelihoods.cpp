@@ -2,6 +2,7 @@
 // differences, the extreme regimes (huge logits, sharp and wide logistics), normalisation.
 #include <cmath>
 
+#include "support/op_cases/oracles.h"
 #include "tests/support.h"
 
 using namespace gm;
@@ -12,115 +13,6 @@ namespace {
 
 using Real = long double;
 
-// ---- Bernoulli
-
-// Binary targets in a fixed pattern (both classes in every image).
-HostValues binary_targets(size_t count) {
-  HostValues t(count);
-  for (size_t i = 0; i < count; ++i)
-    t[i] = (i * 7 + 3) % 5 < 2 ? 1.0 : 0.0;
-  return t;
-}
-
-// softplus(l) - t l, directly, in long double: exact enough for |l| <= 40.
-Real bernoulli_ref(Real l, Real t) {
-  return std::log1p(std::exp(l)) - t * l;
-}
-
-OpCase bernoulli_case(const Shape& shape, double low, double high) {
-  const HostValues targets = binary_targets(static_cast<size_t>(shape_numel(shape)));
-  OpCase c;
-  c.name = fmt::format("bernoulli_nll {} in [{}, {}]", shape_str(shape), low, high);
-  c.shapes = {shape};
-  c.low = low;
-  c.high = high;
-  c.op = [targets, shape](const std::vector<Tensor>& x) {
-    return bernoulli_nll(x[0], Tensor::from_vector(targets, shape, x[0].dtype(), x[0].device()));
-  };
-  c.reference = [targets, shape](const std::vector<HostValues>& x) {
-    const size_t N = static_cast<size_t>(shape[0]), S = targets.size() / N;
-    HostValues nll(N);
-    for (size_t n = 0; n < N; ++n) {
-      Real total = 0;
-      for (size_t i = n * S; i < (n + 1) * S; ++i)
-        total += bernoulli_ref(x[0][i], targets[i]);
-      nll[n] = static_cast<double>(total);
-    }
-    return nll;
-  };
-  // float32: logits of up to 12 give terms up to 12, sums of 15 of them up to ~100.
-  c.f32_atol = 2e-5;
-  return c;
-}
-
-// ---- discretized logistic
-
-Real sigmoid_ref(Real t) {
-  return t >= 0 ? 1 / (1 + std::exp(-t)) : std::exp(t) / (1 + std::exp(t));
-}
-
-// log P(bin of x) from the definition: the logistic CDF at the bin's edges, end bins taking
-// the tails. The middle difference is taken on the side of the mean where both CDFs are small
-// (sigmoid(a) - sigmoid(b) = sigmoid(-b) - sigmoid(-a)), so long double loses only the
-// 1 / (bin width) factor of the subtraction itself.
-Real logistic_ref(Real x, Real mean, Real log_scale) {
-  const Real s = std::exp(log_scale), half = Real(1) / 255;
-  Real a = (x + half - mean) / s, b = (x - half - mean) / s;
-  if (x < -1 + half) return std::log(sigmoid_ref(a));
-  if (x > 1 - half) return std::log(sigmoid_ref(-b));
-  if (a + b > 0) {
-    const Real flipped_a = -b;
-    b = -a;
-    a = flipped_a;
-  }
-  return std::log(sigmoid_ref(a) - sigmoid_ref(b));
-}
-
-// Pixel levels covering both end bins and the interior, as grid values x = 2 v / 255 - 1.
-HostValues grid_values(size_t count, size_t salt) {
-  HostValues x(count);
-  for (size_t i = 0; i < count; ++i) {
-    const size_t v = i % 7 == 0 ? 0 : i % 7 == 1 ? 255 : (i * 53 + salt * 31 + 7) % 256;
-    x[i] = static_cast<double>(v) / 127.5 - 1.0;
-  }
-  return x;
-}
-
-OpCase logistic_case(std::string regime, const Shape& shape, std::pair<double, double> mean,
-                     std::pair<double, double> log_scale) {
-  const HostValues x = grid_values(static_cast<size_t>(shape_numel(shape)), shape.size());
-  OpCase c;
-  c.name = fmt::format("discretized_logistic_nll {} {}", regime, shape_str(shape));
-  c.shapes = {shape, shape};
-  c.ranges = {mean, log_scale};
-  c.op = [x, shape](const std::vector<Tensor>& in) {
-    return discretized_logistic_nll(Tensor::from_vector(x, shape, in[0].dtype(), in[0].device()),
-                                    in[0], in[1]);
-  };
-  c.reference = [x, shape](const std::vector<HostValues>& in) {
-    const size_t N = static_cast<size_t>(shape[0]), S = x.size() / N;
-    HostValues nll(N);
-    for (size_t n = 0; n < N; ++n) {
-      Real total = 0;
-      for (size_t i = n * S; i < (n + 1) * S; ++i)
-        total -= logistic_ref(x[i], in[0][i], in[1][i]);
-      nll[n] = static_cast<double>(total);
-    }
-    return nll;
-  };
-  // float64: the kernel's closed form and the oracle's CDF difference agree to ~1e-16 per
-  // nat of |log p| (observed 1.4e-16 relative on sums of up to ~3000 nats).
-  c.f64_atol = 1e-12;
-  c.f64_rtol = 1e-13;
-  // float32: the sum is rounded once at the end (6e-8 relative, hence rtol 2e-7). Before that,
-  // x is rounded to float (by up to 6e-8, moving log p by |d log p / dx| <= 1/s) and the
-  // standardised edges (x - mean)/s round at 6e-8 relative: up to 1.2e-6 per term when
-  // 1/s <= e^3 (typical, wide) and 6.6e-5 per term when 1/s <= e^7 (sharp), over <= 30 terms.
-  c.f32_atol = log_scale.first < -4 ? 1e-3 : 5e-5;
-  c.f32_rtol = 2e-7;
-  return c;
-}
-
 HostValues nll_values(const Tensor& t) {
   return t.to_vector<double>();
 }
@@ -128,12 +20,7 @@ HostValues nll_values(const Tensor& t) {
 }  // namespace
 
 TEST_CASE("bernoulli nll matches its oracle and finite differences", "[ops][fused][vae]") {
-  const std::vector<OpCase> cases = {
-      bernoulli_case({3, 5}, -4.0, 4.0),
-      bernoulli_case({3, 1, 5}, -12.0, 12.0),  // into saturation, both signs
-  };
-  for (const OpCase& c : cases)
-    gm::test::check_op_case(c);
+  gm::test::check_op_cases("bernoulli_nll");
 }
 
 TEST_CASE("bernoulli nll is exact for huge logits", "[ops][fused][vae]") {
@@ -147,7 +34,7 @@ TEST_CASE("bernoulli nll is exact for huge logits", "[ops][fused][vae]") {
     // t softplus(-l) + (1 - t) softplus(l), each softplus as max(u, 0) + log1p(exp(-|u|)).
     auto sp = [](Real u) { return std::max(u, Real(0)) + std::log1p(std::exp(-std::abs(u))); };
     want[i] = static_cast<double>(t * sp(-l) + (1 - t) * sp(l));
-    dwant[i] = static_cast<double>(sigmoid_ref(l) - t);
+    dwant[i] = static_cast<double>(catalogue::sigmoid_ld(l) - t);
   }
   for (Device device : gm::test::test_devices()) {
     for (DType dtype : {DType::f64, DType::f32}) {
@@ -167,18 +54,7 @@ TEST_CASE("bernoulli nll is exact for huge logits", "[ops][fused][vae]") {
 
 TEST_CASE("discretized logistic nll matches its oracle and finite differences",
           "[ops][fused][vae]") {
-  const std::vector<OpCase> cases = {
-      // The VAE's working range.
-      logistic_case("typical", {3, 2, 5}, {-1.2, 1.2}, {-3.0, 0.5}),
-      // Sharp: log_scale at the decoder's clamp (-7); far bins lie hundreds of nats out, where
-      // both CDFs round to 0 or 1 and a literal CDF difference gives log(0).
-      logistic_case("sharp", {3, 10}, {-1.0, 1.0}, {-7.0, -5.0}),
-      // Wide: bins 1e-3 to 1e-5 standard units across, where PixelCNN++ switches to the density
-      // at the bin centre; here the same formula holds throughout.
-      logistic_case("wide", {3, 10}, {-1.5, 1.5}, {1.0, 5.0}),
-  };
-  for (const OpCase& c : cases)
-    gm::test::check_op_case(c);
+  gm::test::check_op_cases("discretized_logistic_nll");
 }
 
 TEST_CASE("discretized logistic bins are a distribution", "[ops][fused][vae]") {
@@ -218,7 +94,8 @@ TEST_CASE("discretized logistic tends to density times bin width for wide logist
       const Tensor xt = Tensor::full({1, 1}, x, dtype);
       const double xr = xt.item();  // x as the kernel sees it
       const Real s = std::exp(static_cast<Real>(log_scale)), c = (xr - mean) / s;
-      const Real want = std::log(sigmoid_ref(c) * sigmoid_ref(-c) / s * 2 / 255);
+      const Real want =
+          std::log(catalogue::sigmoid_ld(c) * catalogue::sigmoid_ld(-c) / s * 2 / 255);
       const double got = -discretized_logistic_nll(xt, Tensor::full({1, 1}, mean, dtype),
                                                    Tensor::full({1, 1}, log_scale, dtype))
                               .item();

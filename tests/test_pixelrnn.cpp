@@ -6,9 +6,7 @@
 
 #include "engine/autograd.h"
 #include "models/autoregressive.h"
-#include "models/pixelrnn/lstm_scan.h"
 #include "models/pixelrnn/pixelrnn.h"
-#include "models/pixelrnn/skew.h"
 #include "models/registry.h"
 #include "tests/model_helpers.h"
 #include "tests/support.h"
@@ -23,128 +21,50 @@ using pixelrnn::PixelRnnConfig;
 using test::make_pixelrnn;
 using test::small_pixelrnn_config;
 
-namespace {
-
-double sigmoid_ref(double x) {
-  return 1.0 / (1.0 + std::exp(-x));
-}
-
-// The scan as plain loops in double: x [N, 4h, T, L], w [4h, h, k], b [4h] -> h [N, h, T, L].
-// Gate channel of gate q (i, f, o, g) of hidden unit u: (group, gate, unit) order.
-struct ScanGeometry {
-  int64_t n, h, t, l, k, pad, groups;
-};
-HostValues scan_oracle(const ScanGeometry& s, const HostValues& x, const HostValues& w,
-                       const HostValues& b) {
-  const int64_t hg = s.h / s.groups, g4 = 4 * s.h;
-  auto gate_channel = [&](int64_t q, int64_t u) { return (u / hg) * 4 * hg + q * hg + u % hg; };
-  auto at = [](const HostValues& v, int64_t i) { return v[static_cast<size_t>(i)]; };
-  HostValues out(static_cast<size_t>(s.n * s.h * s.t * s.l));
-  std::vector<double> h_prev(static_cast<size_t>(s.n * s.h * s.l), 0.0), c_prev = h_prev;
-  for (int64_t step = 0; step < s.t; ++step) {
-    std::vector<double> h_new(h_prev.size()), c_new(h_prev.size());
-    for (int64_t n = 0; n < s.n; ++n)
-      for (int64_t u = 0; u < s.h; ++u)
-        for (int64_t l = 0; l < s.l; ++l) {
-          double pre[4];
-          for (int64_t q = 0; q < 4; ++q) {
-            const int64_t ch = gate_channel(q, u);
-            double v = at(x, ((n * g4 + ch) * s.t + step) * s.l + l) + at(b, ch);
-            for (int64_t c = 0; c < s.h; ++c)
-              for (int64_t j = 0; j < s.k; ++j) {
-                const int64_t src = l + j - s.pad;
-                if (src < 0 || src >= s.l) continue;
-                v += at(w, (ch * s.h + c) * s.k + j) *
-                     h_prev[static_cast<size_t>((n * s.h + c) * s.l + src)];
-              }
-            pre[q] = v;
-          }
-          const size_t i = static_cast<size_t>((n * s.h + u) * s.l + l);
-          c_new[i] = sigmoid_ref(pre[1]) * c_prev[i] + sigmoid_ref(pre[0]) * std::tanh(pre[3]);
-          h_new[i] = sigmoid_ref(pre[2]) * std::tanh(c_new[i]);
-          out[static_cast<size_t>(((n * s.h + u) * s.t + step) * s.l + l)] = h_new[i];
-        }
-    h_prev = h_new;
-    c_prev = c_new;
-  }
-  return out;
-}
-
-OpCase scan_case(std::string name, ScanGeometry s) {
-  OpCase c;
-  c.name = std::move(name);
-  c.shapes = {{s.n, 4 * s.h, s.t, s.l}, {4 * s.h, s.h, s.k}, {4 * s.h}};
-  c.op = [s](const std::vector<Tensor>& in) {
-    return pixelrnn::lstm_scan(in[0], in[1], in[2], s.pad, s.groups);
-  };
-  c.reference = [s](const std::vector<HostValues>& in) {
-    return scan_oracle(s, in[0], in[1], in[2]);
-  };
-  // Inputs in [-1, 1]; gates sum up to h*k + 2 such terms, then squash: float32 rounding stays
-  // near 1e-6 after T steps.
-  c.f32_atol = 2e-5;
-  c.f32_rtol = 2e-5;
-  return c;
-}
-
-}  // namespace
-
 TEST_CASE("skew shifts row r right by r, unskew reads it back", "[pixelrnn][skew]") {
   // One image, one channel, 3 x 3 with values 1..9.
   const Tensor x = Tensor::from_vector<double>({1, 2, 3, 4, 5, 6, 7, 8, 9}, {1, 1, 3, 3});
   const std::vector<double> want = {1, 2, 3, 0, 0,  //
                                     0, 4, 5, 6, 0,  //
                                     0, 0, 7, 8, 9};
-  const Tensor s = pixelrnn::skew(x);
+  const Tensor s = skew(x);
   CHECK(s.shape() == Shape{1, 1, 3, 5});
   CHECK(s.to_vector<double>() == want);
-  CHECK(pixelrnn::unskew(s).to_vector<double>() == x.to_vector<double>());
+  CHECK(unskew(s).to_vector<double>() == x.to_vector<double>());
   // The scan's layout is the same map transposed; `reverse` skews the mirrored image.
-  CHECK(pixelrnn::skew_columns(x, false).to_vector<double>() ==
-        permute(s, {0, 1, 3, 2}).to_vector<double>());
-  CHECK(pixelrnn::skew_columns(x, true).to_vector<double>() ==
-        permute(pixelrnn::skew(flip(x, 3)), {0, 1, 3, 2}).to_vector<double>());
+  CHECK(skew_columns(x, false).to_vector<double>() == permute(s, {0, 1, 3, 2}).to_vector<double>());
+  CHECK(skew_columns(x, true).to_vector<double>() ==
+        permute(skew(flip(x, 3)), {0, 1, 3, 2}).to_vector<double>());
 }
 
-TEST_CASE("skew round trips on odd shapes and has the right gradient", "[pixelrnn][skew]") {
+TEST_CASE("skew round trips on odd shapes", "[pixelrnn][skew]") {
   Generator gen(11);
   const Tensor x = Tensor::uniform({2, 3, 4, 5}, -1, 1, gen, DType::f64);
   for (bool reverse : {false, true}) {
     INFO("reverse " << reverse);
-    CHECK(
-        pixelrnn::unskew_columns(pixelrnn::skew_columns(x, reverse), reverse).to_vector<double>() ==
-        x.to_vector<double>());
+    CHECK(unskew_columns(skew_columns(x, reverse), reverse).to_vector<double>() ==
+          x.to_vector<double>());
   }
-  CHECK(pixelrnn::unskew(pixelrnn::skew(x)).to_vector<double>() == x.to_vector<double>());
-  // Both directions are linear copies; finite differences check the recorded adjoints.
-  for (bool reverse : {false, true}) {
-    const GradcheckReport r = gradcheck(
-        [reverse](const std::vector<Tensor>& in) {
-          return pixelrnn::unskew_columns(square(pixelrnn::skew_columns(in[0], reverse)), reverse);
-        },
-        {x}, {"x"});
-    CHECK(r.passed());
-    INFO(r.table());
-  }
-  REQUIRE_THROWS_WITH(pixelrnn::unskew(Tensor::zeros({1, 1, 3, 4})),
-                      Catch::Contains("not a skewed map"));
+  CHECK(unskew(skew(x)).to_vector<double>() == x.to_vector<double>());
+  REQUIRE_THROWS_WITH(unskew(Tensor::zeros({1, 1, 3, 4})), Catch::Contains("not a skewed map"));
+}
+
+TEST_CASE("skew ops match their oracle and finite differences", "[pixelrnn][skew]") {
+  for (const char* op : {"skew", "unskew", "skew_columns", "unskew_columns"})
+    gm::test::check_op_cases(op);
 }
 
 TEST_CASE("lstm_scan matches a scalar LSTM and finite differences", "[pixelrnn][scan]") {
-  // Row LSTM geometry (kernel 3 over the previous row), Diagonal geometry (kernel 2: rows r-1
-  // and r), and colour groups (gate order (group, gate, unit)).
-  gm::test::check_op_case(scan_case("row geometry", {2, 3, 4, 5, 3, 1, 1}));
-  gm::test::check_op_case(scan_case("diagonal geometry", {2, 2, 5, 3, 2, 1, 1}));
-  gm::test::check_op_case(scan_case("three colour groups", {1, 3, 3, 4, 3, 1, 3}));
+  gm::test::check_op_cases("lstm_scan");
 }
 
 TEST_CASE("lstm_scan rejects inconsistent shapes with a clear message", "[pixelrnn][scan]") {
   const Tensor w = Tensor::zeros({8, 2, 3}), b = Tensor::zeros({8});
-  REQUIRE_THROWS_WITH(pixelrnn::lstm_scan(Tensor::zeros({1, 6, 3, 3}), w, b, 1),
+  REQUIRE_THROWS_WITH(lstm_scan(Tensor::zeros({1, 6, 3, 3}), w, b, 1),
                       Catch::Contains("4h = 8 gate channels"));
-  REQUIRE_THROWS_WITH(pixelrnn::lstm_scan(Tensor::zeros({1, 8, 3, 3}), w, b, 3),
+  REQUIRE_THROWS_WITH(lstm_scan(Tensor::zeros({1, 8, 3, 3}), w, b, 3),
                       Catch::Contains("pad_before 3"));
-  REQUIRE_THROWS_WITH(pixelrnn::lstm_scan(Tensor::zeros({1, 8, 3, 3}), w, b, 1, 3),
+  REQUIRE_THROWS_WITH(lstm_scan(Tensor::zeros({1, 8, 3, 3}), w, b, 1, 3),
                       Catch::Contains("colour groups"));
 }
 
@@ -350,6 +270,5 @@ TEST_CASE("print the pictures of docs/pixelrnn.md", "[.][docs]") {
               << models::receptive_field_ascii(rf) << "\n";
   }
   const Tensor x = Tensor::arange(12, DType::f64) + 1.0;
-  std::cout << "skew of a 3 x 4 map:\n"
-            << pixelrnn::skew(reshape(x, {1, 1, 3, 4})).to_string() << "\n";
+  std::cout << "skew of a 3 x 4 map:\n" << skew(reshape(x, {1, 1, 3, 4})).to_string() << "\n";
 }

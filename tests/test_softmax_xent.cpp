@@ -2,85 +2,18 @@
 // differences, the softmax - one-hot gradient, huge logits, determinism and frequencies.
 #include <cmath>
 
+#include "support/op_cases/oracles.h"
 #include "tests/support.h"
 
 using namespace gm;
 using gm::test::HostValues;
-using gm::test::OpCase;
+using namespace gm::catalogue;
 
 namespace {
 
-struct Layout {
-  int64_t n, v, s;
-  Shape positions;  // logits' shape without dim 1
-};
-
-Layout layout_of(const Shape& logits) {
-  Layout l{logits[0], logits[1], 1, logits};
-  for (size_t d = 2; d < logits.size(); ++d)
-    l.s *= logits[d];
-  l.positions.erase(l.positions.begin() + 1);
-  return l;
-}
-
-// Deterministic targets covering both ends of [0, V).
-std::vector<int32_t> make_targets(const Layout& l) {
-  std::vector<int32_t> t(static_cast<size_t>(l.n * l.s));
-  for (size_t i = 0; i < t.size(); ++i)
-    t[i] = static_cast<int32_t>((i * 97 + 13) % static_cast<size_t>(l.v));
-  t.front() = 0;
-  t.back() = static_cast<int32_t>(l.v - 1);
-  return t;
-}
-
-// Oracle: per position, log-sum-exp (with the maximum subtracted) minus the target's logit, in
-// long double; summed per image.
-HostValues xent_reference(const HostValues& x, const std::vector<int32_t>& t, const Layout& l) {
-  HostValues nll(static_cast<size_t>(l.n), 0.0);
-  for (int64_t n = 0; n < l.n; ++n) {
-    long double total = 0.0L;
-    for (int64_t s = 0; s < l.s; ++s) {
-      auto at = [&](int64_t v) { return static_cast<long double>(x[(n * l.v + v) * l.s + s]); };
-      long double m = at(0);
-      for (int64_t v = 1; v < l.v; ++v)
-        m = std::max(m, at(v));
-      long double sum = 0.0L;
-      for (int64_t v = 0; v < l.v; ++v)
-        sum += std::exp(at(v) - m);
-      total += m + std::log(sum) - at(t[n * l.s + s]);
-    }
-    nll[n] = static_cast<double>(total);
-  }
-  return nll;
-}
-
-OpCase xent_case(const Shape& logits_shape, DType target_dtype, double low, double high) {
-  const Layout l = layout_of(logits_shape);
-  const std::vector<int32_t> targets = make_targets(l);
-  OpCase c;
-  c.name = fmt::format("softmax_cross_entropy {} target {}", shape_str(logits_shape),
-                       dtype_name(target_dtype));
-  c.shapes = {logits_shape};
-  c.low = low;
-  c.high = high;
-  c.op = [targets, l, target_dtype](const std::vector<Tensor>& x) {
-    const Tensor t = Tensor::from_vector(targets, l.positions, target_dtype, x[0].device());
-    return softmax_cross_entropy(x[0], t);
-  };
-  c.reference = [targets, l](const std::vector<HostValues>& x) {
-    return xent_reference(x[0], targets, l);
-  };
-  // Each image's output depends only on its own logits, so one random projection of the [N]
-  // outputs (non-zero weight per image) checks every logit's gradient exactly as the full
-  // Jacobian would, at a third of the cost.
-  c.grad.full_jacobian_max_outputs = 0;
-  c.grad.projections = 1;
-  return c;
-}
-
 // The gradient the op must produce: dnll[n] * (softmax - one-hot), in long double.
 HostValues softmax_minus_onehot(const HostValues& x, const std::vector<int32_t>& t,
-                                const HostValues& dnll, const Layout& l) {
+                                const HostValues& dnll, const XentLayout& l) {
   HostValues g(x.size());
   for (int64_t n = 0; n < l.n; ++n) {
     for (int64_t s = 0; s < l.s; ++s) {
@@ -102,19 +35,13 @@ HostValues softmax_minus_onehot(const HostValues& x, const std::vector<int32_t>&
 }  // namespace
 
 TEST_CASE("softmax cross-entropy matches its oracle and finite differences", "[ops][fused]") {
-  const std::vector<OpCase> cases = {
-      xent_case({3, 256, 2, 3}, DType::u8, -3.0, 3.0),  // the pixel models' V, odd positions
-      xent_case({2, 256}, DType::i32, -2.0, 2.0),       // no trailing positions: S = 1
-      xent_case({3, 7, 5}, DType::i32, -4.0, 4.0),      // any V works
-  };
-  for (const OpCase& c : cases)
-    gm::test::check_op_case(c);
+  gm::test::check_op_cases("softmax_cross_entropy");
 }
 
 TEST_CASE("softmax cross-entropy gradient is dnll * (softmax - one-hot)", "[ops][fused]") {
   const Shape shape = {2, 256, 3};
-  const Layout l = layout_of(shape);
-  const std::vector<int32_t> targets = make_targets(l);
+  const XentLayout l = xent_layout(shape);
+  const std::vector<int32_t> targets = xent_targets(l);
   const HostValues dnll = {1.0, -0.5};
   Generator gen(7);
   const Tensor x64 = Tensor::uniform(shape, -2.0, 2.0, gen, DType::f64);
@@ -136,8 +63,8 @@ TEST_CASE("softmax cross-entropy is stable for logits of +-1000", "[ops][fused]"
   // Logits near +1000 and -1000: exp of either overflows or underflows unless the maximum is
   // subtracted first. Targets hit both large and small logits (a -1000 target costs ~2000 nats).
   const Shape shape = {2, 256, 3};
-  const Layout l = layout_of(shape);
-  const std::vector<int32_t> targets = make_targets(l);
+  const XentLayout l = xent_layout(shape);
+  const std::vector<int32_t> targets = xent_targets(l);
   Generator gen(11);
   HostValues values = Tensor::uniform(shape, -1.0, 1.0, gen, DType::f64).to_vector<double>();
   for (size_t i = 0; i < values.size(); ++i)
@@ -207,7 +134,7 @@ TEST_CASE("categorical samples are deterministic per seed and device", "[ops][fu
 
 TEST_CASE("a tiny temperature samples the argmax", "[ops][fused][sampling]") {
   const Shape shape = {3, 256, 7};
-  const Layout l = layout_of(shape);
+  const XentLayout l = xent_layout(shape);
   Generator data(5);
   const Tensor logits = Tensor::uniform(shape, -1.0, 1.0, data, DType::f64);
   const HostValues x = logits.to_vector<double>();

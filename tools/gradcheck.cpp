@@ -7,9 +7,9 @@
 #include "kernels/common/philox.h"
 #include "models/model_gradcheck.h"
 #include "models/registry.h"
+#include "support/op_catalogue.h"
 #include "tools/commands.h"
 #include "tools/common.h"
-#include "tools/gradcheck_ops.h"
 #include "tools/option_checks.h"
 
 namespace gm::tools {
@@ -60,14 +60,25 @@ GradcheckReport check_model(const GradcheckCli& o, Device device) {
       options);
 }
 
+// The ops of the catalogue (support/op_catalogue.h) that have a differentiable case.
+std::vector<std::string> differentiable_ops() {
+  std::vector<std::string> ops;
+  for (const catalogue::OpCase& c : catalogue::op_catalogue())
+    if (c.differentiable && (ops.empty() || ops.back() != c.op_name)) ops.push_back(c.op_name);
+  return ops;
+}
+
+// The op's first differentiable catalogue case, on inputs drawn from --seed.
 GradcheckReport check_op(const GradcheckCli& o, Device device) {
-  const OpGradcheck& op = find_op_gradcheck(o.op);
-  Generator gen(o.seed);
-  std::vector<Tensor> inputs;
-  for (const Shape& s : op.shapes)
-    inputs.push_back(Tensor::uniform(s, op.low, op.high, gen, DType::f64, device));
-  fmt::print("gradcheck of {} on {}, float64\n", op.name, device.name());
-  return gradcheck(op.apply, inputs, op.input_names);
+  for (const catalogue::OpCase& c : catalogue::cases_of(o.op)) {
+    if (!c.differentiable) continue;
+    std::vector<Tensor> inputs;
+    for (const Tensor& t : catalogue::make_inputs(c, o.seed))
+      inputs.push_back(t.to(device));
+    fmt::print("gradcheck of {} (case '{}') on {}, float64\n", o.op, c.name, device.name());
+    return gradcheck(c.op, inputs, catalogue::input_names(c), c.grad);
+  }
+  throw UsageError(fmt::format("op '{}' has no differentiable case to check", o.op));
 }
 
 int run_gradcheck(const GradcheckCli& o) {
@@ -87,9 +98,7 @@ int run_gradcheck(const GradcheckCli& o) {
 
 void add_gradcheck_command(CLI::App& app, Action& action) {
   auto o = std::make_shared<GradcheckCli>();
-  std::vector<std::string> ops;
-  for (const OpGradcheck& op : op_gradchecks())
-    ops.push_back(op.name);
+  const std::vector<std::string> ops = differentiable_ops();
   CLI::App* cmd = app.add_subcommand(
       "gradcheck", "Compare autograd with finite differences for a model or an op (float64)");
   cmd->add_option("--model", o->model, "A model configuration, built for a tiny image");

@@ -32,12 +32,6 @@ StridedCopy full_box(const Shape& shape) {
   return box;
 }
 
-void run_copy(const Tensor& src, Tensor& dst, const StridedCopy& box) {
-  for (int i = 0; i < box.ndim; ++i)
-    if (box.extent[static_cast<size_t>(i)] == 0) return;
-  src.backend().strided_copy(src, dst, box);
-}
-
 int normalize_dim(std::string_view op, int dim, int ndim) {
   const int d = dim < 0 ? dim + ndim : dim;
   if (d < 0 || d >= ndim)
@@ -54,7 +48,7 @@ Tensor place_into_zeros(const Tensor& x, const Shape& shape, int64_t dst_offset)
   for (size_t i = 0; i < shape.size(); ++i)
     box.dst_stride[i] = dst_strides[i];
   box.dst_offset = dst_offset;
-  run_copy(x, out, box);
+  x.backend().strided_copy(x, out, box);
   return out;
 }
 
@@ -111,7 +105,7 @@ Tensor permute(const Tensor& x, const std::vector<int>& order) {
   for (int i = 0; i < nd; ++i)
     box.src_stride[static_cast<size_t>(i)] = in_strides[static_cast<size_t>(
         normalize_dim("permute", order[static_cast<size_t>(i)], nd))];
-  run_copy(x, y, box);
+  x.backend().strided_copy(x, y, box);
   record("permute", {x}, {&y}, [inverse](const std::vector<Tensor>& g) {
     return std::vector<Tensor>{permute(g[0], inverse)};
   });
@@ -144,7 +138,7 @@ Tensor concat(const std::vector<Tensor>& xs, int dim) {
     for (size_t i = 0; i < out_strides.size(); ++i)
       box.dst_stride[i] = out_strides[i];
     box.dst_offset = start * out_strides[static_cast<size_t>(d)];
-    run_copy(t, y, box);
+    t.backend().strided_copy(t, y, box);
     starts.push_back(start);
     start += t.shape()[static_cast<size_t>(d)];
   }
@@ -174,7 +168,7 @@ Tensor slice(const Tensor& x, int dim, int64_t start, int64_t end) {
   for (size_t i = 0; i < in_strides.size(); ++i)
     box.src_stride[i] = in_strides[i];
   box.src_offset = start * in_strides[static_cast<size_t>(d)];
-  run_copy(x, y, box);
+  x.backend().strided_copy(x, y, box);
   const Shape in_shape = x.shape();
   const int64_t offset = box.src_offset;
   record("slice", {x}, {&y}, [in_shape, offset](const std::vector<Tensor>& g) {
@@ -210,7 +204,7 @@ Tensor pad2d(const Tensor& x, int64_t top, int64_t bottom, int64_t left, int64_t
   }
   box.src_offset = src_r * in_strides[hd] + src_c;
   box.dst_offset = dst_r * out_strides[hd] + dst_c;
-  run_copy(x, y, box);
+  x.backend().strided_copy(x, y, box);
   record("pad2d", {x}, {&y}, [top, bottom, left, right](const std::vector<Tensor>& g) {
     return std::vector<Tensor>{pad2d(g[0], -top, -bottom, -left, -right)};
   });
@@ -224,7 +218,7 @@ Tensor flip(const Tensor& x, int dim) {
   const size_t k = static_cast<size_t>(d);
   box.src_offset = (x.shape()[k] - 1) * box.src_stride[k];
   box.src_stride[k] = -box.src_stride[k];
-  run_copy(x, y, box);
+  x.backend().strided_copy(x, y, box);
   record("flip", {x}, {&y},
          [d](const std::vector<Tensor>& g) { return std::vector<Tensor>{flip(g[0], d)}; });
   return y;
@@ -242,7 +236,7 @@ Tensor broadcast_to(const Tensor& x, const Shape& shape) {
   const auto in_strides = contiguous_strides(x.shape());
   for (size_t i = 0; i < shape.size(); ++i)
     box.src_stride[i] = (i < lead || x.shape()[i - lead] == 1) ? 0 : in_strides[i - lead];
-  run_copy(x, y, box);
+  x.backend().strided_copy(x, y, box);
   const Shape in_shape = x.shape();
   record("broadcast_to", {x}, {&y}, [in_shape](const std::vector<Tensor>& g) {
     return std::vector<Tensor>{sum_to_shape(g[0], in_shape)};

@@ -102,6 +102,7 @@ void CpuBackend::strided_copy(const Tensor& src, Tensor& dst, const StridedCopy&
   const int64_t elem = static_cast<int64_t>(dtype_size(src.dtype()));
   const char* s = static_cast<const char*>(src.raw());
   char* d = static_cast<char*>(dst.raw());
+  if (box.empty()) return;  // an empty tensor may have no storage to point into
   if (box.ndim == 0) {
     std::memcpy(d + box.dst_offset * elem, s + box.src_offset * elem, static_cast<size_t>(elem));
     return;

@@ -65,6 +65,16 @@ void CudaBackend::lstm_cell_backward(const Tensor& gates, const Tensor& c_prev, 
                      dgates, dc_prev);
 }
 
+void CudaBackend::bias_relu_forward(const Tensor& x, const Tensor& bias, Tensor& y) {
+  const int64_t C = bias.numel(), rows = x.size(0) * C;
+  GM_LAUNCH_FLOATING(bias_relu_forward, x, x, bias, x.numel(), C, rows > 0 ? x.numel() / rows : 0,
+                     y);
+}
+
+void CudaBackend::bias_relu_backward(const Tensor& y, const Tensor& dy, Tensor& dx) {
+  GM_LAUNCH_FLOATING(bias_relu_backward, y, y, dy, y.numel(), dx);
+}
+
 void CudaBackend::gaussian_sample_forward(const Tensor& mu, const Tensor& logvar, uint64_t seed,
                                           uint64_t offset, Tensor& eps, Tensor& z) {
   GM_LAUNCH_FLOATING(gaussian_sample_forward, mu, mu, logvar, mu.numel(), seed, offset, eps, z);

@@ -31,6 +31,13 @@ template <typename T>
 void lstm_cell_backward(const Exec& e, const T* gates, const T* c_prev, const T* c, const T* dh,
                         const T* dc, int64_t N, int64_t HS, T* dgates, T* dc_prev);
 
+// ---- bias_relu.cu: n elements of an [N, C, S] tensor, bias [C]
+template <typename T>
+void bias_relu_forward(const Exec& e, const T* x, const T* bias, int64_t n, int64_t C, int64_t S,
+                       T* y);
+template <typename T>
+void bias_relu_backward(const Exec& e, const T* y, const T* dy, int64_t n, T* dx);
+
 // ---- gaussian.cu
 template <typename T>
 void gaussian_sample_forward(const Exec& e, const T* mu, const T* logvar, int64_t n, uint64_t seed,

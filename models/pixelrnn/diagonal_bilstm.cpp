@@ -1,7 +1,6 @@
 #include "models/pixelrnn/diagonal_bilstm.h"
 
-#include "models/pixelrnn/lstm_scan.h"
-#include "models/pixelrnn/skew.h"
+#include "engine/ops.h"
 
 namespace gm::pixelrnn {
 

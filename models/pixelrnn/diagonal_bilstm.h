@@ -1,8 +1,8 @@
 #pragma once
 // PixelRNN's Diagonal BiLSTM layer (docs/reference-models.md, diaglstm-ref).
 //
-// Each direction skews its input (skew.h: row r shifted right by r), then walks the 2W-1
-// columns of the skewed map left to right:
+// Each direction skews its input (engine/ops/skew.cpp: row r shifted right by r), then walks the
+// 2W-1 columns of the skewed map left to right:
 //   input-to-state   Conv1x1 C -> 4h on the skewed map (computed for the whole map at once)
 //   state-to-state   conv of kernel 2 along the height over the previous column's h, h -> 4h:
 //                    row r sees rows r-1 and r, i.e. the pixel above and the pixel to the left

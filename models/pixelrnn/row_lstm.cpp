@@ -1,6 +1,6 @@
 #include "models/pixelrnn/row_lstm.h"
 
-#include "models/pixelrnn/lstm_scan.h"
+#include "engine/ops.h"
 
 namespace gm::pixelrnn {
 

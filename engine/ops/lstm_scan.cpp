@@ -1,5 +1,33 @@
-#include "models/pixelrnn/lstm_scan.h"
-
+// The recurrence shared by both PixelRNN layers: an LSTM that walks down dim 2 of a map, one
+// whole line of positions per step, with a 1-D convolution along the line as its
+// state-to-state transition.
+//
+//   input  x [N, 4h, T, L]  input-to-state pre-activations, already computed for the whole map
+//   weight w [4h, h, k]     state-to-state convolution (PyTorch Conv1d layout), tap j of
+//                           position l reads the previous step's h at l + j - pad_before
+//                           (zero outside [0, L))
+//   bias   b [4h]           added to every gate pre-activation
+//
+//   for t = 0 .. T-1 (h_{-1} = c_{-1} = 0):
+//     gates_t = x[:, :, t, :] + conv1d(h_{t-1}, w) + b          [i, f, o, g] blocks of h
+//     c_t = sigmoid(f) c_{t-1} + sigmoid(i) tanh(g);  h_t = sigmoid(o) tanh(c_t)   (lstm_cell)
+//   returns h [N, h, T, L]
+//
+// Row LSTM: T = rows, L = columns, k = 3, pad_before = 1 (row r sees columns c-1, c, c+1 of
+// row r-1). Diagonal BiLSTM: the skewed map stored column-first, T = skewed columns,
+// L = rows, k = 2, pad_before = 1 (row r sees rows r-1 and r of the previous column).
+//
+// `groups` (colour channels): the 4h gate channels are ordered (group, gate, unit) and the h
+// hidden channels (group, unit), so that each colour group's units form contiguous blocks,
+// as the masked convolutions around the scan expect. With groups = 1 this is the usual
+// [i, f, o, g] order.
+//
+// Why one autograd node and not a loop of ops: the scan runs T sequential steps, and each step
+// is one GEMM (the state-to-state convolution, im2col'ed, for all N*L positions at once) plus
+// the fused LSTM cell. Recording each step as ops would cost T slices whose backward each
+// zero-fills a tensor the size of x (O(T^2) memory traffic). Here forward and the
+// backpropagation through time sit side by side, like cuDNN's RNN, and the gradient is
+// checked against finite differences in tests/test_pixelrnn.cpp.// Declaration: engine/ops.h.
 #include <algorithm>
 #include <vector>
 
@@ -7,7 +35,7 @@
 #include "engine/backend.h"
 #include "engine/ops.h"
 
-namespace gm::pixelrnn {
+namespace gm {
 
 namespace {
 
@@ -61,12 +89,6 @@ StridedCopy tap_box(const Dims& d, int64_t j, bool state_to_cols) {
   return box;
 }
 
-void copy(Backend& be, const Tensor& src, Tensor& dst, const StridedCopy& box) {
-  for (int i = 0; i < box.ndim; ++i)
-    if (box.extent[static_cast<size_t>(i)] == 0) return;
-  be.strided_copy(src, dst, box);
-}
-
 // cols [h*k+1, N, L] for im2col: zeros (the positions a tap reads outside the line stay zero
 // for good) and a last row of ones, which multiplies the bias column of the augmented weight.
 // One buffer serves every step: each step overwrites only the in-range taps.
@@ -79,21 +101,21 @@ Tensor make_cols(Backend& be, const Dims& d, const Tensor& ones) {
   row.src_stride = {1};
   row.dst_stride = {1};
   row.dst_offset = d.hk() * d.nl();
-  copy(be, ones, cols, row);
+  be.strided_copy(ones, cols, row);
   return cols;
 }
 
 // Writes the im2col of the state h_prev [h, N, L] into cols (made by make_cols).
 void im2col(Backend& be, const Dims& d, const Tensor& h_prev, Tensor& cols) {
   for (int64_t j = 0; j < d.k; ++j)
-    copy(be, h_prev, cols, tap_box(d, j, true));
+    be.strided_copy(h_prev, cols, tap_box(d, j, true));
 }
 
 // The adjoint of im2col's state part, added to dh: dh[c, n, l + shift] += dcols[c*k + j, n, l].
 void col2im_add(Backend& be, const Dims& d, const Tensor& dcols, Tensor& dh, Tensor& tap) {
   for (int64_t j = 0; j < d.k; ++j) {
     if (tap_range(d, j).shift != 0) be.fill(tap, 0.0);  // positions no l maps to stay zero
-    copy(be, dcols, tap, tap_box(d, j, false));
+    be.strided_copy(dcols, tap, tap_box(d, j, false));
     be.axpy(1.0, tap, dh);
   }
 }
@@ -149,7 +171,7 @@ Tensor scan_backward(const Dims& d, const Saved& s, const Tensor& dout, const Sh
   Tensor dh = Tensor::empty({d.h, d.n, d.l}, dt, dev);
   auto load_output_grad = [&](int64_t t) {
     if (dout.defined())
-      copy(be, dout, dh, step_box(d, d.h, t, false));
+      be.strided_copy(dout, dh, step_box(d, d.h, t, false));
     else
       be.fill(dh, 0.0);
   };
@@ -164,7 +186,7 @@ Tensor scan_backward(const Dims& d, const Saved& s, const Tensor& dout, const Sh
     be.lstm_cell_backward(lstm_view(s.gates[ti], d), lstm_view(c_prev, d), lstm_view(s.c[ti], d),
                           lstm_view(dh, d), dc_carry.defined() ? lstm_view(dc_carry, d) : Tensor(),
                           dgates_v, dc_prev_v);
-    copy(be, dgates, dx, step_box(d, 4 * d.h, t, true));
+    be.strided_copy(dgates, dx, step_box(d, 4 * d.h, t, true));
     const Tensor g2 = reshape(dgates, {4 * d.h, d.nl()});
     // dW_aug += dgates cols^T (the bias column sums dgates over every step and position).
     im2col(be, d, t > 0 ? s.h[ti - 1] : s.zero_state, cols);
@@ -178,8 +200,8 @@ Tensor scan_backward(const Dims& d, const Saved& s, const Tensor& dout, const Sh
   }
   dweight = Tensor::empty({4 * d.h, d.h, d.k}, dt, dev);
   dbias = Tensor::empty({4 * d.h}, dt, dev);
-  copy(be, dw_aug, dweight, augmented_box(d, false, false));
-  copy(be, dw_aug, dbias, augmented_box(d, true, false));
+  be.strided_copy(dw_aug, dweight, augmented_box(d, false, false));
+  be.strided_copy(dw_aug, dbias, augmented_box(d, true, false));
   return dx;
 }
 
@@ -221,8 +243,8 @@ Tensor lstm_scan(const Tensor& x, const Tensor& weight, const Tensor& bias, int6
   const bool keep = needs_grad({&x, &weight, &bias});
   Saved s;
   s.w_aug = Tensor::empty({4 * d.h, d.hk() + 1}, dt, dev);
-  copy(be, weight, s.w_aug, augmented_box(d, false, true));
-  copy(be, bias, s.w_aug, augmented_box(d, true, true));
+  be.strided_copy(weight, s.w_aug, augmented_box(d, false, true));
+  be.strided_copy(bias, s.w_aug, augmented_box(d, true, true));
   s.zero_state = Tensor::zeros({d.h, d.n, d.l}, dt, dev);
   s.ones = Tensor::ones({d.nl()}, dt, dev);
 
@@ -231,7 +253,7 @@ Tensor lstm_scan(const Tensor& x, const Tensor& weight, const Tensor& bias, int6
   Tensor h_prev = s.zero_state, c_prev = s.zero_state;
   for (int64_t t = 0; t < d.t; ++t) {
     Tensor gates = Tensor::empty({4 * d.h, d.n, d.l}, dt, dev);
-    copy(be, x, gates, step_box(d, 4 * d.h, t, false));
+    be.strided_copy(x, gates, step_box(d, 4 * d.h, t, false));
     Tensor g2 = reshape(gates, {4 * d.h, d.nl()});
     if (t > 0) im2col(be, d, h_prev, cols);  // at t = 0 the state part is still all zeros
     gemm(be, s.w_aug, false, reshape(cols, {d.hk() + 1, d.nl()}), false, g2, true);
@@ -239,7 +261,7 @@ Tensor lstm_scan(const Tensor& x, const Tensor& weight, const Tensor& bias, int6
     Tensor c = Tensor::empty({d.h, d.n, d.l}, dt, dev);
     Tensor h_v = lstm_view(h, d), c_v = lstm_view(c, d);
     be.lstm_cell_forward(lstm_view(gates, d), lstm_view(c_prev, d), h_v, c_v);
-    copy(be, h, out, step_box(d, d.h, t, true));
+    be.strided_copy(h, out, step_box(d, d.h, t, true));
     if (keep) {
       s.gates.push_back(gates);
       s.c.push_back(c);
@@ -260,4 +282,4 @@ Tensor lstm_scan(const Tensor& x, const Tensor& weight, const Tensor& bias, int6
   return out;
 }
 
-}  // namespace gm::pixelrnn
+}  // namespace gm

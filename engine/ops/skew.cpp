@@ -1,9 +1,23 @@
-#include "models/pixelrnn/skew.h"
-
+// Skewing: the Diagonal BiLSTM's trick for turning diagonals into columns.
+//
+// Row r of an [H, W] map is shifted right by r, giving an [H, 2W-1] map:
+//
+//     a b c          a b c . .
+//     d e f   -->    . d e f .        skewed column s holds the pixels (r, s - r),
+//     g h i          . . g h i        i.e. one anti-diagonal of the original map
+//
+// In the skewed map a pixel's left neighbour (r, c-1) and upper neighbour (r-1, c) both lie
+// in the previous column (s-1), at rows r and r-1. So an LSTM that walks the columns left to
+// right, with a state-to-state convolution of kernel 2 along the height, updates a whole
+// diagonal at once: 2W-1 sequential steps instead of H*W.
+//
+// Each function is one strided copy, and each one's backward is its inverse, recorded right
+// below it. Declarations and layouts: engine/ops.h.
 #include "engine/autograd.h"
 #include "engine/backend.h"
+#include "engine/ops.h"
 
-namespace gm::pixelrnn {
+namespace gm {
 
 namespace {
 
@@ -37,12 +51,6 @@ StridedCopy swap_sides(StridedCopy box) {
   return box;
 }
 
-bool empty_box(const StridedCopy& box) {
-  for (int i = 0; i < box.ndim; ++i)
-    if (box.extent[static_cast<size_t>(i)] == 0) return true;
-  return false;
-}
-
 Tensor unskew_impl(const Tensor& s, SkewLayout layout);
 
 Tensor skew_impl(const Tensor& x, SkewLayout layout) {
@@ -52,7 +60,7 @@ Tensor skew_impl(const Tensor& x, SkewLayout layout) {
   const Shape out_shape = layout.transposed ? Shape{n, c, 2 * w - 1, h} : Shape{n, c, h, 2 * w - 1};
   Tensor y = Tensor::zeros(out_shape, x.dtype(), x.device());
   const StridedCopy box = skew_box(n, c, h, w, layout);
-  if (!empty_box(box)) x.backend().strided_copy(x, y, box);
+  x.backend().strided_copy(x, y, box);
   record("skew", {x}, {&y}, [layout](const std::vector<Tensor>& g) {
     return std::vector<Tensor>{unskew_impl(g[0], layout)};
   });
@@ -70,7 +78,7 @@ Tensor unskew_impl(const Tensor& s, SkewLayout layout) {
   const int64_t w = (ws + 1) / 2;
   Tensor y = Tensor::empty({n, c, h, w}, s.dtype(), s.device());
   const StridedCopy box = swap_sides(skew_box(n, c, h, w, layout));
-  if (!empty_box(box)) s.backend().strided_copy(s, y, box);
+  s.backend().strided_copy(s, y, box);
   record("unskew", {s}, {&y}, [layout](const std::vector<Tensor>& g) {
     return std::vector<Tensor>{skew_impl(g[0], layout)};
   });
@@ -92,4 +100,4 @@ Tensor unskew_columns(const Tensor& s, bool reverse) {
   return unskew_impl(s, {.transposed = true, .reverse = reverse});
 }
 
-}  // namespace gm::pixelrnn
+}  // namespace gm

@@ -1,0 +1,178 @@
+// Backend entries that no differentiable op reaches on its own: memory, fills, casts, random
+// draws, sampling and the optimizer steps. Each case calls them the way the engine does and
+// compares with a scalar oracle, so the conformance test checks them on every device too.
+#include "support/op_catalogue.h"
+
+#include <cmath>
+
+#include "engine/backend.h"
+#include "engine/ops.h"
+#include "engine/random.h"
+#include "kernels/common/philox.h"
+
+namespace gm::catalogue {
+
+namespace {
+
+constexpr uint64_t kSeed = 41;
+const Shape kShape = {3, 5, 7};  // odd sizes: no vector width divides them
+
+// A case whose oracle applies `f(value, index)` to every element of its one input.
+OpCase map_case(std::string name, std::function<Tensor(const Tensor&)> op,
+                std::function<double(double, size_t)> f) {
+  OpCase c;
+  c.name = std::move(name);
+  c.shapes = {kShape};
+  c.op = [op](const std::vector<Tensor>& x) { return op(x[0]); };
+  c.reference = [f](const std::vector<HostValues>& x) {
+    HostValues y(x[0].size());
+    for (size_t i = 0; i < y.size(); ++i)
+      y[i] = f(x[0][i], i);
+    return y;
+  };
+  return c;
+}
+
+// For cases whose op writes through the backend outside autograd (clone, axpy).
+OpCase not_differentiable(OpCase c) {
+  c.differentiable = false;
+  return c;
+}
+
+OpCase round_trip_case() {
+  // A float64 -> float32 -> float64 round trip rounds each value to float once. Not a
+  // gradcheck: finite differences cannot see through the float32 rounding.
+  OpCase c = map_case(
+      "cast f32 round trip", [](const Tensor& x) { return x.to(DType::f32).to(x.dtype()); },
+      [](double v, size_t) { return static_cast<double>(static_cast<float>(v)); });
+  c.differentiable = false;
+  c.f64_atol = c.f64_rtol = 0.0;  // exactly one rounding, the same on every device
+  return c;
+}
+
+OpCase optimizer_case(bool adam) {
+  // One step from zero state: param x[0], gradient x[1].
+  const AdamStep a{.lr = 0.01, .weight_decay = 0.1, .step = 3};
+  const SgdStep s{.lr = 0.1, .momentum = 0.9, .weight_decay = 0.1};
+  OpCase c;
+  c.name = adam ? "adam step 3 from zero moments" : "sgd momentum step from zero buffer";
+  c.shapes = {kShape, kShape};
+  c.differentiable = false;
+  c.op = [adam, a, s](const std::vector<Tensor>& x) {
+    Tensor param = x[0].clone();
+    Tensor m = Tensor::zeros(x[0].shape(), x[0].dtype(), x[0].device());
+    Tensor v = Tensor::zeros(x[0].shape(), x[0].dtype(), x[0].device());
+    if (adam)
+      param.backend().adam_update(a, param, x[1], m, v);
+    else
+      param.backend().sgd_update(s, param, x[1], m);
+    return param;
+  };
+  c.reference = [adam, a, s](const std::vector<HostValues>& x) {
+    HostValues p = x[0];
+    for (size_t i = 0; i < p.size(); ++i) {
+      const double g = x[1][i];
+      if (adam) {
+        // AdamW: decay on the weight, moments from zero, bias-corrected at step 3.
+        const double m = (1 - a.beta1) * g, v = (1 - a.beta2) * g * g;
+        const double mhat = m / (1 - std::pow(a.beta1, 3)), vhat = v / (1 - std::pow(a.beta2, 3));
+        p[i] = (1 - a.lr * a.weight_decay) * p[i] - a.lr * mhat / (std::sqrt(vhat) + a.eps);
+      } else {
+        // The buffer starts at zero, so after one step it holds the decayed gradient itself.
+        p[i] -= s.lr * (g + s.weight_decay * p[i]);
+      }
+    }
+    return p;
+  };
+  // float32: the constants (1/bias corrections, keep) are rounded to float before use, a few
+  // ulps of the lr-sized update on values of order one.
+  c.f32_atol = 1e-6;
+  return c;
+}
+
+OpCase argmax_sample_case() {
+  // A tiny temperature turns the draw into the argmax: deterministic whatever the uniforms.
+  OpCase c;
+  c.name = "sample_categorical argmax";
+  c.shapes = {{3, 7, 5}};
+  c.differentiable = false;
+  c.op = [](const std::vector<Tensor>& x) {
+    Generator gen(kSeed);
+    return sample_categorical(x[0], 1e-6, gen).to(x[0].dtype());
+  };
+  c.reference = [](const std::vector<HostValues>& x) {
+    HostValues y(15);
+    for (size_t n = 0; n < 3; ++n)
+      for (size_t s = 0; s < 5; ++s) {
+        size_t best = 0;
+        for (size_t v = 1; v < 7; ++v)
+          if (x[0][(n * 7 + v) * 5 + s] > x[0][(n * 7 + best) * 5 + s]) best = v;
+        y[n * 5 + s] = static_cast<double>(best);
+      }
+    return y;
+  };
+  // Inputs drawn from [-1, 1]: the gap between the best two logits of 7 is far above the
+  // 1e-6 * 40 at which the runner-up could be drawn.
+  c.f32_atol = c.f64_atol = 0.0;
+  return c;
+}
+
+}  // namespace
+
+void add_kernel_cases(std::vector<OpCase>& to) {
+  add_cases(to, "cast", {"cast"}, {round_trip_case()});
+  // Every case allocates, copies and frees; this one names them. On a GPU device the inputs
+  // travel from the host and back, which is copy_from_host, copy_to_host and synchronize.
+  add_cases(
+      to, "clone",
+      {"allocate", "deallocate", "copy_within", "copy_from_host", "copy_to_host", "synchronize"},
+      {not_differentiable(map_case(
+          "clone", [](const Tensor& x) { return x.clone(); },
+          [](double v, size_t) { return v; }))});
+  add_cases(
+      to, "full", {"fill"},
+      {map_case(
+          "times a filled tensor",
+          [](const Tensor& x) { return x * Tensor::full(x.shape(), -0.5, x.dtype(), x.device()); },
+          [](double v, size_t) { return -0.5 * v; })});
+  add_cases(to, "arange", {"arange"},
+            {map_case(
+                "plus arange",
+                [](const Tensor& x) {
+                  return x + reshape(Tensor::arange(x.numel(), x.dtype(), x.device()), x.shape());
+                },
+                [](double v, size_t i) { return v + static_cast<double>(i); })});
+  // Fresh generators: every evaluation (and finite difference) sees the same noise, which is
+  // the Philox stream at counters 0, 1, ... by definition.
+  add_cases(
+      to, "uniform", {"fill_uniform"},
+      {map_case(
+          "plus uniform noise",
+          [](const Tensor& x) {
+            Generator gen(kSeed);
+            return x + Tensor::uniform(x.shape(), -2.0, 3.0, gen, x.dtype(), x.device());
+          },
+          [](double v, size_t i) { return v + (-2.0 + 5.0 * philox::uniform(kSeed, 0, i)); })});
+  add_cases(to, "normal", {"fill_normal"},
+            {map_case(
+                "plus normal noise",
+                [](const Tensor& x) {
+                  Generator gen(kSeed);
+                  return x + Tensor::normal(x.shape(), 0.5, 2.0, gen, x.dtype(), x.device());
+                },
+                [](double v, size_t i) { return v + (0.5 + 2.0 * philox::normal(kSeed, 0, i)); })});
+  add_cases(to, "axpy", {"axpy"},
+            {not_differentiable(map_case(
+                "axpy onto ones",
+                [](const Tensor& x) {
+                  Tensor y = Tensor::ones(x.shape(), x.dtype(), x.device());
+                  y.backend().axpy(-0.75, x, y);
+                  return y;
+                },
+                [](double v, size_t) { return 1.0 - 0.75 * v; }))});
+  add_cases(to, "sample_categorical", {"sample_categorical"}, {argmax_sample_case()});
+  add_cases(to, "adam_update", {"adam_update"}, {optimizer_case(true)});
+  add_cases(to, "sgd_update", {"sgd_update"}, {optimizer_case(false)});
+}
+
+}  // namespace gm::catalogue
