@@ -87,7 +87,9 @@ class CudaBackend final : public CudaBackendBase {
   Scratch partial_sums(int64_t N, int64_t S);
   // The GEMM entry on raw device pointers (convolutions call it on scratch buffers): cuBLAS or
   // our tiled kernel, whichever gemm_ selects.
-  void gemm_pointers(const Gemm& g, DType dtype, const void* a, const void* b, void* c);
+  // `what` names the op in errors (GM_CUDA_SYNC_DEBUG).
+  void gemm_pointers(const Gemm& g, DType dtype, const void* a, const void* b, void* c,
+                     const char* what = "gemm");
   void gemm_vendor(const Gemm& g, DType dtype, const void* a, const void* b, void* c);
 
   int device_;

@@ -101,7 +101,7 @@ void CudaBackend::conv2d_forward(const Conv2dGeometry& g, const ConvMask& mask, 
     }
     if (p.columns_as_is) {
       gemm_pointers(batched(false, false, K, P, p.rows, g.batch, 0, g.in_channels * plane, K * P),
-                    x.dtype(), wg, xp, yp);
+                    x.dtype(), wg, xp, yp, "conv2d_forward (GEMM)");
       return;
     }
     const int64_t chunk = p.chunk(sizeof(T));
@@ -111,7 +111,7 @@ void CudaBackend::conv2d_forward(const Conv2dGeometry& g, const ConvMask& mask, 
       conv_im2col<T>(e, g, p.taps, images, xp + first * g.in_channels * plane, columns.as<T>());
       launched("conv2d_forward (im2col)");
       gemm_pointers(batched(false, false, K, P, p.rows, images, 0, p.rows * P, K * P), x.dtype(),
-                    wg, columns.as<T>(), yp + first * K * P);
+                    wg, columns.as<T>(), yp + first * K * P, "conv2d_forward (GEMM)");
     }
   });
 }
@@ -140,7 +140,7 @@ void CudaBackend::conv2d_backward_data(const Conv2dGeometry& g, const ConvMask& 
     // dcol_n [C*T, P] = Wg^T dy_n: written straight into dx_n when the columns are the image.
     if (p.columns_as_is) {
       gemm_pointers(batched(true, false, p.rows, P, K, g.batch, 0, K * P, g.in_channels * plane),
-                    dy.dtype(), wg, dyp, dxp);
+                    dy.dtype(), wg, dyp, dxp, "conv2d_backward_data (GEMM)");
       return;
     }
     const int64_t chunk = p.chunk(sizeof(T));
@@ -148,7 +148,7 @@ void CudaBackend::conv2d_backward_data(const Conv2dGeometry& g, const ConvMask& 
     for (int64_t first = 0; first < g.batch; first += chunk) {
       const int64_t images = std::min(chunk, g.batch - first);
       gemm_pointers(batched(true, false, p.rows, P, K, images, 0, K * P, p.rows * P), dy.dtype(),
-                    wg, dyp + first * K * P, columns.as<T>());
+                    wg, dyp + first * K * P, columns.as<T>(), "conv2d_backward_data (GEMM)");
       conv_col2im<T>(e, g, p.taps, images, columns.as<T>(), dxp + first * g.in_channels * plane);
       launched("conv2d_backward_data (col2im)");
     }
@@ -176,7 +176,7 @@ void CudaBackend::conv2d_backward_weight(const Conv2dGeometry& g, const ConvMask
     Scratch partial(allocator_, bytes_of<T>(g.batch * size));
     if (p.columns_as_is) {
       gemm_pointers(batched(false, true, K, p.rows, P, g.batch, K * P, g.in_channels * plane, size),
-                    x.dtype(), dyp, xp, partial.as<T>());
+                    x.dtype(), dyp, xp, partial.as<T>(), "conv2d_backward_weight (GEMM)");
     } else {
       const int64_t chunk = p.chunk(sizeof(T));
       Scratch columns(allocator_, bytes_of<T>(chunk * p.rows * P));
@@ -186,7 +186,7 @@ void CudaBackend::conv2d_backward_weight(const Conv2dGeometry& g, const ConvMask
         launched("conv2d_backward_weight (im2col)");
         gemm_pointers(batched(false, true, K, p.rows, P, images, K * P, p.rows * P, size),
                       x.dtype(), dyp + first * K * P, columns.as<T>(),
-                      partial.as<T>() + first * size);
+                      partial.as<T>() + first * size, "conv2d_backward_weight (GEMM)");
       }
     }
     Scratch summed(allocator_, bytes_of<T>(p.weights_as_is ? 0 : size));

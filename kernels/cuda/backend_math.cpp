@@ -79,8 +79,13 @@ void CudaBackend::gemm(const Gemm& g, const Tensor& a, const Tensor& b, Tensor& 
   gemm_pointers(g, c.dtype(), a.raw(), b.raw(), c.raw());
 }
 
-void CudaBackend::gemm_pointers(const Gemm& g, DType dtype, const void* a, const void* b, void* c) {
-  if (gemm_ == CudaGemm::cublas) return gemm_vendor(g, dtype, a, b, c);
+void CudaBackend::gemm_pointers(const Gemm& g, DType dtype, const void* a, const void* b, void* c,
+                                const char* what) {
+  if (gemm_ == CudaGemm::cublas) {
+    gemm_vendor(g, dtype, a, b, c);
+    launched(what);
+    return;
+  }
   const GemmTile tile = gemm_ == CudaGemm::tiled64   ? GemmTile::t64
                         : gemm_ == CudaGemm::tiled32 ? GemmTile::t32
                                                      : default_gemm_tile(g.m, g.n);
@@ -90,7 +95,7 @@ void CudaBackend::gemm_pointers(const Gemm& g, DType dtype, const void* a, const
     GM_CUDA_NS::gemm<T>(e, tile, g, static_cast<T>(g.alpha), static_cast<const T*>(a),
                         static_cast<const T*>(b), static_cast<T>(g.beta), static_cast<T*>(c));
   });
-  launched("gemm");
+  launched(what);
 }
 
 #if GM_CUDA_EMU

@@ -133,6 +133,18 @@ bool fits_32(int64_t count) {
   return count + int64_t{4096} * 1024 < (int64_t{1} << 31);
 }
 
+template <typename T, typename I>
+void launch_im2col(const Exec& e, int64_t total, const Columns<I>& c, const T* x, T* col) {
+  const unsigned threads = kernel_threads<im2col_kernel<T, I>>(total, e.block);
+  GM_LAUNCH((im2col_kernel<T, I>), blocks_for(total, threads), threads, 0, e.stream)(c, x, col);
+}
+
+template <typename T, typename I>
+void launch_col2im(const Exec& e, int64_t total, const Columns<I>& c, const T* dcol, T* dx) {
+  const unsigned threads = kernel_threads<col2im_kernel<T, I>>(total, e.block);
+  GM_LAUNCH((col2im_kernel<T, I>), blocks_for(total, threads), threads, 0, e.stream)(c, dcol, dx);
+}
+
 }  // namespace
 
 template <typename T>
@@ -140,12 +152,10 @@ void conv_im2col(const Exec& e, const Conv2dGeometry& g, int64_t taps, int64_t i
                  T* col) {
   const int64_t total = images * g.in_channels * taps * g.out_height() * g.out_width();
   if (total == 0) return;
-  const unsigned threads = threads_for(total, e.block), blocks = blocks_for(total, threads);
   if (fits_32(total) && fits_32(images * g.in_channels * g.height * g.width))
-    GM_LAUNCH((im2col_kernel<T, int32_t>), blocks, threads, 0, e.stream)
-  (columns_of<int32_t>(g, taps, images), x, col);
-  else GM_LAUNCH((im2col_kernel<T, int64_t>), blocks, threads, 0, e.stream)(
-      columns_of<int64_t>(g, taps, images), x, col);
+    launch_im2col(e, total, columns_of<int32_t>(g, taps, images), x, col);
+  else
+    launch_im2col(e, total, columns_of<int64_t>(g, taps, images), x, col);
 }
 
 template <typename T>
@@ -153,12 +163,10 @@ void conv_col2im(const Exec& e, const Conv2dGeometry& g, int64_t taps, int64_t i
                  const T* dcol, T* dx) {
   const int64_t total = images * g.in_channels * g.height * g.width;
   if (total == 0) return;
-  const unsigned threads = threads_for(total, e.block), blocks = blocks_for(total, threads);
   if (fits_32(total) && fits_32(images * g.in_channels * taps * g.out_height() * g.out_width()))
-    GM_LAUNCH((col2im_kernel<T, int32_t>), blocks, threads, 0, e.stream)
-  (columns_of<int32_t>(g, taps, images), dcol, dx);
-  else GM_LAUNCH((col2im_kernel<T, int64_t>), blocks, threads, 0, e.stream)(
-      columns_of<int64_t>(g, taps, images), dcol, dx);
+    launch_col2im(e, total, columns_of<int32_t>(g, taps, images), dcol, dx);
+  else
+    launch_col2im(e, total, columns_of<int64_t>(g, taps, images), dcol, dx);
 }
 
 template <typename T>
@@ -166,7 +174,7 @@ void conv_gather_weights(const Exec& e, const Conv2dGeometry& g, const ConvMask&
                          const T* w, T* wg) {
   const int64_t total = g.out_channels * g.in_channels * taps;
   if (total == 0) return;
-  const unsigned threads = threads_for(total, e.block);
+  const unsigned threads = kernel_threads<gather_weights_kernel<T>>(total, e.block);
   GM_LAUNCH((gather_weights_kernel<T>), blocks_for(total, threads), threads, 0, e.stream)
   (g, m, taps, w, wg);
 }
@@ -176,7 +184,7 @@ void conv_scatter_weight_grad(const Exec& e, const Conv2dGeometry& g, const Conv
                               int64_t taps, const T* dwg, T* dw) {
   const int64_t total = g.out_channels * g.in_channels * g.kernel_h * g.kernel_w;
   if (total == 0) return;
-  const unsigned threads = threads_for(total, e.block);
+  const unsigned threads = kernel_threads<scatter_weight_grad_kernel<T>>(total, e.block);
   GM_LAUNCH((scatter_weight_grad_kernel<T>), blocks_for(total, threads), threads, 0, e.stream)
   (g, m, taps, dwg, dw);
 }

@@ -61,7 +61,7 @@ template <typename T>
 void sample_categorical(const Exec& e, const T* logits, int64_t N, int64_t V, int64_t S,
                         double temperature, uint64_t seed, uint64_t offset, int32_t* out) {
   if (N * S == 0) return;
-  const unsigned threads = threads_for(N * S, e.block);
+  const unsigned threads = kernel_threads<sample_kernel<T>>(N * S, e.block);
   GM_LAUNCH((sample_kernel<T>), blocks_for(N * S, threads), threads, 0, e.stream)
   (logits, N, V, S, temperature, seed, offset, out);
 }
