@@ -87,7 +87,8 @@ void gemm_cublas(int M, int N, int K, const float* a, const float* b, float* c) 
 #endif
 const GemmVersion kGemmVersions[] = {
     {"gemm_v1_naive", gemm_v1},   {"gemm_v2_shared", gemm_v2}, {"gemm_v3_register", gemm_v3},
-    {"gemm_v4_library", gemm_v4},  // the kernel the library launches (kernels/cuda/gemm_tiled.cuh)
+    {"gemm_v4_tiled", gemm_v4},    // the library's former kernel (gemm_tiled_v4.cuh)
+    {"gemm_v5_library", gemm_v5},  // the kernel the library launches (kernels/cuda/gemm_tiled.cuh)
 #if GM_LAB_REAL_GPU
     {"cublasSgemm", gemm_cublas},  // the yardstick; validated like the others
 #endif
