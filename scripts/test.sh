@@ -44,7 +44,7 @@ if wants 2; then
     stage_start "2. nvcc compile gate (sm_80, sm_90), no-GPU run, resource report"
     cmake -S . -B build-cuda -G Ninja -DCMAKE_BUILD_TYPE=Release -DGENMODEL_CUDA=ON \
       -DCMAKE_CUDA_COMPILER="$nvcc" -DCMAKE_CUDA_ARCHITECTURES="80;90"
-    # kernel_lab_cuda: the lab's versions, the library's own kernels (v4) among them, under nvcc.
+    # kernel_lab_cuda: the lab's versions, the library's own kernels (v5) among them, under nvcc.
     # genmodel_nccl: data-parallel gradients over NCCL (docs/distributed.md), when found.
     # (CMake looks for NCCL only when it found MPI too.)
     nccl_target=$(grep -q "^NCCL_LIBRARY:FILEPATH=/" build-cuda/CMakeCache.txt &&

@@ -194,16 +194,19 @@ TEST_CASE("cuda-emu: our tiled GEMM matches BLAS for every transpose, batch and 
   KnobGuard guard;
   for (CudaGemm tile : {CudaGemm::tiled64, CudaGemm::tiled32}) {
     guard.emu.set_gemm(tile);
-    for (int trans = 0; trans < 4; ++trans) {
+    // Odd sizes load element by element; multiples of 4 take the 16-byte loads, with tiles
+    // still ragged at the edges.
+    for (int trans = 0; trans < 8; ++trans) {
+      const bool vector = trans >= 4;
       Gemm g;
       g.trans_a = trans & 1;
       g.trans_b = trans & 2;
-      g.m = 37;
-      g.n = 70;
-      g.k = 29;
+      g.m = vector ? 36 : 37;
+      g.n = vector ? 68 : 70;
+      g.k = vector ? 28 : 29;
       g.batch = 3;
       g.stride_a = g.m * g.k;
-      g.stride_b = trans == 3 ? 0 : g.k * g.n;  // a stride of 0 reuses one B for the batch
+      g.stride_b = trans % 4 == 3 ? 0 : g.k * g.n;  // a stride of 0 reuses one B for the batch
       g.stride_c = g.m * g.n;
       for (double beta : {0.0, 0.5}) {
         g.alpha = 1.25;

@@ -1,13 +1,14 @@
 #pragma once
 // GEMM, C[M, N] = A[M, K] * B[K, N] (row-major fp32), from naive to fast. Each version is one
 // lesson; the lab driver (lab.cpp) validates all of them against a double-precision reference
-// and, on a real GPU, times them beside cuBLAS. v4 is the library's own kernel, included from
-// kernels/cuda/gemm_tiled.cuh (the header kernels/cuda/gemm.cu instantiates): lab and library
-// launch one source and cannot drift.
+// and, on a real GPU, times them beside cuBLAS. v4 is the library's former kernel
+// (gemm_tiled_v4.cuh); v5 is the library's own, included from kernels/cuda/gemm_tiled.cuh (the
+// header kernels/cuda/gemm.cu instantiates): lab and library launch one source and cannot drift.
 //
 // Every version accumulates each output with ONE fp32 accumulator over k = 0, 1, ..., K-1 in
 // order, so all versions give bit-identical results: they differ only in where operands come
 // from, never in arithmetic.
+#include "benchmarks/lab/gemm_tiled_v4.cuh"
 #include "benchmarks/lab/lab_platform.h"
 #include "kernels/cuda/gemm_tiled.cuh"
 
@@ -125,24 +126,40 @@ inline void gemm_v3(int M, int N, int K, const float* a, const float* b, float* 
   GM_LAUNCH(gemm_v3_register, grid, dim3(kV3Threads), 0, nullptr)(M, N, K, a, b, c);
 }
 
-// v4 the library's kernel (kernels/cuda/gemm_tiled.cuh): v3's register-blocked tiling,
+// v4 the library's former kernel (gemm_tiled_v4.cuh): v3's register-blocked tiling,
 // generalised to what the backend needs (transposed operands, batches in gridDim.z, alpha and
 // beta, fp64), in a 64x64 (256 threads) or 32x32 (64 threads) tiling picked by the backend's
-// rule, default_gemm_tile. Launched here through the library's own launcher, with the
-// library's launch configuration. Lesson: what generality costs over v3 (index arithmetic
-// for the transposes, 64-bit offsets), to be read off the GPU timings.
-inline void gemm_v4(int M, int N, int K, const float* a, const float* b, float* c) {
-  namespace lib = ::gm::GM_CUDA_NS;
+// rule, default_gemm_tile. Lesson: what generality costs over v3 (index arithmetic for the
+// transposes, 64-bit offsets), and that scalar loads into an unpadded k-major tile serialise
+// the shared-memory stores (16 threads of a warp hit one bank).
+inline ::gm::Gemm plain_gemm(int M, int N, int K) {
   ::gm::Gemm s;
   s.m = M;
   s.n = N;
   s.k = K;
-  lib::gemm_tiled<float>(lib::Exec{}, lib::default_gemm_tile(M, N), s, 1.0f, a, b, 0.0f, c);
+  return s;
+}
+inline void gemm_v4(int M, int N, int K, const float* a, const float* b, float* c) {
+  gemm_v4_tiled<float>(Exec{}, GM_CUDA_NS::default_gemm_tile(M, N), plain_gemm(M, N, K), 1.0f, a, b,
+                       0.0f, c);
 }
 
-// The version the library launches (docs/kernel-lab.md): by construction, v4.
+// v5 the library's kernel (kernels/cuda/gemm_tiled.cuh): v4 plus 16-byte global loads where
+// the leading dimension allows, double-buffered shared tiles (the next K slice is in flight
+// while this one is multiplied; one barrier per slice), padded rows (2-way instead of 16-way
+// bank conflicts on the transposing stores, 16-byte shared loads in the inner loop). Launched
+// through the library's own launcher with its launch configuration. Lesson: once the
+// arithmetic is register-blocked, the remaining time is in feeding it: load width, latency
+// hiding and bank conflicts, read off the GPU timings against v4 and cuBLAS.
+inline void gemm_v5(int M, int N, int K, const float* a, const float* b, float* c) {
+  namespace lib = ::gm::GM_CUDA_NS;
+  lib::gemm_tiled<float>(lib::Exec{}, lib::default_gemm_tile(M, N), plain_gemm(M, N, K), 1.0f, a, b,
+                         0.0f, c);
+}
+
+// The version the library launches (docs/kernel-lab.md): by construction, v5.
 inline void gemm_library(int M, int N, int K, const float* a, const float* b, float* c) {
-  gemm_v4(M, N, K, a, b, c);
+  gemm_v5(M, N, K, a, b, c);
 }
 
 }  // namespace gm::lab

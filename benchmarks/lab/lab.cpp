@@ -87,7 +87,8 @@ void gemm_cublas(int M, int N, int K, const float* a, const float* b, float* c) 
 #endif
 const GemmVersion kGemmVersions[] = {
     {"gemm_v1_naive", gemm_v1},   {"gemm_v2_shared", gemm_v2}, {"gemm_v3_register", gemm_v3},
-    {"gemm_v4_library", gemm_v4},  // the kernel the library launches (kernels/cuda/gemm_tiled.cuh)
+    {"gemm_v4_tiled", gemm_v4},    // the library's former kernel (gemm_tiled_v4.cuh)
+    {"gemm_v5_library", gemm_v5},  // the kernel the library launches (kernels/cuda/gemm_tiled.cuh)
 #if GM_LAB_REAL_GPU
     {"cublasSgemm", gemm_cublas},  // the yardstick; validated like the others
 #endif
@@ -130,8 +131,10 @@ const XentVersion kXentVersions[] = {
     {"xent_v1_two_pass", xent_v1, false},
     {"xent_v2_online", xent_v2, false},
     {"xent_v3_warp", xent_v3, false},
-    // the forward the library launches (kernels/cuda/softmax_xent.cuh)
-    {"xent_v4_library", xent_v4, true},
+    // the library's former forward: one thread per position, fused per-image sum
+    {"xent_v4_thread", xent_v4, true},
+    // the forward the library launches (kernels/cuda/softmax_xent.cuh): 8 warps per 32 positions
+    {"xent_v5_library", xent_v5, true},
 };
 
 // The loss is logsumexp - x_t. In fp32 each exp has relative error ~1 ulp and the sum of V terms
@@ -236,8 +239,10 @@ const ConvVersion kConvVersions[] = {
     {"mconv_v1_naive", masked_conv_v1, true},
     {"mconv_v2_visible", masked_conv_v2, true},
     {"mconv_v3_tiled", masked_conv_v3, true},
-    // the kernel the library launches (kernels/cuda/conv_forward.cuh); sums (ky, kx, ci)
-    {"mconv_v4_library", masked_conv_v4, false},
+    // the library's former direct kernel (conv_direct.cuh); sums (ky, kx, ci)
+    {"mconv_v4_direct", masked_conv_v4, false},
+    // the forward the library runs (im2col over visible taps + GEMM, backend_conv.cpp)
+    {"mconv_v5_library", masked_conv_v5, false},
 #if GM_LAB_HAVE_CUDNN
     {"cudnn_forward", masked_conv_cudnn, false},  // the yardstick, on the same masked weights
 #endif

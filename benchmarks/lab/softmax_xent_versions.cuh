@@ -3,9 +3,10 @@
 // fast. Layout as in the library: logits [N, V, S] (S = positions per image, e.g. H*W), targets
 // [N, S] as uint8; output loss[n*S + s] = logsumexp_v(logits[n, :, s]) - logits[n, t, s].
 // v1-v3: all arithmetic is fp32 with the maximum subtracted before exp, so nothing overflows.
-// v4 is the library's own forward, included from kernels/cuda/softmax_xent.cuh (the header
-// kernels/cuda/softmax_xent.cu instantiates), so lab and library cannot drift. It computes what
-// the library's op returns, the per-image sum nll[n] = sum_s loss[n*S + s], fused.
+// v4 (the library's former forward) and v5 (the library's own, included from
+// kernels/cuda/softmax_xent.cuh, which kernels/cuda/softmax_xent.cu instantiates, so lab and
+// library cannot drift) compute what the library's op returns, the per-image sum
+// nll[n] = sum_s loss[n*S + s], fused.
 #include <cstddef>
 #include <cstdint>
 #include <stdexcept>
@@ -110,39 +111,75 @@ inline void xent_v3(int N, int V, int S, const float* logits, const uint8_t* tar
   (N, V, S, logits, target, loss);
 }
 
-// v4 the library's forward (kernels/cuda/softmax_xent.cuh): v1's layout (one thread per
-// position, neighbouring threads on neighbouring s), two passes over the column, but the sum of
-// exp(x - max) in double (kernels/common/softmax_math.h, the CPU backend's formula, so the two
-// backends agree to the last bit of each term), and the per-position losses are never stored:
-// each block reduces its positions' terms in shared memory into one partial sum per image,
-// and a second small kernel adds the partials (row_sum.cuh). Output: nll[n] for n < N (the
-// rest of `loss` is untouched). Lesson: fusing the loss reduction saves writing and re-reading
-// an [N, S] array; the double sum is paid for in exactness, to be read off the GPU timings.
+// v4 the library's former forward: v1's layout (one thread per position, neighbouring threads
+// on neighbouring s), two passes over the column, but the sum of exp(x - max) in double
+// (kernels/common/softmax_math.h, the CPU backend's formula), and the per-position losses are
+// never stored: each block reduces its positions' terms in shared memory into one partial sum
+// per image, and a second small kernel adds the partials (row_sum.cuh). Lesson: fusing the loss
+// reduction saves writing and re-reading an [N, S] array; the double sum is paid for in
+// exactness, to be read off the GPU timings.
+template <typename T, typename Target>
+struct XentThreadTerm {
+  const T* logits;
+  const Target* target;
+  int64_t V, S;
+  __device__ double operator()(int64_t n, int64_t s) const {
+    const T* column = logits + n * V * S + s;
+    const math::SoftmaxStats<T> st = math::softmax_stats(column, V, S);
+    const int64_t t = static_cast<int64_t>(target[n * S + s]);
+    return math::log_sum_exp(st) - static_cast<double>(column[t * S]);
+  }
+};
+
+// Scratch for the partial sums, grown before timing starts (the driver validates every
+// configuration first), so no timed call allocates.
+struct PartialScratch {
+  double* p = nullptr;
+  size_t capacity = 0;
+  double* at_least(size_t needed) {
+    if (needed > capacity) {
+      cudaFree(p);
+      p = nullptr;
+      capacity = 0;
+      if (cudaMalloc(&p, needed * sizeof(double)) != cudaSuccess)
+        throw std::runtime_error("xent: cudaMalloc of the partial sums failed");
+      capacity = needed;
+    }
+    return p;
+  }
+};
+
 inline void xent_v4(int N, int V, int S, const float* logits, const uint8_t* target, float* nll) {
   namespace lib = ::gm::GM_CUDA_NS;
   const lib::Exec e{};
-  // The partial sums' scratch, as the backend allocates it; grown before timing starts (the
-  // driver validates every configuration first), so no timed call allocates.
-  static double* partial = nullptr;
-  static size_t capacity = 0;
+  static PartialScratch partial;
   const size_t needed = static_cast<size_t>(N) * static_cast<size_t>(lib::row_chunks(e, S));
-  if (needed > capacity) {
-    cudaFree(partial);
-    partial = nullptr;
-    capacity = 0;
-    if (cudaMalloc(&partial, needed * sizeof(double)) != cudaSuccess)
-      throw std::runtime_error("xent_v4: cudaMalloc of the partial sums failed");
-    capacity = needed;
-  }
-  lib::softmax_xent_forward<float, uint8_t>(e, logits, target, N, V, S, partial, nll);
+  lib::row_sums(e, XentThreadTerm<float, uint8_t>{logits, target, V, S}, N, S,
+                partial.at_least(needed), nll);
 }
 
-// The version the library launches (docs/kernel-lab.md): by construction, v4. For the library's
-// layout with S = H*W >= 32 per image, v2 (one pass, fp32) would halve v4's DRAM reads at the
-// price of exact parity with the CPU backend; see the doc.
+// v5 the library's forward (kernels/cuda/softmax_xent.cuh): a block of 8 warps per tile of 32
+// neighbouring positions. Lanes are positions (v4's coalescing), warps split the 256 values of
+// each column and meet in shared memory, so each position has 8 threads and the serial chains
+// are 32 long instead of 256; at pixelcnn-ref's 25,088 positions per batch that is 200,704
+// threads instead of 25,088 (an H100 holds 270,336). The backward uses the same tiles.
+// Lesson: when one thread per item leaves the GPU idle, split the item's reduction across
+// warps along the axis that keeps loads coalesced.
+inline void xent_v5(int N, int V, int S, const float* logits, const uint8_t* target, float* nll) {
+  namespace lib = ::gm::GM_CUDA_NS;
+  const lib::Exec e{};
+  static PartialScratch partial;
+  const size_t needed = static_cast<size_t>(N) * static_cast<size_t>(lib::xent_chunks(S));
+  lib::softmax_xent_forward<float, uint8_t>(e, logits, target, N, V, S, partial.at_least(needed),
+                                            nll);
+}
+
+// The version the library launches (docs/kernel-lab.md): by construction, v5. For the library's
+// layout with S = H*W >= 32 per image, an online (one-pass, fp32) variant of v5 would halve its
+// DRAM reads at the price of exact parity with the CPU backend; see the doc.
 inline void xent_library(int N, int V, int S, const float* logits, const uint8_t* target,
                          float* nll) {
-  xent_v4(N, V, S, logits, target, nll);
+  xent_v5(N, V, S, logits, target, nll);
 }
 
 }  // namespace gm::lab

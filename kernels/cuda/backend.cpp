@@ -45,6 +45,11 @@ CudaBackend::CudaBackend(int device, std::string name)
   GM_CHECK(
       gemm.empty() || gemm == "tiled" || gemm == "tiled64" || gemm == "tiled32" || gemm == "cublas",
       "GM_CUDA_GEMM={} is not a GEMM kernel: use tiled, tiled64, tiled32 or cublas", gemm);
+  const std::string sync = env("GM_CUDA_SYNC_DEBUG");
+  GM_CHECK(sync.empty() || sync == "0" || sync == "1",
+           "GM_CUDA_SYNC_DEBUG={} is not a switch: use 1 (synchronise after every launch) or 0",
+           sync);
+  sync_debug_ = sync == "1";
   const std::string block = env("GM_CUDA_BLOCK");
   if (!block.empty()) set_block_size(std::atoi(block.c_str()));
 }
@@ -74,6 +79,14 @@ void CudaBackend::launched(const char* what) {
   if (e != cudaSuccess)
     fail("{}: launching {} failed: {} ({})", name_, what, cudaGetErrorString(e),
          cudaGetErrorName(e));
+  if (!sync_debug_) return;
+  const cudaError_t run = cudaStreamSynchronize(stream_);
+  if (run != cudaSuccess)
+    fail(
+        "{}: {} failed while running: {} ({}); GM_CUDA_SYNC_DEBUG synchronised right after its "
+        "launch, so this op's kernel is the one that failed",
+        name_, what, cudaGetErrorString(run), cudaGetErrorName(run));
+  if (allocator_.debug()) allocator_.check();  // and name the op that wrote out of bounds
 }
 
 // ---- memory

@@ -85,7 +85,12 @@ class CudaBackend final : public CudaBackendBase {
   }
   // Scratch for the per-block partial sums of N per-image reductions over S positions each.
   Scratch partial_sums(int64_t N, int64_t S);
-  void gemm_vendor(const Gemm& g, const Tensor& a, const Tensor& b, Tensor& c);
+  // The GEMM entry on raw device pointers (convolutions call it on scratch buffers): cuBLAS or
+  // our tiled kernel, whichever gemm_ selects.
+  // `what` names the op in errors (GM_CUDA_SYNC_DEBUG).
+  void gemm_pointers(const Gemm& g, DType dtype, const void* a, const void* b, void* c,
+                     const char* what = "gemm");
+  void gemm_vendor(const Gemm& g, DType dtype, const void* a, const void* b, void* c);
 
   int device_;
   std::string name_;

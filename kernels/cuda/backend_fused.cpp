@@ -1,6 +1,7 @@
 // CudaBackend: the fused model kernels and the optimizer steps. Each entry computes its sizes
 // and hands its arguments to the launcher of the same name (kernels/cuda/launch_fused.h)
 // through GM_LAUNCH_FLOATING, which picks T and unpacks the tensors.
+#include <algorithm>
 #include <cmath>
 
 #include "kernels/cuda/backend.h"
@@ -25,7 +26,8 @@ CudaBackend::Scratch CudaBackend::partial_sums(int64_t N, int64_t S) {
 
 void CudaBackend::softmax_xent_forward(const Tensor& logits, const Tensor& target, Tensor& nll) {
   const int64_t N = logits.size(0), V = logits.size(1), S = logits.size(2);
-  Scratch partial = partial_sums(N, S);
+  Scratch partial(allocator_,
+                  static_cast<size_t>(std::max<int64_t>(N * xent_chunks(S), 1)) * sizeof(double));
   dispatch_target(target, [&](auto target_zero) {
     using Target = decltype(target_zero);
     GM_LAUNCH_FLOATING(softmax_xent_forward, logits, logits,

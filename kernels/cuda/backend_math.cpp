@@ -1,4 +1,4 @@
-// CudaBackend: elementwise ops, reductions, GEMM and convolution.
+// CudaBackend: elementwise ops, reductions and GEMM (convolutions: backend_conv.cpp).
 #include "kernels/cuda/backend.h"
 #include "kernels/cuda/check.h"
 
@@ -76,22 +76,30 @@ void CudaBackend::axpy(double alpha, const Tensor& x, Tensor& y) {
 }
 
 void CudaBackend::gemm(const Gemm& g, const Tensor& a, const Tensor& b, Tensor& c) {
-  if (gemm_ == CudaGemm::cublas) return gemm_vendor(g, a, b, c);
+  gemm_pointers(g, c.dtype(), a.raw(), b.raw(), c.raw());
+}
+
+void CudaBackend::gemm_pointers(const Gemm& g, DType dtype, const void* a, const void* b, void* c,
+                                const char* what) {
+  if (gemm_ == CudaGemm::cublas) {
+    gemm_vendor(g, dtype, a, b, c);
+    launched(what);
+    return;
+  }
   const GemmTile tile = gemm_ == CudaGemm::tiled64   ? GemmTile::t64
                         : gemm_ == CudaGemm::tiled32 ? GemmTile::t32
                                                      : default_gemm_tile(g.m, g.n);
   const Exec e = exec();
-  dispatch_floating(c.dtype(), "gemm", [&](auto zero) {
+  dispatch_floating(dtype, "gemm", [&](auto zero) {
     using T = decltype(zero);
-    GM_CUDA_NS::gemm<T>(e, tile, g, static_cast<T>(g.alpha), static_cast<const T*>(a.raw()),
-                        static_cast<const T*>(b.raw()), static_cast<T>(g.beta),
-                        static_cast<T*>(c.raw()));
+    GM_CUDA_NS::gemm<T>(e, tile, g, static_cast<T>(g.alpha), static_cast<const T*>(a),
+                        static_cast<const T*>(b), static_cast<T>(g.beta), static_cast<T*>(c));
   });
-  launched("gemm");
+  launched(what);
 }
 
 #if GM_CUDA_EMU
-void CudaBackend::gemm_vendor(const Gemm&, const Tensor&, const Tensor&, Tensor&) {
+void CudaBackend::gemm_vendor(const Gemm&, DType, const void*, const void*, void*) {
   fail("{}: cuBLAS is not available on the emulated device", name_);
 }
 #else
@@ -104,7 +112,7 @@ void check_blas(cublasStatus_t status, const char* call) {
 
 // Row-major C = op(A) op(B) is column-major C^T = op(B)^T op(A)^T: cuBLAS gets the operands
 // swapped, and no data moves.
-void CudaBackend::gemm_vendor(const Gemm& g, const Tensor& a, const Tensor& b, Tensor& c) {
+void CudaBackend::gemm_vendor(const Gemm& g, DType dtype, const void* a, const void* b, void* c) {
   exec();
   if (!blas_) {
     cublasHandle_t handle = nullptr;
@@ -114,60 +122,33 @@ void CudaBackend::gemm_vendor(const Gemm& g, const Tensor& a, const Tensor& b, T
   auto handle = static_cast<cublasHandle_t>(blas_);
   check_blas(cublasSetStream(handle, stream_), "cublasSetStream");
   if (g.m == 0 || g.n == 0 || g.batch == 0) return;
+  // cuBLAS takes sizes and the batch count as int: a silent narrowing would compute a
+  // different (smaller) product. Strides are long long and need no check.
+  constexpr int64_t kIntMax = 2147483647;
+  GM_CHECK(g.m <= kIntMax && g.n <= kIntMax && g.k <= kIntMax && g.batch <= kIntMax,
+           "{}: GEMM of {} x {} x {} (batch {}) exceeds cuBLAS's int sizes; split it or use "
+           "GM_CUDA_GEMM=tiled",
+           name_, g.m, g.n, g.k, g.batch);
   const auto op_a = g.trans_a ? CUBLAS_OP_T : CUBLAS_OP_N;
   const auto op_b = g.trans_b ? CUBLAS_OP_T : CUBLAS_OP_N;
   const int m = static_cast<int>(g.m), n = static_cast<int>(g.n), k = static_cast<int>(g.k);
   const int lda = g.trans_a ? m : k, ldb = g.trans_b ? k : n;
   const int batch = static_cast<int>(g.batch);
-  if (c.dtype() == DType::f32) {
+  if (dtype == DType::f32) {
     const float alpha = static_cast<float>(g.alpha), beta = static_cast<float>(g.beta);
-    check_blas(cublasSgemmStridedBatched(handle, op_b, op_a, n, m, k, &alpha,
-                                         static_cast<const float*>(b.raw()), ldb, g.stride_b,
-                                         static_cast<const float*>(a.raw()), lda, g.stride_a, &beta,
-                                         static_cast<float*>(c.raw()), n, g.stride_c, batch),
-               "cublasSgemmStridedBatched");
+    check_blas(
+        cublasSgemmStridedBatched(handle, op_b, op_a, n, m, k, &alpha, static_cast<const float*>(b),
+                                  ldb, g.stride_b, static_cast<const float*>(a), lda, g.stride_a,
+                                  &beta, static_cast<float*>(c), n, g.stride_c, batch),
+        "cublasSgemmStridedBatched");
   } else {
-    check_blas(cublasDgemmStridedBatched(
-                   handle, op_b, op_a, n, m, k, &g.alpha, static_cast<const double*>(b.raw()), ldb,
-                   g.stride_b, static_cast<const double*>(a.raw()), lda, g.stride_a, &g.beta,
-                   static_cast<double*>(c.raw()), n, g.stride_c, batch),
+    check_blas(cublasDgemmStridedBatched(handle, op_b, op_a, n, m, k, &g.alpha,
+                                         static_cast<const double*>(b), ldb, g.stride_b,
+                                         static_cast<const double*>(a), lda, g.stride_a, &g.beta,
+                                         static_cast<double*>(c), n, g.stride_c, batch),
                "cublasDgemmStridedBatched");
   }
 }
 #endif
-
-void CudaBackend::conv2d_forward(const Conv2dGeometry& g, const ConvMask& mask, const Tensor& x,
-                                 const Tensor& w, Tensor& y) {
-  const Exec e = exec();
-  dispatch_floating(x.dtype(), "conv2d_forward", [&](auto zero) {
-    using T = decltype(zero);
-    GM_CUDA_NS::conv2d_forward<T>(e, g, mask, static_cast<const T*>(x.raw()),
-                                  static_cast<const T*>(w.raw()), static_cast<T*>(y.raw()));
-  });
-  launched("conv2d_forward");
-}
-
-void CudaBackend::conv2d_backward_data(const Conv2dGeometry& g, const ConvMask& mask,
-                                       const Tensor& dy, const Tensor& w, Tensor& dx) {
-  const Exec e = exec();
-  dispatch_floating(dy.dtype(), "conv2d_backward_data", [&](auto zero) {
-    using T = decltype(zero);
-    GM_CUDA_NS::conv2d_backward_data<T>(e, g, mask, static_cast<const T*>(dy.raw()),
-                                        static_cast<const T*>(w.raw()), static_cast<T*>(dx.raw()));
-  });
-  launched("conv2d_backward_data");
-}
-
-void CudaBackend::conv2d_backward_weight(const Conv2dGeometry& g, const ConvMask& mask,
-                                         const Tensor& x, const Tensor& dy, Tensor& dw) {
-  const Exec e = exec();
-  dispatch_floating(x.dtype(), "conv2d_backward_weight", [&](auto zero) {
-    using T = decltype(zero);
-    GM_CUDA_NS::conv2d_backward_weight<T>(e, g, mask, static_cast<const T*>(x.raw()),
-                                          static_cast<const T*>(dy.raw()),
-                                          static_cast<T*>(dw.raw()));
-  });
-  launched("conv2d_backward_weight");
-}
 
 }  // namespace gm::GM_CUDA_NS

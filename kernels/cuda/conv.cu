@@ -1,132 +1,203 @@
-// Direct 2-D convolution (cross-correlation), NCHW, with PixelCNN masks (kernels/common/mask.h).
-// Masked taps are skipped, never multiplied by zero, exactly as on the CPU.
+// The data movement around convolution-as-GEMM (backend_conv.cpp does the GEMMs): im2col over
+// the computed taps only, its adjoint col2im, and the weight gather/scatter of masked kernels.
 //
-//   forward          one thread per output  y[n, co, oy, ox]: sum over ci and visible taps
-//                    (conv_forward.cuh, shared with the kernel lab)
-//   backward data    one thread per input  dx[n, ci, iy, ix]: sum over co and the taps that
-//                    map some output onto this input
-//   backward weight  one block per weight  dw[co, ci, ky, kx]: a block reduction over every
-//                    (n, oy, ox); masked weights get exactly 0
+// The taps a (masked) kernel computes are always a prefix of the kernel in raster order (rows
+// above the centre, the centre row left of the centre, then the centre itself for type B or
+// colour groups: kernels/common/mask.h), so tap t is (t / kw, t % kw) for t < taps and no table
+// is needed. A masked tap is never read or multiplied; only the centre tap under colour groups
+// multiplies zeros, at the gathered weights of its forbidden (ci, co) pairs, as on the CPU.
 //
-// These are the straightforward versions; the kernel lab (docs/kernel-lab.md) times the forward
-// as mconv_v4_library beside a shared-memory tiled version, and an implicit-GEMM kernel with
-// shared-memory tiles is the natural next step.
-#include "kernels/cuda/conv_forward.cuh"
+// Index arithmetic is done in 32 bits when every index of the launch fits (the pixelcnn-ref
+// sizes do by a factor of ~20): a 64-bit division is a ~70-instruction subroutine on NVIDIA
+// GPUs, a 32-bit one a handful of instructions.
+#include "kernels/common/mask.h"
+#include "kernels/cuda/device.cuh"
+#include "kernels/cuda/launch.h"
 
 namespace gm::GM_CUDA_NS {
 
 namespace {
 
-// Input row iy is reached from output row oy = (iy + pad - ky) / stride when that divides.
-__device__ __forceinline__ bool output_of(int64_t in, int64_t pad, int64_t k, int64_t stride,
-                                          int64_t out_size, int64_t* out) {
-  const int64_t t = in + pad - k;
-  if (t < 0 || t % stride != 0) return false;
-  *out = t / stride;
-  return *out < out_size;
+// The shape im2col and col2im see: `planes` input planes (images x channels of one chunk), each
+// expanded into `taps` rows of out_h * out_w columns.
+template <typename I>
+struct Columns {
+  I planes, height, width, out_h, out_w, kernel_w, taps, stride, pad_h, pad_w;
+};
+
+template <typename I>
+Columns<I> columns_of(const Conv2dGeometry& g, int64_t taps, int64_t images) {
+  return {static_cast<I>(images * g.in_channels),
+          static_cast<I>(g.height),
+          static_cast<I>(g.width),
+          static_cast<I>(g.out_height()),
+          static_cast<I>(g.out_width()),
+          static_cast<I>(g.kernel_w),
+          static_cast<I>(taps),
+          static_cast<I>(g.stride),
+          static_cast<I>(g.pad_h),
+          static_cast<I>(g.pad_w)};
 }
 
-// Bounded for 1024 threads, the largest block GM_CUDA_BLOCK allows: ptxas then keeps it within
-// 64 registers, so a launch of any allowed block size fits an SM's register file (at 72 it did
-// not, and the resource report's budget caught it).
-template <typename T>
-__global__ void __launch_bounds__(1024)
-    conv_backward_data_kernel(Conv2dGeometry s, ConvMask m, const T* dy, const T* w, T* dx) {
-  const MaskType type = m.type;
-  const int64_t out_h = s.out_height(), out_w = s.out_width();
-  const int64_t total = s.batch * s.in_channels * s.height * s.width;
-  for (int64_t i = global_thread(); i < total; i += grid_threads()) {
-    // One division per index: each 64-bit division costs registers (budget: docs/cuda.md).
-    int64_t rest = i / s.width;
-    const int64_t ix = i - rest * s.width;
-    const int64_t iy = rest % s.height;
-    rest /= s.height;
-    const int64_t ci = rest % s.in_channels, n = rest / s.in_channels;
+template <typename I>
+__device__ __forceinline__ I grid_first() {
+  return static_cast<I>(blockIdx.x) * static_cast<I>(blockDim.x) + static_cast<I>(threadIdx.x);
+}
+template <typename I>
+__device__ __forceinline__ I grid_step() {
+  return static_cast<I>(gridDim.x) * static_cast<I>(blockDim.x);
+}
+
+// col [planes * taps, out_h * out_w]: row (plane, t) is the plane shifted by tap t, zero where
+// the tap falls into the padding. Neighbouring threads take neighbouring output pixels, so reads
+// (stride 1) and writes coalesce.
+template <typename T, typename I>
+__global__ void im2col_kernel(Columns<I> c, const T* x, T* col) {
+  const I pixels = c.out_h * c.out_w;
+  const I total = c.planes * c.taps * pixels;
+  for (I i = grid_first<I>(); i < total; i += grid_step<I>()) {
+    const I row = i / pixels, p = i - row * pixels;
+    const I plane = row / c.taps, t = row - plane * c.taps;
+    const I oy = p / c.out_w, ox = p - oy * c.out_w;
+    const I ky = t / c.kernel_w, kx = t - ky * c.kernel_w;
+    const I iy = oy * c.stride + ky - c.pad_h, ix = ox * c.stride + kx - c.pad_w;
+    const bool inside = iy >= 0 && iy < c.height && ix >= 0 && ix < c.width;
+    col[i] = inside ? x[(plane * c.height + iy) * c.width + ix] : T(0);
+  }
+}
+
+// The adjoint of im2col, as a gather: each input element sums the column entries it was copied
+// to, so no two threads write one address (no atomics; the same bits every run).
+template <typename T, typename I>
+__global__ void col2im_kernel(Columns<I> c, const T* dcol, T* dx) {
+  const I plane_size = c.height * c.width, pixels = c.out_h * c.out_w;
+  const I total = c.planes * plane_size;
+  for (I i = grid_first<I>(); i < total; i += grid_step<I>()) {
+    const I plane = i / plane_size, q = i - plane * plane_size;
+    const I iy = q / c.width, ix = q - iy * c.width;
+    const T* rows = dcol + plane * c.taps * pixels;
     T acc = T(0);
-    for (int64_t ky = 0; ky < s.kernel_h; ++ky) {
-      int64_t oy = 0;
-      if (!output_of(iy, s.pad_h, ky, s.stride, out_h, &oy)) continue;
-      for (int64_t kx = 0; kx < s.kernel_w; ++kx) {
-        int64_t ox = 0;
-        if (!output_of(ix, s.pad_w, kx, s.stride, out_w, &ox)) continue;
-        if (!mask::tap_used(type, m.colour_groups, s.kernel_h, s.kernel_w, ky, kx)) continue;
-        const bool centre =
-            type != MaskType::none && mask::is_centre_tap(s.kernel_h, s.kernel_w, ky, kx);
-        for (int64_t co = 0; co < s.out_channels; ++co) {
-          if (!conv_pair_visible(s, m, type, centre, ci, co)) continue;
-          acc += dy[((n * s.out_channels + co) * out_h + oy) * out_w + ox] *
-                 w[((co * s.in_channels + ci) * s.kernel_h + ky) * s.kernel_w + kx];
-        }
+    I ky = 0, kx = 0;  // tap t, stepped without dividing
+    for (I t = 0; t < c.taps; ++t) {
+      const I ty = iy + c.pad_h - ky, tx = ix + c.pad_w - kx;
+      I oy = ty, ox = tx;
+      bool hit = ty >= 0 && tx >= 0;
+      if (hit && c.stride != 1) {
+        oy = ty / c.stride;
+        ox = tx / c.stride;
+        hit = oy * c.stride == ty && ox * c.stride == tx;
+      }
+      if (hit && oy < c.out_h && ox < c.out_w) acc += rows[t * pixels + oy * c.out_w + ox];
+      if (++kx == c.kernel_w) {
+        kx = 0;
+        ++ky;
       }
     }
     dx[i] = acc;
   }
 }
 
-// One block per weight; blockDim.x is a multiple of 32 (block_sum).
+// wg [K, C * taps] from w [K, C, kh, kw]: the computed taps' weights, forbidden centre pairs 0.
 template <typename T>
-__global__ void conv_backward_weight_kernel(Conv2dGeometry s, ConvMask m, const T* x, const T* dy,
-                                            T* dw) {
-  const MaskType type = m.type;
-  const int64_t out_h = s.out_height(), out_w = s.out_width();
-  const int64_t index = blockIdx.x;
-  const int64_t kx = index % s.kernel_w, ky = index / s.kernel_w % s.kernel_h;
-  const int64_t ci = index / (s.kernel_w * s.kernel_h) % s.in_channels;
-  const int64_t co = index / (s.kernel_w * s.kernel_h * s.in_channels);
-  // The condition is the same for the whole block, so returning here is not divergence.
-  if (!mask::weight_visible(type, m.colour_groups, s.kernel_h, s.kernel_w, ky, kx, ci,
-                            s.in_channels, co, s.out_channels)) {
-    if (threadIdx.x == 0) dw[index] = T(0);
-    return;
+__global__ void gather_weights_kernel(Conv2dGeometry g, ConvMask m, int64_t taps, const T* w,
+                                      T* wg) {
+  const int64_t rows = g.in_channels * taps, total = g.out_channels * rows;
+  for (int64_t i = global_thread(); i < total; i += grid_threads()) {
+    const int64_t co = i / rows, r = i - co * rows, ci = r / taps, t = r - ci * taps;
+    const int64_t ky = t / g.kernel_w, kx = t - ky * g.kernel_w;
+    const bool visible = mask::weight_visible(m.type, m.colour_groups, g.kernel_h, g.kernel_w, ky,
+                                              kx, ci, g.in_channels, co, g.out_channels);
+    wg[i] = visible ? w[(co * g.in_channels + ci) * g.kernel_h * g.kernel_w + t] : T(0);
   }
-  const int64_t pixels = out_h * out_w;
-  double acc = 0.0;
-  for (int64_t p = threadIdx.x; p < s.batch * pixels; p += blockDim.x) {
-    const int64_t n = p / pixels, oy = p % pixels / out_w, ox = p % out_w;
-    const int64_t iy = oy * s.stride + ky - s.pad_h, ix = ox * s.stride + kx - s.pad_w;
-    if (iy < 0 || iy >= s.height || ix < 0 || ix >= s.width) continue;
-    acc += static_cast<double>(dy[((n * s.out_channels + co) * out_h + oy) * out_w + ox]) *
-           static_cast<double>(x[((n * s.in_channels + ci) * s.height + iy) * s.width + ix]);
+}
+
+// The adjoint: dw [K, C, kh, kw] is dwg at visible weights and exactly 0 elsewhere.
+template <typename T>
+__global__ void scatter_weight_grad_kernel(Conv2dGeometry g, ConvMask m, int64_t taps, const T* dwg,
+                                           T* dw) {
+  const int64_t khw = g.kernel_h * g.kernel_w, total = g.out_channels * g.in_channels * khw;
+  for (int64_t i = global_thread(); i < total; i += grid_threads()) {
+    const int64_t pair = i / khw, t = i - pair * khw;
+    const int64_t co = pair / g.in_channels, ci = pair - co * g.in_channels;
+    const int64_t ky = t / g.kernel_w, kx = t - ky * g.kernel_w;
+    const bool visible =
+        t < taps && mask::weight_visible(m.type, m.colour_groups, g.kernel_h, g.kernel_w, ky, kx,
+                                         ci, g.in_channels, co, g.out_channels);
+    dw[i] = visible ? dwg[(co * g.in_channels + ci) * taps + t] : T(0);
   }
-  acc = block_sum(acc);
-  if (threadIdx.x == 0) dw[index] = static_cast<T>(acc);
+}
+
+// Whether every index of a launch over `count` elements (and its grid-stride overshoot of at
+// most one grid) fits a signed 32-bit integer.
+bool fits_32(int64_t count) {
+  return count + int64_t{4096} * 1024 < (int64_t{1} << 31);
+}
+
+template <typename T, typename I>
+void launch_im2col(const Exec& e, int64_t total, const Columns<I>& c, const T* x, T* col) {
+  const unsigned threads = kernel_threads<im2col_kernel<T, I>>(total, e.block);
+  GM_LAUNCH((im2col_kernel<T, I>), blocks_for(total, threads), threads, 0, e.stream)(c, x, col);
+}
+
+template <typename T, typename I>
+void launch_col2im(const Exec& e, int64_t total, const Columns<I>& c, const T* dcol, T* dx) {
+  const unsigned threads = kernel_threads<col2im_kernel<T, I>>(total, e.block);
+  GM_LAUNCH((col2im_kernel<T, I>), blocks_for(total, threads), threads, 0, e.stream)(c, dcol, dx);
 }
 
 }  // namespace
 
 template <typename T>
-void conv2d_forward(const Exec& e, const Conv2dGeometry& s, const ConvMask& m, const T* x,
-                    const T* w, T* y) {
-  conv_forward_direct<T>(e, s, m, x, w, y);
-}
-
-template <typename T>
-void conv2d_backward_data(const Exec& e, const Conv2dGeometry& s, const ConvMask& m, const T* dy,
-                          const T* w, T* dx) {
-  const int64_t total = s.batch * s.in_channels * s.height * s.width;
+void conv_im2col(const Exec& e, const Conv2dGeometry& g, int64_t taps, int64_t images, const T* x,
+                 T* col) {
+  const int64_t total = images * g.in_channels * taps * g.out_height() * g.out_width();
   if (total == 0) return;
-  const unsigned threads = threads_for(total, e.block);
-  GM_LAUNCH((conv_backward_data_kernel<T>), blocks_for(total, threads), threads, 0, e.stream)
-  (s, m, dy, w, dx);
+  if (fits_32(total) && fits_32(images * g.in_channels * g.height * g.width))
+    launch_im2col(e, total, columns_of<int32_t>(g, taps, images), x, col);
+  else
+    launch_im2col(e, total, columns_of<int64_t>(g, taps, images), x, col);
 }
 
 template <typename T>
-void conv2d_backward_weight(const Exec& e, const Conv2dGeometry& s, const ConvMask& m, const T* x,
-                            const T* dy, T* dw) {
-  const int64_t weights = s.out_channels * s.in_channels * s.kernel_h * s.kernel_w;
-  if (weights == 0) return;
-  const unsigned threads = threads_for(s.batch * s.out_height() * s.out_width(), e.block);
-  GM_LAUNCH((conv_backward_weight_kernel<T>), static_cast<unsigned>(weights), threads, 0, e.stream)
-  (s, m, x, dy, dw);
+void conv_col2im(const Exec& e, const Conv2dGeometry& g, int64_t taps, int64_t images,
+                 const T* dcol, T* dx) {
+  const int64_t total = images * g.in_channels * g.height * g.width;
+  if (total == 0) return;
+  if (fits_32(total) && fits_32(images * g.in_channels * taps * g.out_height() * g.out_width()))
+    launch_col2im(e, total, columns_of<int32_t>(g, taps, images), dcol, dx);
+  else
+    launch_col2im(e, total, columns_of<int64_t>(g, taps, images), dcol, dx);
+}
+
+template <typename T>
+void conv_gather_weights(const Exec& e, const Conv2dGeometry& g, const ConvMask& m, int64_t taps,
+                         const T* w, T* wg) {
+  const int64_t total = g.out_channels * g.in_channels * taps;
+  if (total == 0) return;
+  const unsigned threads = kernel_threads<gather_weights_kernel<T>>(total, e.block);
+  GM_LAUNCH((gather_weights_kernel<T>), blocks_for(total, threads), threads, 0, e.stream)
+  (g, m, taps, w, wg);
+}
+
+template <typename T>
+void conv_scatter_weight_grad(const Exec& e, const Conv2dGeometry& g, const ConvMask& m,
+                              int64_t taps, const T* dwg, T* dw) {
+  const int64_t total = g.out_channels * g.in_channels * g.kernel_h * g.kernel_w;
+  if (total == 0) return;
+  const unsigned threads = kernel_threads<scatter_weight_grad_kernel<T>>(total, e.block);
+  GM_LAUNCH((scatter_weight_grad_kernel<T>), blocks_for(total, threads), threads, 0, e.stream)
+  (g, m, taps, dwg, dw);
 }
 
 #define GM_INSTANTIATE(T)                                                                        \
-  template void conv2d_forward<T>(const Exec&, const Conv2dGeometry&, const ConvMask&, const T*, \
-                                  const T*, T*);                                                 \
-  template void conv2d_backward_data<T>(const Exec&, const Conv2dGeometry&, const ConvMask&,     \
-                                        const T*, const T*, T*);                                 \
-  template void conv2d_backward_weight<T>(const Exec&, const Conv2dGeometry&, const ConvMask&,   \
-                                          const T*, const T*, T*);
+  template void conv_im2col<T>(const Exec&, const Conv2dGeometry&, int64_t, int64_t, const T*,   \
+                               T*);                                                              \
+  template void conv_col2im<T>(const Exec&, const Conv2dGeometry&, int64_t, int64_t, const T*,   \
+                               T*);                                                              \
+  template void conv_gather_weights<T>(const Exec&, const Conv2dGeometry&, const ConvMask&,      \
+                                       int64_t, const T*, T*);                                   \
+  template void conv_scatter_weight_grad<T>(const Exec&, const Conv2dGeometry&, const ConvMask&, \
+                                            int64_t, const T*, T*);
 GM_INSTANTIATE(float)
 GM_INSTANTIATE(double)
 #undef GM_INSTANTIATE

@@ -42,9 +42,15 @@ class CudaBackendBase : public Backend {
   virtual AllocatorStats allocator_stats() const = 0;
   // Checks every live allocation's sentinels now; throws on damage.
   virtual void check_allocations() = 0;
+  // Synchronises after every launch, so that a kernel that faults is named by the op that
+  // launched it (otherwise the fault surfaces at the next synchronising call, ops later).
+  // Initialised from GM_CUDA_SYNC_DEBUG=1; for a first run on new hardware, slow otherwise.
+  void set_sync_debug(bool on) { sync_debug_ = on; }
+  bool sync_debug() const { return sync_debug_; }
 
  protected:
   int block_size_ = 256;
+  bool sync_debug_ = false;
 };
 
 // The emulated device, always built.

@@ -2,6 +2,7 @@
 // Device-side helpers shared by the kernel files: grid-stride indexing and block reductions.
 #include <cstdint>
 
+#include "kernels/cuda/launch.h"
 #include "kernels/cuda/platform.h"
 
 namespace gm::GM_CUDA_NS {
@@ -12,6 +13,30 @@ __device__ __forceinline__ int64_t global_thread() {
 }
 __device__ __forceinline__ int64_t grid_threads() {
   return static_cast<int64_t>(gridDim.x) * blockDim.x;
+}
+
+// Threads per block for a grid-stride launch of Kernel over n elements: threads_for, clamped to
+// what the compiled kernel can launch with. Registers bound a block: a kernel of 66 registers
+// cannot start 1024 threads (67,584 registers, more than an SM has; the launch fails with "too
+// many resources requested"), so GM_CUDA_BLOCK=1024 would break it. The limit is asked once per
+// kernel (cudaFuncGetAttributes) and kept in a function-local constant. Grid-stride loops are
+// correct for any block size, so a smaller block changes nothing but speed. The emulator has
+// no register file and returns threads_for unchanged.
+template <auto Kernel>
+unsigned kernel_threads(int64_t n, int block) {
+#if GM_CUDA_EMU
+  return threads_for(n, block);
+#else
+  static const int limit = [] {
+    cudaFuncAttributes attributes{};
+    if (cudaFuncGetAttributes(&attributes, Kernel) != cudaSuccess) {
+      (void)cudaGetLastError();  // not the launch's error: the launch itself will tell
+      return 1024;
+    }
+    return attributes.maxThreadsPerBlock / 32 * 32;
+  }();
+  return threads_for(n, block < limit ? block : limit);
+#endif
 }
 
 // Sum over the 32 lanes of a warp; the total ends up in lane 0.

@@ -54,7 +54,7 @@ __global__ void axpy_kernel(T alpha, const T* x, T* y, int64_t n) {
 
 template <typename T>
 void unary(const Exec& e, UnaryOp op, const T* x, T* y, int64_t n, T alpha, T scale, T shift) {
-  const unsigned threads = threads_for(n, e.block);
+  const unsigned threads = kernel_threads<unary_kernel<T>>(n, e.block);
   GM_LAUNCH((unary_kernel<T>), blocks_for(n, threads), threads, 0, e.stream)
   (op, x, y, n, alpha, scale, shift);
 }
@@ -62,7 +62,7 @@ void unary(const Exec& e, UnaryOp op, const T* x, T* y, int64_t n, T alpha, T sc
 template <typename T>
 void unary_backward(const Exec& e, UnaryOp op, const T* x, const T* y, const T* dy, T* dx,
                     int64_t n, T alpha, T scale) {
-  const unsigned threads = threads_for(n, e.block);
+  const unsigned threads = kernel_threads<unary_backward_kernel<T>>(n, e.block);
   GM_LAUNCH((unary_backward_kernel<T>), blocks_for(n, threads), threads, 0, e.stream)
   (op, x, y, dy, dx, n, alpha, scale);
 }
@@ -70,11 +70,12 @@ void unary_backward(const Exec& e, UnaryOp op, const T* x, const T* y, const T* 
 template <typename T>
 void binary(const Exec& e, BinaryOp op, const T* a, const T* b, T* y, int64_t n,
             const Broadcast& bc) {
-  const unsigned threads = threads_for(n, e.block);
   if (bc.ndim == 0) {
+    const unsigned threads = kernel_threads<binary_same_shape_kernel<T>>(n, e.block);
     GM_LAUNCH((binary_same_shape_kernel<T>), blocks_for(n, threads), threads, 0, e.stream)
     (op, a, b, y, n);
   } else {
+    const unsigned threads = kernel_threads<binary_broadcast_kernel<T>>(n, e.block);
     GM_LAUNCH((binary_broadcast_kernel<T>), blocks_for(n, threads), threads, 0, e.stream)
     (op, a, b, y, n, bc);
   }
@@ -82,7 +83,7 @@ void binary(const Exec& e, BinaryOp op, const T* a, const T* b, T* y, int64_t n,
 
 template <typename T>
 void axpy(const Exec& e, T alpha, const T* x, T* y, int64_t n) {
-  const unsigned threads = threads_for(n, e.block);
+  const unsigned threads = kernel_threads<axpy_kernel<T>>(n, e.block);
   GM_LAUNCH((axpy_kernel<T>), blocks_for(n, threads), threads, 0, e.stream)(alpha, x, y, n);
 }
 

@@ -72,7 +72,7 @@ __global__ void strided_copy_kernel(const E* src, E* dst, StridedCopy box, int64
 template <typename E>
 void launch_strided_copy(const Exec& e, const void* src, void* dst, const StridedCopy& box,
                          int64_t total) {
-  const unsigned threads = threads_for(total, e.block);
+  const unsigned threads = kernel_threads<strided_copy_kernel<E>>(total, e.block);
   GM_LAUNCH((strided_copy_kernel<E>), blocks_for(total, threads), threads, 0, e.stream)
   (static_cast<const E*>(src), static_cast<E*>(dst), box, total);
 }
@@ -81,26 +81,26 @@ void launch_strided_copy(const Exec& e, const void* src, void* dst, const Stride
 
 template <typename T>
 void fill(const Exec& e, T* y, int64_t n, T value) {
-  const unsigned threads = threads_for(n, e.block);
+  const unsigned threads = kernel_threads<fill_kernel<T>>(n, e.block);
   GM_LAUNCH((fill_kernel<T>), blocks_for(n, threads), threads, 0, e.stream)(y, n, value);
 }
 
 template <typename T>
 void arange(const Exec& e, T* y, int64_t n) {
-  const unsigned threads = threads_for(n, e.block);
+  const unsigned threads = kernel_threads<arange_kernel<T>>(n, e.block);
   GM_LAUNCH((arange_kernel<T>), blocks_for(n, threads), threads, 0, e.stream)(y, n);
 }
 
 template <typename X, typename Y>
 void cast(const Exec& e, const X* x, Y* y, int64_t n) {
-  const unsigned threads = threads_for(n, e.block);
+  const unsigned threads = kernel_threads<cast_kernel<X, Y>>(n, e.block);
   GM_LAUNCH((cast_kernel<X, Y>), blocks_for(n, threads), threads, 0, e.stream)(x, y, n);
 }
 
 template <typename T>
 void fill_uniform(const Exec& e, T* y, int64_t n, uint64_t seed, uint64_t offset, double low,
                   double high) {
-  const unsigned threads = threads_for(n, e.block);
+  const unsigned threads = kernel_threads<uniform_kernel<T>>(n, e.block);
   GM_LAUNCH((uniform_kernel<T>), blocks_for(n, threads), threads, 0, e.stream)
   (y, n, seed, offset, low, high);
 }
@@ -108,7 +108,7 @@ void fill_uniform(const Exec& e, T* y, int64_t n, uint64_t seed, uint64_t offset
 template <typename T>
 void fill_normal(const Exec& e, T* y, int64_t n, uint64_t seed, uint64_t offset, double mean,
                  double stddev) {
-  const unsigned threads = threads_for(n, e.block);
+  const unsigned threads = kernel_threads<normal_kernel<T>>(n, e.block);
   GM_LAUNCH((normal_kernel<T>), blocks_for(n, threads), threads, 0, e.stream)
   (y, n, seed, offset, mean, stddev);
 }

@@ -54,7 +54,7 @@ template <typename T>
 void gaussian_sample_forward(const Exec& e, const T* mu, const T* logvar, int64_t n, uint64_t seed,
                              uint64_t offset, T* eps, T* z) {
   if (n == 0) return;
-  const unsigned threads = threads_for(n, e.block);
+  const unsigned threads = kernel_threads<sample_forward_kernel<T>>(n, e.block);
   GM_LAUNCH((sample_forward_kernel<T>), blocks_for(n, threads), threads, 0, e.stream)
   (mu, logvar, n, seed, offset, eps, z);
 }
@@ -63,7 +63,7 @@ template <typename T>
 void gaussian_sample_backward(const Exec& e, const T* logvar, const T* eps, const T* dz, int64_t n,
                               T* dmu, T* dlogvar) {
   if (n == 0) return;
-  const unsigned threads = threads_for(n, e.block);
+  const unsigned threads = kernel_threads<sample_backward_kernel<T>>(n, e.block);
   GM_LAUNCH((sample_backward_kernel<T>), blocks_for(n, threads), threads, 0, e.stream)
   (logvar, eps, dz, n, dmu, dlogvar);
 }
@@ -78,7 +78,7 @@ template <typename T>
 void kl_std_normal_backward(const Exec& e, const T* mu, const T* logvar, const T* dkl, int64_t N,
                             int64_t D, T* dmu, T* dlogvar) {
   if (N * D == 0) return;
-  const unsigned threads = threads_for(N * D, e.block);
+  const unsigned threads = kernel_threads<kl_backward_kernel<T>>(N * D, e.block);
   GM_LAUNCH((kl_backward_kernel<T>), blocks_for(N * D, threads), threads, 0, e.stream)
   (mu, logvar, dkl, N, D, dmu, dlogvar);
 }

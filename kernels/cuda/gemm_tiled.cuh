@@ -1,60 +1,145 @@
 #pragma once
 // The library's GEMM kernel and its launcher, in one header so that two programs launch the SAME
 // source: kernels/cuda/gemm.cu (the backend's gemm<T>, explicitly instantiated there) and the
-// kernel lab (benchmarks/lab/gemm_versions.cuh, version gemm_v4_library), which validates it
-// against a double reference and, on a GPU, times it beside v1-v3 and cuBLAS.
+// kernel lab (benchmarks/lab/gemm_versions.cuh, version gemm_v5_library), which validates it
+// against a double reference and, on a GPU, times it beside v1-v4 and cuBLAS.
 //
-// A shared-memory tiled kernel with a register micro-tile per thread: row-major
-// C = alpha op(A) op(B) + beta C, batched. Each block computes a BM x BN tile of C. It walks K in
-// steps of BK: the block loads the BM x BK slice of op(A) and the BK x BN slice of op(B) into
-// shared memory (coalesced: the threads of a warp read consecutive addresses of whichever matrix
-// layout they face), waits, and then each thread accumulates its own TM x TN outputs from
-// registers. Shared tiles are stored k-major, so the inner loop reads a column of A's tile and a
-// row of B's tile. Each output is one accumulator over k = 0, 1, ..., K-1 in order (the lab's
-// v1-v3 add the same products in the same order, so all agree bit for bit).
+// Row-major C = alpha op(A) op(B) + beta C, batched. Each block computes a BM x BN tile of C and
+// walks K in steps of BK through shared memory; each thread accumulates a TM x TN micro-tile in
+// registers. What this version adds to the lab's v4 (benchmarks/lab/gemm_tiled_v4.cuh):
 //
-// On a real GPU cuBLAS is the backend's fast path (backend_math.cpp); this kernel runs in the
-// emulated backend and wherever cuBLAS is switched off (CudaGemm::tiled*).
+// - Vectorised global loads. Every thread loads groups of 4 consecutive elements along the
+//   operand's contiguous dimension (k of A [M, K], m of A^T [K, M], ...); when the leading
+//   dimension, the pointer and the batch stride allow, a group is one 16-byte load (float4;
+//   two double2 for double), else 4 guarded scalar loads (odd sizes, tile edges).
+// - Double buffering. Two shared tiles per operand: while the block multiplies from one, the
+//   next K slice is already in flight from global memory into registers and is stored into the
+//   other, so one barrier per slice suffices and load latency hides behind the arithmetic.
+// - Padded shared rows (BM + 4, BN + 4). The inner loop reads 4 consecutive values per operand
+//   (one 16-byte shared load on a GPU) from rows that stay 16-byte aligned; the transposing
+//   stores (a group along k written down a column of the k-major tile) fall on 2 banks per
+//   address instead of v4's 16 (row stride 64 floats put every k of a column in one bank).
+// - Grids chunked past 65,535 tiles in y (rows of C) as in z (batch).
+//
+// Each output is still one accumulator over k = 0, 1, ..., K-1 in order, so the lab's v1-v4
+// and this kernel agree bit for bit. On a real GPU cuBLAS is the backend's default
+// (backend_math.cpp); this kernel runs in the emulated backend and wherever cuBLAS is switched
+// off (CudaGemm::tiled*).
 #include "kernels/cuda/device.cuh"
 #include "kernels/cuda/launch.h"
 
 namespace gm::GM_CUDA_NS {
 
+// Four consecutive elements from `p`, which is 4-element aligned: one vector load on a GPU.
+template <typename T>
+__device__ __forceinline__ void load4(const T* p, T (&v)[4]) {
+#if GM_CUDA_EMU
+  GM_UNROLL
+  for (int j = 0; j < 4; ++j)
+    v[j] = p[j];
+#else
+  if constexpr (sizeof(T) == 4) {
+    const float4 q = *reinterpret_cast<const float4*>(p);
+    v[0] = q.x, v[1] = q.y, v[2] = q.z, v[3] = q.w;
+  } else {
+    const double2 q0 = reinterpret_cast<const double2*>(p)[0];
+    const double2 q1 = reinterpret_cast<const double2*>(p)[1];
+    v[0] = q0.x, v[1] = q0.y, v[2] = q1.x, v[3] = q1.y;
+  }
+#endif
+}
+
+// One operand's slice of a K step: groups of 4 elements along the contiguous dimension.
+// `rows` x `cols` is the operand as stored (row-major, leading dimension cols); the group at
+// (r, c..c+3) is loaded whole when `vector` and inside, else element by element with zeros
+// outside.
+template <typename T>
+__device__ __forceinline__ void load_group(const T* base, int64_t rows, int64_t cols, int64_t r,
+                                           int64_t c, bool vector, T (&v)[4]) {
+  if (vector && r < rows && c + 3 < cols) {
+    load4(base + r * cols + c, v);
+    return;
+  }
+  GM_UNROLL
+  for (int j = 0; j < 4; ++j)
+    v[j] = r < rows && c + j < cols ? base[r * cols + c + j] : T(0);
+}
+
 template <typename T, int BM, int BN, int BK, int TM, int TN>
 __global__ void __launch_bounds__((BM / TM) * (BN / TN))
-    gemm_tiled_kernel(Gemm s, T alpha, const T* a, const T* b, T beta, T* c) {
+    gemm_tiled_kernel(Gemm s, T alpha, const T* a, const T* b, T beta, T* c, int64_t first_tile_m,
+                      bool vector_a, bool vector_b) {
   constexpr int kThreads = (BM / TM) * (BN / TN);
-  constexpr int kLoadsA = BM * BK / kThreads, kLoadsB = BK * BN / kThreads;
-  static_assert(kLoadsA * kThreads == BM * BK && kLoadsB * kThreads == BK * BN,
-                "every thread loads the same number of tile elements");
-  __shared__ T a_tile[BK][BM];  // a_tile[k][m] = op(A)[m0 + m, k0 + k]
-  __shared__ T b_tile[BK][BN];  // b_tile[k][n] = op(B)[k0 + k, n0 + n]
+  constexpr int kGroupsA = BM * BK / 4 / kThreads, kGroupsB = BK * BN / 4 / kThreads;
+  static_assert(kGroupsA * kThreads * 4 == BM * BK && kGroupsB * kThreads * 4 == BK * BN,
+                "every thread loads the same number of 4-element groups");
+  static_assert(TM == 4 && TN == 4, "the inner loop reads 4-element rows of each tile");
+  constexpr int kPad = 4;  // keeps rows 16-byte aligned; see the header comment
+  alignas(16) __shared__ T a_tile[2][BK][BM + kPad];  // a_tile[buf][k][m] = op(A)[m0 + m, k0 + k]
+  alignas(16) __shared__ T b_tile[2][BK][BN + kPad];  // b_tile[buf][k][n] = op(B)[k0 + k, n0 + n]
 
   const int64_t batch = blockIdx.z;
   a += batch * s.stride_a;
   b += batch * s.stride_b;
   c += batch * s.stride_c;
-  const int64_t m0 = static_cast<int64_t>(blockIdx.y) * BM;
+  const int64_t m0 = (first_tile_m + blockIdx.y) * BM;
   const int64_t n0 = static_cast<int64_t>(blockIdx.x) * BN;
   const int tid = static_cast<int>(threadIdx.x);
   const int row = tid / (BN / TN) * TM, col = tid % (BN / TN) * TN;  // this thread's micro-tile
 
-  // The tile positions a thread loads are the same at every K step; only k moves. op(A) is
-  // A [M, K] or, transposed, A [K, M] (op(B): B [K, N] or B [N, K]): consecutive threads take
-  // consecutive addresses of whichever layout it is, so a warp's loads coalesce.
-  int a_m[kLoadsA], a_k[kLoadsA], b_n[kLoadsB], b_k[kLoadsB];
+  // Where each of this thread's groups sits in the tile: (k, m) of its first element, and
+  // whether the group runs along k (A stored [M, K]) or along m (A stored [K, M]); same for B.
+  int a_k[kGroupsA], a_m[kGroupsA], b_k[kGroupsB], b_n[kGroupsB];
   GM_UNROLL
-  for (int l = 0; l < kLoadsA; ++l) {
-    const int i = tid + l * kThreads;
-    a_m[l] = s.trans_a ? i % BM : i / BK;
-    a_k[l] = s.trans_a ? i / BM : i % BK;
+  for (int l = 0; l < kGroupsA; ++l) {
+    const int g = tid + l * kThreads;
+    a_m[l] = s.trans_a ? g % (BM / 4) * 4 : g / (BK / 4);
+    a_k[l] = s.trans_a ? g / (BM / 4) : g % (BK / 4) * 4;
   }
   GM_UNROLL
-  for (int l = 0; l < kLoadsB; ++l) {
-    const int i = tid + l * kThreads;
-    b_n[l] = s.trans_b ? i / BK : i % BN;
-    b_k[l] = s.trans_b ? i % BK : i / BN;
+  for (int l = 0; l < kGroupsB; ++l) {
+    const int g = tid + l * kThreads;
+    b_n[l] = s.trans_b ? g / (BK / 4) : g % (BN / 4) * 4;
+    b_k[l] = s.trans_b ? g % (BK / 4) * 4 : g / (BN / 4);
   }
+
+  T a_next[kGroupsA][4], b_next[kGroupsB][4];
+  auto fetch = [&](int64_t k0) {  // global -> registers
+    GM_UNROLL
+    for (int l = 0; l < kGroupsA; ++l) {
+      if (s.trans_a)
+        load_group(a, s.k, s.m, k0 + a_k[l], m0 + a_m[l], vector_a, a_next[l]);
+      else
+        load_group(a, s.m, s.k, m0 + a_m[l], k0 + a_k[l], vector_a, a_next[l]);
+    }
+    GM_UNROLL
+    for (int l = 0; l < kGroupsB; ++l) {
+      if (s.trans_b)
+        load_group(b, s.n, s.k, n0 + b_n[l], k0 + b_k[l], vector_b, b_next[l]);
+      else
+        load_group(b, s.k, s.n, k0 + b_k[l], n0 + b_n[l], vector_b, b_next[l]);
+    }
+  };
+  auto stash = [&](int buf) {  // registers -> shared
+    GM_UNROLL
+    for (int l = 0; l < kGroupsA; ++l)
+      GM_UNROLL
+    for (int j = 0; j < 4; ++j) {
+      if (s.trans_a)
+        a_tile[buf][a_k[l]][a_m[l] + j] = a_next[l][j];
+      else
+        a_tile[buf][a_k[l] + j][a_m[l]] = a_next[l][j];
+    }
+    GM_UNROLL
+    for (int l = 0; l < kGroupsB; ++l)
+      GM_UNROLL
+    for (int j = 0; j < 4; ++j) {
+      if (s.trans_b)
+        b_tile[buf][b_k[l] + j][b_n[l]] = b_next[l][j];
+      else
+        b_tile[buf][b_k[l]][b_n[l] + j] = b_next[l][j];
+    }
+  };
 
   T acc[TM][TN];
   GM_UNROLL
@@ -63,36 +148,29 @@ __global__ void __launch_bounds__((BM / TM) * (BN / TN))
   for (int j = 0; j < TN; ++j)
     acc[i][j] = T(0);
 
+  fetch(0);
+  stash(0);
+  __syncthreads();
+  int buf = 0;
   for (int64_t k0 = 0; k0 < s.k; k0 += BK) {
-    GM_UNROLL
-    for (int l = 0; l < kLoadsA; ++l) {  // out-of-range elements load as zero
-      const int64_t gm = m0 + a_m[l], gk = k0 + a_k[l];
-      const bool inside = gm < s.m && gk < s.k;
-      a_tile[a_k[l]][a_m[l]] = inside ? a[s.trans_a ? gk * s.m + gm : gm * s.k + gk] : T(0);
-    }
-    GM_UNROLL
-    for (int l = 0; l < kLoadsB; ++l) {
-      const int64_t gn = n0 + b_n[l], gk = k0 + b_k[l];
-      const bool inside = gn < s.n && gk < s.k;
-      b_tile[b_k[l]][b_n[l]] = inside ? b[s.trans_b ? gn * s.k + gk : gk * s.n + gn] : T(0);
-    }
-    __syncthreads();
+    const bool more = k0 + BK < s.k;
+    if (more) fetch(k0 + BK);  // in flight while this slice is multiplied
     GM_UNROLL
     for (int kk = 0; kk < BK; ++kk) {
       T av[TM], bv[TN];
-      GM_UNROLL
-      for (int i = 0; i < TM; ++i)
-        av[i] = a_tile[kk][row + i];
-      GM_UNROLL
-      for (int j = 0; j < TN; ++j)
-        bv[j] = b_tile[kk][col + j];
+      load4(&a_tile[buf][kk][row], av);
+      load4(&b_tile[buf][kk][col], bv);
       GM_UNROLL
       for (int i = 0; i < TM; ++i)
         GM_UNROLL
       for (int j = 0; j < TN; ++j)
         acc[i][j] += av[i] * bv[j];
     }
-    __syncthreads();  // before the next slice overwrites the tiles
+    // The other buffer was last read before the previous barrier: safe to overwrite now. The
+    // barrier below publishes it and keeps this buffer until everyone is done reading it.
+    if (more) stash(buf ^ 1);
+    __syncthreads();
+    buf ^= 1;
   }
 
   GM_UNROLL
@@ -108,18 +186,33 @@ __global__ void __launch_bounds__((BM / TM) * (BN / TN))
   }
 }
 
+// Whether every group of an operand stored with leading dimension `cols` and batch stride
+// `stride` starts 16-byte aligned (4 elements of T, whose alignment is 4 or 8 bytes).
+template <typename T>
+bool vector_loads(const T* p, int64_t cols, int64_t stride) {
+  return cols % 4 == 0 && stride % 4 == 0 && reinterpret_cast<uintptr_t>(p) % (4 * sizeof(T)) == 0;
+}
+
 template <typename T, int BM, int BN, int BK, int TM, int TN>
 void launch_gemm_tiled(const Exec& e, const Gemm& s, T alpha, const T* a, const T* b, T beta,
                        T* c) {
   const unsigned threads = (BM / TM) * (BN / TN);
-  const dim3 tiles(static_cast<unsigned>((s.n + BN - 1) / BN),
-                   static_cast<unsigned>((s.m + BM - 1) / BM));
-  // gridDim.z is at most 65535: larger batches go in several launches.
+  const int64_t tiles_m = (s.m + BM - 1) / BM;
+  const unsigned tiles_n = static_cast<unsigned>((s.n + BN - 1) / BN);
+  const bool vector_a = vector_loads(a, s.trans_a ? s.m : s.k, s.stride_a);
+  const bool vector_b = vector_loads(b, s.trans_b ? s.k : s.n, s.stride_b);
+  // gridDim.y and gridDim.z are at most 65535: more row tiles or a larger batch go in several
+  // launches.
   for (int64_t first = 0; first < s.batch; first += 65535) {
     const int64_t count = s.batch - first < 65535 ? s.batch - first : 65535;
-    GM_LAUNCH((gemm_tiled_kernel<T, BM, BN, BK, TM, TN>),
-              dim3(tiles.x, tiles.y, static_cast<unsigned>(count)), threads, 0, e.stream)
-    (s, alpha, a + first * s.stride_a, b + first * s.stride_b, beta, c + first * s.stride_c);
+    for (int64_t tile_m = 0; tile_m < tiles_m; tile_m += 65535) {
+      const int64_t rows = tiles_m - tile_m < 65535 ? tiles_m - tile_m : 65535;
+      GM_LAUNCH((gemm_tiled_kernel<T, BM, BN, BK, TM, TN>),
+                dim3(tiles_n, static_cast<unsigned>(rows), static_cast<unsigned>(count)), threads,
+                0, e.stream)
+      (s, alpha, a + first * s.stride_a, b + first * s.stride_b, beta, c + first * s.stride_c,
+       tile_m, vector_a, vector_b);
+    }
   }
 }
 

@@ -87,15 +87,24 @@ template <typename T>
 void gemm(const Exec& e, GemmTile tile, const Gemm& s, T alpha, const T* a, const T* b, T beta,
           T* c);
 
-// ---- conv.cu: direct convolution, masks of kernels/common/mask.h.
+// ---- conv.cu: the data movement of convolution as GEMM (backend_conv.cpp runs the GEMMs).
+// `taps` is the number of computed taps, a raster-order prefix of the kernel
+// (mask::used_tap_count); `images` how many images of x (or dx) the call covers.
+// col [images, C * taps, OH * OW] from x [images, C, H, W]; zeros where a tap is padding.
 template <typename T>
-void conv2d_forward(const Exec& e, const Conv2dGeometry& g, const ConvMask& m, const T* x,
-                    const T* w, T* y);
+void conv_im2col(const Exec& e, const Conv2dGeometry& g, int64_t taps, int64_t images, const T* x,
+                 T* col);
+// dx [images, C, H, W] = the adjoint of conv_im2col applied to dcol (overwrites dx).
 template <typename T>
-void conv2d_backward_data(const Exec& e, const Conv2dGeometry& g, const ConvMask& m, const T* dy,
-                          const T* w, T* dx);
+void conv_col2im(const Exec& e, const Conv2dGeometry& g, int64_t taps, int64_t images,
+                 const T* dcol, T* dx);
+// wg [K, C * taps] from w [K, C, kh, kw]: forbidden (ci, co) pairs of the centre tap are 0.
 template <typename T>
-void conv2d_backward_weight(const Exec& e, const Conv2dGeometry& g, const ConvMask& m, const T* x,
-                            const T* dy, T* dw);
+void conv_gather_weights(const Exec& e, const Conv2dGeometry& g, const ConvMask& m, int64_t taps,
+                         const T* w, T* wg);
+// dw [K, C, kh, kw] from dwg [K, C * taps]: exactly 0 at every masked weight.
+template <typename T>
+void conv_scatter_weight_grad(const Exec& e, const Conv2dGeometry& g, const ConvMask& m,
+                              int64_t taps, const T* dwg, T* dw);
 
 }  // namespace gm::GM_CUDA_NS

@@ -13,6 +13,11 @@ namespace gm::GM_CUDA_NS {
 int64_t row_chunks(const Exec& e, int64_t S);
 
 // ---- softmax_xent.cu (target: uint8_t or int32_t)
+// The forward's partial sums per image: one per tile of 32 positions (its scratch holds
+// N * xent_chunks(S) doubles, not row_chunks').
+inline int64_t xent_chunks(int64_t S) {
+  return (S + 31) / 32;
+}
 template <typename T, typename Target>
 void softmax_xent_forward(const Exec& e, const T* logits, const Target* target, int64_t N,
                           int64_t V, int64_t S, double* partial, T* nll);

@@ -63,7 +63,7 @@ template <typename T>
 void bernoulli_nll_backward(const Exec& e, const T* logits, const T* target, const T* dnll,
                             int64_t N, int64_t S, T* dlogits) {
   if (N * S == 0) return;
-  const unsigned threads = threads_for(N * S, e.block);
+  const unsigned threads = kernel_threads<bernoulli_backward_kernel<T>>(N * S, e.block);
   GM_LAUNCH((bernoulli_backward_kernel<T>), blocks_for(N * S, threads), threads, 0, e.stream)
   (logits, target, dnll, N, S, dlogits);
 }
@@ -79,7 +79,7 @@ void discretized_logistic_nll_backward(const Exec& e, const T* x, const T* mean,
                                        const T* dnll, int64_t N, int64_t S, T* dmean,
                                        T* dlog_scale) {
   if (N * S == 0) return;
-  const unsigned threads = threads_for(N * S, e.block);
+  const unsigned threads = kernel_threads<logistic_backward_kernel<T>>(N * S, e.block);
   GM_LAUNCH((logistic_backward_kernel<T>), blocks_for(N * S, threads), threads, 0, e.stream)
   (x, mean, log_scale, dnll, N, S, dmean, dlog_scale);
 }

@@ -43,7 +43,7 @@ template <typename T>
 void lstm_cell_forward(const Exec& e, const T* gates, const T* c_prev, int64_t N, int64_t HS, T* h,
                        T* c) {
   if (N * HS == 0) return;
-  const unsigned threads = threads_for(N * HS, e.block);
+  const unsigned threads = kernel_threads<lstm_forward_kernel<T>>(N * HS, e.block);
   GM_LAUNCH((lstm_forward_kernel<T>), blocks_for(N * HS, threads), threads, 0, e.stream)
   (gates, c_prev, N, HS, h, c);
 }
@@ -52,7 +52,7 @@ template <typename T>
 void lstm_cell_backward(const Exec& e, const T* gates, const T* c_prev, const T* c, const T* dh,
                         const T* dc, int64_t N, int64_t HS, T* dgates, T* dc_prev) {
   if (N * HS == 0) return;
-  const unsigned threads = threads_for(N * HS, e.block);
+  const unsigned threads = kernel_threads<lstm_backward_kernel<T>>(N * HS, e.block);
   GM_LAUNCH((lstm_backward_kernel<T>), blocks_for(N * HS, threads), threads, 0, e.stream)
   (gates, c_prev, c, dh, dc, N, HS, dgates, dc_prev);
 }

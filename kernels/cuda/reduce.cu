@@ -35,7 +35,7 @@ __global__ void sum_columns_kernel(const T* x, T* y, int64_t outer, int64_t n, i
 // One block per row for up to 65535 * 65535 rows: the grid is 2-D when needed.
 template <typename X, typename T>
 void launch_rows(const Exec& e, const X* x, T* y, int64_t rows, int64_t cols) {
-  const unsigned threads = threads_for(cols, e.block);
+  const unsigned threads = kernel_threads<sum_contiguous_rows_kernel<X, T>>(cols, e.block);
   for (int64_t first = 0; first < rows; first += 65535) {
     const int64_t count = rows - first < 65535 ? rows - first : 65535;
     GM_LAUNCH((sum_contiguous_rows_kernel<X, T>), static_cast<unsigned>(count), threads, 0,
@@ -50,7 +50,7 @@ template <typename T>
 void sum_axis(const Exec& e, const T* x, T* y, int64_t outer, int64_t n, int64_t inner) {
   if (outer * inner == 0) return;
   if (inner == 1) return launch_rows(e, x, y, outer, n);
-  const unsigned threads = threads_for(outer * inner, e.block);
+  const unsigned threads = kernel_threads<sum_columns_kernel<T>>(outer * inner, e.block);
   GM_LAUNCH((sum_columns_kernel<T>), blocks_for(outer * inner, threads), threads, 0, e.stream)
   (x, y, outer, n, inner);
 }

@@ -1,15 +1,14 @@
 #pragma once
-// The library's convolution forward kernel and its launcher, in one header so that two programs
-// launch the SAME source: kernels/cuda/conv.cu (the backend's conv2d_forward<T>, for plain and
-// masked convolutions) and the kernel lab (benchmarks/lab/masked_conv_versions.cuh, version
-// mconv_v4_library), which validates it against a double reference and, on a GPU, times it
-// beside v1-v3 and cuDNN.
+// The library's former convolution forward (until convolutions became GEMMs,
+// kernels/cuda/backend_conv.cpp), kept as the kernel lab's mconv_v4_direct: the step between the
+// lab's hand-written direct versions and the library's im2col + GEMM (v5).
 //
 // Direct 2-D convolution (cross-correlation), NCHW, with PixelCNN masks (kernels/common/mask.h):
 // one thread per output y[n, co, oy, ox], summing over the visible taps (ky, kx) and, for each,
 // over the input channels ci whose colour group the mask lets co see. Masked taps are skipped,
 // never multiplied by zero, exactly as on the CPU. This is the lab's v2 idea (the mask is loop
 // structure) generalised to strides, padding, rectangular kernels and R|G|B colour groups.
+#include "benchmarks/lab/lab_platform.h"
 #include "kernels/common/mask.h"
 #include "kernels/cuda/device.cuh"
 #include "kernels/cuda/launch.h"
