@@ -45,6 +45,7 @@ class CudaBackend final : public CudaBackendBase {
   bool debug_allocations() const override { return allocator_.debug(); }
   AllocatorStats allocator_stats() const override { return allocator_.stats(); }
   void check_allocations() override { allocator_.check(); }
+  CudaCounters counters() const override { return counters_.snapshot(); }
 
   // clang-format off: the entries of engine/backend_ops.def
 #define GM_BACKEND_ENTRY(ret, name, params) ret name params override;
@@ -90,6 +91,7 @@ class CudaBackend final : public CudaBackendBase {
   int device_;
   std::string name_;
   cudaStream_t stream_ = nullptr;
+  CudaCounterSet counters_;  // before allocator_, which counts its hits and misses in it
   CachingAllocator allocator_;
   CudaGemm gemm_ = CudaGemm::tiled;
   void* blas_ = nullptr;  // cublasHandle_t on real GPUs, created on first use

@@ -114,6 +114,7 @@ void CudaBackend::gemm_vendor(const Gemm& g, const Tensor& a, const Tensor& b, T
   auto handle = static_cast<cublasHandle_t>(blas_);
   check_blas(cublasSetStream(handle, stream_), "cublasSetStream");
   if (g.m == 0 || g.n == 0 || g.batch == 0) return;
+  counters_.launch();  // cuBLAS may launch more than one kernel; it is counted as one
   const auto op_a = g.trans_a ? CUBLAS_OP_T : CUBLAS_OP_N;
   const auto op_b = g.trans_b ? CUBLAS_OP_T : CUBLAS_OP_N;
   const int m = static_cast<int>(g.m), n = static_cast<int>(g.n), k = static_cast<int>(g.k);
