@@ -53,6 +53,12 @@ class CudaBackend final : public CudaBackendBase {
 #undef GM_BACKEND_ENTRY
   // clang-format on
 
+  // One launch per kMultiTensors tensors (backend_multi.cpp).
+  void adam_update_many(const AdamStep& s, const std::vector<OptimizerTensors>& list) override;
+  void sgd_update_many(const SgdStep& s, const std::vector<OptimizerTensors>& list) override;
+  Tensor sum_of_squares_many(const std::vector<Tensor>& tensors) override;
+  void scale_many(double factor, const std::vector<Tensor>& tensors) override;
+
  private:
   // Makes this backend's GPU current and returns the launch settings.
   Exec exec();
