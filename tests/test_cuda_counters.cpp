@@ -69,6 +69,8 @@ TEST_CASE("cuda-emu: a repeated training step issues the same counts, all from t
   CHECK(steps[2].h2d_bytes == steps[1].h2d_bytes);
   CHECK(steps[2].d2h_bytes == steps[1].d2h_bytes);
   CHECK(steps[2].allocator_hits == steps[1].allocator_hits);
+  // The batch (uint8) is uploaded once per step, and nothing else is.
+  CHECK(steps[1].h2d_bytes == static_cast<uint64_t>(images.numel()));
   // Adam's state exists after the first step: later steps allocate nothing new on the device.
   CHECK(steps[1].allocator_misses == 0);
   CHECK(steps[2].allocator_misses == 0);

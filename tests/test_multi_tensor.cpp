@@ -1,7 +1,7 @@
 // The multi-tensor entries (Backend::adam_update_many, sgd_update_many, sum_of_squares_many,
 // scale_many) that the optimizers and clip_grad_norm use: on every device they give exactly the
 // bits of the single-tensor entries they replace, for lists longer than one launch takes
-// (kernels/cuda/launch_multi.h packs 32 tensors per launch), and on cuda-emu they take the few
+// (kernels/cuda/launch_multi.h packs 48 tensors per launch), and on cuda-emu they take the few
 // launches they exist for.
 #include <cmath>
 #include <vector>
@@ -16,10 +16,10 @@ using namespace gm;
 
 namespace {
 
-// 40 tensors of odd sizes, one empty: more than one launch's worth.
+// 60 tensors of odd sizes, one empty: more than one launch's worth.
 std::vector<int64_t> sizes() {
   std::vector<int64_t> n;
-  for (int i = 0; i < 40; ++i)
+  for (int i = 0; i < 60; ++i)
     n.push_back(i == 7 ? 0 : 1 + (i * 977) % 1301);
   return n;
 }
@@ -114,7 +114,7 @@ TEST_CASE("multi-tensor sum of squares is exact to rounding and the same every t
   }
 }
 
-TEST_CASE("cuda-emu: an Adam step and a gradient norm over 40 parameters take five launches",
+TEST_CASE("cuda-emu: an Adam step and a gradient norm over 60 parameters take five launches",
           "[optim][cuda]") {
   const Device device = Device::cuda_emu();
   std::vector<NamedTensor> params;
@@ -134,7 +134,7 @@ TEST_CASE("cuda-emu: an Adam step and a gradient norm over 40 parameters take fi
   adam.step();
   const CudaCounters c = *cuda_counters(device) - before;
   CHECK(std::isfinite(norm));
-  // Sum of squares: one launch per 32 tensors plus the final sum; Adam: one per 32 tensors.
+  // Sum of squares: one launch per 48 tensors plus the final sum; Adam: one per 48 tensors.
   CHECK(c.kernel_launches == 2 + 1 + 2);
   CHECK(c.host_syncs == 1);  // reading the norm
   CHECK(c.h2d_bytes == 0);

@@ -103,7 +103,9 @@ Tensor GatedPixelCnn::logits(const Tensor& x) const {
 }
 
 LossOutput GatedPixelCnn::loss(const Tensor& images, Generator&) {
-  return categorical_loss(logits(network_input(images)), images.to(device_), shape_);
+  // One upload per step: the network's input and the targets both come from it.
+  const Tensor batch = images.to(device_);
+  return categorical_loss(logits(network_input(batch)), batch, shape_);
 }
 
 Tensor GatedPixelCnn::sample_naive(int64_t count, double temperature, Generator& gen) {
