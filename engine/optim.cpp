@@ -68,9 +68,11 @@ void Optimizer::step() {
       throw ShapeError(fmt::format("optimizer: parameter '{}' is {} but its gradient is {}",
                                    params_[i].name, param.describe(), grad.describe()));
     }
-    ++steps_[i];
     ready.push_back(i);
   }
+  // Counted only once every gradient passed the checks: a throw leaves no step half-taken.
+  for (size_t i : ready)
+    ++steps_[i];
   if (!ready.empty()) update(ready);
 }
 
