@@ -27,21 +27,24 @@ fi
 bundle=$(cd "$1" && pwd)
 mkdir -p "$2"
 out=$(cd "$2" && pwd)
-bin=$bundle/bin
+bin=$out/bin
 data="fashion-mnist:$bundle/data"
 export OMP_WAIT_POLICY=passive
 start=$SECONDS
 summary=$out/SUMMARY
 : > "$summary"
 
-# The bundle's libraries, the big ones unpacked here.
-mkdir -p "$out/lib"
-for f in "$bundle"/lib/*; do
-  case "$f" in
-    *.xz) xz -dc "$f" > "$out/lib/$(basename "$f" .xz)" ;;
-    *) cp "$f" "$out/lib/" ;;
-  esac
+# The bundle's binaries and libraries, the big ones unpacked here.
+mkdir -p "$out/bin" "$out/lib"
+for dir in bin lib; do
+  for f in "$bundle/$dir"/*; do
+    case "$f" in
+      *.xz) xz -dc "$f" > "$out/$dir/$(basename "$f" .xz)" ;;
+      *) cp "$f" "$out/$dir/" ;;
+    esac
+  done
 done
+chmod +x "$out"/bin/*
 libpath=$out/lib
 
 # NVIDIA's libraries: the toolkit, then pip's nvidia-* packages (PyTorch's wheels bring them).
@@ -102,9 +105,14 @@ facts() {
   "$bin/genmodel" list | sed -n '/^devices/,/^$/p'
 }
 
+# `timeout` runs programs, not shell functions: the stages that are functions run in a child
+# bash that sees them.
+export bundle bin out
+export -f library_status facts
+
 if [ "$emu" = 1 ]; then
   device=cuda-emu
-  stage 0-facts 20 facts
+  stage 0-facts 20 bash -c facts
   skip 1-gpu "no GPU: --emu"
   stage 2-ops-emu 60 env GM_TEST_DEVICES=cuda-emu "$bin/test_optim"
   skip 3-sanitizer "no GPU: --emu"
@@ -112,11 +120,11 @@ if [ "$emu" = 1 ]; then
   stage 5-bench-emu 60 "$bin/bench_train_step" --emu --devices cuda-emu --models pixelcnn-ref \
     --batch 4 --warmup 0 --steps 1 --min-seconds 0 --data "$data" --csv "$out/bench_train_step.csv"
   skip 6-pytorch "no GPU: --emu"
-  stage 7-profile-emu 30 "$bin/genmodel" train --model pixelcnn-ref --device cuda-emu --steps 1 \
-    --batch 4 --train-limit 16 --eval-limit 8 --data "$data" --out "$out/run" --profile
+  stage 7-profile-emu 60 "$bin/genmodel" train --model pixelcnn-ref --device cuda-emu --steps 1 \
+    --batch 4 --train-limit 8 --eval-limit 2 --data "$data" --out "$out/run" --profile
 else
   device=cuda
-  stage 0-facts 20 facts
+  stage 0-facts 20 bash -c facts
   stage 1-gpu 30 env GM_REQUIRE_CUDA=1 "$bin/test_cuda_backend" "[gpu]"
   ops() {
     local rc=0
@@ -129,7 +137,8 @@ else
     done
     return $rc
   }
-  stage 2-ops 90 ops
+  export -f ops
+  stage 2-ops 90 bash -c ops
   if command -v compute-sanitizer > /dev/null; then
     stage 3-memcheck 40 env GM_TEST_DEVICES=cuda compute-sanitizer --tool memcheck \
       --error-exitcode 1 "$bin/test_elementwise"
