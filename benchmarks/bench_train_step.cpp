@@ -13,7 +13,10 @@
 //
 // Reported per configuration: median and mean step time over the timed steps (after warm-up
 // steps, which also allocate Adam's state), the loss of the first and last step (a sanity
-// check that the steps train), the peak RSS and the baseline.
+// check that the steps train), the peak RSS and the baseline, and on CUDA devices the runtime
+// counters of the last step (kernels/cuda/counters.h: launches, host syncs, bytes copied,
+// allocator misses). The counts are deterministic, so `--devices cuda-emu --emu` measures them
+// on a machine without a GPU (its timings mean nothing).
 #include <fmt/format.h>
 #include <omp.h>
 #include <sys/resource.h>
@@ -33,6 +36,7 @@
 #include "engine/io/dataset.h"
 #include "engine/optim.h"
 #include "kernels/cpu/cpu_backend.h"
+#include "kernels/cuda/cuda_backend.h"
 #include "models/registry.h"
 
 namespace gm::bench {
@@ -49,6 +53,7 @@ struct Options {
   std::string data = "fashion-mnist";
   std::string csv;
   bool child = false;
+  bool emu = false;  // run cuda-emu too, for its counters
 };
 
 struct Result {
@@ -63,6 +68,8 @@ struct Result {
   // bytes in use before the first (data set, parameters, optimizer state); -1 elsewhere.
   double tensors_before_mib = -1, tensors_peak_mib = -1;
   std::string peak_source;  // "VmHWM" (reset before training) or "ru_maxrss" (whole process)
+  // CUDA devices: the runtime counters of the last timed step; -1 elsewhere.
+  int64_t launches = -1, syncs = -1, h2d_bytes = -1, d2h_bytes = -1, alloc_misses = -1;
 };
 
 double now() {
@@ -129,6 +136,7 @@ Result measure(const Options& o, const std::string& name, Device device) {
   std::vector<double> times, cpu_times;
   double spent = 0;
   for (int64_t step = 0;; ++step) {
+    const std::optional<CudaCounters> counts_before = cuda_counters(device);
     const Tensor images = batches.batch(step).images;
     const double start = now(), cpu_start = cpu_seconds();
     adam.zero_grad();
@@ -137,6 +145,14 @@ Result measure(const Options& o, const std::string& name, Device device) {
     adam.step();
     backend_for(device).synchronize();
     const double took = now() - start, cpu_took = cpu_seconds() - cpu_start;
+    if (counts_before) {
+      const CudaCounters c = *cuda_counters(device) - *counts_before;
+      r.launches = static_cast<int64_t>(c.kernel_launches);
+      r.syncs = static_cast<int64_t>(c.host_syncs);
+      r.h2d_bytes = static_cast<int64_t>(c.h2d_bytes);
+      r.d2h_bytes = static_cast<int64_t>(c.d2h_bytes);
+      r.alloc_misses = static_cast<int64_t>(c.allocator_misses);
+    }
     if (step == 0) r.loss_first = loss.nats_per_image;
     r.loss_last = loss.nats_per_image;
     if (step < o.warmup) continue;
@@ -161,10 +177,11 @@ Result measure(const Options& o, const std::string& name, Device device) {
 std::string to_line(const Result& r) {
   return fmt::format(
       "RESULT {} {} {} {} {} {:.6g} {:.6g} {:.6g} {:.6g} {:.6g} {:.6g} {:.1f} {:.1f} {:.1f} {:.1f} "
-      "{}",
+      "{} {} {} {} {} {}",
       r.model, r.device, r.batch, r.parameters, r.steps, r.median, r.mean, r.min, r.cpu_median,
       r.loss_first, r.loss_last, r.rss_before_mib, r.rss_peak_mib, r.tensors_before_mib,
-      r.tensors_peak_mib, r.peak_source);
+      r.tensors_peak_mib, r.peak_source, r.launches, r.syncs, r.h2d_bytes, r.d2h_bytes,
+      r.alloc_misses);
 }
 
 Result from_line(const std::string& line) {
@@ -173,7 +190,8 @@ Result from_line(const std::string& line) {
   Result r;
   in >> tag >> r.model >> r.device >> r.batch >> r.parameters >> r.steps >> r.median >> r.mean >>
       r.min >> r.cpu_median >> r.loss_first >> r.loss_last >> r.rss_before_mib >> r.rss_peak_mib >>
-      r.tensors_before_mib >> r.tensors_peak_mib >> r.peak_source;
+      r.tensors_before_mib >> r.tensors_peak_mib >> r.peak_source >> r.launches >> r.syncs >>
+      r.h2d_bytes >> r.d2h_bytes >> r.alloc_misses;
   GM_CHECK(tag == "RESULT" && !in.fail(), "bench_train_step: cannot parse child output '{}'", line);
   return r;
 }
@@ -186,8 +204,9 @@ bool run_child(const Options& o, const std::string& model, const std::string& de
   self[n] = '\0';
   const std::string cmd = fmt::format(
       "'{}' --child --models {} --devices {} --batch {} --warmup {} --steps {} --min-seconds {} "
-      "--seed {} --data '{}'",
-      self, model, device, o.batch, o.warmup, o.steps, o.min_seconds, o.seed, o.data);
+      "--seed {} --data '{}'{}",
+      self, model, device, o.batch, o.warmup, o.steps, o.min_seconds, o.seed, o.data,
+      o.emu ? " --emu" : "");
   FILE* pipe = popen(cmd.c_str(), "r");
   GM_CHECK(pipe != nullptr, "bench_train_step: cannot start '{}'", cmd);
   char buffer[1024];
@@ -220,6 +239,12 @@ void print_and_save(const std::vector<Result>& results, const Options& o) {
                                : fmt::format("{:.0f} (+{:.0f})", r.tensors_peak_mib,
                                              r.tensors_peak_mib - r.tensors_before_mib));
   fmt::print("cpu ms: process cpu time per step, all threads (median)\n");
+  for (const Result& r : results)
+    if (r.launches >= 0)
+      fmt::print(
+          "{} on {}, last step: {} kernel launches, {} host syncs, {} B host-to-device, {} B "
+          "device-to-host, {} allocator misses\n",
+          r.model, r.device, r.launches, r.syncs, r.h2d_bytes, r.d2h_bytes, r.alloc_misses);
   fmt::print(
       "peak RSS: the process's peak during the training steps (VmHWM after a reset; "
       "ru_maxrss of the whole run where a reset is refused); (+N): above the RSS before "
@@ -230,14 +255,16 @@ void print_and_save(const std::vector<Result>& results, const Options& o) {
   std::string f =
       "model,device,batch,threads,parameters,steps,median_seconds,mean_seconds,min_seconds,"
       "cpu_seconds,loss_first,loss_last,rss_before_mib,rss_peak_mib,tensors_before_mib,"
-      "tensors_peak_mib,peak_source\n";
+      "tensors_peak_mib,peak_source,launches,syncs,h2d_bytes,d2h_bytes,alloc_misses\n";
   for (const Result& r : results)
     f += fmt::format(
         "{},{},{},{},{},{},{:.6g},{:.6g},{:.6g},{:.6g},{:.6g},{:.6g},{:.1f},{:.1f},{:.1f},{:.1f},{}"
-        "\n",
+        ","
+        "{},{},{},{},{}\n",
         r.model, r.device, r.batch, omp_get_max_threads(), r.parameters, r.steps, r.median, r.mean,
         r.min, r.cpu_median, r.loss_first, r.loss_last, r.rss_before_mib, r.rss_peak_mib,
-        r.tensors_before_mib, r.tensors_peak_mib, r.peak_source);
+        r.tensors_before_mib, r.tensors_peak_mib, r.peak_source, r.launches, r.syncs, r.h2d_bytes,
+        r.d2h_bytes, r.alloc_misses);
   write_file_atomic(o.csv, f);
   fmt::print("wrote {}\n", o.csv);
 }
@@ -257,8 +284,10 @@ int run(const Options& o) {
   bool all_ok = true;
   for (const std::string& device : o.devices) {
     const Device d = Device::parse(device);
-    if (d.kind == DeviceKind::cuda_emu) {
-      fmt::print("skipping cuda-emu: it emulates CUDA on the cpu, its timings mean nothing\n");
+    if (d.kind == DeviceKind::cuda_emu && !o.emu) {
+      fmt::print(
+          "skipping cuda-emu: it emulates CUDA on the cpu, its timings mean nothing (--emu runs "
+          "it for its counters)\n");
       continue;
     }
     if (!device_available(d)) {
@@ -299,6 +328,8 @@ int main(int argc, char** argv) {
   app.add_option("--seed", o.seed, "initialisation and batch-order seed");
   app.add_option("--data", o.data, "data source (fashion-mnist, mnist:DIR, ...)");
   app.add_option("--csv", o.csv, "write the table as CSV");
+  app.add_flag("--emu", o.emu,
+               "also run cuda-emu when listed in --devices, for its deterministic counters");
   app.add_flag("--child", o.child, "internal: measure one configuration in this process");
   CLI11_PARSE(app, argc, argv);
   try {

@@ -228,9 +228,9 @@ def build(name):
 
 # ---------------------------------------------------------------- timing
 
-def time_train_step(name, data, batch, warmup, steps, min_seconds, seed):
+def time_train_step(name, data, batch, warmup, steps, min_seconds, seed, device="cpu"):
     torch.manual_seed(seed)
-    model = build(name)
+    model = build(name).to(device)
     count = sum(p.numel() for p in model.parameters())
     if count != REFERENCE_PARAMETERS[name]:
         sys.exit(f"{name}: {count} parameters, the reference has {REFERENCE_PARAMETERS[name]}")
@@ -240,11 +240,14 @@ def time_train_step(name, data, batch, warmup, steps, min_seconds, seed):
     step = 0
     while True:
         images = data[torch.randint(0, data.shape[0], (batch,), generator=generator)]
+        images = images.to(device)
         start, cpu_start = time.perf_counter(), time.process_time()
         adam.zero_grad()
         loss = model.loss(images)
         loss.backward()
         adam.step()
+        if device != "cpu":  # GPU work is queued: the step ends when the device is done
+            torch.cuda.synchronize()
         took, cpu_took = time.perf_counter() - start, time.process_time() - cpu_start
         losses.append(loss.item())
         step += 1
@@ -391,6 +394,7 @@ def main():
     p.add_argument("--skip-sampling", action="store_true")
     p.add_argument("--data", default="/usr/share/datasets/fashion-mnist")
     p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--device", default="cpu", help="cpu or cuda (scripts/gpu-run.sh)")
     p.add_argument("--ours-train", help="bench_train_step's CSV from this run")
     p.add_argument("--ours-sampling", help="bench_sampling's CSV with the comparison rows")
     p.add_argument("--csv", help="write PyTorch's training-step times here")
@@ -405,7 +409,8 @@ def main():
     data = load_fashion_mnist(a.data)
     torch_train = []
     for name in a.models.split(","):
-        r = time_train_step(name, data, a.batch, a.warmup, a.steps, a.min_seconds, a.seed)
+        r = time_train_step(name, data, a.batch, a.warmup, a.steps, a.min_seconds, a.seed,
+                            a.device)
         torch_train.append(r)
         print(f"  {name}: {1e3 * r['median_seconds']:.1f} ms/step (median of {r['steps']}), "
               f"cpu {1e3 * r['cpu_seconds']:.1f} ms, "

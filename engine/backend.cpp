@@ -15,6 +15,33 @@ void Backend::conv2d_forward_bias(const Conv2dGeometry& g, const ConvMask& mask,
   binary(BinaryOp::add, y, reshape(bias.detach(), {1, g.out_channels, 1, 1}), y);
 }
 
+void Backend::adam_update_many(const AdamStep& s, const std::vector<OptimizerTensors>& list) {
+  for (const OptimizerTensors& t : list)
+    adam_update(s, *t.param, *t.grad, *t.b0, *t.b1);
+}
+
+void Backend::sgd_update_many(const SgdStep& s, const std::vector<OptimizerTensors>& list) {
+  for (const OptimizerTensors& t : list) {
+    Tensor none;
+    sgd_update(s, *t.param, *t.grad, t.b0 ? *t.b0 : none);
+  }
+}
+
+Tensor Backend::sum_of_squares_many(const std::vector<Tensor>& tensors) {
+  GM_CHECK(!tensors.empty(), "{}: sum_of_squares_many needs at least one tensor", name());
+  Tensor total;
+  for (const Tensor& t : tensors) {
+    Tensor partial = sum(square(t.detach())).to(DType::f64);
+    total = total.defined() ? add(total, partial) : partial;
+  }
+  return total;
+}
+
+void Backend::scale_many(double factor, const std::vector<Tensor>& tensors) {
+  for (Tensor t : tensors)
+    t.copy_from(mul_scalar(t.detach(), factor));
+}
+
 std::string device_unavailable_reason(Device device) {
   switch (device.kind) {
     case DeviceKind::cpu:

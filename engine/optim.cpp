@@ -1,6 +1,7 @@
 #include "engine/optim.h"
 
 #include <fmt/ranges.h>
+#include <algorithm>
 #include <cmath>
 #include <set>
 
@@ -57,6 +58,7 @@ void Optimizer::zero_grad() {
 
 void Optimizer::step() {
   NoGradGuard no_grad;
+  std::vector<size_t> ready;
   for (size_t i = 0; i < params_.size(); ++i) {
     Tensor& param = params_[i].tensor;
     const Tensor grad = param.grad();
@@ -66,8 +68,29 @@ void Optimizer::step() {
       throw ShapeError(fmt::format("optimizer: parameter '{}' is {} but its gradient is {}",
                                    params_[i].name, param.describe(), grad.describe()));
     }
-    update(i, param, grad, ++steps_[i]);
+    ready.push_back(i);
   }
+  // Counted only once every gradient passed the checks: a throw leaves no step half-taken.
+  for (size_t i : ready)
+    ++steps_[i];
+  if (!ready.empty()) update(ready);
+}
+
+std::vector<std::vector<size_t>> Optimizer::groups(const std::vector<size_t>& ready) const {
+  std::vector<std::vector<size_t>> out;
+  for (size_t i : ready) {
+    const Tensor& p = params_[i].tensor;
+    auto same = [&](const std::vector<size_t>& g) {
+      const Tensor& q = params_[g.front()].tensor;
+      return q.device() == p.device() && q.dtype() == p.dtype() && steps_[g.front()] == steps_[i];
+    };
+    auto it = std::find_if(out.begin(), out.end(), same);
+    if (it == out.end())
+      out.push_back({i});
+    else
+      it->push_back(i);
+  }
+  return out;
 }
 
 std::string Optimizer::buffer_key(size_t buffer, size_t param) const {
@@ -147,6 +170,22 @@ void Optimizer::load_state(const std::vector<NamedTensor>& tensors, const Metada
   }
 }
 
+namespace {
+
+// Handles of a group's parameters and their gradients, alive while a multi-tensor call points
+// at them.
+struct ParamTensors {
+  ParamTensors(const std::vector<NamedTensor>& all, const std::vector<size_t>& group) {
+    for (size_t i : group) {
+      params.push_back(all[i].tensor);
+      grads.push_back(all[i].tensor.grad());
+    }
+  }
+  std::vector<Tensor> params, grads;
+};
+
+}  // namespace
+
 // ---- SGD
 
 Sgd::Sgd(std::vector<NamedTensor> params, const SgdOptions& options)
@@ -162,14 +201,20 @@ Sgd::Sgd(std::vector<NamedTensor> params, const SgdOptions& options)
            "sgd: nesterov momentum needs momentum > 0, got {}", options.momentum);
 }
 
-void Sgd::update(size_t i, Tensor& param, const Tensor& grad, int64_t /*step*/) {
+void Sgd::update(const std::vector<size_t>& ready) {
   SgdStep s;
   s.lr = lr();
   s.momentum = options_.momentum;
   s.weight_decay = options_.weight_decay;
   s.nesterov = options_.nesterov;
-  Tensor none;
-  param.backend().sgd_update(s, param, grad, options_.momentum != 0.0 ? buffer(i, 0) : none);
+  for (const std::vector<size_t>& group : groups(ready)) {
+    ParamTensors t(params(), group);
+    std::vector<OptimizerTensors> list;
+    for (size_t k = 0; k < group.size(); ++k)
+      list.push_back({&t.params[k], &t.grads[k],
+                      options_.momentum != 0.0 ? &buffer(group[k], 0) : nullptr, nullptr});
+    t.params.front().backend().sgd_update_many(s, list);
+  }
 }
 
 void Sgd::describe_hyperparameters(Metadata& scalars) const {
@@ -195,16 +240,22 @@ Adam::Adam(std::vector<NamedTensor> params, const AdamOptions& options, bool dec
            "{}: weight_decay must be >= 0, got {}", name, options.weight_decay);
 }
 
-void Adam::update(size_t i, Tensor& param, const Tensor& grad, int64_t step) {
-  AdamStep s;
-  s.lr = lr();
-  s.beta1 = options_.beta1;
-  s.beta2 = options_.beta2;
-  s.eps = options_.eps;
-  s.weight_decay = options_.weight_decay;
-  s.decoupled = decoupled_;
-  s.step = step;
-  param.backend().adam_update(s, param, grad, buffer(i, 0), buffer(i, 1));
+void Adam::update(const std::vector<size_t>& ready) {
+  for (const std::vector<size_t>& group : groups(ready)) {
+    AdamStep s;
+    s.lr = lr();
+    s.beta1 = options_.beta1;
+    s.beta2 = options_.beta2;
+    s.eps = options_.eps;
+    s.weight_decay = options_.weight_decay;
+    s.decoupled = decoupled_;
+    s.step = step_count(group.front());
+    ParamTensors t(params(), group);
+    std::vector<OptimizerTensors> list;
+    for (size_t k = 0; k < group.size(); ++k)
+      list.push_back({&t.params[k], &t.grads[k], &buffer(group[k], 0), &buffer(group[k], 1)});
+    t.params.front().backend().adam_update_many(s, list);
+  }
 }
 
 void Adam::describe_hyperparameters(Metadata& scalars) const {
@@ -219,13 +270,29 @@ void Adam::describe_hyperparameters(Metadata& scalars) const {
 
 namespace {
 
-// sum of squares of every gradient as a float64 scalar on the first gradient's device
-Tensor sum_of_squares(const std::vector<NamedTensor>& params) {
-  Tensor total;
+// The non-empty gradients, grouped by device and dtype (in order of first appearance): each
+// group is one multi-tensor call.
+std::vector<std::vector<Tensor>> gradient_groups(const std::vector<NamedTensor>& params) {
+  std::vector<std::vector<Tensor>> out;
   for (const NamedTensor& p : params) {
     const Tensor g = p.tensor.grad();
     if (!g.defined() || g.numel() == 0) continue;
-    Tensor partial = sum(square(g)).to(DType::f64);
+    auto it = std::find_if(out.begin(), out.end(), [&](const std::vector<Tensor>& group) {
+      return group.front().device() == g.device() && group.front().dtype() == g.dtype();
+    });
+    if (it == out.end())
+      out.push_back({g});
+    else
+      it->push_back(g);
+  }
+  return out;
+}
+
+// sum of squares of every gradient as a float64 scalar on the first gradient's device
+Tensor sum_of_squares(const std::vector<NamedTensor>& params) {
+  Tensor total;
+  for (const std::vector<Tensor>& group : gradient_groups(params)) {
+    Tensor partial = group.front().backend().sum_of_squares_many(group);
     total = total.defined() ? add(total, partial.to(total.device())) : partial;
   }
   return total;
@@ -246,10 +313,8 @@ double clip_grad_norm(const std::vector<NamedTensor>& params, double max_norm) {
   const double norm = grad_norm(params);
   if (!std::isfinite(norm) || norm <= max_norm) return norm;
   const double scale = max_norm / norm;
-  for (const NamedTensor& p : params) {
-    Tensor g = p.tensor.grad();
-    if (g.defined() && g.numel() > 0) g.copy_from(mul_scalar(g, scale));
-  }
+  for (const std::vector<Tensor>& group : gradient_groups(params))
+    group.front().backend().scale_many(scale, group);
   return norm;
 }
 

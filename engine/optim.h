@@ -1,9 +1,10 @@
 #pragma once
 // Optimizers over a list of named parameters. The math of each update is one fused backend
-// kernel (Backend::adam_update, Backend::sgd_update), so an optimizer runs on whatever device
-// its parameters live on. The optimizer's state (per-parameter step counts and buffers) can be
-// taken out and put back exactly, so a training run resumed from a checkpoint continues
-// bit for bit as if it had never stopped.
+// kernel for all parameters of one device, dtype and step count (Backend::adam_update_many,
+// Backend::sgd_update_many), so an optimizer runs on whatever device its parameters live on,
+// and a CUDA step is one launch, not one per parameter. The optimizer's state (per-parameter step
+// counts and buffers) can be taken out and put back exactly, so a training run resumed from a
+// checkpoint continues bit for bit as if it had never stopped.
 //
 // Models pass their parameters with `gm::to_named_tensors(model.parameters())`.
 #include <cstdint>
@@ -60,8 +61,12 @@ class Optimizer {
   // Validates the parameters (named, unique, defined, floating) and allocates, for each, one
   // zero buffer per name in `buffer_names` on the parameter's device and dtype.
   Optimizer(std::vector<NamedTensor> params, double lr, std::vector<std::string> buffer_names);
-  // One update of parameter i; `step` is its 1-based step count.
-  virtual void update(size_t i, Tensor& param, const Tensor& grad, int64_t step) = 0;
+  // One update of each parameter in `ready` (indices, in order), whose step counts
+  // (step_count) already include this step; each has a gradient of its own shape.
+  virtual void update(const std::vector<size_t>& ready) = 0;
+  // The parameters of `ready` that one multi-tensor call can update together: same backend,
+  // dtype and step count, in order of first appearance.
+  std::vector<std::vector<size_t>> groups(const std::vector<size_t>& ready) const;
   // Hyperparameters recorded in the state's scalars.
   virtual void describe_hyperparameters(Metadata& scalars) const = 0;
 
@@ -95,7 +100,7 @@ class Sgd : public Optimizer {
   std::string kind() const override { return "sgd"; }
 
  protected:
-  void update(size_t i, Tensor& param, const Tensor& grad, int64_t step) override;
+  void update(const std::vector<size_t>& ready) override;
   void describe_hyperparameters(Metadata& scalars) const override;
 
  private:
@@ -119,7 +124,7 @@ class Adam : public Optimizer {
 
  protected:
   Adam(std::vector<NamedTensor> params, const AdamOptions& options, bool decoupled);
-  void update(size_t i, Tensor& param, const Tensor& grad, int64_t step) override;
+  void update(const std::vector<size_t>& ready) override;
   void describe_hyperparameters(Metadata& scalars) const override;
 
  private:
@@ -135,8 +140,9 @@ class AdamW : public Adam {
 };
 
 // Scales all gradients together so that their global L2 norm is at most max_norm, and returns
-// the norm before clipping. The norm is computed on the parameters' device; a non-finite norm
-// is returned as is, with the gradients left untouched, so the caller can stop on it.
+// the norm before clipping. The norm is computed on the parameters' device (one fused sum of
+// squares per device and dtype, Backend::sum_of_squares_many); a non-finite norm is returned as
+// is, with the gradients left untouched, so the caller can stop on it.
 double clip_grad_norm(const std::vector<NamedTensor>& params, double max_norm);
 // The global L2 norm of the gradients (parameters without one count as zero).
 double grad_norm(const std::vector<NamedTensor>& params);

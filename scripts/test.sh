@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Sets up a fresh machine, builds genmodel and runs the whole test suite, then the CUDA checks
 # that need no GPU (docs/cuda.md):
-#   1. build/       CPU + emulated CUDA (cuda-emu), all tests;
+#   1. build/       CPU + emulated CUDA (cuda-emu), all tests; the GPU bundle and run script
+#                   on cuda-emu (scripts/gpu-bundle.sh --emu, scripts/gpu-run.sh --emu);
 #   2. build-cuda/  the nvcc compile gate: every kernel for sm_80 and sm_90, ptxas warnings about
 #                   spills and local memory as errors; a binary linked with the real CUDA
 #                   runtime reports "no GPU" instead of failing; the kernel resource report
@@ -35,6 +36,10 @@ if wants 1; then
   cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release -DGENMODEL_CUDA=OFF
   cmake --build build -j "$jobs"
   ctest --test-dir build --output-on-failure -j "$jobs"
+  # The GPU bundle and its run script, on cuda-emu with tiny budgets (docs/cuda.md): the bundle
+  # is self-contained and every stage of the run starts.
+  scripts/gpu-bundle.sh --emu build-bundle/genmodel-emu
+  scripts/gpu-run.sh --emu build-bundle/genmodel-emu build-bundle/run-emu
   stage_end
 fi
 

@@ -141,11 +141,11 @@ TEST_CASE("a machine without a GPU reports the cuda device as unavailable", "[cu
 }
 
 TEST_CASE("a GPU required by GM_REQUIRE_CUDA=1 is present and works", "[cuda][gpu]") {
-  // scripts/gpu.sh sets GM_REQUIRE_CUDA=1 so that a broken driver cannot make the suites below
+  // scripts/gpu-run.sh sets GM_REQUIRE_CUDA=1 so that a broken driver cannot make the suites below
   // skip the GPU and pass.
   const char* required = std::getenv("GM_REQUIRE_CUDA");
   if (!required || std::string(required) != "1")
-    return test::skip("GM_REQUIRE_CUDA=1 is not set (scripts/gpu.sh sets it)");
+    return test::skip("GM_REQUIRE_CUDA=1 is not set (scripts/gpu-run.sh sets it)");
   INFO(device_unavailable_reason(Device::cuda()));
   REQUIRE(device_available(Device::cuda()));
   const Tensor x = Tensor::arange(1000, DType::f32, Device::cuda());

@@ -147,6 +147,9 @@ void add_train_command(CLI::App& app, Action& action) {
           ->check(CLI::Range(int64_t{0}, int64_t{std::numeric_limits<int32_t>::max()}));
   cmd->add_flag("--resume", o.resume,
                 "Continue the run in --out from its checkpoint, exactly where it stopped");
+  cmd->add_flag("--profile", o.profile,
+                "Print each step's CUDA runtime counters (kernel launches, host syncs, bytes "
+                "copied, allocator hits and misses) to stderr; cuda and cuda-emu only");
   cmd->callback([cli, &action] { action = [cli] { return run(*cli); }; });
 }
 

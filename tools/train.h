@@ -13,6 +13,7 @@ struct TrainOptions {
   std::string device = "cpu";
   std::filesystem::path out;
   bool resume = false;
+  bool profile = false;  // print each step's CUDA runtime counters
 };
 
 // Trains, evaluates and checkpoints; returns the exit code (0, 1 on a non-finite loss, 130 / 143

@@ -10,6 +10,7 @@
 
 #include "engine/distributed/gradient_reducer.h"
 #include "engine/io/atomic_file.h"
+#include "kernels/cuda/cuda_backend.h"
 #include "tools/commands.h"
 #include "tools/distributed.h"
 #include "tools/loss_curve.h"
@@ -186,7 +187,12 @@ int train(const TrainOptions& o, dist::Communicator& group, Device device) {
 
   StopSignalGuard stop_signals;
   const auto start = std::chrono::steady_clock::now();
+  const bool profile = o.profile && cuda_counters(device).has_value();
+  if (leader && o.profile && !profile)
+    fmt::print(stderr, "--profile: {} has no CUDA runtime counters; nothing to print\n",
+               device.name());
   while (state.step < total) {
+    const std::optional<CudaCounters> before = profile ? cuda_counters(device) : std::nullopt;
     const std::vector<int64_t> indices = sampler.indices(state.step);
     const auto first = indices.begin() + shard.first;
     const io::Dataset batch = train.gather(std::vector<int64_t>(first, first + shard.count));
@@ -223,6 +229,9 @@ int train(const TrainOptions& o, dist::Communicator& group, Device device) {
     }
     optimizer.step();
     ++state.step;
+    if (before && leader)
+      progress->message(fmt::format("profile step {}: {}", state.step,
+                                    describe_counters(*cuda_counters(device) - *before)));
     state.last_loss = out.nats_per_image;
     const double seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

@@ -466,7 +466,7 @@ int main(int argc, char** argv) {
   if (!GM_LAB_REAL_GPU)
     std::printf(
         "All versions validated on the emulated device. Timings need a GPU: build with "
-        "nvcc (GENMODEL_CUDA=ON) and run kernel_lab_cuda (scripts/gpu.sh).\n");
+        "nvcc (GENMODEL_CUDA=ON) and run kernel_lab_cuda (scripts/gpu-run.sh).\n");
   write_csv(opt.csv, rows, peak);
   std::printf("CSV: %s\n", opt.csv.c_str());
   (void)timer;

@@ -8,8 +8,8 @@
 
 namespace gm::GM_CUDA_NS {
 
-CachingAllocator::CachingAllocator(std::string device_name, bool debug)
-    : device_name_(std::move(device_name)), debug_(debug) {}
+CachingAllocator::CachingAllocator(std::string device_name, bool debug, CudaCounterSet& counters)
+    : device_name_(std::move(device_name)), debug_(debug), counters_(counters) {}
 
 CachingAllocator::~CachingAllocator() {
   std::lock_guard<std::mutex> lock(mutex_);
@@ -32,6 +32,7 @@ char* CachingAllocator::take(size_t capacity) {
     char* base = it->second.back();
     it->second.pop_back();
     stats_.bytes_cached -= capacity;
+    counters_.allocation(true);
     return base;
   }
   void* p = nullptr;
@@ -48,6 +49,7 @@ char* CachingAllocator::take(size_t capacity) {
     }
   }
   ++stats_.device_allocations;
+  counters_.allocation(false);
   return static_cast<char*>(p);
 }
 

@@ -16,6 +16,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "kernels/cuda/counters.h"
 #include "kernels/cuda/cuda_backend.h"
 #include "kernels/cuda/platform.h"
 
@@ -23,7 +24,8 @@ namespace gm::GM_CUDA_NS {
 
 class CachingAllocator {
  public:
-  CachingAllocator(std::string device_name, bool debug);
+  // Counts every request in `counters` as a hit (served from the cache) or a miss (cudaMalloc).
+  CachingAllocator(std::string device_name, bool debug, CudaCounterSet& counters);
   ~CachingAllocator();
   CachingAllocator(const CachingAllocator&) = delete;
   CachingAllocator& operator=(const CachingAllocator&) = delete;
@@ -58,6 +60,7 @@ class CachingAllocator {
 
   std::string device_name_;
   bool debug_;
+  CudaCounterSet& counters_;
   mutable std::mutex mutex_;
   std::map<size_t, std::vector<char*>> cache_;  // free blocks by size class
   std::unordered_map<void*, Block> live_;       // by the pointer handed out

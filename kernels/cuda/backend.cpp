@@ -32,8 +32,9 @@ CudaBackend::CudaBackend(int device, std::string name)
       name_(std::move(name)),
       // Sentinels cost a memset and a check per allocation: always worth it on the CPU
       // executor, opt-in on a GPU.
-      allocator_(name_, env("GM_CUDA_DEBUG_ALLOC").empty() ? kEmulated
-                                                           : env("GM_CUDA_DEBUG_ALLOC") != "0") {
+      allocator_(name_,
+                 env("GM_CUDA_DEBUG_ALLOC").empty() ? kEmulated : env("GM_CUDA_DEBUG_ALLOC") != "0",
+                 counters_) {
   GM_CUDA_CHECK(cudaSetDevice(device_));
   GM_CUDA_CHECK(cudaStreamCreate(&stream_));
   gemm_ = kEmulated ? CudaGemm::tiled : CudaGemm::cublas;
@@ -71,7 +72,7 @@ void CudaBackend::set_gemm(CudaGemm kernel) {
 
 Exec CudaBackend::exec() {
   GM_CUDA_CHECK(cudaSetDevice(device_));
-  return Exec{stream_, block_size_};
+  return Exec{ExecStream(stream_, &counters_), block_size_};
 }
 
 void CudaBackend::launched(const char* what) {
@@ -103,14 +104,18 @@ void CudaBackend::deallocate(void* ptr, size_t) {
 void CudaBackend::copy_from_host(void* dst, const void* host_src, size_t bytes) {
   exec();
   GM_CUDA_CHECK(cudaMemcpyAsync(dst, host_src, bytes, cudaMemcpyHostToDevice, stream_));
+  counters_.to_device(bytes);
   // The caller may free or change the host buffer as soon as we return.
   GM_CUDA_CHECK(cudaStreamSynchronize(stream_));
+  counters_.host_sync();
 }
 
 void CudaBackend::copy_to_host(void* host_dst, const void* src, size_t bytes) {
   exec();
   GM_CUDA_CHECK(cudaMemcpyAsync(host_dst, src, bytes, cudaMemcpyDeviceToHost, stream_));
+  counters_.to_host(bytes);
   GM_CUDA_CHECK(cudaStreamSynchronize(stream_));
+  counters_.host_sync();
   allocator_.raise_pending();
 }
 
@@ -122,6 +127,7 @@ void CudaBackend::copy_within(void* dst, const void* src, size_t bytes) {
 void CudaBackend::synchronize() {
   exec();
   GM_CUDA_CHECK(cudaStreamSynchronize(stream_));
+  counters_.host_sync();
   if (allocator_.debug()) allocator_.check();
   allocator_.raise_pending();
 }

@@ -45,12 +45,19 @@ class CudaBackend final : public CudaBackendBase {
   bool debug_allocations() const override { return allocator_.debug(); }
   AllocatorStats allocator_stats() const override { return allocator_.stats(); }
   void check_allocations() override { allocator_.check(); }
+  CudaCounters counters() const override { return counters_.snapshot(); }
 
   // clang-format off: the entries of engine/backend_ops.def
 #define GM_BACKEND_ENTRY(ret, name, params) ret name params override;
 #include "engine/backend_ops.def"
 #undef GM_BACKEND_ENTRY
   // clang-format on
+
+  // One launch per kMultiTensors tensors (backend_multi.cpp).
+  void adam_update_many(const AdamStep& s, const std::vector<OptimizerTensors>& list) override;
+  void sgd_update_many(const SgdStep& s, const std::vector<OptimizerTensors>& list) override;
+  Tensor sum_of_squares_many(const std::vector<Tensor>& tensors) override;
+  void scale_many(double factor, const std::vector<Tensor>& tensors) override;
 
  private:
   // Makes this backend's GPU current and returns the launch settings.
@@ -95,6 +102,7 @@ class CudaBackend final : public CudaBackendBase {
   int device_;
   std::string name_;
   cudaStream_t stream_ = nullptr;
+  CudaCounterSet counters_;  // before allocator_, which counts its hits and misses in it
   CachingAllocator allocator_;
   CudaGemm gemm_ = CudaGemm::tiled;
   void* blas_ = nullptr;  // cublasHandle_t on real GPUs, created on first use

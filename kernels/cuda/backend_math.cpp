@@ -129,6 +129,7 @@ void CudaBackend::gemm_vendor(const Gemm& g, DType dtype, const void* a, const v
            "{}: GEMM of {} x {} x {} (batch {}) exceeds cuBLAS's int sizes; split it or use "
            "GM_CUDA_GEMM=tiled",
            name_, g.m, g.n, g.k, g.batch);
+  counters_.launch();  // cuBLAS may launch more than one kernel; it is counted as one
   const auto op_a = g.trans_a ? CUBLAS_OP_T : CUBLAS_OP_N;
   const auto op_b = g.trans_b ? CUBLAS_OP_T : CUBLAS_OP_N;
   const int m = static_cast<int>(g.m), n = static_cast<int>(g.n), k = static_cast<int>(g.k);

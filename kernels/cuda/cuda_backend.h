@@ -4,9 +4,11 @@
 // kernels/cuda/backend.h, compiled twice; this header is what they share with the outside,
 // including the knobs that tests and the kernel lab turn.
 #include <cstddef>
+#include <optional>
 #include <string>
 
 #include "engine/backend.h"
+#include "kernels/cuda/counters.h"
 
 namespace gm {
 
@@ -47,6 +49,9 @@ class CudaBackendBase : public Backend {
   // Initialised from GM_CUDA_SYNC_DEBUG=1; for a first run on new hardware, slow otherwise.
   void set_sync_debug(bool on) { sync_debug_ = on; }
   bool sync_debug() const { return sync_debug_; }
+  // What this backend asked of the runtime since it was created (kernels/cuda/counters.h);
+  // subtract two snapshots for the counts of a step.
+  virtual CudaCounters counters() const = 0;
 
  protected:
   int block_size_ = 256;
@@ -59,5 +64,21 @@ CudaBackendBase& cuda_emu_backend();
 // used ("" when it can: the driver loads and the GPU exists).
 CudaBackendBase& cuda_backend(int index);
 std::string cuda_unavailable_reason(int index);
+
+// The counters of `device`'s backend; nullopt for a device that is not CUDA (the cpu).
+inline std::optional<CudaCounters> cuda_counters(Device device) {
+  auto* cuda = dynamic_cast<CudaBackendBase*>(&backend_for(device));
+  if (!cuda) return std::nullopt;
+  return cuda->counters();
+}
+
+// One line for a step's counts (a difference of two snapshots), for --profile and benchmarks.
+inline std::string describe_counters(const CudaCounters& c) {
+  return fmt::format(
+      "{} kernel launches, {} host syncs, {} B host-to-device, {} B device-to-host, allocator "
+      "{} hits / {} misses, {} graph launches",
+      c.kernel_launches, c.host_syncs, c.h2d_bytes, c.d2h_bytes, c.allocator_hits,
+      c.allocator_misses, c.graph_launches);
+}
 
 }  // namespace gm

@@ -7,14 +7,25 @@
 #include <cstdint>
 
 #include "kernels/common/op_types.h"
+#include "kernels/cuda/counters.h"
 #include "kernels/cuda/platform.h"
 
 namespace gm::GM_CUDA_NS {
 
+// The stream launchers queue work on, and the counters of the backend that owns it: GM_LAUNCH
+// (platform.h) counts every launch through it, so no launcher has to remember to. Converts to
+// the plain stream for runtime calls; the kernel lab and tests pass a bare stream (no counts).
+struct ExecStream {
+  ExecStream(cudaStream_t s = nullptr, CudaCounterSet* c = nullptr) : stream(s), counters(c) {}
+  operator cudaStream_t() const { return stream; }
+  cudaStream_t stream;
+  CudaCounterSet* counters;
+};
+
 // Where and how wide launchers run. `block` is the threads per block of kernels whose block
 // size is free (1-D elementwise kernels and reductions); a multiple of 32 from 32 to 1024.
 struct Exec {
-  cudaStream_t stream = nullptr;
+  ExecStream stream;
   int block = 256;
 };
 

@@ -22,14 +22,32 @@
 namespace gm::cuda_emu {
 using namespace ::gm::simt;
 }
+#undef GM_LAUNCH
+#define GM_LAUNCH(kernel, grid, block, shared_bytes, stream)          \
+  ::gm::simt::make_launch(#kernel, kernel, grid, block, shared_bytes, \
+                          ::gm::GM_CUDA_NS::counted_stream(stream))
 #define GM_UNROLL
 #else
 #include <cuda_runtime.h>
 #define GM_CUDA_NS cuda
 #define GM_LAUNCH(kernel, grid, block, shared_bytes, stream) \
-  kernel<<<grid, block, shared_bytes, stream>>>
+  kernel<<<grid, block, shared_bytes, ::gm::GM_CUDA_NS::counted_stream(stream)>>>
 #define GM_DYNAMIC_SHARED(T, name)                                    \
   extern __shared__ __align__(16) unsigned char gm_dynamic_shared_[]; \
   T* name = reinterpret_cast<T*>(gm_dynamic_shared_)
 #define GM_UNROLL _Pragma("unroll")
 #endif
+
+namespace gm::GM_CUDA_NS {
+// The stream of a launch, counting the launch on the backend's counters when the stream carries
+// them (launch.h's ExecStream); a bare stream (the kernel lab, tests) passes through uncounted.
+template <typename S>
+auto counted_stream(const S& s) {
+  if constexpr (requires { s.counters->launch(); }) {
+    if (s.counters) s.counters->launch();
+    return s.stream;
+  } else {
+    return s;
+  }
+}
+}  // namespace gm::GM_CUDA_NS

@@ -120,16 +120,19 @@ Tensor GatedPixelCnn::logits(const Tensor& x, const Tensor& onehot) const {
 }
 
 LossOutput GatedPixelCnn::loss(const Tensor& images, Generator&) {
+  // One upload per step: the network's input and the targets both come from it.
+  const Tensor batch = images.to(device_);
   const Tensor onehot =
       class_input(config_.name, Tensor(), images.size(0), classes_, dtype_, device_);
-  return categorical_loss(logits(network_input(images), onehot), images.to(device_), shape_);
+  return categorical_loss(logits(network_input(batch), onehot), batch, shape_);
 }
 
 LossOutput GatedPixelCnn::loss(const Tensor& images, const Tensor& labels, Generator& gen) {
   if (classes_ == 0) return Model::loss(images, labels, gen);
+  const Tensor batch = images.to(device_);
   const Tensor onehot =
       class_input(config_.name, labels, images.size(0), classes_, dtype_, device_);
-  return categorical_loss(logits(network_input(images), onehot), images.to(device_), shape_);
+  return categorical_loss(logits(network_input(batch), onehot), batch, shape_);
 }
 
 Tensor GatedPixelCnn::sample_naive(int64_t count, double temperature, Generator& gen) {

@@ -117,9 +117,13 @@ LossOutput PixelCnn::loss(const Tensor& images, const Tensor& labels, Generator&
 }
 
 LossOutput PixelCnn::loss_given(const Tensor& images, const Tensor& onehot, Generator& gen) {
+  if (!config_.binary) {
+    // One upload per step: the network's input and the targets both come from it.
+    const Tensor batch = images.to(device_);
+    return categorical_loss(logits(network_input(batch, gen), onehot), batch, shape_);
+  }
   Tensor x = network_input(images, gen);
   Tensor l = logits(x, onehot);
-  if (!config_.binary) return categorical_loss(l, images.to(device_), shape_);
   // The target is the binarisation the network saw, back on {0, 1}.
   Tensor target = (x + 1.0) * 0.5;
   const Tensor nll = bernoulli_nll(reshape(l, target.shape()), target);  // [N] nats per image
