@@ -126,19 +126,18 @@ void add_likelihood_cases(std::vector<OpCase>& to) {
                 bernoulli_case({3, 5}, -4.0, 4.0),
                 bernoulli_case({3, 1, 5}, -12.0, 12.0),  // into saturation, both signs
             });
-  add_cases(
-      to, "discretized_logistic_nll",
-      {"discretized_logistic_nll_forward", "discretized_logistic_nll_backward"},
-      {
-          // The VAE's working range.
-          logistic_case("typical", {3, 2, 5}, {-1.2, 1.2}, {-3.0, 0.5}),
-          // Sharp: log_scale at the decoder's clamp (-7); far bins lie hundreds of nats out, where
-          // both CDFs round to 0 or 1 and a literal CDF difference gives log(0).
-          logistic_case("sharp", {3, 10}, {-1.0, 1.0}, {-7.0, -5.0}),
-          // Wide: bins 1e-3 to 1e-5 standard units across, where PixelCNN++ switches to the density
-          // at the bin centre; here the same formula holds throughout.
-          logistic_case("wide", {3, 10}, {-1.5, 1.5}, {1.0, 5.0}),
-      });
+  add_cases(to, "discretized_logistic_nll",
+            {"discretized_logistic_nll_forward", "discretized_logistic_nll_backward"},
+            {
+                // The VAE's working range.
+                logistic_case("typical", {3, 2, 5}, {-1.2, 1.2}, {-3.0, 0.5}),
+                // Sharp: log_scale at the decoder's clamp (-7); far bins lie hundreds of nats out,
+                // where both CDFs round to 0 or 1 and a literal CDF difference gives log(0).
+                logistic_case("sharp", {3, 10}, {-1.0, 1.0}, {-7.0, -5.0}),
+                // Wide: bins 1e-3 to 1e-5 standard units across, where PixelCNN++ switches to the
+                // density at the bin centre; here the same formula holds throughout.
+                logistic_case("wide", {3, 10}, {-1.5, 1.5}, {1.0, 5.0}),
+            });
 }
 
 }  // namespace gm::catalogue
