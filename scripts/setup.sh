@@ -15,6 +15,8 @@ packages=(
   # Open MPI: data-parallel training (docs/distributed.md)
   libopenmpi-dev openmpi-bin
   dataset-fashion-mnist
+  # scripts/gpu-bundle.sh (stage 1 of scripts/test.sh builds the emulated bundle): strip, xz
+  binutils xz-utils
 )
 
 # Optional: Python's safetensors and numpy, for the ctest that reads our checkpoints with

@@ -90,12 +90,20 @@ std::unique_ptr<pixelrnn::PixelRnn> make_diaglstm(ImageShape shape, DType dtype,
   return make_pixelrnn(pixelrnn::Architecture::diagonal_bilstm, shape, dtype, seed);
 }
 
-// A Gated PixelCNN with gated-pixelcnn's structure (k x k first layer, 3x3 after), narrow.
+// gated-pixelcnn's structure (k x k first layer, 3x3 after), narrow.
+GatedPixelCnnConfig small_gated_config(int64_t layers = 3) {
+  return {.name = "gated-test",
+          .filters = 6,
+          .layers = layers,
+          .first_kernel = 5,
+          .kernel = 3,
+          .head = 9};
+}
+
 std::unique_ptr<GatedPixelCnn> make_gated(ImageShape shape, DType dtype, uint64_t seed) {
-  GatedPixelCnnConfig c{
-      .name = "gated-test", .filters = 6, .layers = 3, .first_kernel = 5, .kernel = 3, .head = 9};
   Generator init_gen(seed);
-  return std::make_unique<GatedPixelCnn>(c, shape, nn::Init{Device::cpu(), dtype, &init_gen});
+  return std::make_unique<GatedPixelCnn>(small_gated_config(), shape,
+                                         nn::Init{Device::cpu(), dtype, &init_gen});
 }
 
 // Naive and fast sampling by label from the same generator state, as require_same_samples.
@@ -234,12 +242,7 @@ TEST_CASE("fast sampling by label draws the naive sampler's images for condition
     }
     {
       INFO("conditional Gated PixelCNN, grey and RGB");
-      const GatedPixelCnnConfig c{.name = "gated-test",
-                                  .filters = 6,
-                                  .layers = 3,
-                                  .first_kernel = 5,
-                                  .kernel = 3,
-                                  .head = 9};
+      const GatedPixelCnnConfig c = small_gated_config();
       for (ImageShape shape : {ImageShape{1, 6, 7}, ImageShape{3, 4, 5}}) {
         GatedPixelCnn model(c, shape, init, 4);
         test::randomise_class_tables(model, 85);
@@ -269,13 +272,7 @@ TEST_CASE("the incremental evaluation by label gives the conditional network's l
     const Tensor other =
         one_hot(Tensor::from_vector(std::vector<int32_t>{0, 2, 1}, {3}), 3, dtype, Device::cpu());
     CHECK(cnn.logits(x, other).to_vector<double>() != cnn.logits(x, onehot).to_vector<double>());
-    GatedPixelCnn gated({.name = "gated-test",
-                         .filters = 6,
-                         .layers = 2,
-                         .first_kernel = 5,
-                         .kernel = 3,
-                         .head = 9},
-                        shape, init, 3);
+    GatedPixelCnn gated(small_gated_config(2), shape, init, 3);
     test::randomise_class_tables(gated, 94);
     require_incremental_outputs(gated, gated.logits(x, onehot), images, dtype,
                                 "incremental conditional Gated PixelCNN logits", labels);
