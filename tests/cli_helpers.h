@@ -114,20 +114,16 @@ inline std::vector<nlohmann::json> read_log(const fs::path& path) {
 
 // Runs `command` through the shell in a child process (`command` should start with `exec`, so
 // that the signal reaches it), waits until `log` holds `records` lines (at most
-// `max_seconds`) and at least `min_seconds` have passed, sends `signal` (SIGINT: Ctrl-C) and
-// returns the child's wait status.
+// `max_seconds`), sends `signal` (SIGINT: Ctrl-C) and returns the child's wait status.
 inline int interrupt_after_log_records(const std::string& command, const fs::path& log,
-                                       size_t records, int max_seconds, int signal = SIGINT,
-                                       int min_seconds = 0) {
+                                       size_t records, int max_seconds, int signal = SIGINT) {
   const pid_t child = ::fork();
   REQUIRE(child >= 0);
   if (child == 0) {
     ::execl("/bin/sh", "sh", "-c", command.c_str(), static_cast<char*>(nullptr));
     ::_exit(127);
   }
-  for (int i = 0; i < 20 * max_seconds &&
-                  (!fs::exists(log) || read_log(log).size() < records || i < 20 * min_seconds);
-       ++i)
+  for (int i = 0; i < 20 * max_seconds && (!fs::exists(log) || read_log(log).size() < records); ++i)
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   ::kill(child, signal);
   int status = 0;
