@@ -253,6 +253,11 @@ int train(const TrainOptions& o, dist::Communicator& group, Device device) {
       // Every rank stops here; a rank that was not signalled itself counts as interrupted.
       const int signal = g_stop_signal;
       save();
+      // The followers wait here until rank 0 has written the checkpoint: under mpirun, a
+      // rank that exits with a non-zero status makes Open MPI kill the rest of the group at
+      // once, which would end rank 0 in the middle of the save.
+      std::vector<double> saved{1.0};
+      group.sum(saved);
       finish_progress();
       if (leader)
         fmt::print(stderr,
