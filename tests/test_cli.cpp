@@ -35,6 +35,7 @@ TEST_CASE("cli: --help on the program and every subcommand") {
       {"eval", {"--checkpoint", "--data", "--eval-limit"}},
       {"gradcheck", {"--model", "--op", "--device"}},
       {"list", {}},
+      {"curves", {"--label", "--out", "--from-step"}},
       {"bench sampling", {"--sizes", "--batches", "--methods", "--devices", "--budget", "--csv"}},
   };
   for (const auto& [sub, options] : expected) {

@@ -32,6 +32,7 @@ struct ScoringOptions {
 void add_scoring_options(CLI::App* cmd, ScoringOptions& o);
 void add_latent_command(CLI::App& app, Action& action);
 void add_features_command(CLI::App& app, Action& action);
+void add_curves_command(CLI::App& app, Action& action);
 
 // A mistake in how the command was called that only shows after parsing (e.g. --resume with
 // a different --model than the checkpoint's): exit code 2, like CLI11's own usage errors.

@@ -15,6 +15,18 @@ namespace gm::tools {
 // The plot for `points` (records without a positive finite bits/dim are left out).
 io::LogLogPlot loss_curve(const std::string& title, const std::vector<LogPoint>& points);
 
+// One run's points under a name, for compare_curves.
+struct NamedRun {
+  std::string label;
+  std::vector<LogPoint> points;
+};
+
+// Several runs on one plot from step `from_step` on, one colour each: the training batches'
+// means dashed, the evaluations solid with markers, the y axis zoomed on the evaluations.
+// `genmodel curves` draws it.
+io::LogLogPlot compare_curves(const std::string& title, const std::vector<NamedRun>& runs,
+                              int64_t from_step);
+
 // Writes loss_curve(...) as SVG to `path`, atomically; nothing when there is no point yet.
 void write_loss_curve(const std::filesystem::path& path, const std::string& title,
                       const std::vector<LogPoint>& points);

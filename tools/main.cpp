@@ -56,6 +56,7 @@ int main(int argc, char** argv) {
   add_classify_command(app, action);
   add_latent_command(app, action);
   add_features_command(app, action);
+  add_curves_command(app, action);
 
   try {
     app.parse(argc, argv);

@@ -6,6 +6,7 @@
 #include <cerrno>
 #include <cstring>
 #include <fstream>
+#include <limits>
 #include <sstream>
 
 #include "engine/error.h"
@@ -27,6 +28,28 @@ std::string records_up_to(std::istream& log, int64_t resume_step) {
   return kept;
 }
 
+namespace {
+
+// The curve's point of one record with an integer step, if it has a bits/dim.
+void add_point(const nlohmann::json& record, std::vector<LogPoint>& points) {
+  const auto bits = record.find("bits_per_dim");
+  if (bits == record.end() || !bits->is_number()) return;
+  points.push_back(
+      {record.value("kind", "") == "eval", record["step"].get<int64_t>(), bits->get<double>()});
+}
+
+}  // namespace
+
+std::vector<LogPoint> read_log_points(const std::filesystem::path& path) {
+  std::ifstream in(path);
+  if (!in) throw IoError(fmt::format("'{}': cannot read the training log", path.string()));
+  std::istringstream lines(records_up_to(in, std::numeric_limits<int64_t>::max()));
+  std::vector<LogPoint> points;
+  for (std::string line; std::getline(lines, line);)
+    add_point(nlohmann::json::parse(line), points);
+  return points;
+}
+
 RunLog::RunLog(const std::filesystem::path& path, bool resume, int64_t resume_step) : path_(path) {
   if (resume && std::filesystem::exists(path)) {
     std::ifstream in(path);
@@ -45,10 +68,7 @@ RunLog::~RunLog() {
 }
 
 void RunLog::remember(const nlohmann::json& record) {
-  const auto bits = record.find("bits_per_dim");
-  if (bits == record.end() || !bits->is_number()) return;
-  points_.push_back(
-      {record.value("kind", "") == "eval", record["step"].get<int64_t>(), bits->get<double>()});
+  add_point(record, points_);
 }
 
 void RunLog::write(const nlohmann::json& record) {

@@ -25,6 +25,10 @@ struct LogPoint {
   double bits_per_dim = 0.0;
 };
 
+// The points of the log at `path` (of a finished or a running run), in file order; lines that
+// do not parse or have no integer step are skipped. Throws IoError when it cannot be read.
+std::vector<LogPoint> read_log_points(const std::filesystem::path& path);
+
 class RunLog {
  public:
   // A fresh run truncates the log. A resumed run keeps only the records up to `resume_step`

@@ -84,6 +84,12 @@ std::string render_svg(const LogLogPlot& plot) {
          std::log10(x_max) + 0.05,
          std::floor(std::log10(y_min)),
          std::ceil(std::log10(y_max))};
+  if (!plot.y_ticks.empty()) {
+    const auto [lo, hi] = std::minmax_element(plot.y_ticks.begin(), plot.y_ticks.end());
+    GM_CHECK(*lo > 0 && *hi > *lo, "log-log plot '{}': y ticks must be positive and not all equal",
+             plot.title);
+    a.ly0 = std::log10(*lo), a.ly1 = std::log10(*hi);
+  }
   if (a.ly1 == a.ly0) a.ly1 += 1;
 
   std::string svg = fmt::format(
@@ -93,8 +99,15 @@ std::string render_svg(const LogLogPlot& plot) {
       "<text x=\"{}\" y=\"28\" font-size=\"16\" text-anchor=\"middle\">{}</text>\n",
       plot.width, plot.height, (a.left + a.right) / 2, escape(plot.title));
 
-  // Grid: every decade of y (with minor lines at 2..9), every x tick.
-  for (int e = static_cast<int>(a.ly0); e <= static_cast<int>(a.ly1); ++e) {
+  // Grid: the y ticks, or every decade of y (with minor lines at 2..9); every x tick.
+  for (double t : plot.y_ticks) {
+    const double y = a.y(t);
+    svg += fmt::format(
+        "<line x1=\"{:.1f}\" y1=\"{:.1f}\" x2=\"{:.1f}\" y2=\"{:.1f}\" stroke=\"#ddd\"/>\n"
+        "<text x=\"{:.1f}\" y=\"{:.1f}\" text-anchor=\"end\">{}</text>\n",
+        a.left, y, a.right, y, a.left - 6, y + 4, t);
+  }
+  for (int e = static_cast<int>(a.ly0); plot.y_ticks.empty() && e <= static_cast<int>(a.ly1); ++e) {
     const double y = a.y(std::pow(10.0, e));
     svg += fmt::format(
         "<line x1=\"{:.1f}\" y1=\"{:.1f}\" x2=\"{:.1f}\" y2=\"{:.1f}\" stroke=\"#bbb\"/>\n"
@@ -123,7 +136,11 @@ std::string render_svg(const LogLogPlot& plot) {
       a.left, a.top, a.right - a.left, a.bottom - a.top, (a.left + a.right) / 2, a.bottom + 40,
       escape(plot.x_label), (a.top + a.bottom) / 2, escape(plot.y_label));
 
-  // Series and legend.
+  // Series (clipped to the plot area) and legend.
+  svg += fmt::format(
+      "<clipPath id=\"plot-area\"><rect x=\"{:.1f}\" y=\"{:.1f}\" width=\"{:.1f}\" "
+      "height=\"{:.1f}\"/></clipPath>\n",
+      a.left, a.top, a.right - a.left, a.bottom - a.top);
   double legend_y = a.top + 10;
   const double legend_x = a.right + 20;
   for (const PlotSeries& s : plot.series) {
@@ -131,13 +148,14 @@ std::string render_svg(const LogLogPlot& plot) {
     std::string path;
     for (const PlotPoint& p : s.points)
       path += fmt::format("{:.1f},{:.1f} ", a.x(p.x), a.y(p.y));
-    svg +=
-        fmt::format("<polyline points=\"{}\" fill=\"none\" stroke=\"{}\" stroke-width=\"2\"{}/>\n",
-                    path, s.colour, dash);
+    svg += fmt::format(
+        "<polyline points=\"{}\" fill=\"none\" stroke=\"{}\" stroke-width=\"2\"{} "
+        "clip-path=\"url(#plot-area)\"/>\n",
+        path, s.colour, dash);
     for (const PlotPoint& p : s.markers ? s.points : std::vector<PlotPoint>{})
       svg += fmt::format(
           "<circle cx=\"{:.1f}\" cy=\"{:.1f}\" r=\"4\" fill=\"{}\" stroke=\"{}\" "
-          "stroke-width=\"1.5\"/>\n",
+          "stroke-width=\"1.5\" clip-path=\"url(#plot-area)\"/>\n",
           a.x(p.x), a.y(p.y), p.estimated ? "white" : s.colour, s.colour);
     svg += fmt::format(
         "<line x1=\"{:.1f}\" y1=\"{:.1f}\" x2=\"{:.1f}\" y2=\"{:.1f}\" stroke=\"{}\" "

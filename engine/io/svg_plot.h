@@ -22,7 +22,10 @@ struct PlotSeries {
 
 struct LogLogPlot {
   std::string title, x_label, y_label;
-  std::vector<double> x_ticks;     // labelled x positions (e.g. the image sides measured)
+  std::vector<double> x_ticks;  // labelled x positions (e.g. the image sides measured)
+  // Labelled y positions; when given, the y axis spans exactly their range (points outside
+  // it are clipped), for curves that differ by a few percent. Otherwise whole decades.
+  std::vector<double> y_ticks;
   std::vector<std::string> notes;  // lines printed under the legend
   std::vector<PlotSeries> series;
   int width = 900, height = 560;
