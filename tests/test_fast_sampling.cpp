@@ -271,6 +271,11 @@ TEST_CASE("fast PixelCNN++ sampling draws the naive sampler's images", "[fast_sa
     auto model = make_pp(small_pp_config(4, 1), {1, 8, 8}, DType::f32, 104);
     require_same_samples(*model, 2, 1.2, 7);
   }
+  {
+    INFO("five blocks each way, as the GPU configuration: deep chains stay within the row caches");
+    auto model = make_pp(small_pp_config(3, 5), {3, 8, 8}, DType::f32, 106);
+    require_same_samples(*model, 2, 1.0, 9);
+  }
 }
 
 TEST_CASE("fast PixelCNN++ sampling matches pixelcnnpp-small itself", "[fast_sampling]") {
