@@ -41,6 +41,11 @@ Tensor AutoregressiveModel::sample(const Tensor& labels, double temperature, Gen
 
 namespace {
 
+// Values one draw() gives per image: the whole pixel's channels, or one.
+int64_t values_per_draw(const AutoregressiveModel& model) {
+  return model.draws_whole_pixels() ? model.image_shape().channels : 1;
+}
+
 std::unique_ptr<IncrementalEvaluator> evaluator_for(const AutoregressiveModel& model, int64_t batch,
                                                     const Tensor& labels) {
   // incremental_by_label checks the labels against the model's classes.
@@ -87,20 +92,24 @@ Tensor sample_by_full_passes(const AutoregressiveModel& model, int64_t count, do
   const ImageShape s = model.image_shape();
   const int64_t c = s.channels, h = s.height, w = s.width;
   const Shape image_shape{count, c, h, w};
+  const int64_t per_draw = values_per_draw(model);
   std::vector<uint8_t> pixels(static_cast<size_t>(shape_numel(image_shape)), 0);
   for (int64_t row = 0; row < h; ++row)
     for (int64_t col = 0; col < w; ++col)
-      for (int64_t ch = 0; ch < c; ++ch) {
+      for (int64_t ch = 0; ch < c; ch += per_draw) {
         const Tensor x = scale_images(Tensor::from_vector(pixels, image_shape), parameter.dtype(),
                                       parameter.device());
         // Row first: every slice but the last copies, and the row is 1/H of the outputs.
         const Tensor out = network(x);
-        const Tensor at = slice(slice(slice(out, 3, row, row + 1), 4, col, col + 1), 2, ch, ch + 1);
+        const int64_t step = ch / per_draw;
+        const Tensor at =
+            slice(slice(slice(out, 3, row, row + 1), 4, col, col + 1), 2, step, step + 1);
         const std::vector<uint8_t> drawn =
             model.draw(reshape(at, {count, out.size(1)}), temperature, gen);
         for (int64_t n = 0; n < count; ++n)
-          pixels[static_cast<size_t>(((n * c + ch) * h + row) * w + col)] =
-              drawn[static_cast<size_t>(n)];
+          for (int64_t k = 0; k < per_draw; ++k)
+            pixels[static_cast<size_t>(((n * c + ch + k) * h + row) * w + col)] =
+                drawn[static_cast<size_t>(n * per_draw + k)];
       }
   return Tensor::from_vector(pixels, image_shape);
 }
@@ -112,16 +121,22 @@ Tensor sample_incremental(const AutoregressiveModel& model, int64_t count, doubl
   const ImageShape s = model.image_shape();
   const int64_t C = s.channels, H = s.height, W = s.width;
   std::unique_ptr<IncrementalEvaluator> net = evaluator_for(model, count, labels);
+  const int64_t per_draw = values_per_draw(model);
   std::vector<uint8_t> pixels(static_cast<size_t>(count * C * H * W), 0);
+  std::vector<uint8_t> values(static_cast<size_t>(count));
   for (int64_t r = 0; r < H; ++r) {
     net->begin_row(r);
     for (int64_t c = 0; c < W; ++c)
-      for (int64_t ch = 0; ch < C; ++ch) {
+      for (int64_t ch = 0; ch < C; ch += per_draw) {
         const std::vector<uint8_t> drawn = model.draw(net->output(r, c, ch), temperature, gen);
-        net->set(r, c, ch, drawn);
-        for (int64_t n = 0; n < count; ++n)
-          pixels[static_cast<size_t>(((n * C + ch) * H + r) * W + c)] =
-              drawn[static_cast<size_t>(n)];
+        for (int64_t k = 0; k < per_draw; ++k) {
+          for (int64_t n = 0; n < count; ++n) {
+            values[static_cast<size_t>(n)] = drawn[static_cast<size_t>(n * per_draw + k)];
+            pixels[static_cast<size_t>(((n * C + ch + k) * H + r) * W + c)] =
+                values[static_cast<size_t>(n)];
+          }
+          net->set(r, c, ch + k, values);
+        }
       }
   }
   return Tensor::from_vector(pixels, {count, C, H, W});
@@ -135,31 +150,35 @@ Tensor incremental_outputs(const AutoregressiveModel& model, const Tensor& image
   const int64_t N = images.size(0), C = s.channels, H = s.height, W = s.width;
   const std::vector<uint8_t> pixels = images.to_vector<uint8_t>();
   std::unique_ptr<IncrementalEvaluator> net = evaluator_for(model, N, labels);
+  const int64_t per_draw = values_per_draw(model), steps = C / per_draw;
   std::vector<double> out;
   int64_t V = 0;
   std::vector<uint8_t> values(static_cast<size_t>(N));
   for (int64_t r = 0; r < H; ++r) {
     net->begin_row(r);
     for (int64_t c = 0; c < W; ++c)
-      for (int64_t ch = 0; ch < C; ++ch) {
+      for (int64_t ch = 0; ch < C; ch += per_draw) {
         const Tensor at = net->output(r, c, ch);  // [N, V]
         if (out.empty()) {
           V = at.size(1);
-          out.resize(static_cast<size_t>(N * V * C * H * W));
+          out.resize(static_cast<size_t>(N * V * steps * H * W));
         }
         const std::vector<double> v = at.to_vector<double>();
+        const int64_t step = ch / per_draw;
         for (int64_t n = 0; n < N; ++n)
           for (int64_t k = 0; k < V; ++k)
-            out[static_cast<size_t>((((n * V + k) * C + ch) * H + r) * W + c)] =
+            out[static_cast<size_t>((((n * V + k) * steps + step) * H + r) * W + c)] =
                 v[static_cast<size_t>(n * V + k)];
-        for (int64_t n = 0; n < N; ++n)
-          values[static_cast<size_t>(n)] =
-              pixels[static_cast<size_t>(((n * C + ch) * H + r) * W + c)];
-        net->set(r, c, ch, values);
+        for (int64_t k = ch; k < ch + per_draw; ++k) {
+          for (int64_t n = 0; n < N; ++n)
+            values[static_cast<size_t>(n)] =
+                pixels[static_cast<size_t>(((n * C + k) * H + r) * W + c)];
+          net->set(r, c, k, values);
+        }
       }
   }
   const DType dtype = model.parameters().front().tensor.dtype();
-  return Tensor::from_vector(out, {N, V, C, H, W}).to(dtype);
+  return Tensor::from_vector(out, {N, V, steps, H, W}).to(dtype);
 }
 
 }  // namespace gm::models

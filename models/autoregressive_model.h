@@ -18,7 +18,9 @@ namespace gm::models {
 
 // One model's network evaluated one position at a time for a batch of B images. The loop
 // calls, in raster order: begin_row(r) once per row, then for every column and channel
-// output(r, c, ch) followed by set(r, c, ch, values).
+// output(r, c, ch) followed by set(r, c, ch, values). A model that draws whole pixels
+// (AutoregressiveModel::draws_whole_pixels) is asked output(r, c, 0) once per pixel, then set
+// for each of its channels.
 class IncrementalEvaluator {
  public:
   virtual ~IncrementalEvaluator() = default;
@@ -55,9 +57,14 @@ class AutoregressiveModel : public Model {
   // By label: the fast sampler on the cpu, the naive one elsewhere (as sample(count, ...)).
   Tensor sample(const Tensor& labels, double temperature, Generator& gen) override;
   // The values of one position drawn from its distribution `output` [B, V] (as output() gives
-  // it and the naive sampler computes it), B counters of `gen`.
+  // it and the naive sampler computes it): B values, or B x C laid out [B, C] for a model that
+  // draws whole pixels.
   virtual std::vector<uint8_t> draw(const Tensor& output, double temperature,
                                     Generator& gen) const = 0;
+  // Whether one draw() gives all C channels of a pixel (PixelCNN++'s mixture couples them
+  // inside the draw) rather than one channel. Such a model's sampling network has one
+  // position per pixel: its outputs are [N, V, 1, H, W].
+  virtual bool draws_whole_pixels() const { return false; }
   // Whether sample() takes the fast path (parameters on the cpu).
   bool samples_incrementally() const;
 };
@@ -71,7 +78,7 @@ Tensor outputs_by_channel(const Tensor& head, int64_t channels);
 // mean over the batch of -sum log p(x_i | x_<i) in nats, and bits/dim.
 LossOutput categorical_loss(const Tensor& logits, const Tensor& images, const ImageShape& shape);
 // The naive sampler: model.logits on the whole scaled image (x / 127.5 - 1, undrawn values 0,
-// in the parameters' dtype and device) for every value drawn.
+// in the parameters' dtype and device) for every draw.
 Tensor sample_by_full_passes(const AutoregressiveModel& model, int64_t count, double temperature,
                              Generator& gen);
 // The same with another network in place of model.logits (e.g. a conditional model's logits
@@ -85,8 +92,8 @@ Tensor sample_incremental(const AutoregressiveModel& model, int64_t count, doubl
                           Generator& gen, const Tensor& labels = Tensor());
 
 // Teacher forcing through the evaluator: the distributions [N, V, C, H, W] at every position
-// of uint8 images [N, C, H, W] (for tests: they equal the network's full-image outputs up to
-// rounding).
+// of uint8 images [N, C, H, W] ([N, V, 1, H, W] for a model that draws whole pixels; for
+// tests: they equal the network's full-image outputs up to rounding).
 Tensor incremental_outputs(const AutoregressiveModel& model, const Tensor& images,
                            const Tensor& labels = Tensor());
 

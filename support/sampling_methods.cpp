@@ -33,6 +33,7 @@ Tensor naive(models::Model& model, int64_t count, Generator& gen) {
 std::vector<SamplingMethod> sampling_methods() {
   const auto pixels = [](double n, double c) { return n * n * c; };
   const auto one = [](double, double) { return 1.0; };
+  const auto whole_pixels = [](double n, double) { return n * n; };
   const auto channels = [](double, double c) { return c; };
   // PixelRnn::sample runs the network on rows 0..r only for a pixel of row r (the rows below
   // cannot matter): N C sum_r (r + 1) / N = N C (N + 1) / 2 full passes of work.
@@ -60,6 +61,14 @@ std::vector<SamplingMethod> sampling_methods() {
       {"diaglstm-fast", "diaglstm-ref", false, true, own, one, channels, pixels,
        "forward cell per pixel, backward row when a row starts, and the skew padding that "
        "feeds column 0: at most one pass of work per channel, N^2 C steps"},
+      // One draw per pixel: the mixture gives all C channels at once.
+      {"pixelcnnpp-naive", "pixelcnnpp-small", true, false, naive, whole_pixels, whole_pixels,
+       whole_pixels,
+       "one full pass per pixel (all channels drawn at once): N^2 passes of N^2 positions, O(N^4) "
+       "work"},
+      {"pixelcnnpp-fast", "pixelcnnpp-small", false, true, own, one, one, whole_pixels,
+       "every map's positions computed once, on demand, from row caches per resolution: one pass "
+       "of work, N^2 steps"},
       {"vae", "vae-ref", false, false, own, one, one, one,
        "one decoder pass for the whole image (z ~ N(0, I), pixels drawn from p(x|z))"},
   };

@@ -257,6 +257,7 @@ TEST_CASE("cli: pixelcnnpp-small trains, evaluates and samples from the command 
   INFO(sample.output);
   REQUIRE(sample.code == 0);
   CHECK(fs::exists(png));
+  CHECK_THAT(sample.output, Contains("fast sampler"));
 }
 
 TEST_CASE(

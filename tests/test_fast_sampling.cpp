@@ -10,7 +10,9 @@
 #include "models/labels.h"
 #include "models/pixelcnn/gated.h"
 #include "models/pixelcnn/pixelcnn.h"
+#include "models/pixelcnnpp/pixelcnnpp.h"
 #include "models/pixelrnn/pixelrnn.h"
+#include "models/registry.h"
 #include "tests/model_helpers.h"
 #include "tests/support.h"
 
@@ -104,6 +106,23 @@ std::unique_ptr<GatedPixelCnn> make_gated(ImageShape shape, DType dtype, uint64_
   Generator init_gen(seed);
   return std::make_unique<GatedPixelCnn>(small_gated_config(), shape,
                                          nn::Init{Device::cpu(), dtype, &init_gen});
+}
+
+// pixelcnnpp's structure, narrow: `scales` resolutions (the image side a multiple of
+// 2^(scales - 1)), `blocks` gated blocks each way. Dropout is set but never acts in sampling.
+PixelCnnPPConfig small_pp_config(int64_t scales, int64_t blocks) {
+  return {.name = "pixelcnnpp-test",
+          .filters = 4,
+          .blocks = blocks,
+          .scales = scales,
+          .components = 3,
+          .dropout = 0.5};
+}
+
+std::unique_ptr<PixelCnnPP> make_pp(const PixelCnnPPConfig& c, ImageShape shape, DType dtype,
+                                    uint64_t seed) {
+  Generator init_gen(seed);
+  return std::make_unique<PixelCnnPP>(c, shape, nn::Init{Device::cpu(), dtype, &init_gen});
 }
 
 // Naive and fast sampling by label from the same generator state, as require_same_samples.
@@ -225,6 +244,51 @@ TEST_CASE("fast Gated PixelCNN sampling draws the naive sampler's images", "[fas
   }
 }
 
+TEST_CASE("fast PixelCNN++ sampling draws the naive sampler's images", "[fast_sampling]") {
+  for (DType dtype : {DType::f32, DType::f64}) {
+    INFO("dtype " << dtype_name(dtype));
+    {
+      INFO("grey, three resolutions, wider than tall");
+      auto model = make_pp(small_pp_config(3, 1), {1, 8, 12}, dtype, 101);
+      for (uint64_t seed : {1, 2})
+        require_same_samples(*model, 3, 1.0, seed);
+    }
+    {
+      INFO("grey, two resolutions, two blocks each way, temperature");
+      auto model = make_pp(small_pp_config(2, 2), {1, 6, 4}, dtype, 102);
+      require_same_samples(*model, 2, 0.8, 3);
+      require_same_samples(*model, 1, 1.5, 4);
+    }
+    {
+      INFO("RGB (coupled channels), three resolutions, temperature");
+      auto model = make_pp(small_pp_config(3, 1), {3, 4, 8}, dtype, 103);
+      require_same_samples(*model, 2, 1.0, 5);
+      require_same_samples(*model, 3, 0.7, 6);
+    }
+  }
+  {
+    INFO("four resolutions: the 1x1 coarsest map is read from every row");
+    auto model = make_pp(small_pp_config(4, 1), {1, 8, 8}, DType::f32, 104);
+    require_same_samples(*model, 2, 1.2, 7);
+  }
+  {
+    INFO("five blocks each way, as the GPU configuration: deep chains stay within the row caches");
+    auto model = make_pp(small_pp_config(3, 5), {3, 8, 8}, DType::f32, 106);
+    require_same_samples(*model, 2, 1.0, 9);
+  }
+}
+
+TEST_CASE("fast PixelCNN++ sampling matches pixelcnnpp-small itself", "[fast_sampling]") {
+  // The registry's configuration (12 filters, 5 logistics) on 8x8 images, so that the naive
+  // sampler's 64 passes stay quick.
+  for (ImageShape shape : {ImageShape{1, 8, 8}, ImageShape{3, 8, 8}}) {
+    Generator init_gen(105);
+    auto model =
+        make_model("pixelcnnpp-small", shape, nn::Init{Device::cpu(), DType::f32, &init_gen});
+    require_same_samples(dynamic_cast<AutoregressiveModel&>(*model), 2, 1.0, 8);
+  }
+}
+
 TEST_CASE("fast sampling by label draws the naive sampler's images for conditional models",
           "[fast_sampling][conditional]") {
   for (DType dtype : {DType::f32, DType::f64}) {
@@ -297,6 +361,15 @@ TEST_CASE("the incremental evaluation gives the network's logits", "[fast_sampli
       auto gated = make_gated(shape, dtype, 34);
       require_incremental_outputs(*gated, gated->logits(gated->network_input(images)), images,
                                   dtype, "incremental Gated PixelCNN logits");
+      // PixelCNN++ draws whole pixels: one output per pixel, the network's planes, and every
+      // one bit for bit (no tolerance: the evaluator computes the same sums in the same order).
+      const ImageShape pp_shape{shape.channels, 4, 8};
+      const Tensor pp_images = test::random_images(pp_shape, 3, 35);
+      auto pp = make_pp(small_pp_config(3, 1), pp_shape, dtype, 36);
+      const Tensor planes = pp->network(scale_images(pp_images, dtype, Device::cpu()), nullptr);
+      const Tensor pp_got = incremental_outputs(*pp, pp_images);
+      REQUIRE(pp_got.shape() == Shape{3, planes.size(1), 1, 4, 8});
+      CHECK(pp_got.to_vector<double>() == planes.to_vector<double>());
       for (auto architecture :
            {pixelrnn::Architecture::row_lstm, pixelrnn::Architecture::diagonal_bilstm}) {
         auto rnn = make_pixelrnn(architecture, shape, dtype, 33);

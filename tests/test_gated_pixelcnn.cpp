@@ -55,6 +55,16 @@ TEST_CASE("gated-pixelcnn has 90,610 parameters, pixelcnn-ref's budget and depth
   CHECK(model->parameter_count() == 90610);
 }
 
+TEST_CASE("gated-pixelcnn-small has 85,008 parameters on RGB", "[gated]") {
+  // First layer (3 input channels, k = 5): vertical 48*3*3*5 + 48, horizontal 48*3*5 + 48,
+  // vertical-to-horizontal 48*48 + 48, residual 24*24 + 24 = 5,928. Each of the 3 others
+  // (k = 3) 13,416 as in gated-pixelcnn. Head: 24*48 + 48 and 48*768 + 768 (256 per channel).
+  Generator gen(1);
+  auto model = make_model("gated-pixelcnn-small", {3, 32, 32}, init_for(gen, DType::f32));
+  CHECK(model->parameter_count() == 5928 + 3 * 13416 + 1200 + 37632);
+  CHECK(model->parameter_count() == 85008);
+}
+
 TEST_CASE("the gate pairs f and g inside each colour group", "[gated]") {
   // a [2p = 12] laid out (group, f|g, unit) with 3 groups of 2 units: f of group k is
   // channels 4k, 4k+1 and g channels 4k+2, 4k+3.

@@ -123,6 +123,12 @@ TEST_CASE("pixelcnn-ref has exactly the reference architecture's 91,200 paramete
                         12 * ((192 * 96 + 96) + (9 * 96 * 96 + 96) + (96 * 192 + 192)) +
                         (192 * 384 + 384) + (384 * 768 + 768);
   CHECK(make_model("pixelcnn-large", {3, 32, 32}, init)->parameter_count() == large);
+  // pixelcnn-small on RGB: 5x5 3->24, 3 x (24->12, 3x3 12->12, 12->24), 24->48->768.
+  const int64_t small = (25 * 3 * 24 + 24) +
+                        3 * ((24 * 12 + 12) + (9 * 12 * 12 + 12) + (12 * 24 + 24)) +
+                        (24 * 48 + 48) + (48 * 768 + 768);
+  CHECK(small == 46416);
+  CHECK(make_model("pixelcnn-small", {3, 32, 32}, init)->parameter_count() == small);
   CHECK_THROWS_WITH(make_model("pixelcnn-ref", {3, 32, 32}, init),
                     Catch::Contains("cannot be split into 3 colour groups"));
 }

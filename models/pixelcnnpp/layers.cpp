@@ -36,11 +36,19 @@ ShiftedConv2d::ShiftedConv2d(int64_t in, int64_t out, int64_t kh, int64_t kw, Sh
   bias_ = add_parameter("bias", {out}, fan_in, init);
 }
 
+int64_t ShiftedConv2d::pad_top() const {
+  return weight_.size(2) - 1;
+}
+
+int64_t ShiftedConv2d::pad_left() const {
+  const int64_t kw = weight_.size(3);
+  return shift_ == Shift::down ? (kw - 1) / 2 : kw - 1;
+}
+
 Tensor ShiftedConv2d::operator()(const Tensor& x) const {
-  const int64_t kh = weight_.size(2), kw = weight_.size(3);
-  const Tensor padded = shift_ == Shift::down ? pad2d(x, kh - 1, 0, (kw - 1) / 2, (kw - 1) / 2)
-                                              : pad2d(x, kh - 1, 0, kw - 1, 0);
-  return conv2d(padded, weight_, bias_, stride_, 0);
+  // Down: centred, as many columns on the right as on the left; down-right: none on the right.
+  const int64_t right = shift_ == Shift::down ? pad_left() : 0;
+  return conv2d(pad2d(x, pad_top(), 0, pad_left(), right), weight_, bias_, stride_, 0);
 }
 
 ShiftedDeconv2d::ShiftedDeconv2d(int64_t in, int64_t out, int64_t kh, int64_t kw, Shift shift,
@@ -59,7 +67,7 @@ Tensor ShiftedDeconv2d::operator()(const Tensor& x) const {
   // kernel spreads column j over 2j .. 2j + 2, 2W + 1 columns: dropping the first centres it
   // (columns 2j - 1 .. 2j + 1); a 2x2 kernel gives 2W columns, each from j <= its half.
   const Tensor y = conv_transpose2d(x, weight_, bias_, 2, 0, 0);
-  return shift_ == Shift::down ? pad2d(y, 0, 0, -1, 0) : y;
+  return crop_left() > 0 ? pad2d(y, 0, 0, -crop_left(), 0) : y;
 }
 
 GatedResnet::GatedResnet(int64_t filters, int64_t aux_channels, Shift shift, double dropout,

@@ -26,6 +26,14 @@ class ShiftedConv2d : public nn::Module {
   ShiftedConv2d(int64_t in, int64_t out, int64_t kh, int64_t kw, Shift shift, const nn::Init& init,
                 int64_t stride = 1);
   Tensor operator()(const Tensor& x) const;
+  // The zero rows padded on top and columns on the left: output (i, j) reads input rows
+  // stride i - pad_top() + ky and columns stride j - pad_left() + kx (the fast sampler's
+  // geometry too).
+  int64_t pad_top() const;
+  int64_t pad_left() const;
+  const Tensor& weight() const { return weight_; }
+  const Tensor& bias() const { return bias_; }
+  int64_t stride() const { return stride_; }
 
  private:
   Tensor weight_, bias_;
@@ -41,6 +49,11 @@ class ShiftedDeconv2d : public nn::Module {
   ShiftedDeconv2d(int64_t in, int64_t out, int64_t kh, int64_t kw, Shift shift,
                   const nn::Init& init);
   Tensor operator()(const Tensor& x) const;
+  // Output columns dropped on the left of the full transposed convolution (1 for down: the
+  // centring; 0 for down-right).
+  int64_t crop_left() const { return shift_ == Shift::down ? 1 : 0; }
+  const Tensor& weight() const { return weight_; }  // [in, out, kh, kw]
+  const Tensor& bias() const { return bias_; }
 
  private:
   Tensor weight_, bias_;
@@ -59,6 +72,10 @@ class GatedResnet : public nn::Module {
               const nn::Init& init);
   // `dropout_gen` null: no dropout (evaluation, sampling).
   Tensor operator()(const Tensor& x, const Tensor& aux, Generator* dropout_gen) const;
+  // The block's layers, for the fast sampler (which evaluates them one position at a time).
+  const ShiftedConv2d& conv_in() const { return *in_; }
+  const nn::Conv2d* conv_aux() const { return aux_; }  // null without an auxiliary input
+  const ShiftedConv2d& conv_gate() const { return *gate_; }
 
  private:
   ShiftedConv2d* in_ = nullptr;

@@ -121,27 +121,23 @@ LossOutput PixelCnnPP::loss(const Tensor& images, Generator& gen) {
   return loss_from_nll(mixture_nll(mixture_params(out, x, config_.components), x), shape_);
 }
 
-Tensor PixelCnnPP::sample(int64_t count, double temperature, Generator& gen) {
-  check_sampling_request(config_.name, count, temperature);
-  NoGradGuard no_grad;
-  const int64_t C = shape_.channels, H = shape_.height, W = shape_.width;
-  const Shape image_shape{count, C, H, W};
-  std::vector<uint8_t> pixels(static_cast<size_t>(shape_numel(image_shape)), 0);
-  const int64_t planes = mixture_planes(config_.components, C);
-  for (int64_t row = 0; row < H; ++row)
-    for (int64_t col = 0; col < W; ++col) {
-      const Tensor x = scale_images(Tensor::from_vector(pixels, image_shape), dtype_, device_);
-      const Tensor out = network(x, nullptr);
-      const Tensor at =
-          reshape(slice(slice(out, 2, row, row + 1), 3, col, col + 1), {count, planes});
-      const std::vector<uint8_t> drawn =
-          mixture_sample(at, config_.components, C, temperature, gen).to_vector<uint8_t>();
-      for (int64_t n = 0; n < count; ++n)
-        for (int64_t c = 0; c < C; ++c)
-          pixels[static_cast<size_t>(((n * C + c) * H + row) * W + col)] =
-              drawn[static_cast<size_t>(n * C + c)];
-    }
-  return Tensor::from_vector(pixels, image_shape);
+Tensor PixelCnnPP::sample_naive(int64_t count, double temperature, Generator& gen) {
+  const ImageShape& s = shape_;
+  const int64_t planes = mixture_planes(config_.components, s.channels);
+  // One draw per pixel: the network's planes as [N, P, 1, H, W].
+  return sample_by_full_passes(*this, count, temperature, gen, [&](const Tensor& x) {
+    return reshape(network(x, nullptr), {x.size(0), planes, 1, s.height, s.width});
+  });
+}
+
+std::unique_ptr<IncrementalEvaluator> PixelCnnPP::incremental(int64_t batch) const {
+  return pixelcnnpp_evaluator(*this, batch);
+}
+
+std::vector<uint8_t> PixelCnnPP::draw(const Tensor& output, double temperature,
+                                      Generator& gen) const {
+  return mixture_sample(output, config_.components, shape_.channels, temperature, gen)
+      .to_vector<uint8_t>();
 }
 
 }  // namespace gm::models

@@ -6,12 +6,20 @@
 // way down, transposed convolutions double it on the way up, and every block on the way up
 // receives the output of its mirror block on the way down (the short-cut connections).
 // Left out: weight normalisation and Polyak averaging of the paper. docs/pixelcnnpp.md.
+//
+// Sampling draws a whole pixel at a time (the mixture couples its channels): the naive
+// sampler runs the network once per pixel, the fast one (models/pixelcnnpp/fast_sampler.cpp)
+// evaluates every layer at the positions the next pixel needs, from caches per resolution.
+#include <memory>
 #include <vector>
 
-#include "models/model.h"
+#include "models/autoregressive_model.h"
 #include "models/pixelcnnpp/layers.h"
 
 namespace gm::models {
+
+template <typename T>
+class PixelCnnPPEvaluator;
 
 struct PixelCnnPPConfig {
   std::string name = "pixelcnnpp";
@@ -22,7 +30,7 @@ struct PixelCnnPPConfig {
   double dropout = 0.5;     // inside every gated block, while training
 };
 
-class PixelCnnPP : public Model {
+class PixelCnnPP : public AutoregressiveModel {
  public:
   PixelCnnPP(PixelCnnPPConfig config, ImageShape shape, const nn::Init& init);
 
@@ -37,12 +45,21 @@ class PixelCnnPP : public Model {
   // scales): what the autoregressive probe differentiates. Channel c's coupled means see x's
   // channels before c at the same pixel, nothing else of it.
   Tensor channel_params(const Tensor& x) const;
+  Tensor logits(const Tensor& x) const override { return channel_params(x); }
 
   LossOutput loss(const Tensor& images, Generator& gen) override;
   // Pixel by pixel, one network pass per pixel (the mixture draws all channels of a pixel).
-  Tensor sample(int64_t count, double temperature, Generator& gen) override;
+  Tensor sample_naive(int64_t count, double temperature, Generator& gen) override;
+  std::unique_ptr<IncrementalEvaluator> incremental(int64_t batch) const override;
+  // One pixel of each image from the mixture's parameters [B, P] (mixture_sample): [B, C].
+  std::vector<uint8_t> draw(const Tensor& output, double temperature,
+                            Generator& gen) const override;
+  bool draws_whole_pixels() const override { return true; }
 
  private:
+  template <typename T>
+  friend class PixelCnnPPEvaluator;  // the fast sampler evaluates these layers per position
+
   struct Stage {  // the blocks of one resolution
     std::vector<pixelcnnpp::GatedResnet*> u, ul;
   };
@@ -59,5 +76,8 @@ class PixelCnnPP : public Model {
   std::vector<pixelcnnpp::ShiftedDeconv2d*> u_upsample_, ul_upsample_;
   nn::Conv2d* head_ = nullptr;
 };
+
+// Fast sampling (models/pixelcnnpp/fast_sampler.cpp): PixelCnnPP::incremental.
+std::unique_ptr<IncrementalEvaluator> pixelcnnpp_evaluator(const PixelCnnPP& model, int64_t batch);
 
 }  // namespace gm::models
