@@ -2,6 +2,8 @@
 // output locations are checked before any work, each option means one thing everywhere, a run
 // folder works as --checkpoint, resuming keeps the run's evaluation, and training draws its
 // loss curve.
+#include <cmath>
+
 #include "tests/cli_helpers.h"
 
 using namespace gm;
@@ -142,4 +144,38 @@ TEST_CASE(
   INFO(r.output);
   REQUIRE(r.code == 0);
   CHECK(fs::exists(dir.path / "run/samples.png"));
+}
+
+TEST_CASE("cli options: --precision bf16 trains on cuda-emu and is refused on the cpu") {
+  TempDir dir("precision");
+  const std::string data = make_tiny_data(dir);
+  // The same seeded run in float32 and in BF16: the last training loss differs (the matrix
+  // inputs were rounded) and both are finite.
+  double loss[2] = {0, 0};
+  for (int bf16 = 0; bf16 < 2; ++bf16) {
+    const std::string run = dir.str(bf16 ? "bf16" : "fp32");
+    const Result r = genmodel(fmt::format(
+        "train --model pixelcnn-ref --data {} --device cuda-emu --precision {} --batch 8 "
+        "--train-limit 16 --eval-limit 4 --steps 2 --seed 4 --out {}",
+        data, bf16 ? "bf16" : "fp32", run));
+    INFO(r.output);
+    REQUIRE(r.code == 0);
+    CHECK((r.output.find("on cuda-emu in bf16") != std::string::npos) == (bf16 == 1));
+    for (const nlohmann::json& rec : read_log(fs::path(run) / "log.jsonl"))
+      if (rec["kind"] == "train") loss[bf16] = rec["bits_per_dim"].get<double>();
+  }
+  CHECK(std::isfinite(loss[0]));
+  CHECK(std::isfinite(loss[1]));
+  CHECK(loss[0] != loss[1]);
+
+  Result r =
+      genmodel(fmt::format("train --model pixelcnn-ref --data {} --precision bf16 "
+                           "--steps 1 --out {}",
+                           data, dir.str("cpu")));
+  INFO(r.output);
+  CHECK(r.code == 2);
+  CHECK_THAT(r.output, Contains("needs a CUDA device"));
+  r = genmodel("train --model pixelcnn-ref --precision fp16 --steps 1");
+  CHECK(r.code == 2);
+  CHECK_THAT(r.output, Contains("--precision"));
 }

@@ -147,6 +147,11 @@ void add_train_command(CLI::App& app, Action& action) {
           ->check(CLI::Range(int64_t{0}, int64_t{std::numeric_limits<int32_t>::max()}));
   cmd->add_flag("--resume", o.resume,
                 "Continue the run in --out from its checkpoint, exactly where it stopped");
+  cmd->add_option("--precision", o.precision,
+                  "fp32, or bf16: matrix products and convolutions with BF16 inputs and float32 "
+                  "sums, float32 weights and optimizer state (cuda and cuda-emu only)")
+      ->check(CLI::IsMember({"fp32", "bf16"}))
+      ->capture_default_str();
   cmd->add_flag("--profile", o.profile,
                 "Print each step's CUDA runtime counters (kernel launches, host syncs, bytes "
                 "copied, allocator hits and misses) to stderr; cuda and cuda-emu only");

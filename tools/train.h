@@ -14,6 +14,9 @@ struct TrainOptions {
   std::filesystem::path out;
   bool resume = false;
   bool profile = false;  // print each step's CUDA runtime counters
+  // "fp32", or "bf16": matrix and convolution inputs rounded to BF16 with float32 sums
+  // (cuda and cuda-emu only); weights, optimizer state, losses and softmax stay float32.
+  std::string precision = "fp32";
 };
 
 // Trains, evaluates and checkpoints; returns the exit code (0, 1 on a non-finite loss, 130 / 143

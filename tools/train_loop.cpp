@@ -100,9 +100,36 @@ bool agree_on_step(dist::Communicator& group, models::LossOutput& out, bool stop
   return v[0] > 0;
 }
 
+// Sets the device's GEMM precision for the run and restores it after: the backend outlives the
+// run (tests train in-process).
+class PrecisionScope {
+ public:
+  PrecisionScope(Device device, const std::string& precision) {
+    if (precision == "fp32") return;
+    backend_ = dynamic_cast<CudaBackendBase*>(&backend_for(device));
+    if (!backend_)
+      throw UsageError(fmt::format(
+          "--precision {} needs a CUDA device (cuda, cuda:N or cuda-emu), not {}: the CPU "
+          "backend computes in float32 only",
+          precision, device.name()));
+    previous_ = backend_->matmul_precision();
+    backend_->set_matmul_precision(MatmulPrecision::bf16);
+  }
+  ~PrecisionScope() {
+    if (backend_) backend_->set_matmul_precision(previous_);
+  }
+  PrecisionScope(const PrecisionScope&) = delete;
+  PrecisionScope& operator=(const PrecisionScope&) = delete;
+
+ private:
+  CudaBackendBase* backend_ = nullptr;
+  MatmulPrecision previous_ = MatmulPrecision::fp32;
+};
+
 int train(const TrainOptions& o, dist::Communicator& group, Device device) {
   const RunConfig& c = o.config;
   const bool leader = group.rank() == 0;
+  const PrecisionScope precision(device, o.precision);
   if (leader) prepare_run_folder(o.out);
   const io::Pixels pixels = io::parse_pixels(c.data.pixels);
   const models::ModelConfig& model_config = models::find_model_config(c.model);
@@ -148,11 +175,11 @@ int train(const TrainOptions& o, dist::Communicator& group, Device device) {
 
   if (leader)
     fmt::print(
-        stderr, "{} {} ({} parameters{}) on {}, {} training images {}x{}x{}, batch {}{}, {}\n",
+        stderr, "{} {} ({} parameters{}) on {}{}, {} training images {}x{}x{}, batch {}{}, {}\n",
         o.resume ? "resuming" : "training", c.model, model->parameter_count(),
         config.classes > 0 ? fmt::format(", {} classes", config.classes) : "", device.name(),
-        train.size(), config.shape.channels, config.shape.height, config.shape.width,
-        sampler.batch_size(),
+        o.precision == "fp32" ? "" : " in " + o.precision, train.size(), config.shape.channels,
+        config.shape.height, config.shape.width, sampler.batch_size(),
         group.size() > 1 ? fmt::format(" ({} on each of {} processes)", shard.count, group.size())
                          : std::string(),
         o.resume ? fmt::format("from step {} to {}", state.step, total)

@@ -5,11 +5,14 @@
 // (gemm_tiled_v4.cuh); v5 is the library's own, included from kernels/cuda/gemm_tiled.cuh (the
 // header kernels/cuda/gemm.cu instantiates): lab and library launch one source and cannot drift.
 //
-// Every version accumulates each output with ONE fp32 accumulator over k = 0, 1, ..., K-1 in
-// order, so all versions give bit-identical results: they differ only in where operands come
-// from, never in arithmetic.
+// Versions 1-5 accumulate each output with ONE fp32 accumulator over k = 0, 1, ..., K-1 in
+// order, so they give bit-identical results: they differ only in where operands come from, never
+// in arithmetic. v6 and v7, the tensor-core kernel (kernels/cuda/gemm_mma.cuh), change the
+// arithmetic: inputs rounded to TF32 or BF16, products summed by mma.sync; they are validated
+// against a bound that includes the input rounding.
 #include "benchmarks/lab/gemm_tiled_v4.cuh"
 #include "benchmarks/lab/lab_platform.h"
+#include "kernels/cuda/gemm_mma.cuh"
 #include "kernels/cuda/gemm_tiled.cuh"
 
 namespace gm::lab {
@@ -157,7 +160,23 @@ inline void gemm_v5(int M, int N, int K, const float* a, const float* b, float* 
                          0.0f, c);
 }
 
-// The version the library launches (docs/kernel-lab.md): by construction, v5.
+// v6 / v7 the library's tensor-core kernel (kernels/cuda/gemm_mma.cuh, GM_CUDA_GEMM=tensor):
+// the same tile loop as v5, but each warp hands 16x8x8 (TF32) or 16x8x16 (BF16) products to
+// mma.sync instead of 64 threads' worth of FMAs. A block of 4 warps computes a 64x64 tile;
+// inputs are rounded once, on their way into shared memory, whose padded rows make the
+// fragment reads conflict-free. Lesson: the tensor cores multiply 8x (TF32) to 16x (BF16) the
+// FP32 peak, and once the math is that cheap the kernel is a data-movement problem; and reduced
+// precision is a numerical decision, validated against a bound that includes the rounding.
+inline void gemm_v6(int M, int N, int K, const float* a, const float* b, float* c) {
+  namespace lib = ::gm::GM_CUDA_NS;
+  lib::gemm_mma<lib::MmaInput::tf32>(lib::Exec{}, plain_gemm(M, N, K), 1.0f, a, b, 0.0f, c);
+}
+inline void gemm_v7(int M, int N, int K, const float* a, const float* b, float* c) {
+  namespace lib = ::gm::GM_CUDA_NS;
+  lib::gemm_mma<lib::MmaInput::bf16>(lib::Exec{}, plain_gemm(M, N, K), 1.0f, a, b, 0.0f, c);
+}
+// The version the library launches (docs/kernel-lab.md) in full precision: by construction,
+// v5. With GM_CUDA_GEMM=tensor it launches v6 (v7 under --precision bf16).
 inline void gemm_library(int M, int N, int K, const float* a, const float* b, float* c) {
   gemm_v5(M, N, K, a, b, c);
 }

@@ -76,6 +76,10 @@ using GemmFn = void (*)(int, int, int, const float*, const float*, float*);
 struct GemmVersion {
   const char* name;
   GemmFn fn;
+  // Unit roundoff of the inputs before they are multiplied: 0 for float32 versions, 2^-11 for
+  // TF32 and 2^-8 for BF16 rounded to nearest (2^-10 for cuBLAS's TF32, whose rounding mode is
+  // not documented: truncation would lose up to a full ulp).
+  double input_roundoff = 0;
 };
 #if GM_LAB_REAL_GPU
 cublasHandle_t g_cublas = nullptr;
@@ -84,22 +88,35 @@ void gemm_cublas(int M, int N, int K, const float* a, const float* b, float* c) 
   const float one = 1.0f, zero = 0.0f;
   cublasSgemm(g_cublas, CUBLAS_OP_N, CUBLAS_OP_N, N, M, K, &one, b, N, a, K, &zero, c, N);
 }
+void gemm_cublas_tf32(int M, int N, int K, const float* a, const float* b, float* c) {
+  const float one = 1.0f, zero = 0.0f;
+  cublasGemmEx(g_cublas, CUBLAS_OP_N, CUBLAS_OP_N, N, M, K, &one, b, CUDA_R_32F, N, a, CUDA_R_32F,
+               K, &zero, c, CUDA_R_32F, N, CUBLAS_COMPUTE_32F_FAST_TF32, CUBLAS_GEMM_DEFAULT);
+}
 #endif
 const GemmVersion kGemmVersions[] = {
-    {"gemm_v1_naive", gemm_v1},   {"gemm_v2_shared", gemm_v2}, {"gemm_v3_register", gemm_v3},
+    {"gemm_v1_naive", gemm_v1},
+    {"gemm_v2_shared", gemm_v2},
+    {"gemm_v3_register", gemm_v3},
     {"gemm_v4_tiled", gemm_v4},    // the library's former kernel (gemm_tiled_v4.cuh)
     {"gemm_v5_library", gemm_v5},  // the kernel the library launches (kernels/cuda/gemm_tiled.cuh)
+    // the library's tensor-core kernel (kernels/cuda/gemm_mma.cuh), TF32 and BF16
+    {"gemm_v6_tf32", gemm_v6, 0x1p-11},
+    {"gemm_v7_bf16", gemm_v7, 0x1p-8},
 #if GM_LAB_REAL_GPU
     {"cublasSgemm", gemm_cublas},  // the yardstick; validated like the others
+    {"cublasGemmEx_tf32", gemm_cublas_tf32, 0x1p-10},
 #endif
 };
 
 // Returns the worst error of `c` relative to the rounding bound of fp32 summation: each output
 // may be off by at most K * 2^-24 * sum_k |a_ik b_kj| (the standard gamma_K bound for a K-term
 // dot product); we report error / (2 * that bound), so <= 1 passes with a factor-2 margin for
-// the products' own rounding. Also returns the largest absolute error for the table.
+// the products' own rounding. Inputs rounded with unit roundoff u (the tensor-core versions)
+// move each product by at most (2u + u^2) |a b| more, which is added to the bound. Also returns
+// the largest absolute error for the table.
 Validation check_gemm(const GemmConfig& g, const std::vector<float>& a, const std::vector<float>& b,
-                      const std::vector<float>& c) {
+                      const std::vector<float>& c, double u) {
   Validation v;
   for (int i = 0; i < g.M; ++i)
     for (int j = 0; j < g.N; ++j) {
@@ -110,7 +127,7 @@ Validation check_gemm(const GemmConfig& g, const std::vector<float>& a, const st
         magnitude += std::fabs(p);
       }
       const double err = std::fabs(c[i * g.N + j] - ref);
-      const double bound = 2.0 * g.K * std::ldexp(1.0, -24) * magnitude + 1e-30;
+      const double bound = (2.0 * g.K * std::ldexp(1.0, -24) + 2 * u + u * u) * magnitude + 1e-30;
       v.max_abs_error = std::max(v.max_abs_error, err);
       v.worst_ratio = std::max(v.worst_ratio, std::isfinite(err) ? err / bound : 1e30);
     }
@@ -371,11 +388,13 @@ int main(int argc, char** argv) {
       v.fn(g.M, g.N, g.K, da.p, db.p, dc.p);
       check(cudaDeviceSynchronize(), v.name);
       const auto c = dc.download();
-      Row r{v.name, fmt_config("M=%d N=%d K=%d", g.M, g.N, g.K), check_gemm(g, a, b, c)};
+      Row r{v.name, fmt_config("M=%d N=%d K=%d", g.M, g.N, g.K),
+            check_gemm(g, a, b, c, v.input_roundoff)};
       // All versions add the same products in the same order: they must agree bit for bit.
       if (first.empty()) first = c;
       r.bit_identical_to_v1 = std::memcmp(first.data(), c.data(), c.size() * sizeof(float)) == 0;
-      r.must_match_v1 = v.fn != kGemmVersions[0].fn && std::strncmp(v.name, "gemm_", 5) == 0;
+      r.must_match_v1 = v.fn != kGemmVersions[0].fn && std::strncmp(v.name, "gemm_", 5) == 0 &&
+                        v.input_roundoff == 0;
       r.flops = 2.0 * g.M * g.N * g.K;
       r.bytes = 4.0 * (static_cast<double>(g.M) * g.K + static_cast<double>(g.K) * g.N +
                        static_cast<double>(g.M) * g.N);

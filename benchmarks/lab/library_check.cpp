@@ -58,16 +58,19 @@ bool report(const char* what, const std::vector<float>& lab, const std::vector<f
   return same;
 }
 
-bool gemm_matches(int M, int N, int K) {
+bool gemm_matches(int M, int N, int K,
+                  void (*lab)(int, int, int, const float*, const float*,
+                              float*) = gm::lab::gemm_library,
+                  const char* name = "gemm_library") {
   const auto a = random_floats(static_cast<size_t>(M) * K, 11, 1.0f);
   const auto b = random_floats(static_cast<size_t>(K) * N, 12, 1.0f);
   DeviceCopy<float> da(a), db(b), dc(std::vector<float>(static_cast<size_t>(M) * N));
-  gm::lab::gemm_library(M, N, K, da.p, db.p, dc.p);
+  lab(M, N, K, da.p, db.p, dc.p);
   const gm::Device emu = gm::Device::cuda_emu();
   const Tensor ta = Tensor::from_vector(a, {M, K}, gm::DType::f32, emu);
   const Tensor tb = Tensor::from_vector(b, {K, N}, gm::DType::f32, emu);
   char what[96];
-  std::snprintf(what, sizeof what, "gemm_library vs matmul, M=%d N=%d K=%d", M, N, K);
+  std::snprintf(what, sizeof what, "%s vs matmul, M=%d N=%d K=%d", name, M, N, K);
   return report(what, dc.download(dc.n), gm::matmul(ta, tb).to_vector<float>());
 }
 
@@ -132,5 +135,15 @@ int main() {
   // Several chunks per image (S > 256), one position per image, and a ragged S.
   for (const auto& [n, s] : {std::tuple{2, 300}, std::tuple{3, 1}, std::tuple{1, 37}})
     ok = xent_matches(n, s) && ok;
+  // The tensor-core kernel: the lab's v6/v7 against the backend with GM_CUDA_GEMM=tensor.
+  emu.set_gemm(gm::CudaGemm::tensor);
+  for (const auto& [m, n, k] : {std::tuple{33, 47, 29}, std::tuple{130, 70, 50}}) {
+    emu.set_matmul_precision(gm::MatmulPrecision::tf32);
+    ok = gemm_matches(m, n, k, gm::lab::gemm_v6, "gemm_v6_tf32") && ok;
+    emu.set_matmul_precision(gm::MatmulPrecision::bf16);
+    ok = gemm_matches(m, n, k, gm::lab::gemm_v7, "gemm_v7_bf16") && ok;
+  }
+  emu.set_matmul_precision(gm::MatmulPrecision::fp32);
+  emu.set_gemm(gm::CudaGemm::tiled);
   return ok ? 0 : 1;
 }

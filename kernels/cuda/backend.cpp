@@ -42,10 +42,17 @@ CudaBackend::CudaBackend(int device, std::string name)
   if (gemm == "tiled") set_gemm(CudaGemm::tiled);
   if (gemm == "tiled64") set_gemm(CudaGemm::tiled64);
   if (gemm == "tiled32") set_gemm(CudaGemm::tiled32);
+  if (gemm == "tensor") set_gemm(CudaGemm::tensor);
   if (gemm == "cublas") set_gemm(CudaGemm::cublas);
-  GM_CHECK(
-      gemm.empty() || gemm == "tiled" || gemm == "tiled64" || gemm == "tiled32" || gemm == "cublas",
-      "GM_CUDA_GEMM={} is not a GEMM kernel: use tiled, tiled64, tiled32 or cublas", gemm);
+  GM_CHECK(gemm.empty() || gemm == "tiled" || gemm == "tiled64" || gemm == "tiled32" ||
+               gemm == "tensor" || gemm == "cublas",
+           "GM_CUDA_GEMM={} is not a GEMM kernel: use tiled, tiled64, tiled32, tensor or cublas",
+           gemm);
+  const std::string precision = env("GM_CUDA_PRECISION");
+  GM_CHECK(precision.empty() || precision == "fp32" || precision == "tf32" || precision == "bf16",
+           "GM_CUDA_PRECISION={} is not a GEMM precision: use fp32, tf32 or bf16", precision);
+  if (precision == "tf32") set_matmul_precision(MatmulPrecision::tf32);
+  if (precision == "bf16") set_matmul_precision(MatmulPrecision::bf16);
   const std::string sync = env("GM_CUDA_SYNC_DEBUG");
   GM_CHECK(sync.empty() || sync == "0" || sync == "1",
            "GM_CUDA_SYNC_DEBUG={} is not a switch: use 1 (synchronise after every launch) or 0",
@@ -64,8 +71,8 @@ CudaBackend::~CudaBackend() {
 
 void CudaBackend::set_gemm(CudaGemm kernel) {
   GM_CHECK(!(kEmulated && kernel == CudaGemm::cublas),
-           "{}: cuBLAS needs a real GPU; the emulated device runs our own GEMM (tiled, tiled64 "
-           "or tiled32)",
+           "{}: cuBLAS needs a real GPU; the emulated device runs our own GEMM (tiled, tiled64, "
+           "tiled32 or tensor)",
            name_);
   gemm_ = kernel;
 }

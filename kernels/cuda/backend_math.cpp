@@ -86,6 +86,22 @@ void CudaBackend::gemm_pointers(const Gemm& g, DType dtype, const void* a, const
     launched(what);
     return;
   }
+  // The tensor cores take float32 inputs only: float64 products (gradient checks) always run
+  // the tiled kernel, unrounded.
+  if (dtype == DType::f32 &&
+      (gemm_ == CudaGemm::tensor || matmul_precision_ != MatmulPrecision::fp32)) {
+    const Exec e = exec();
+    const auto* af = static_cast<const float*>(a);
+    const auto* bf = static_cast<const float*>(b);
+    auto* cf = static_cast<float*>(c);
+    const auto alpha = static_cast<float>(g.alpha), beta = static_cast<float>(g.beta);
+    if (matmul_precision_ == MatmulPrecision::bf16)
+      GM_CUDA_NS::gemm_mma<MmaInput::bf16>(e, g, alpha, af, bf, beta, cf);
+    else
+      GM_CUDA_NS::gemm_mma<MmaInput::tf32>(e, g, alpha, af, bf, beta, cf);
+    launched(what);
+    return;
+  }
   const GemmTile tile = gemm_ == CudaGemm::tiled64   ? GemmTile::t64
                         : gemm_ == CudaGemm::tiled32 ? GemmTile::t32
                                                      : default_gemm_tile(g.m, g.n);
@@ -135,7 +151,18 @@ void CudaBackend::gemm_vendor(const Gemm& g, DType dtype, const void* a, const v
   const int m = static_cast<int>(g.m), n = static_cast<int>(g.n), k = static_cast<int>(g.k);
   const int lda = g.trans_a ? m : k, ldb = g.trans_b ? k : n;
   const int batch = static_cast<int>(g.batch);
-  if (dtype == DType::f32) {
+  if (dtype == DType::f32 && matmul_precision_ != MatmulPrecision::fp32) {
+    // cuBLAS rounds the float32 inputs itself and accumulates in float32.
+    const float alpha = static_cast<float>(g.alpha), beta = static_cast<float>(g.beta);
+    const cublasComputeType_t compute = matmul_precision_ == MatmulPrecision::bf16
+                                            ? CUBLAS_COMPUTE_32F_FAST_16BF
+                                            : CUBLAS_COMPUTE_32F_FAST_TF32;
+    check_blas(
+        cublasGemmStridedBatchedEx(handle, op_b, op_a, n, m, k, &alpha, b, CUDA_R_32F, ldb,
+                                   g.stride_b, a, CUDA_R_32F, lda, g.stride_a, &beta, c, CUDA_R_32F,
+                                   n, g.stride_c, batch, compute, CUBLAS_GEMM_DEFAULT),
+        "cublasGemmStridedBatchedEx");
+  } else if (dtype == DType::f32) {
     const float alpha = static_cast<float>(g.alpha), beta = static_cast<float>(g.beta);
     check_blas(
         cublasSgemmStridedBatched(handle, op_b, op_a, n, m, k, &alpha, static_cast<const float*>(b),

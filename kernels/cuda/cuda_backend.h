@@ -20,8 +20,15 @@ struct AllocatorStats {
 
 // Which GEMM kernel runs: ours with 64x64 or 32x32 tiles, ours with the tile picked by size
 // (`tiled`: 32x32 when either side of C is under 64, so small products don't waste most of a
-// big tile), or cuBLAS (real GPUs only).
-enum class CudaGemm { tiled, tiled64, tiled32, cublas };
+// big tile), our tensor-core kernel (`tensor`: mma.sync, TF32 unless the precision says BF16),
+// or cuBLAS (real GPUs only).
+enum class CudaGemm { tiled, tiled64, tiled32, tensor, cublas };
+
+// What the inputs of float32 GEMMs (and so of convolutions, which are GEMMs) are rounded to
+// before their products are summed in float32: nothing (fp32), TF32 or BF16. With our kernels a
+// reduced precision runs the tensor-core kernel; with cuBLAS it is the compute type
+// (CUBLAS_COMPUTE_32F_FAST_TF32 / _16BF). float64 GEMMs are never rounded.
+enum class MatmulPrecision { fp32, tf32, bf16 };
 
 class CudaBackendBase : public Backend {
  public:
@@ -37,6 +44,10 @@ class CudaBackendBase : public Backend {
   // GPU, tiled on cuda-emu.
   virtual void set_gemm(CudaGemm kernel) = 0;
   virtual CudaGemm gemm_kernel() const = 0;
+  // Initialised from GM_CUDA_PRECISION (fp32, tf32 or bf16); default fp32. `genmodel train
+  // --precision bf16` sets bf16.
+  void set_matmul_precision(MatmulPrecision p) { matmul_precision_ = p; }
+  MatmulPrecision matmul_precision() const { return matmul_precision_; }
   // Sentinels around every allocation (kernels/cuda/allocator.h). Initialised from
   // GM_CUDA_DEBUG_ALLOC; always on for cuda-emu unless that says 0.
   virtual void set_debug_allocations(bool on) = 0;
@@ -56,6 +67,7 @@ class CudaBackendBase : public Backend {
  protected:
   int block_size_ = 256;
   bool sync_debug_ = false;
+  MatmulPrecision matmul_precision_ = MatmulPrecision::fp32;
 };
 
 // The emulated device, always built.

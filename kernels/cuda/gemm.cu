@@ -1,6 +1,7 @@
-// The backend's GEMM entry point: the kernel and its launcher are in gemm_tiled.cuh, which the
-// kernel lab includes too (benchmarks/lab/gemm_versions.cuh, gemm_v4_library), so lab and
-// library launch one source. This file only instantiates it for the backend's types.
+// The backend's GEMM entry points: the kernels and their launchers are in gemm_tiled.cuh and
+// gemm_mma.cuh, which the kernel lab includes too (benchmarks/lab/gemm_versions.cuh), so lab and
+// library launch one source. This file only instantiates them for the backend's types.
+#include "kernels/cuda/gemm_mma.cuh"
 #include "kernels/cuda/gemm_tiled.cuh"
 
 namespace gm::GM_CUDA_NS {
@@ -15,5 +16,9 @@ template void gemm<float>(const Exec&, GemmTile, const Gemm&, float, const float
                           float, float*);
 template void gemm<double>(const Exec&, GemmTile, const Gemm&, double, const double*, const double*,
                            double, double*);
+template void gemm_mma<MmaInput::tf32>(const Exec&, const Gemm&, float, const float*, const float*,
+                                       float, float*);
+template void gemm_mma<MmaInput::bf16>(const Exec&, const Gemm&, float, const float*, const float*,
+                                       float, float*);
 
 }  // namespace gm::GM_CUDA_NS

@@ -98,6 +98,13 @@ template <typename T>
 void gemm(const Exec& e, GemmTile tile, const Gemm& s, T alpha, const T* a, const T* b, T beta,
           T* c);
 
+// The tensor-core GEMM (gemm_mma.cuh), float32 only: op(A) and op(B) rounded to TF32 or BF16,
+// products summed in float32.
+enum class MmaInput { tf32, bf16 };
+template <MmaInput P>
+void gemm_mma(const Exec& e, const Gemm& s, float alpha, const float* a, const float* b, float beta,
+              float* c);
+
 // ---- conv.cu: the data movement of convolution as GEMM (backend_conv.cpp runs the GEMMs).
 // `taps` is the number of computed taps, a raster-order prefix of the kernel
 // (mask::used_tap_count); `images` how many images of x (or dx) the call covers.

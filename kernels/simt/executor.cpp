@@ -109,7 +109,8 @@ struct Block {
   ThreadBody body = nullptr;
   const void* args = nullptr;
   std::vector<Thread> threads;
-  std::vector<uint64_t> warp_slots;  // 32 per warp, for warp_exchange
+  std::vector<uint64_t> warp_slots;       // 32 per warp, for warp_exchange
+  std::vector<unsigned char> warp_blobs;  // kMaxGatherBytes per thread, for warp_gather
   std::unique_ptr<unsigned char[]> shared;
   Thread* running = nullptr;
   fc::fcontext_t scheduler = nullptr;
@@ -361,6 +362,43 @@ uint64_t warp_exchange(unsigned mask, uint64_t value, int source_lane, std::sour
     suspend(b, false);
   }
   return value;
+}
+
+void warp_gather(unsigned mask, const void* mine, size_t bytes, void* all,
+                 std::source_location where) {
+  Block& b = running_block("a warp operation");
+  Thread& self = *b.running;
+  const int lane = self.linear % warpSize;
+  const size_t base = static_cast<size_t>(self.linear - lane);
+  GM_CHECK(bytes <= kMaxGatherBytes, "warp_gather of {} bytes per lane (at most {})", bytes,
+           kMaxGatherBytes);
+  if (!((mask >> lane) & 1u))
+    fail(
+        "kernel {}: {} (lane {}) calls a warp operation at {} with mask {:#x}, which does not "
+        "name it",
+        b.config->kernel, thread_name(self), lane, site(where), mask);
+  // Sized on first use: most kernels never gather. Every slot a reader copies was deposited
+  // in this same call (or is outside the mask and zeroed), so stale bytes are never seen.
+  const size_t need = b.threads.size() / warpSize * warpSize + warpSize;
+  if (b.warp_blobs.size() < need * kMaxGatherBytes) b.warp_blobs.resize(need * kMaxGatherBytes);
+  std::memcpy(&b.warp_blobs[(base + static_cast<size_t>(lane)) * kMaxGatherBytes], mine, bytes);
+  for (int phase = 0; phase < 2; ++phase) {
+    if (phase == 1) {
+      auto* out = static_cast<unsigned char*>(all);
+      for (int l = 0; l < warpSize; ++l) {
+        unsigned char* slot = out + static_cast<size_t>(l) * bytes;
+        if ((mask >> l) & 1u)
+          std::memcpy(slot, &b.warp_blobs[(base + static_cast<size_t>(l)) * kMaxGatherBytes],
+                      bytes);
+        else
+          std::memset(slot, 0, bytes);
+      }
+    }
+    self.wait = Wait::warp_barrier;
+    self.mask = mask;
+    self.where = where;
+    suspend(b, false);
+  }
 }
 
 int lane_id() {

@@ -78,6 +78,14 @@ void block_barrier(std::source_location where);
 // Every lane named in `mask` must call this from the same source location. Deposits `value`,
 // waits for the others, and returns the value deposited by lane `source_lane`.
 uint64_t warp_exchange(unsigned mask, uint64_t value, int source_lane, std::source_location where);
+// The warp-wide form for instructions whose result depends on every lane's registers (the
+// tensor cores' mma.sync): every lane named in `mask` deposits `bytes` (at most
+// kMaxGatherBytes) from `mine`, waits for the others, and gets all 32 deposits in `all`
+// (lane l's at l * bytes; lanes outside the mask leave theirs zero). Same rules as
+// warp_exchange: every named lane makes the same call.
+constexpr size_t kMaxGatherBytes = 64;
+void warp_gather(unsigned mask, const void* mine, size_t bytes, void* all,
+                 std::source_location where);
 int lane_id();  // threadIdx linearised, modulo 32
 // The launch's dynamic shared memory; filled with 0xff bytes (NaN as floats) at block start so
 // that reading what no thread wrote shows up in results.

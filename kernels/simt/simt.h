@@ -7,8 +7,9 @@
 // Supported: __global__/__device__/__host__, __shared__ (static, per block), dynamic shared
 // memory (GM_DYNAMIC_SHARED in platform.h), threadIdx/blockIdx/blockDim/gridDim/warpSize,
 // __syncthreads, __syncwarp, __shfl_sync/_up/_down/_xor (32-bit and 64-bit values),
-// atomicAdd/atomicMax/atomicMin/atomicCAS/atomicExch, __threadfence, the float math of the C
-// library plus CUDA's rsqrt/__expf/__logf/__fdividef/__ldg, and launch through GM_LAUNCH.
+// atomicAdd/atomicMax/atomicMin/atomicCAS/atomicExch, the mma.sync shapes of mma.h, __threadfence,
+// the float math of the C library plus CUDA's rsqrt/__expf/__logf/__fdividef/__ldg, and launch
+// through GM_LAUNCH.
 #include <atomic>
 #include <cmath>
 #include <cstdint>
@@ -19,6 +20,7 @@
 #include <utility>
 
 #include "kernels/simt/executor.h"
+#include "kernels/simt/mma.h"
 #include "kernels/simt/runtime.h"
 
 #define __global__

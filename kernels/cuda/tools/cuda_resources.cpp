@@ -50,6 +50,9 @@ const Budget kBudgets[] = {
     // 64x64 tiles, 4x4 outputs per thread: registers buy the micro-tile; two blocks per SM.
     {"gemm_tiled_kernel<float, 64", 256, 96, 0.25},
     {"gemm_tiled_kernel<double, 64", 256, 128, 0.25},
+    // The tensor-core GEMM: 4 warps per 64x64 tile, 32 accumulators per lane plus the next
+    // slice in flight and the fragments; at 96 registers, 5 blocks (20 warps) per SM.
+    {"gemm_mma_kernel<", 128, 96, 0.3},
     // 32x32 tiles of 64 threads, for small products.
     {"gemm_tiled_kernel<", 64, 168, 0.125},
     // Float64 variants exist for gradient checks, not training: a little more room.
