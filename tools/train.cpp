@@ -147,6 +147,12 @@ void add_train_command(CLI::App& app, Action& action) {
           ->check(CLI::Range(int64_t{0}, int64_t{std::numeric_limits<int32_t>::max()}));
   cmd->add_flag("--resume", o.resume,
                 "Continue the run in --out from its checkpoint, exactly where it stopped");
+  cmd->add_option("--report-every", o.report_every,
+                  "Steps between reads of the loss and gradient norm from the device: the "
+                  "steps in between never wait for it; the log, the progress and the stop on "
+                  "a non-finite value follow at each read")
+      ->check(CLI::Range(int64_t{1}, int64_t{1000000}))
+      ->capture_default_str();
   cmd->add_flag("--profile", o.profile,
                 "Print each step's CUDA runtime counters (kernel launches, host syncs, bytes "
                 "copied, allocator hits and misses) to stderr; cuda and cuda-emu only");

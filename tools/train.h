@@ -14,6 +14,9 @@ struct TrainOptions {
   std::filesystem::path out;
   bool resume = false;
   bool profile = false;  // print each step's CUDA runtime counters
+  // Steps between reads of the loss and gradient norm from the device (the log and progress
+  // are written then, the non-finite check acts then); 1 reads after every step.
+  int64_t report_every = 10;
 };
 
 // Trains, evaluates and checkpoints; returns the exit code (0, 1 on a non-finite loss, 130 / 143
