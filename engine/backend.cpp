@@ -1,5 +1,7 @@
 #include "engine/backend.h"
 
+#include <cmath>
+
 #include "engine/ops.h"
 #include "kernels/cpu/cpu_backend.h"
 #if GENMODEL_HAVE_CUDA_EMU
@@ -15,12 +17,24 @@ void Backend::conv2d_forward_bias(const Conv2dGeometry& g, const ConvMask& mask,
   binary(BinaryOp::add, y, reshape(bias.detach(), {1, g.out_channels, 1, 1}), y);
 }
 
+namespace {
+
+// The defaults below run on backends whose memory the host reads (the CPU): a guard is read
+// directly.
+bool guard_stops(const double* guard) {
+  return guard && !std::isfinite(*guard);
+}
+
+}  // namespace
+
 void Backend::adam_update_many(const AdamStep& s, const std::vector<OptimizerTensors>& list) {
+  if (guard_stops(s.guard)) return;
   for (const OptimizerTensors& t : list)
     adam_update(s, *t.param, *t.grad, *t.b0, *t.b1);
 }
 
 void Backend::sgd_update_many(const SgdStep& s, const std::vector<OptimizerTensors>& list) {
+  if (guard_stops(s.guard)) return;
   for (const OptimizerTensors& t : list) {
     Tensor none;
     sgd_update(s, *t.param, *t.grad, t.b0 ? *t.b0 : none);
@@ -40,6 +54,20 @@ Tensor Backend::sum_of_squares_many(const std::vector<Tensor>& tensors) {
 void Backend::scale_many(double factor, const std::vector<Tensor>& tensors) {
   for (Tensor t : tensors)
     t.copy_from(mul_scalar(t.detach(), factor));
+}
+
+void Backend::record_step_stats(const Tensor& loss, const Tensor& sum_squares, Tensor& stats,
+                                int64_t slot) {
+  GM_CHECK(stats.device() == Device::cpu() && stats.dtype() == DType::f64,
+           "{}: record_step_stats needs float64 statistics in host memory, got {}", name(),
+           stats.describe());
+  GM_CHECK(slot >= 0 && 2 + 2 * slot < stats.numel(), "record_step_stats: slot {} is outside {}",
+           slot, stats.describe());
+  const double l = loss.item(), s = sum_squares.item();
+  double* v = static_cast<double*>(stats.raw());
+  v[1 + 2 * slot] = l;
+  v[2 + 2 * slot] = std::sqrt(s);
+  v[0] = v[0] * 0.0 + l + s;
 }
 
 std::string device_unavailable_reason(Device device) {

@@ -49,6 +49,12 @@ class Backend {
   virtual Tensor sum_of_squares_many(const std::vector<Tensor>& tensors);
   // Multiplies every element of every tensor by `factor`, in place.
   virtual void scale_many(double factor, const std::vector<Tensor>& tensors);
+  // A training step's statistics, kept on the device until read: with `loss` a floating scalar
+  // and `sum_squares` a float64 scalar (sum_of_squares_many), stats (float64 [1 + 2 k]) gets
+  // stats[1 + 2 slot] = loss, stats[2 + 2 slot] = sqrt(sum_squares), and stats[0] becomes not
+  // finite, for good, once any value recorded is not (the guard of AdamStep and SgdStep).
+  virtual void record_step_stats(const Tensor& loss, const Tensor& sum_squares, Tensor& stats,
+                                 int64_t slot);
 };
 
 // The backend serving a device. Throws DeviceUnavailable (with what to do) when this build or

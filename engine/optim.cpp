@@ -76,6 +76,20 @@ void Optimizer::step() {
   if (!ready.empty()) update(ready);
 }
 
+void Optimizer::set_guard(Tensor guard) {
+  GM_CHECK(!guard.defined() || (guard.dtype() == DType::f64 && guard.numel() >= 1),
+           "optimizer guard: expected a float64 tensor, got {}", guard.describe());
+  guard_ = std::move(guard);
+}
+
+const double* Optimizer::guard_for(const Tensor& param) const {
+  if (!guard_.defined()) return nullptr;
+  GM_CHECK(guard_.device() == param.device(),
+           "optimizer guard: it is on {} but the parameters are on {}", guard_.device().name(),
+           param.device().name());
+  return static_cast<const double*>(guard_.raw());
+}
+
 std::vector<std::vector<size_t>> Optimizer::groups(const std::vector<size_t>& ready) const {
   std::vector<std::vector<size_t>> out;
   for (size_t i : ready) {
@@ -213,6 +227,7 @@ void Sgd::update(const std::vector<size_t>& ready) {
     for (size_t k = 0; k < group.size(); ++k)
       list.push_back({&t.params[k], &t.grads[k],
                       options_.momentum != 0.0 ? &buffer(group[k], 0) : nullptr, nullptr});
+    s.guard = guard_for(t.params.front());
     t.params.front().backend().sgd_update_many(s, list);
   }
 }
@@ -251,6 +266,7 @@ void Adam::update(const std::vector<size_t>& ready) {
     s.decoupled = decoupled_;
     s.step = step_count(group.front());
     ParamTensors t(params(), group);
+    s.guard = guard_for(t.params.front());
     std::vector<OptimizerTensors> list;
     for (size_t k = 0; k < group.size(); ++k)
       list.push_back({&t.params[k], &t.grads[k], &buffer(group[k], 0), &buffer(group[k], 1)});
@@ -299,6 +315,12 @@ Tensor sum_of_squares(const std::vector<NamedTensor>& params) {
 }
 
 }  // namespace
+
+Tensor grad_sum_of_squares(const std::vector<NamedTensor>& params) {
+  NoGradGuard no_grad;
+  const Tensor total = sum_of_squares(params);
+  return total.defined() ? total : Tensor::zeros({}, DType::f64);
+}
 
 double grad_norm(const std::vector<NamedTensor>& params) {
   NoGradGuard no_grad;

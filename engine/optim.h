@@ -40,6 +40,12 @@ class Optimizer {
   // alone), with autograd recording off.
   void step();
 
+  // A float64 tensor on the parameters' device whose first element decides, on the device,
+  // whether each later step() changes the parameters: it does while the element is finite
+  // (Backend::record_step_stats keeps such a flag). Step counts advance either way; a loop that
+  // finds the flag set stops without saving. An undefined tensor removes the guard.
+  void set_guard(Tensor guard);
+
   double lr() const { return lr_; }
   void set_lr(double lr);  // for schedules
   const std::vector<NamedTensor>& params() const { return params_; }
@@ -71,6 +77,8 @@ class Optimizer {
   virtual void describe_hyperparameters(Metadata& scalars) const = 0;
 
   Tensor& buffer(size_t param, size_t index) { return buffers_[param][index]; }
+  // The guard's address for a step of parameters like `param`, or null.
+  const double* guard_for(const Tensor& param) const;
   static void check_lr(double lr);
 
  private:
@@ -82,6 +90,7 @@ class Optimizer {
   std::vector<std::string> buffer_names_;
   std::vector<std::vector<Tensor>> buffers_;  // [param][buffer]
   std::vector<int64_t> steps_;
+  Tensor guard_;
 };
 
 // `lr` is the initial learning rate; Optimizer::set_lr changes it later.
@@ -146,5 +155,8 @@ class AdamW : public Adam {
 double clip_grad_norm(const std::vector<NamedTensor>& params, double max_norm);
 // The global L2 norm of the gradients (parameters without one count as zero).
 double grad_norm(const std::vector<NamedTensor>& params);
+// The sum of the squares of every gradient as a float64 scalar on the first gradient's device,
+// not read back (zero, on the CPU, when no parameter has a gradient).
+Tensor grad_sum_of_squares(const std::vector<NamedTensor>& params);
 
 }  // namespace gm

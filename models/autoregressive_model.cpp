@@ -70,11 +70,11 @@ Tensor outputs_by_channel(const Tensor& head, int64_t channels) {
   return channels == 1 ? reshape(grouped, {n, v, 1, h, w}) : permute(grouped, {0, 2, 1, 3, 4});
 }
 
-LossOutput categorical_loss(const Tensor& logits, const Tensor& images, const ImageShape& shape) {
+LossOutput categorical_loss(const Tensor& logits, const Tensor& images, const ImageShape& shape,
+                            bool read) {
   LossOutput out;
   out.loss = mean(softmax_cross_entropy(logits, images));
-  out.nats_per_image = out.loss.item();
-  out.bits_per_dim = out.nats_per_image / (static_cast<double>(shape.dims()) * std::numbers::ln2);
+  read_loss_value(out, shape, read);
   return out;
 }
 

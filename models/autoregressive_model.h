@@ -76,7 +76,9 @@ std::vector<uint8_t> draw_categorical(const Tensor& output, double temperature, 
 Tensor outputs_by_channel(const Tensor& head, int64_t channels);
 // The loss of logits [N, V, C, H, W] for uint8 images [N, C, H, W] on the logits' device:
 // mean over the batch of -sum log p(x_i | x_<i) in nats, and bits/dim.
-LossOutput categorical_loss(const Tensor& logits, const Tensor& images, const ImageShape& shape);
+// `read`: Model::read_loss.
+LossOutput categorical_loss(const Tensor& logits, const Tensor& images, const ImageShape& shape,
+                            bool read = true);
 // The naive sampler: model.logits on the whole scaled image (x / 127.5 - 1, undrawn values 0,
 // in the parameters' dtype and device) for every draw.
 Tensor sample_by_full_passes(const AutoregressiveModel& model, int64_t count, double temperature,

@@ -2,6 +2,7 @@
 // What every generative model offers the tools: a loss in nats per image, exact or bounded
 // likelihoods, and sampling. Images are uint8 [N, C, H, W] (0..255) everywhere outside the
 // models; each model scales or binarises them itself. Labels are int32 [N], one per image.
+#include <limits>
 #include <map>
 #include <memory>
 #include <numbers>
@@ -19,17 +20,23 @@ struct ImageShape {
 
 struct LossOutput {
   Tensor loss;                  // scalar: mean over the batch of nats per image (to minimise)
-  double nats_per_image = 0.0;  // loss.item(), for logs
+  double nats_per_image = 0.0;  // loss.item(), for logs; NaN when the model does not read it
   double bits_per_dim = 0.0;    // nats_per_image / (D ln 2)
   std::map<std::string, double> terms;  // e.g. {"recon", ...}, {"kl", ...} for the VAE
 };
 
+// Fills nats_per_image and bits_per_dim from out.loss: one read from the device (a host
+// synchronisation), or NaN when `read` is false (Model::read_loss).
+inline void read_loss_value(LossOutput& out, const ImageShape& shape, bool read) {
+  out.nats_per_image = read ? out.loss.item() : std::numeric_limits<double>::quiet_NaN();
+  out.bits_per_dim = out.nats_per_image / (static_cast<double>(shape.dims()) * std::numbers::ln2);
+}
+
 // The loss of per-image negative log-likelihoods nll [N] (nats) on images of `shape`.
-inline LossOutput loss_from_nll(const Tensor& nll, const ImageShape& shape) {
+inline LossOutput loss_from_nll(const Tensor& nll, const ImageShape& shape, bool read = true) {
   LossOutput out;
   out.loss = mean(nll);
-  out.nats_per_image = out.loss.item();
-  out.bits_per_dim = out.nats_per_image / (static_cast<double>(shape.dims()) * std::numbers::ln2);
+  read_loss_value(out, shape, read);
   return out;
 }
 
@@ -55,6 +62,15 @@ class Model : public nn::Module {
   virtual LossOutput loss(const Tensor& images, const Tensor& labels, Generator& gen);
   // One image per label, drawn from p(x | y): uint8 [N, C, H, W].
   virtual Tensor sample(const Tensor& labels, double temperature, Generator& gen);
+
+  // Whether loss() reads the loss back to the host for LossOutput's numbers (the default). A
+  // training loop that keeps the loss on the device until it reports turns this off, so that
+  // a step does not wait for the device; the numbers are NaN then (terms may still be read).
+  void set_read_loss(bool read) { read_loss_ = read; }
+  bool read_loss() const { return read_loss_; }
+
+ private:
+  bool read_loss_ = true;
 };
 
 }  // namespace gm::models

@@ -152,6 +152,12 @@ void add_train_command(CLI::App& app, Action& action) {
                   "sums, float32 weights and optimizer state (cuda and cuda-emu only)")
       ->check(CLI::IsMember({"fp32", "bf16"}))
       ->capture_default_str();
+  cmd->add_option("--report-every", o.report_every,
+                  "Steps between reads of the loss and gradient norm from the device: the "
+                  "steps in between never wait for it; the log, the progress and the stop on "
+                  "a non-finite value follow at each read")
+      ->check(CLI::Range(int64_t{1}, int64_t{1000000}))
+      ->capture_default_str();
   cmd->add_flag("--profile", o.profile,
                 "Print each step's CUDA runtime counters (kernel launches, host syncs, bytes "
                 "copied, allocator hits and misses) to stderr; cuda and cuda-emu only");

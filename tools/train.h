@@ -17,6 +17,9 @@ struct TrainOptions {
   // "fp32", or "bf16": matrix and convolution inputs rounded to BF16 with float32 sums
   // (cuda and cuda-emu only); weights, optimizer state, losses and softmax stay float32.
   std::string precision = "fp32";
+  // Steps between reads of the loss and gradient norm from the device (the log and progress
+  // are written then, the non-finite check acts then); 1 reads after every step.
+  int64_t report_every = 10;
 };
 
 // Trains, evaluates and checkpoints; returns the exit code (0, 1 on a non-finite loss, 130 / 143

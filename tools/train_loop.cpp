@@ -1,15 +1,19 @@
 // The training loop: batches, loss, backward, Adam; periodic evaluation and checkpoints; a
-// non-finite loss or gradient stops the run before it can reach the weights; Ctrl-C saves.
+// non-finite loss or gradient stops the run before it can reach the weights (checked on the
+// device, read every few steps); Ctrl-C saves.
 // Under mpirun each process trains on its shard of every batch and the gradients are averaged
 // (docs/distributed.md); rank 0 alone prints, logs and saves.
 #include <atomic>
 #include <chrono>
 #include <cmath>
 #include <csignal>
+#include <limits>
+#include <numbers>
 #include <optional>
 
 #include "engine/distributed/gradient_reducer.h"
 #include "engine/io/atomic_file.h"
+#include "engine/step_stats.h"
 #include "kernels/cuda/cuda_backend.h"
 #include "tools/commands.h"
 #include "tools/distributed.h"
@@ -202,8 +206,12 @@ int train(const TrainOptions& o, dist::Communicator& group, Device device) {
                      log->points());
   };
   auto run_eval = [&] {
+    // Evaluation reads every batch's loss (the training steps may keep theirs on the device).
+    const bool read_loss = model->read_loss();
+    model->set_read_loss(true);
     const EvalResult r = evaluate(*model, test, sampler.batch_size(), pixels,
                                   stream_seed(c.seed, Stream::eval), group);
+    model->set_read_loss(read_loss);
     if (!leader) return;
     log->write(eval_record(state.step, r));
     progress->message(eval_line(state.step, r));
@@ -218,6 +226,70 @@ int train(const TrainOptions& o, dist::Communicator& group, Device device) {
   if (leader && o.profile && !profile)
     fmt::print(stderr, "--profile: {} has no CUDA runtime counters; nothing to print\n",
                device.name());
+  // The loss and the gradient norm stay on the device and are read every report_every steps
+  // (and before anything that needs them: an evaluation, a checkpoint, a stop, the end), so the
+  // steps in between never wait for the device. A non-finite value sets a flag there that stops
+  // the optimizer from touching the weights; the loop finds it at the next read and stops.
+  // Processes of a group agree on the loss every step (all must stop at the same one), so
+  // they read it every step.
+  const bool grouped = group.size() > 1;
+  const int64_t report_every = grouped ? 1 : o.report_every;
+  model->set_read_loss(grouped);
+  StepStats stats(device, report_every);
+  optimizer.set_guard(stats.guard());
+  struct PendingStep {
+    int64_t step;
+    double seconds;  // when it was queued
+    models::LossOutput out;
+  };
+  std::vector<PendingStep> pending;
+  const double bits_per_nat =
+      model->has_likelihood() ? 1.0 / (static_cast<double>(config.shape.dims()) * std::numbers::ln2)
+                              : std::numeric_limits<double>::quiet_NaN();
+  // Logs the pending steps; false (after saying why) when one of them was not finite.
+  auto report = [&] {
+    const std::vector<StepStats::Step> values = stats.read();
+    for (size_t k = 0; k < pending.size(); ++k) {
+      models::LossOutput& out = pending[k].out;
+      if (!grouped) {
+        out.nats_per_image = values[k].loss;
+        out.bits_per_dim = out.nats_per_image * bits_per_nat;
+      }
+      const double norm = values[k].grad_norm;
+      if (!std::isfinite(out.nats_per_image) || !std::isfinite(norm)) {
+        finish_progress();
+        if (!leader) return false;
+        const bool have_checkpoint = std::filesystem::exists(ck_path);
+        fmt::print(stderr,
+                   "error: the {} is {} at step {} (loss {}): training stopped, the weights were "
+                   "not updated. {}. Try a lower --lr.\n",
+                   std::isfinite(out.nats_per_image) ? "gradient norm" : "loss",
+                   std::isfinite(out.nats_per_image) ? norm : out.nats_per_image, pending[k].step,
+                   out.nats_per_image,
+                   have_checkpoint
+                       ? fmt::format("The last good checkpoint is '{}' (step {})", ck_path.string(),
+                                     read_checkpoint(ck_path).state.step)
+                       : std::string("No checkpoint was written yet"));
+        return false;
+      }
+      state.last_loss = out.nats_per_image;
+      nlohmann::json record = {{"kind", "train"},
+                               {"step", pending[k].step},
+                               {"loss", out.nats_per_image},
+                               {"bits_per_dim", out.bits_per_dim},
+                               {"seconds", pending[k].seconds}};
+      for (const auto& [name, value] : out.terms)
+        record[name] = value;
+      // Time spent waiting for gradient all-reduces that backward did not hide.
+      if (reducer) record["allreduce_wait_seconds"] = reducer->wait_seconds();
+      if (leader) {
+        log->write(record);
+        progress->update(pending[k].step, out.nats_per_image, out.bits_per_dim);
+      }
+    }
+    pending.clear();
+    return true;
+  };
   while (state.step < total) {
     const std::optional<CudaCounters> before = profile ? cuda_counters(device) : std::nullopt;
     const std::vector<int64_t> indices = sampler.indices(state.step);
@@ -227,54 +299,32 @@ int train(const TrainOptions& o, dist::Communicator& group, Device device) {
     optimizer.zero_grad();
     models::LossOutput out = model->loss(images, batch.labels, state.train_gen);
     const bool stop = agree_on_step(group, out, g_stop_signal != 0);
-    // Stop before a non-finite value reaches the weights: the last checkpoint stays good.
-    double norm = NAN;
-    if (std::isfinite(out.nats_per_image)) {
+    // A group knows its loss now and skips the backward pass of a non-finite one; otherwise
+    // the guard keeps whatever backward computes from the weights.
+    if (!grouped || std::isfinite(out.nats_per_image)) {
       if (reducer) {
         out.loss.backward(Tensor(), reducer->hook());
         reducer->finish();
       } else {
         out.loss.backward();
       }
-      norm = grad_norm(optimizer.params());
     }
-    if (!std::isfinite(out.nats_per_image) || !std::isfinite(norm)) {
-      finish_progress();
-      if (!leader) return kFailure;
-      const bool have_checkpoint = std::filesystem::exists(ck_path);
-      fmt::print(stderr,
-                 "error: the {} is {} at step {} (loss {}): training stopped, the weights were "
-                 "not updated. {}. Try a lower --lr.\n",
-                 std::isfinite(out.nats_per_image) ? "gradient norm" : "loss",
-                 std::isfinite(out.nats_per_image) ? norm : out.nats_per_image, state.step + 1,
-                 out.nats_per_image,
-                 have_checkpoint
-                     ? fmt::format("The last good checkpoint is '{}' (step {})", ck_path.string(),
-                                   read_checkpoint(ck_path).state.step)
-                     : std::string("No checkpoint was written yet"));
-      return kFailure;
-    }
+    stats.record(out.loss, optimizer.params());
     optimizer.step();
     ++state.step;
+    out.loss = Tensor();  // its autograd graph holds the step's activations
+    pending.push_back(
+        {state.step,
+         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(),
+         std::move(out)});
+    const auto due = [&](int64_t every) { return every > 0 && state.step % every == 0; };
+    if (stats.pending() == report_every || stop || state.step == total || due(c.eval_every) ||
+        due(c.checkpoint_every)) {
+      if (!report()) return kFailure;
+    }
     if (before && leader)
       progress->message(fmt::format("profile step {}: {}", state.step,
                                     describe_counters(*cuda_counters(device) - *before)));
-    state.last_loss = out.nats_per_image;
-    const double seconds =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    nlohmann::json record = {{"kind", "train"},
-                             {"step", state.step},
-                             {"loss", out.nats_per_image},
-                             {"bits_per_dim", out.bits_per_dim},
-                             {"seconds", seconds}};
-    for (const auto& [name, value] : out.terms)
-      record[name] = value;
-    // Time spent waiting for gradient all-reduces that backward did not hide.
-    if (reducer) record["allreduce_wait_seconds"] = reducer->wait_seconds();
-    if (leader) {
-      log->write(record);
-      progress->update(state.step, out.nats_per_image, out.bits_per_dim);
-    }
 
     if (stop) {
       // Every rank stops here; a rank that was not signalled itself counts as interrupted.

@@ -111,10 +111,15 @@ struct AdamStep {
   double lr = 1e-3, beta1 = 0.9, beta2 = 0.999, eps = 1e-8, weight_decay = 0.0;
   bool decoupled = true;  // AdamW-style decay when true, L2-in-gradient when false
   int64_t step = 1;       // 1-based, for bias correction
+  // Multi-tensor entries only: a float64 scalar on the parameters' device, or null. When it is
+  // not finite the step changes nothing, so a training loop can skip the update of a step whose
+  // loss or gradient norm it has not read back yet.
+  const double* guard = nullptr;
 };
 struct SgdStep {
   double lr = 1e-2, momentum = 0.0, weight_decay = 0.0;
   bool nesterov = false;
+  const double* guard = nullptr;  // as AdamStep::guard
 };
 
 }  // namespace gm

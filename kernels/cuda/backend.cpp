@@ -66,6 +66,12 @@ CudaBackend::~CudaBackend() {
 #if !GM_CUDA_EMU
   if (blas_) cublasDestroy(static_cast<cublasHandle_t>(blas_));
 #endif
+  // Queued copies may still read the staging slots.
+  if (stream_) cudaStreamSynchronize(stream_);
+  for (StagingSlot& slot : staging_) {
+    if (slot.done) cudaEventDestroy(slot.done);
+    if (slot.host) cudaFreeHost(slot.host);
+  }
   if (stream_) cudaStreamDestroy(stream_);
 }
 
@@ -110,11 +116,36 @@ void CudaBackend::deallocate(void* ptr, size_t) {
 
 void CudaBackend::copy_from_host(void* dst, const void* host_src, size_t bytes) {
   exec();
-  GM_CUDA_CHECK(cudaMemcpyAsync(dst, host_src, bytes, cudaMemcpyHostToDevice, stream_));
   counters_.to_device(bytes);
-  // The caller may free or change the host buffer as soon as we return.
-  GM_CUDA_CHECK(cudaStreamSynchronize(stream_));
-  counters_.host_sync();
+  if (bytes > kStagingBytes) {
+    GM_CUDA_CHECK(cudaMemcpyAsync(dst, host_src, bytes, cudaMemcpyHostToDevice, stream_));
+    // The caller may free or change the host buffer as soon as we return.
+    GM_CUDA_CHECK(cudaStreamSynchronize(stream_));
+    counters_.host_sync();
+    return;
+  }
+  // Small copies (a batch) go through a pinned slot instead: the caller's buffer is free again
+  // at once, the copy runs behind the kernels already queued, and the host waits only if the
+  // slot's copy of kStagingSlots uploads ago has not run yet, which a training loop that reads
+  // its results every few steps never sees.
+  StagingSlot& slot = staging_[next_staging_];
+  next_staging_ = (next_staging_ + 1) % kStagingSlots;
+  if (slot.done) {
+    const cudaError_t q = cudaEventQuery(slot.done);
+    if (q == cudaErrorNotReady) {
+      cudaGetLastError();  // not an error: the copy is still queued
+      GM_CUDA_CHECK(cudaEventSynchronize(slot.done));
+      counters_.host_sync();
+    } else {
+      GM_CUDA_CHECK(q);
+    }
+  } else {
+    GM_CUDA_CHECK(cudaEventCreate(&slot.done));
+  }
+  if (!slot.host) GM_CUDA_CHECK(cudaMallocHost(&slot.host, kStagingBytes));
+  std::memcpy(slot.host, host_src, bytes);
+  GM_CUDA_CHECK(cudaMemcpyAsync(dst, slot.host, bytes, cudaMemcpyHostToDevice, stream_));
+  GM_CUDA_CHECK(cudaEventRecord(slot.done, stream_));
 }
 
 void CudaBackend::copy_to_host(void* host_dst, const void* src, size_t bytes) {

@@ -45,7 +45,7 @@ void CudaBackend::adam_update_many(const AdamStep& s, const std::vector<Optimize
           l.b1[k] = typed<T>(t.b1);
           l.n[k] = t.param->numel();
         },
-        [&](const TensorChunks<T>& l) { GM_CUDA_NS::adam_update_many<T>(e, c, l); });
+        [&](const TensorChunks<T>& l) { GM_CUDA_NS::adam_update_many<T>(e, c, l, s.guard); });
   });
   launched("adam_update_many");
 }
@@ -96,6 +96,17 @@ Tensor CudaBackend::sum_of_squares_many(const std::vector<Tensor>& tensors) {
     GM_CUDA_NS::sum_partials(e, partial.as<double>(), used, static_cast<double*>(total.raw()));
   launched("sum_of_squares_many");
   return total;
+}
+
+void CudaBackend::record_step_stats(const Tensor& loss, const Tensor& sum_squares, Tensor& stats,
+                                    int64_t slot) {
+  const Exec e = exec();
+  dispatch_floating(loss.dtype(), "record_step_stats", [&](auto zero) {
+    using T = decltype(zero);
+    GM_CUDA_NS::record_step_stats<T>(e, typed<T>(&loss), typed<double>(&sum_squares),
+                                     typed<double>(&stats), slot);
+  });
+  launched("record_step_stats");
 }
 
 void CudaBackend::scale_many(double factor, const std::vector<Tensor>& tensors) {

@@ -30,8 +30,14 @@ __device__ __forceinline__ void for_chunk(const TensorChunks<T>& l, F f) {
   }
 }
 
+// Without -ffast-math (never used here), x - x is 0 exactly for finite x, NaN otherwise.
+__device__ __forceinline__ bool finite(double x) {
+  return x - x == 0.0;
+}
+
 template <typename T>
-__global__ void adam_many_kernel(math::AdamConstants<T> c, TensorChunks<T> l) {
+__global__ void adam_many_kernel(math::AdamConstants<T> c, TensorChunks<T> l, const double* guard) {
+  if (guard && !finite(*guard)) return;
   for_chunk(l, [&](int t, int64_t i) {
     math::adam_step(c, l.g[t][i], l.x[t][i], l.b0[t][i], l.b1[t][i]);
   });
@@ -39,6 +45,7 @@ __global__ void adam_many_kernel(math::AdamConstants<T> c, TensorChunks<T> l) {
 
 template <typename T>
 __global__ void sgd_many_kernel(SgdStep a, TensorChunks<T> l) {
+  if (a.guard && !finite(*a.guard)) return;
   for_chunk(l, [&](int t, int64_t i) {
     math::sgd_step(a.lr, a.momentum, a.weight_decay, a.nesterov, l.g[t][i], l.x[t][i],
                    l.b0[t] ? l.b0[t] + i : nullptr);
@@ -67,6 +74,15 @@ __global__ void sum_partials_kernel(const double* partial, int64_t count, double
 }
 
 template <typename T>
+__global__ void record_step_stats_kernel(const T* loss, const double* sum_squares, double* stats,
+                                         int64_t slot) {
+  const double l = static_cast<double>(*loss), s = *sum_squares;
+  stats[1 + 2 * slot] = l;
+  stats[2 + 2 * slot] = sqrt(s);
+  stats[0] = stats[0] * 0.0 + l + s;
+}
+
+template <typename T>
 __global__ void scale_many_kernel(T factor, TensorChunks<T> l) {
   for_chunk(l, [&](int t, int64_t i) { l.x[t][i] = l.x[t][i] * factor; });
 }
@@ -83,11 +99,13 @@ unsigned multi_threads(const Exec& e, const TensorChunks<T>& l) {
 }  // namespace
 
 template <typename T>
-void adam_update_many(const Exec& e, const math::AdamConstants<T>& c, TensorChunks<T> l) {
+void adam_update_many(const Exec& e, const math::AdamConstants<T>& c, TensorChunks<T> l,
+                      const double* guard) {
   const unsigned threads = multi_threads(e, l);
   const int64_t blocks = plan_chunks(l, threads);
   if (blocks == 0) return;
-  GM_LAUNCH((adam_many_kernel<T>), static_cast<unsigned>(blocks), threads, 0, e.stream)(c, l);
+  GM_LAUNCH((adam_many_kernel<T>), static_cast<unsigned>(blocks), threads, 0, e.stream)
+  (c, l, guard);
 }
 
 template <typename T>
@@ -114,6 +132,12 @@ void sum_partials(const Exec& e, const double* partial, int64_t count, double* t
 }
 
 template <typename T>
+void record_step_stats(const Exec& e, const T* loss, const double* sum_squares, double* stats,
+                       int64_t slot) {
+  GM_LAUNCH((record_step_stats_kernel<T>), 1, 1, 0, e.stream)(loss, sum_squares, stats, slot);
+}
+
+template <typename T>
 void scale_many(const Exec& e, T factor, TensorChunks<T> l) {
   const unsigned threads = multi_threads(e, l);
   const int64_t blocks = plan_chunks(l, threads);
@@ -122,10 +146,12 @@ void scale_many(const Exec& e, T factor, TensorChunks<T> l) {
   (factor, l);
 }
 
-#define GM_MULTI_INSTANTIATE(T)                                                                   \
-  template void adam_update_many<T>(const Exec&, const math::AdamConstants<T>&, TensorChunks<T>); \
-  template void sgd_update_many<T>(const Exec&, const SgdStep&, TensorChunks<T>);                 \
-  template int64_t sum_squares_many<T>(const Exec&, TensorChunks<T>, double*);                    \
+#define GM_MULTI_INSTANTIATE(T)                                                                  \
+  template void adam_update_many<T>(const Exec&, const math::AdamConstants<T>&, TensorChunks<T>, \
+                                    const double*);                                              \
+  template void sgd_update_many<T>(const Exec&, const SgdStep&, TensorChunks<T>);                \
+  template void record_step_stats<T>(const Exec&, const T*, const double*, double*, int64_t);    \
+  template int64_t sum_squares_many<T>(const Exec&, TensorChunks<T>, double*);                   \
   template void scale_many<T>(const Exec&, T, TensorChunks<T>);
 GM_MULTI_INSTANTIATE(float)
 GM_MULTI_INSTANTIATE(double)

@@ -76,6 +76,17 @@ cudaError_t cudaMalloc(void** ptr, size_t bytes) {
   return cudaSuccess;
 }
 
+cudaError_t cudaMallocHost(void** ptr, size_t bytes) {
+  if (!ptr) return report(cudaErrorInvalidValue);
+  *ptr = bytes == 0 ? nullptr : ::operator new(bytes, kAlignment, std::nothrow);
+  return bytes == 0 || *ptr ? cudaSuccess : report(cudaErrorMemoryAllocation);
+}
+
+cudaError_t cudaFreeHost(void* ptr) {
+  ::operator delete(ptr, kAlignment);
+  return cudaSuccess;
+}
+
 cudaError_t cudaFree(void* ptr) {
   if (!ptr) return cudaSuccess;
   if (!registry().remove(ptr)) return report(cudaErrorInvalidDevicePointer);
@@ -159,6 +170,9 @@ cudaError_t cudaEventRecord(cudaEvent_t event, cudaStream_t) {
 cudaError_t cudaEventSynchronize(cudaEvent_t event) {
   return event ? cudaSuccess : report(cudaErrorInvalidResourceHandle);
 }
+cudaError_t cudaEventQuery(cudaEvent_t event) {
+  return event ? cudaSuccess : report(cudaErrorInvalidResourceHandle);
+}
 cudaError_t cudaEventElapsedTime(float* ms, cudaEvent_t start, cudaEvent_t end) {
   if (!ms || !start || !end) return report(cudaErrorInvalidValue);
   if (!start->recorded || !end->recorded) return report(cudaErrorInvalidResourceHandle);
@@ -212,6 +226,8 @@ const char* cudaGetErrorName(cudaError_t error) {
       return "cudaErrorInvalidDevice";
     case cudaErrorInvalidResourceHandle:
       return "cudaErrorInvalidResourceHandle";
+    case cudaErrorNotReady:
+      return "cudaErrorNotReady";
     case cudaErrorLaunchFailure:
       return "cudaErrorLaunchFailure";
   }
@@ -238,6 +254,8 @@ const char* cudaGetErrorString(cudaError_t error) {
       return "invalid device ordinal";
     case cudaErrorInvalidResourceHandle:
       return "invalid resource handle";
+    case cudaErrorNotReady:
+      return "device not ready";
     case cudaErrorLaunchFailure:
       return "unspecified launch failure";
   }

@@ -34,9 +34,9 @@ LossOutput AutoencoderModel::loss(const Tensor& images, Generator&) {
   const Tensor l2 = sum(square(reconstruction(images) - target), {1});  // [N]
   LossOutput out;
   out.loss = mean(l2);
-  out.nats_per_image = out.loss.item();
+  read_loss_value(out, shape_, read_loss());
   out.bits_per_dim = std::numeric_limits<double>::quiet_NaN();
-  out.terms["l2"] = out.nats_per_image;
+  if (read_loss()) out.terms["l2"] = out.nats_per_image;
   return out;
 }
 

@@ -124,7 +124,7 @@ LossOutput GatedPixelCnn::loss(const Tensor& images, Generator&) {
   const Tensor batch = images.to(device_);
   const Tensor onehot =
       class_input(config_.name, Tensor(), images.size(0), classes_, dtype_, device_);
-  return categorical_loss(logits(network_input(batch), onehot), batch, shape_);
+  return categorical_loss(logits(network_input(batch), onehot), batch, shape_, read_loss());
 }
 
 LossOutput GatedPixelCnn::loss(const Tensor& images, const Tensor& labels, Generator& gen) {
@@ -132,7 +132,7 @@ LossOutput GatedPixelCnn::loss(const Tensor& images, const Tensor& labels, Gener
   const Tensor batch = images.to(device_);
   const Tensor onehot =
       class_input(config_.name, labels, images.size(0), classes_, dtype_, device_);
-  return categorical_loss(logits(network_input(batch), onehot), batch, shape_);
+  return categorical_loss(logits(network_input(batch), onehot), batch, shape_, read_loss());
 }
 
 Tensor GatedPixelCnn::sample_naive(int64_t count, double temperature, Generator& gen) {

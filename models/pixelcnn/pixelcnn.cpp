@@ -120,7 +120,7 @@ LossOutput PixelCnn::loss_given(const Tensor& images, const Tensor& onehot, Gene
   if (!config_.binary) {
     // One upload per step: the network's input and the targets both come from it.
     const Tensor batch = images.to(device_);
-    return categorical_loss(logits(network_input(batch, gen), onehot), batch, shape_);
+    return categorical_loss(logits(network_input(batch, gen), onehot), batch, shape_, read_loss());
   }
   Tensor x = network_input(images, gen);
   Tensor l = logits(x, onehot);
@@ -129,8 +129,7 @@ LossOutput PixelCnn::loss_given(const Tensor& images, const Tensor& onehot, Gene
   const Tensor nll = bernoulli_nll(reshape(l, target.shape()), target);  // [N] nats per image
   LossOutput out;
   out.loss = mean(nll);
-  out.nats_per_image = out.loss.item();
-  out.bits_per_dim = out.nats_per_image / (static_cast<double>(shape_.dims()) * std::numbers::ln2);
+  read_loss_value(out, shape_, read_loss());
   return out;
 }
 

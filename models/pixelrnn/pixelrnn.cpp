@@ -102,7 +102,7 @@ models::LossOutput PixelRnn::loss(const Tensor& images, Generator&) {
     throw ShapeError(fmt::format("{}: images {} should be [N, {}, {}, {}]", config_.name,
                                  images.describe(), shape_.channels, shape_.height, shape_.width));
   const Tensor target = images.to(device_);
-  return models::categorical_loss(logits(scale(target)), target, shape_);
+  return models::categorical_loss(logits(scale(target)), target, shape_, read_loss());
 }
 
 Tensor PixelRnn::sample_naive(int64_t count, double temperature, Generator& gen) {

@@ -64,7 +64,7 @@ LossOutput VaeModel::loss(const Tensor& images, const Tensor& labels, Generator&
   Tensor z = gaussian_sample(q.mu, q.logvar, gen);  // the reparameterisation trick
   Tensor recon = likelihood_nll(config_.likelihood, (*decoder_)(z, y), target);  // [N]
   Tensor kl = kl_std_normal(q.mu, q.logvar);                                     // [N]
-  LossOutput out = loss_from_nll(recon + kl, shape_);
+  LossOutput out = loss_from_nll(recon + kl, shape_, read_loss());
   out.terms["recon"] = mean(recon).item();
   out.terms["kl"] = mean(kl).item();
   return out;

@@ -1,0 +1,38 @@
+#include "engine/step_stats.h"
+
+#include "engine/autograd.h"
+#include "engine/backend.h"
+#include "engine/error.h"
+#include "engine/optim.h"
+
+namespace gm {
+
+StepStats::StepStats(Device device, int64_t capacity)
+    : stats_(Tensor::zeros({1 + 2 * capacity}, DType::f64, device)), capacity_(capacity) {
+  GM_CHECK(capacity >= 1, "StepStats: room for at least one step is needed, got {}", capacity);
+}
+
+void StepStats::record(const Tensor& loss, const std::vector<NamedTensor>& params) {
+  GM_CHECK(pending_ < capacity_,
+           "StepStats: {} steps are pending, all it has room for: read() them first", pending_);
+  GM_CHECK(loss.numel() == 1, "StepStats: the loss must be a scalar, got {}", loss.describe());
+  NoGradGuard no_grad;
+  Tensor sum_squares = grad_sum_of_squares(params);
+  // Steps without any gradient (none computed) give a zero on the CPU.
+  if (sum_squares.device() != stats_.device()) sum_squares = sum_squares.to(stats_.device());
+  const Tensor l = loss.device() == stats_.device() ? loss.detach() : loss.to(stats_.device());
+  backend_for(stats_.device()).record_step_stats(l, sum_squares, stats_, pending_);
+  ++pending_;
+}
+
+std::vector<StepStats::Step> StepStats::read() {
+  std::vector<Step> out;
+  if (pending_ == 0) return out;
+  const std::vector<double> v = stats_.to_vector<double>();
+  for (int64_t k = 0; k < pending_; ++k)
+    out.push_back({v[static_cast<size_t>(1 + 2 * k)], v[static_cast<size_t>(2 + 2 * k)]});
+  pending_ = 0;
+  return out;
+}
+
+}  // namespace gm

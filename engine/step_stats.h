@@ -1,0 +1,43 @@
+#pragma once
+// A training step's loss and gradient norm, kept on the device and read back every few steps.
+// Reading a scalar makes the host wait for every kernel queued before it; a loop that reads
+// after each step can never queue the next step while the device runs this one. Here a step
+// records its loss and its gradients' sum of squares into a small float64 buffer on the
+// parameters' device (two or three launches, no wait), a flag in the same buffer turns
+// non-finite the first time a value is, and the optimizer, given the buffer as its guard
+// (Optimizer::set_guard), leaves the weights alone from that step on. read() fetches all
+// pending steps at once: one host synchronisation per report.
+#include <cstdint>
+#include <vector>
+
+#include "engine/named_tensor.h"
+
+namespace gm {
+
+class StepStats {
+ public:
+  // Room for `capacity` (>= 1) steps between reads.
+  StepStats(Device device, int64_t capacity);
+
+  // Records one step: `loss` a floating scalar, the gradients of `params` as they are after
+  // backward. Throws when `capacity` steps are pending.
+  void record(const Tensor& loss, const std::vector<NamedTensor>& params);
+  int64_t pending() const { return pending_; }
+
+  struct Step {
+    double loss = 0.0, grad_norm = 0.0;
+  };
+  // The pending steps in order, and nothing pending after; one read from the device. The guard
+  // stays set once set.
+  std::vector<Step> read();
+
+  // For Optimizer::set_guard: finite while every recorded loss and norm was.
+  const Tensor& guard() const { return stats_; }
+
+ private:
+  Tensor stats_;  // float64 [1 + 2 capacity]: the flag, then (loss, norm) per pending step
+  int64_t capacity_;
+  int64_t pending_ = 0;
+};
+
+}  // namespace gm
