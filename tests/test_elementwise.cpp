@@ -19,6 +19,12 @@ TEST_CASE("binary ops broadcast like numpy", "[ops][elementwise]") {
     gm::test::check_op_cases(op);
 }
 
+TEST_CASE("fused bias + relu matches its oracle and finite differences", "[ops][elementwise]") {
+  gm::test::check_op_cases("bias_relu");
+  REQUIRE_THROWS_WITH(bias_relu(Tensor::zeros({2, 3, 4}), Tensor::zeros({4})),
+                      Catch::Contains("bias") && Catch::Contains("[3]"));
+}
+
 TEST_CASE("incompatible shapes are rejected with both shapes named", "[ops][errors]") {
   Tensor a = Tensor::zeros({3, 5});
   Tensor b = Tensor::zeros({4, 5});

@@ -80,6 +80,35 @@ std::string op_of(const std::string& name) {
   return op;
 }
 
+// relu(x + bias) per channel of x [N, C, S...]. A finite difference across the kink at 0 is
+// meaningless, so the op adds a constant +-0.6 (alternating along the positions) to inputs in
+// [-0.25, 0.25] and biases in [-0.25, 0.25]: every pre-activation lies 0.1 or more from 0, on
+// both sides.
+OpCase bias_relu_case(const Shape& x_shape) {
+  const int64_t C = x_shape[1], S = shape_numel(x_shape) / (x_shape[0] * C);
+  HostValues offsets(static_cast<size_t>(shape_numel(x_shape)));
+  for (size_t i = 0; i < offsets.size(); ++i)
+    offsets[i] = i % 2 == 0 ? 0.6 : -0.6;
+  OpCase c;
+  c.name = fmt::format("bias_relu {}", shape_str(x_shape));
+  c.shapes = {x_shape, {C}};
+  c.low = -0.25;
+  c.high = 0.25;
+  c.op = [offsets, x_shape](const std::vector<Tensor>& x) {
+    const Tensor shifted =
+        x[0] + Tensor::from_vector(offsets, x_shape, x[0].dtype(), x[0].device());
+    return bias_relu(shifted, x[1]);
+  };
+  c.reference = [offsets, C, S](const std::vector<HostValues>& x) {
+    HostValues y(x[0].size());
+    for (size_t i = 0; i < y.size(); ++i)
+      y[i] = std::max(
+          x[0][i] + offsets[i] + x[1][(i / static_cast<size_t>(S)) % static_cast<size_t>(C)], 0.0);
+    return y;
+  };
+  return c;  // two roundings (the offset, the bias) of values below 1.1: default tolerances
+}
+
 }  // namespace
 
 void add_elementwise_cases(std::vector<OpCase>& to) {
@@ -160,6 +189,9 @@ void add_elementwise_cases(std::vector<OpCase>& to) {
     for (const OpCase& c : cases)
       add_cases(to, op_of(c.name), {"binary", "sum_axis"}, {c});
   }
+  // The bias gradient sums dx over images and positions (sum_axis).
+  add_cases(to, "bias_relu", {"bias_relu_forward", "bias_relu_backward", "sum_axis"},
+            {bias_relu_case({2, 5, 3, 7}), bias_relu_case({3, 4, 5})});
 }
 
 }  // namespace gm::catalogue
