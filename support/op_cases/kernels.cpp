@@ -120,22 +120,37 @@ OpCase optimizer_case(bool adam, bool many) {
   return c;
 }
 
-// The multi-tensor gradient-norm entries: the sum of squares of two tensors, and both scaled.
-OpCase sum_of_squares_case() {
+// A case of a multi-tensor entry on two tensors of different sizes; its oracle `f` sees every
+// input value, in order, as one list.
+OpCase two_tensor_case(std::string name, std::function<Tensor(const std::vector<Tensor>&)> op,
+                       std::function<HostValues(const HostValues&)> f) {
   OpCase c;
-  c.name = "sum of squares of two tensors";
+  c.name = std::move(name);
   c.shapes = {kShape, {2, 9}};
   c.differentiable = false;
-  c.op = [](const std::vector<Tensor>& x) {
-    return x[0].backend().sum_of_squares_many({x[0], x[1]}).to(x[0].dtype());
-  };
-  c.reference = [](const std::vector<HostValues>& x) {
-    double total = 0;
+  c.op = std::move(op);
+  c.reference = [f](const std::vector<HostValues>& x) {
+    HostValues all;
     for (const HostValues& t : x)
-      for (double v : t)
-        total += v * v;
-    return HostValues{total};
+      all.insert(all.end(), t.begin(), t.end());
+    return f(all);
   };
+  return c;
+}
+
+// The multi-tensor gradient-norm entries: the sum of squares of two tensors, and both scaled.
+OpCase sum_of_squares_case() {
+  OpCase c = two_tensor_case(
+      "sum of squares of two tensors",
+      [](const std::vector<Tensor>& x) {
+        return x[0].backend().sum_of_squares_many(x).to(x[0].dtype());
+      },
+      [](const HostValues& all) {
+        double total = 0;
+        for (double v : all)
+          total += v * v;
+        return HostValues{total};
+      });
   // float32: 123 squares of order one summed, then the total (about 40) rounded to float once.
   c.f32_atol = 1e-5;
   c.f32_rtol = 1e-6;
@@ -143,23 +158,19 @@ OpCase sum_of_squares_case() {
 }
 
 OpCase scale_case() {
-  OpCase c;
-  c.name = "scale two tensors in place";
-  c.shapes = {kShape, {2, 9}};
-  c.differentiable = false;
-  c.op = [](const std::vector<Tensor>& x) {
-    const std::vector<Tensor> copies = {x[0].clone(), x[1].clone()};
-    x[0].backend().scale_many(-1.5, copies);
-    return flat_concat(copies);
-  };
-  c.reference = [](const std::vector<HostValues>& x) {
-    HostValues out;
-    for (const HostValues& t : x)
-      for (double v : t)
-        out.push_back(-1.5 * v);
-    return out;
-  };
-  return c;
+  return two_tensor_case(
+      "scale two tensors in place",
+      [](const std::vector<Tensor>& x) {
+        const std::vector<Tensor> copies = {x[0].clone(), x[1].clone()};
+        x[0].backend().scale_many(-1.5, copies);
+        return flat_concat(copies);
+      },
+      [](const HostValues& all) {
+        HostValues out;
+        for (double v : all)
+          out.push_back(-1.5 * v);
+        return out;
+      });
 }
 
 OpCase argmax_sample_case() {
