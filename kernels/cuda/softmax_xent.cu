@@ -60,7 +60,8 @@ namespace launchers {
 
 void softmax_xent_forward(const Exec& e, const Tensor& logits, const Tensor& target, Tensor& nll) {
   const int64_t N = logits.size(0), V = logits.size(1), S = logits.size(2);
-  Scratch partial(*e.scratch, static_cast<size_t>(N * xent_chunks(S)) * sizeof(double));
+  const int64_t partials = N * xent_chunks(S) > 0 ? N * xent_chunks(S) : 1;
+  Scratch partial(*e.scratch, static_cast<size_t>(partials) * sizeof(double));
   with_floating(logits.dtype, "softmax_xent_forward", [&](auto zero) {
     using T = decltype(zero);
     with_target(target, "softmax_xent_forward", [&](auto target_zero) {
