@@ -29,32 +29,9 @@ class Backend {
 
   // clang-format off: the entries of engine/backend_ops.def
 #define GM_BACKEND_ENTRY(ret, name, params) virtual ret name params = 0;
+#define GM_OPTIONAL_ENTRY(ret, name, params) virtual ret name params;
 #include "engine/backend_ops.def"
-#undef GM_BACKEND_ENTRY
   // clang-format on
-
-  // y = conv(x, w) + bias[k] for bias [K]. A backend that can start its GEMM from the bias
-  // overrides this (one pass over y instead of two); the default adds it after the convolution.
-  virtual void conv2d_forward_bias(const Conv2dGeometry& g, const ConvMask& mask, const Tensor& x,
-                                   const Tensor& w, const Tensor& bias, Tensor& y);
-
-  // Multi-tensor entries: one call for all of a step's tensors of one dtype on this backend,
-  // the same arithmetic per element as the single-tensor entries. The defaults call those per
-  // tensor; the CUDA backend launches one kernel for many tensors, since a training step
-  // otherwise spends launches on one tiny update (or norm) per parameter.
-  virtual void adam_update_many(const AdamStep& s, const std::vector<OptimizerTensors>& list);
-  virtual void sgd_update_many(const SgdStep& s, const std::vector<OptimizerTensors>& list);
-  // The sum of the squares of every element of `tensors` (non-empty), as a float64 scalar
-  // tensor on this backend's device: it stays there until someone reads it.
-  virtual Tensor sum_of_squares_many(const std::vector<Tensor>& tensors);
-  // Multiplies every element of every tensor by `factor`, in place.
-  virtual void scale_many(double factor, const std::vector<Tensor>& tensors);
-  // A training step's statistics, kept on the device until read: with `loss` a floating scalar
-  // and `sum_squares` a float64 scalar (sum_of_squares_many), stats (float64 [1 + 2 k]) gets
-  // stats[1 + 2 slot] = loss, stats[2 + 2 slot] = sqrt(sum_squares), and stats[0] becomes not
-  // finite, for good, once any value recorded is not (the guard of AdamStep and SgdStep).
-  virtual void record_step_stats(const Tensor& loss, const Tensor& sum_squares, Tensor& stats,
-                                 int64_t slot);
 };
 
 // The backend serving a device. Throws DeviceUnavailable (with what to do) when this build or

@@ -4,10 +4,9 @@
 #include <string_view>
 
 #include "engine/error.h"
+#include "kernels/common/dtype.h"
 
 namespace gm {
-
-enum class DType : uint8_t { f32, f64, u8, i32 };
 
 constexpr size_t dtype_size(DType t) {
   switch (t) {

@@ -98,33 +98,15 @@ Tensor masked_conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, 
 Tensor conv_transpose2d(const Tensor& x, const Tensor& weight, const Tensor& bias,
                         int64_t stride = 1, int64_t padding = 0, int64_t output_padding = 0);
 
-// ---- fused model ops (engine/ops/softmax_xent.cpp, lstm_cell.cpp, gaussian.cpp,
-// likelihoods.cpp; the math of each in docs/fused-ops.md)
-// logits [N, 256, S...] (any trailing positions), target [N, S...] uint8/int32 -> nll [N]
-// (nats, summed over positions). Fused log-softmax + NLL; gradient softmax - one-hot.
-// Any number V of values along dim 1 works; a target outside [0, V) is an error naming it.
-Tensor softmax_cross_entropy(const Tensor& logits, const Tensor& target);
-// Draws one value per position from softmax(logits / temperature) over dim 1: logits
-// [N, V, S...] -> int32 [N, S...]. Position p = n * S + s uses the uniform U(seed, offset + p)
-// of `gen` by inverse CDF, so a seed gives the same samples on every device. temperature > 0;
-// a tiny temperature gives the argmax. Not differentiable.
-Tensor sample_categorical(const Tensor& logits, double temperature, Generator& gen);
-// gates [N, 4H, S...] (i, f, o, g), c_prev [N, H, S...] -> {h, c}
+// ---- fused model ops, each defined next to its backward in engine/ops/<family>.cpp: declared
+// in engine/backend_ops.def next to their kernel entries, with what each computes.
 struct LstmState {
   Tensor h, c;
 };
-LstmState lstm_cell(const Tensor& gates, const Tensor& c_prev);
-// x [N, C, S...], bias [C] -> relu(x + bias per channel), fused (engine/ops/bias_relu.cpp)
-Tensor bias_relu(const Tensor& x, const Tensor& bias);
-// z = mu + eps * exp(logvar / 2), eps ~ N(0, I) from `gen`
-Tensor gaussian_sample(const Tensor& mu, const Tensor& logvar, Generator& gen);
-// KL(N(mu, exp(logvar)) || N(0, I)) per row: [N, D] -> [N]
-Tensor kl_std_normal(const Tensor& mu, const Tensor& logvar);
-// logits, target [N, S...] -> [N]: sum of softplus(l) - t*l (t in [0, 1]; no gradient to t)
-Tensor bernoulli_nll(const Tensor& logits, const Tensor& target);
-// x, mean, log_scale [N, S...] (x on the [-1, 1] 256-level grid, checked on the host; no
-// gradient to x) -> [N] nats
-Tensor discretized_logistic_nll(const Tensor& x, const Tensor& mean, const Tensor& log_scale);
+// clang-format off
+#define GM_OP(ret, name, params) ret name params;
+#include "engine/backend_ops.def"
+// clang-format on
 
 // ---- PixelRNN recurrences (engine/ops/skew.cpp, lstm_scan.cpp; why and how in those files)
 // x [N, C, H, W] -> [N, C, H, 2W-1]: s[n, c, r, r + j] = x[n, c, r, j], zeros elsewhere.

@@ -139,3 +139,10 @@ TEST_CASE("cuda-emu: an Adam step and a gradient norm over 60 parameters take fi
   CHECK(c.host_syncs == 1);  // reading the norm
   CHECK(c.h2d_bytes == 0);
 }
+
+TEST_CASE("the optimizer and multi-tensor catalogue cases match their oracles on every device",
+          "[optim][ops]") {
+  for (const char* op : {"adam_update", "sgd_update", "adam_update_many", "sgd_update_many",
+                         "sum_of_squares_many", "scale_many", "record_step_stats"})
+    gm::test::check_op_cases(op);
+}

@@ -1,7 +1,7 @@
 // Coverage of the op catalogue (support/op_catalogue.h), in the spirit of ggml's
 // test-backend-ops --show-coverage: every backend entry and every op has at least one case, so
 // a new kernel or op cannot land untested. Both lists come from the declarations themselves
-// (the X-macro of engine/backend_ops.def and engine/ops.h), not from a copy that could drift.
+// (the X-macros of engine/backend_ops.def and engine/ops.h), not from a copy that could drift.
 #include <fstream>
 #include <regex>
 #include <set>
@@ -14,14 +14,22 @@ using catalogue::OpCase;
 
 namespace {
 
+// Every kind of entry: kernel entries default to GM_BACKEND_ENTRY, optional ones are listed too.
 const std::vector<std::string> kEntries = {
 #define GM_BACKEND_ENTRY(ret, name, params) #name,
+#define GM_OPTIONAL_ENTRY(ret, name, params) #name,
 #include "engine/backend_ops.def"
-#undef GM_BACKEND_ENTRY
+};
+
+// The fused ops engine/ops.h declares from engine/backend_ops.def.
+const std::vector<std::string> kFusedOps = {
+#define GM_OP(ret, name, params) #name,
+#include "engine/backend_ops.def"
 };
 
 // The ops engine/ops.h declares: every free function returning a Tensor (or the LSTM's state)
-// at the start of a line. Helpers that are not ops are listed with the reason they need no case.
+// at the start of a line, and the fused ops of the op list. Helpers that are not ops are listed
+// with the reason they need no case.
 std::set<std::string> declared_ops() {
   std::ifstream in(GENMODEL_SOURCE_DIR "/engine/ops.h");
   REQUIRE(in);
@@ -33,6 +41,7 @@ std::set<std::string> declared_ops() {
   for (auto it = std::sregex_iterator(s.begin(), s.end(), declaration);
        it != std::sregex_iterator(); ++it)
     ops.insert((*it)[1]);
+  ops.insert(kFusedOps.begin(), kFusedOps.end());
   // The gradient of a broadcast operand, run by every broadcasting binary case's backward.
   ops.erase("sum_to_shape");
   return ops;
@@ -67,7 +76,8 @@ TEST_CASE("every backend entry has a catalogue case", "[ops][coverage]") {
 TEST_CASE("every op of engine/ops.h has a catalogue case, differentiable ones a gradcheck",
           "[ops][coverage]") {
   const std::set<std::string> ops = declared_ops();
-  CHECK(ops.count("conv2d") == 1);  // the header was read
+  CHECK(ops.count("conv2d") == 1);                 // the header was read
+  CHECK(ops.count("softmax_cross_entropy") == 1);  // and the op list
   std::set<std::string> any, differentiable;
   for (const OpCase& c : catalogue::op_catalogue()) {
     any.insert(c.op_name);

@@ -16,8 +16,8 @@ class CpuBackend final : public Backend {
   // clang-format off: the entries of engine/backend_ops.def
 #define GM_BACKEND_ENTRY(ret, name, params) ret name params override;
 #include "engine/backend_ops.def"
-#undef GM_BACKEND_ENTRY
   // clang-format on
+  // The optional entry: the bias starts the GEMM's accumulator (conv.cpp).
   void conv2d_forward_bias(const Conv2dGeometry& g, const ConvMask& mask, const Tensor& x,
                            const Tensor& w, const Tensor& bias, Tensor& y) override;
 

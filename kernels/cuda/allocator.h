@@ -18,11 +18,12 @@
 
 #include "kernels/cuda/counters.h"
 #include "kernels/cuda/cuda_backend.h"
+#include "kernels/cuda/launch.h"
 #include "kernels/cuda/platform.h"
 
 namespace gm::GM_CUDA_NS {
 
-class CachingAllocator {
+class CachingAllocator final : public ScratchSource {
  public:
   // Counts every request in `counters` as a hit (served from the cache) or a miss (cudaMalloc).
   CachingAllocator(std::string device_name, bool debug, CudaCounterSet& counters);
@@ -30,10 +31,10 @@ class CachingAllocator {
   CachingAllocator(const CachingAllocator&) = delete;
   CachingAllocator& operator=(const CachingAllocator&) = delete;
 
-  void* allocate(size_t bytes);
+  void* allocate(size_t bytes) override;
   // Never throws (it runs in destructors): a damaged sentinel is remembered and raised by the
   // next raise_pending().
-  void deallocate(void* ptr) noexcept;
+  void deallocate(void* ptr) noexcept override;
   // Throws if any live block's sentinels are damaged or a freed one was.
   void check();
   void raise_pending();

@@ -83,9 +83,26 @@ void CudaBackend::set_gemm(CudaGemm kernel) {
   gemm_ = kernel;
 }
 
+TensorView kernel_argument(const Tensor& t) {
+  TensorView v;
+  if (!t.defined()) return v;
+  v.raw = t.raw();
+  v.dtype = t.dtype();
+  v.ndim = t.ndim();
+  GM_CHECK(v.ndim <= kMaxDims, "{}: a kernel takes at most {} dims", t.describe(), kMaxDims);
+  for (int d = 0; d < v.ndim; ++d)
+    v.shape[d] = t.size(d);
+  v.numel = t.numel();
+  return v;
+}
+
+void unsupported_dtype(const char* what, const char* expected, DType got) {
+  fail("{}: expected a {} tensor, got {}", what, expected, dtype_name(got));
+}
+
 Exec CudaBackend::exec() {
   GM_CUDA_CHECK(cudaSetDevice(device_));
-  return Exec{ExecStream(stream_, &counters_), block_size_};
+  return Exec{ExecStream(stream_, &counters_), block_size_, &allocator_};
 }
 
 void CudaBackend::launched(const char* what) {

@@ -1,33 +1,29 @@
 #pragma once
 // CudaBackend: gm::Backend on a CUDA device, compiled twice from the same source (platform.h):
 // gm::cuda::CudaBackend on real GPUs and gm::cuda_emu::CudaBackend on the simt executor.
-// Definitions are split by kernel family: backend.cpp (memory, copies, fills),
-// backend_math.cpp (elementwise, reductions, GEMM, convolution), backend_fused.cpp (model
-// kernels, optimizers). Each method validates nothing the op already checked: it picks the
-// dtype, unpacks tensors into pointers and shapes, and calls a launcher of launch.h.
+// Definitions are split by kernel family: backend.cpp (memory, copies, fills), backend_math.cpp
+// (elementwise, reductions, GEMM, convolution), backend_multi.cpp (multi-tensor optimizer
+// steps); the kernel entries (model kernels, optimizers) are generated below from
+// engine/backend_ops.def and their launchers live in the .cu files. Each method validates
+// nothing the op already checked: it unpacks tensors and calls a launcher of launch*.h.
 #include <array>
 #include <memory>
 #include <string>
+#include <tuple>
 #include <type_traits>
 
 #include "kernels/cuda/allocator.h"
 #include "kernels/cuda/cuda_backend.h"
 #include "kernels/cuda/launch.h"
+#include "kernels/cuda/launch_entries.h"
 
 namespace gm::GM_CUDA_NS {
 
-// A launcher's argument from a backend entry's: a tensor becomes its T pointer (null where it is
-// undefined, an absent optional input), anything else passes unchanged.
-template <typename T>
-const T* device_arg(const Tensor& t) {
-  return t.defined() ? static_cast<const T*>(t.raw()) : nullptr;
-}
-template <typename T>
-T* device_arg(Tensor& t) {
-  return t.defined() ? static_cast<T*>(t.raw()) : nullptr;
-}
-template <typename T, typename V>
-std::enable_if_t<!std::is_same_v<std::remove_cvref_t<V>, Tensor>, V> device_arg(V v) {
+// A launcher's argument from a kernel entry's: a tensor becomes its TensorView (a null pointer
+// where it is undefined, an absent optional input), anything else passes unchanged.
+TensorView kernel_argument(const Tensor& t);
+template <typename V>
+requires(!std::is_same_v<std::remove_cvref_t<V>, Tensor>) const V& kernel_argument(const V& v) {
   return v;
 }
 
@@ -48,13 +44,19 @@ class CudaBackend final : public CudaBackendBase {
   void check_allocations() override { allocator_.check(); }
   CudaCounters counters() const override { return counters_.snapshot(); }
 
-  // clang-format off: the entries of engine/backend_ops.def
+  // clang-format off: the entries of engine/backend_ops.def. A kernel entry is defined right
+  // here: its arguments go to the launcher of its name (kernels/cuda/launch_entries.h).
 #define GM_BACKEND_ENTRY(ret, name, params) ret name params override;
+#define GM_ARGUMENTS(...) __VA_ARGS__
+#define GM_KERNEL_ENTRY(name, params, args)                      \
+  void name params override {                                    \
+    run_kernel_entry(#name, launchers::name, GM_ARGUMENTS args); \
+  }
 #include "engine/backend_ops.def"
-#undef GM_BACKEND_ENTRY
+#undef GM_ARGUMENTS
   // clang-format on
 
-  // One launch per kMultiTensors tensors (backend_multi.cpp).
+  // The optional entries it overrides: one launch per kMultiTensors tensors (backend_multi.cpp).
   void adam_update_many(const AdamStep& s, const std::vector<OptimizerTensors>& list) override;
   void sgd_update_many(const SgdStep& s, const std::vector<OptimizerTensors>& list) override;
   Tensor sum_of_squares_many(const std::vector<Tensor>& tensors) override;
@@ -68,33 +70,16 @@ class CudaBackend final : public CudaBackendBase {
   // Raises an error of the launch just issued (a bad configuration; faults inside kernels
   // surface at the next synchronizing call).
   void launched(const char* what);
-  // A temporary device buffer, returned to the cache when it goes out of scope. The stream
-  // orders its reuse after the kernels that were queued with it.
-  class Scratch {
-   public:
-    Scratch(CachingAllocator& allocator, size_t bytes)
-        : allocator_(allocator), ptr_(allocator.allocate(bytes)) {}
-    ~Scratch() { allocator_.deallocate(ptr_); }
-    Scratch(const Scratch&) = delete;
-    Scratch& operator=(const Scratch&) = delete;
-    template <typename T>
-    T* as() const {
-      return static_cast<T*>(ptr_);
-    }
-
-   private:
-    CachingAllocator& allocator_;
-    void* ptr_;
-  };
-  // Runs launch(T{}, exec) for the floating dtype of `like`, then checks the launch.
-  template <typename Fn>
-  void launch_floating(const char* name, const Tensor& like, Fn&& launch) {
+  // Calls launcher(exec, arguments...) with every tensor as its TensorView, then checks the
+  // launch. The views live in a tuple so that output parameters (`TensorView&`) bind to them.
+  template <typename... Params, typename... Args>
+  void run_kernel_entry(const char* name, void (*launcher)(const Exec&, Params...),
+                        const Args&... args) {
     const Exec e = exec();
-    dispatch_floating(like.dtype(), name, [&](auto zero) { launch(zero, e); });
+    std::tuple arguments{kernel_argument(args)...};
+    std::apply([&](auto&... a) { launcher(e, a...); }, arguments);
     launched(name);
   }
-  // Scratch for the per-block partial sums of N per-image reductions over S positions each.
-  Scratch partial_sums(int64_t N, int64_t S);
   // The GEMM entry on raw device pointers (convolutions call it on scratch buffers): cuBLAS or
   // our tiled kernel, whichever gemm_ selects.
   // `what` names the op in errors (GM_CUDA_SYNC_DEBUG).
@@ -121,15 +106,5 @@ class CudaBackend final : public CudaBackendBase {
   std::array<StagingSlot, kStagingSlots> staging_{};
   int next_staging_ = 0;
 };
-
-// Launches GM_CUDA_NS::launcher(exec, args...) for the floating dtype of `like` (as T, which the
-// arguments may use), every tensor argument unpacked by device_arg, and checks the launch. For
-// member functions of CudaBackend; an entry whose launcher takes its arguments in order is then
-// its sizes plus one line.
-#define GM_LAUNCH_FLOATING(launcher, like, ...)                                                  \
-  launch_floating(#launcher, (like), [&](auto zero, const Exec& e) {                             \
-    using T = decltype(zero);                                                                    \
-    [&](auto&&... a) { GM_CUDA_NS::launcher(e, GM_CUDA_NS::device_arg<T>(a)...); }(__VA_ARGS__); \
-  })
 
 }  // namespace gm::GM_CUDA_NS

@@ -2,7 +2,7 @@
 // element i of an [N, C, S] tensor has channel (i / S) % C.
 #include "kernels/common/bias_relu_math.h"
 #include "kernels/cuda/device.cuh"
-#include "kernels/cuda/launch_fused.h"
+#include "kernels/cuda/launch_entries.h"
 
 namespace gm::GM_CUDA_NS {
 
@@ -23,29 +23,30 @@ __global__ void bias_relu_backward_kernel(const T* y, const T* dy, int64_t n, T*
 
 }  // namespace
 
-template <typename T>
-void bias_relu_forward(const Exec& e, const T* x, const T* bias, int64_t n, int64_t C, int64_t S,
-                       T* y) {
+namespace launchers {
+
+void bias_relu_forward(const Exec& e, const Tensor& x, const Tensor& bias, Tensor& y) {
+  const int64_t n = x.numel, C = bias.numel, rows = x.size(0) * C;
   if (n == 0) return;
-  const unsigned threads = threads_for(n, e.block);
-  GM_LAUNCH((bias_relu_forward_kernel<T>), blocks_for(n, threads), threads, 0, e.stream)
-  (x, bias, n, C, S, y);
+  with_floating(x.dtype, "bias_relu_forward", [&](auto zero) {
+    using T = decltype(zero);
+    const unsigned threads = threads_for(n, e.block);
+    GM_LAUNCH((bias_relu_forward_kernel<T>), blocks_for(n, threads), threads, 0, e.stream)
+    (x.data<T>(), bias.data<T>(), n, C, n / rows, y.data<T>());
+  });
 }
 
-template <typename T>
-void bias_relu_backward(const Exec& e, const T* y, const T* dy, int64_t n, T* dx) {
+void bias_relu_backward(const Exec& e, const Tensor& y, const Tensor& dy, Tensor& dx) {
+  const int64_t n = y.numel;
   if (n == 0) return;
-  const unsigned threads = threads_for(n, e.block);
-  GM_LAUNCH((bias_relu_backward_kernel<T>), blocks_for(n, threads), threads, 0, e.stream)
-  (y, dy, n, dx);
+  with_floating(y.dtype, "bias_relu_backward", [&](auto zero) {
+    using T = decltype(zero);
+    const unsigned threads = threads_for(n, e.block);
+    GM_LAUNCH((bias_relu_backward_kernel<T>), blocks_for(n, threads), threads, 0, e.stream)
+    (y.data<T>(), dy.data<T>(), n, dx.data<T>());
+  });
 }
 
-#define GM_INSTANTIATE(T)                                                                        \
-  template void bias_relu_forward<T>(const Exec&, const T*, const T*, int64_t, int64_t, int64_t, \
-                                     T*);                                                        \
-  template void bias_relu_backward<T>(const Exec&, const T*, const T*, int64_t, T*);
-GM_INSTANTIATE(float)
-GM_INSTANTIATE(double)
-#undef GM_INSTANTIATE
+}  // namespace launchers
 
 }  // namespace gm::GM_CUDA_NS

@@ -3,6 +3,7 @@
 // to N(0, I), summed per row with the deterministic row_sums.
 #include "kernels/common/gaussian_math.h"
 #include "kernels/common/philox.h"
+#include "kernels/cuda/launch_entries.h"
 #include "kernels/cuda/row_sum.cuh"
 
 namespace gm::GM_CUDA_NS {
@@ -50,50 +51,52 @@ __global__ void kl_backward_kernel(const T* mu, const T* logvar, const T* dkl, i
 
 }  // namespace
 
-template <typename T>
-void gaussian_sample_forward(const Exec& e, const T* mu, const T* logvar, int64_t n, uint64_t seed,
-                             uint64_t offset, T* eps, T* z) {
+namespace launchers {
+
+void gaussian_sample_forward(const Exec& e, const Tensor& mu, const Tensor& logvar, uint64_t seed,
+                             uint64_t offset, Tensor& eps, Tensor& z) {
+  const int64_t n = mu.numel;
   if (n == 0) return;
-  const unsigned threads = kernel_threads<sample_forward_kernel<T>>(n, e.block);
-  GM_LAUNCH((sample_forward_kernel<T>), blocks_for(n, threads), threads, 0, e.stream)
-  (mu, logvar, n, seed, offset, eps, z);
+  with_floating(mu.dtype, "gaussian_sample_forward", [&](auto zero) {
+    using T = decltype(zero);
+    const unsigned threads = kernel_threads<sample_forward_kernel<T>>(n, e.block);
+    GM_LAUNCH((sample_forward_kernel<T>), blocks_for(n, threads), threads, 0, e.stream)
+    (mu.data<T>(), logvar.data<T>(), n, seed, offset, eps.data<T>(), z.data<T>());
+  });
 }
 
-template <typename T>
-void gaussian_sample_backward(const Exec& e, const T* logvar, const T* eps, const T* dz, int64_t n,
-                              T* dmu, T* dlogvar) {
+void gaussian_sample_backward(const Exec& e, const Tensor& logvar, const Tensor& eps,
+                              const Tensor& dz, Tensor& dmu, Tensor& dlogvar) {
+  const int64_t n = logvar.numel;
   if (n == 0) return;
-  const unsigned threads = kernel_threads<sample_backward_kernel<T>>(n, e.block);
-  GM_LAUNCH((sample_backward_kernel<T>), blocks_for(n, threads), threads, 0, e.stream)
-  (logvar, eps, dz, n, dmu, dlogvar);
+  with_floating(logvar.dtype, "gaussian_sample_backward", [&](auto zero) {
+    using T = decltype(zero);
+    const unsigned threads = kernel_threads<sample_backward_kernel<T>>(n, e.block);
+    GM_LAUNCH((sample_backward_kernel<T>), blocks_for(n, threads), threads, 0, e.stream)
+    (logvar.data<T>(), eps.data<T>(), dz.data<T>(), n, dmu.data<T>(), dlogvar.data<T>());
+  });
 }
 
-template <typename T>
-void kl_std_normal_forward(const Exec& e, const T* mu, const T* logvar, int64_t N, int64_t D,
-                           double* partial, T* kl) {
-  row_sums(e, KlTerm<T>{mu, logvar, D}, N, D, partial, kl);
+void kl_std_normal_forward(const Exec& e, const Tensor& mu, const Tensor& logvar, Tensor& kl) {
+  const int64_t N = kl.numel, D = mu.per_image();
+  with_floating(mu.dtype, "kl_std_normal_forward", [&](auto zero) {
+    using T = decltype(zero);
+    row_sums(e, KlTerm<T>{mu.data<T>(), logvar.data<T>(), D}, N, D, kl.data<T>());
+  });
 }
 
-template <typename T>
-void kl_std_normal_backward(const Exec& e, const T* mu, const T* logvar, const T* dkl, int64_t N,
-                            int64_t D, T* dmu, T* dlogvar) {
+void kl_std_normal_backward(const Exec& e, const Tensor& mu, const Tensor& logvar,
+                            const Tensor& dkl, Tensor& dmu, Tensor& dlogvar) {
+  const int64_t N = dkl.numel, D = mu.per_image();
   if (N * D == 0) return;
-  const unsigned threads = kernel_threads<kl_backward_kernel<T>>(N * D, e.block);
-  GM_LAUNCH((kl_backward_kernel<T>), blocks_for(N * D, threads), threads, 0, e.stream)
-  (mu, logvar, dkl, N, D, dmu, dlogvar);
+  with_floating(mu.dtype, "kl_std_normal_backward", [&](auto zero) {
+    using T = decltype(zero);
+    const unsigned threads = kernel_threads<kl_backward_kernel<T>>(N * D, e.block);
+    GM_LAUNCH((kl_backward_kernel<T>), blocks_for(N * D, threads), threads, 0, e.stream)
+    (mu.data<T>(), logvar.data<T>(), dkl.data<T>(), N, D, dmu.data<T>(), dlogvar.data<T>());
+  });
 }
 
-#define GM_INSTANTIATE(T)                                                                       \
-  template void gaussian_sample_forward<T>(const Exec&, const T*, const T*, int64_t, uint64_t,  \
-                                           uint64_t, T*, T*);                                   \
-  template void gaussian_sample_backward<T>(const Exec&, const T*, const T*, const T*, int64_t, \
-                                            T*, T*);                                            \
-  template void kl_std_normal_forward<T>(const Exec&, const T*, const T*, int64_t, int64_t,     \
-                                         double*, T*);                                          \
-  template void kl_std_normal_backward<T>(const Exec&, const T*, const T*, const T*, int64_t,   \
-                                          int64_t, T*, T*);
-GM_INSTANTIATE(float)
-GM_INSTANTIATE(double)
-#undef GM_INSTANTIATE
+}  // namespace launchers
 
 }  // namespace gm::GM_CUDA_NS

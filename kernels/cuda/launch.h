@@ -4,8 +4,10 @@
 // structs of kernels/common/op_types.h, so this header compiles under nvcc, which cannot include
 // the engine's headers; the backend (backend_*.cpp) unpacks tensors and calls them. Launchers
 // never synchronize.
+#include <cstddef>
 #include <cstdint>
 
+#include "kernels/common/dtype.h"
 #include "kernels/common/op_types.h"
 #include "kernels/cuda/counters.h"
 #include "kernels/cuda/platform.h"
@@ -22,12 +24,57 @@ struct ExecStream {
   CudaCounterSet* counters;
 };
 
+// Device memory for temporaries (per-block partial sums): the backend's caching allocator,
+// behind an interface nvcc can compile.
+class ScratchSource {
+ public:
+  virtual void* allocate(size_t bytes) = 0;
+  virtual void deallocate(void* ptr) noexcept = 0;
+
+ protected:
+  ~ScratchSource() = default;
+};
+
+// A temporary device buffer, returned to its source when it goes out of scope. The stream
+// orders its reuse after the kernels that were queued with it.
+class Scratch {
+ public:
+  Scratch(ScratchSource& source, size_t bytes) : source_(source), ptr_(source.allocate(bytes)) {}
+  ~Scratch() { source_.deallocate(ptr_); }
+  Scratch(const Scratch&) = delete;
+  Scratch& operator=(const Scratch&) = delete;
+  template <typename T>
+  T* as() const {
+    return static_cast<T*>(ptr_);
+  }
+
+ private:
+  ScratchSource& source_;
+  void* ptr_;
+};
+
 // Where and how wide launchers run. `block` is the threads per block of kernels whose block
 // size is free (1-D elementwise kernels and reductions); a multiple of 32 from 32 to 1024.
+// `scratch` serves launchers that need temporaries (the backend's allocator; null in the
+// kernel lab, whose launchers take their buffers as arguments).
 struct Exec {
   ExecStream stream;
   int block = 256;
+  ScratchSource* scratch = nullptr;
 };
+
+// Calls fn(float{}) or fn(double{}) for a floating dtype; any other dtype is an error naming
+// `what` (the op validated dtypes already, so this is a bug guard, not a user message).
+[[noreturn]] void unsupported_dtype(const char* what, const char* expected, DType got);
+template <typename Fn>
+void with_floating(DType dtype, const char* what, Fn&& fn) {
+  if (dtype == DType::f32)
+    fn(float{});
+  else if (dtype == DType::f64)
+    fn(double{});
+  else
+    unsupported_dtype(what, "float32 or float64", dtype);
+}
 
 // Threads per block for n independent elements: the configured block, but no more warps than
 // there are elements (tiny tensors are common, and idle threads still cost a slot).

@@ -2,6 +2,7 @@
 // NLL and the discretized logistic NLL. Forwards sum each image's terms with row_sums (in
 // double, deterministic); backwards are one thread per element.
 #include "kernels/common/logistic_math.h"
+#include "kernels/cuda/launch_entries.h"
 #include "kernels/cuda/row_sum.cuh"
 
 namespace gm::GM_CUDA_NS {
@@ -53,48 +54,52 @@ __global__ void logistic_backward_kernel(const T* x, const T* mean, const T* log
 
 }  // namespace
 
-template <typename T>
-void bernoulli_nll_forward(const Exec& e, const T* logits, const T* target, int64_t N, int64_t S,
-                           double* partial, T* nll) {
-  row_sums(e, BernoulliTerm<T>{logits, target, S}, N, S, partial, nll);
+namespace launchers {
+
+void bernoulli_nll_forward(const Exec& e, const Tensor& logits, const Tensor& target, Tensor& nll) {
+  const int64_t N = nll.numel, S = logits.per_image();
+  with_floating(logits.dtype, "bernoulli_nll_forward", [&](auto zero) {
+    using T = decltype(zero);
+    row_sums(e, BernoulliTerm<T>{logits.data<T>(), target.data<T>(), S}, N, S, nll.data<T>());
+  });
 }
 
-template <typename T>
-void bernoulli_nll_backward(const Exec& e, const T* logits, const T* target, const T* dnll,
-                            int64_t N, int64_t S, T* dlogits) {
+void bernoulli_nll_backward(const Exec& e, const Tensor& logits, const Tensor& target,
+                            const Tensor& dnll, Tensor& dlogits) {
+  const int64_t N = dnll.numel, S = logits.per_image();
   if (N * S == 0) return;
-  const unsigned threads = kernel_threads<bernoulli_backward_kernel<T>>(N * S, e.block);
-  GM_LAUNCH((bernoulli_backward_kernel<T>), blocks_for(N * S, threads), threads, 0, e.stream)
-  (logits, target, dnll, N, S, dlogits);
+  with_floating(logits.dtype, "bernoulli_nll_backward", [&](auto zero) {
+    using T = decltype(zero);
+    const unsigned threads = kernel_threads<bernoulli_backward_kernel<T>>(N * S, e.block);
+    GM_LAUNCH((bernoulli_backward_kernel<T>), blocks_for(N * S, threads), threads, 0, e.stream)
+    (logits.data<T>(), target.data<T>(), dnll.data<T>(), N, S, dlogits.data<T>());
+  });
 }
 
-template <typename T>
-void discretized_logistic_nll_forward(const Exec& e, const T* x, const T* mean, const T* log_scale,
-                                      int64_t N, int64_t S, double* partial, T* nll) {
-  row_sums(e, LogisticTerm<T>{x, mean, log_scale, S}, N, S, partial, nll);
+void discretized_logistic_nll_forward(const Exec& e, const Tensor& x, const Tensor& mean,
+                                      const Tensor& log_scale, Tensor& nll) {
+  const int64_t N = nll.numel, S = x.per_image();
+  with_floating(x.dtype, "discretized_logistic_nll_forward", [&](auto zero) {
+    using T = decltype(zero);
+    const LogisticTerm<T> term{x.data<T>(), mean.data<T>(), log_scale.data<T>(), S};
+    row_sums(e, term, N, S, nll.data<T>());
+  });
 }
 
-template <typename T>
-void discretized_logistic_nll_backward(const Exec& e, const T* x, const T* mean, const T* log_scale,
-                                       const T* dnll, int64_t N, int64_t S, T* dmean,
-                                       T* dlog_scale) {
+void discretized_logistic_nll_backward(const Exec& e, const Tensor& x, const Tensor& mean,
+                                       const Tensor& log_scale, const Tensor& dnll, Tensor& dmean,
+                                       Tensor& dlog_scale) {
+  const int64_t N = dnll.numel, S = x.per_image();
   if (N * S == 0) return;
-  const unsigned threads = kernel_threads<logistic_backward_kernel<T>>(N * S, e.block);
-  GM_LAUNCH((logistic_backward_kernel<T>), blocks_for(N * S, threads), threads, 0, e.stream)
-  (x, mean, log_scale, dnll, N, S, dmean, dlog_scale);
+  with_floating(x.dtype, "discretized_logistic_nll_backward", [&](auto zero) {
+    using T = decltype(zero);
+    const unsigned threads = kernel_threads<logistic_backward_kernel<T>>(N * S, e.block);
+    GM_LAUNCH((logistic_backward_kernel<T>), blocks_for(N * S, threads), threads, 0, e.stream)
+    (x.data<T>(), mean.data<T>(), log_scale.data<T>(), dnll.data<T>(), N, S, dmean.data<T>(),
+     dlog_scale.data<T>());
+  });
 }
 
-#define GM_INSTANTIATE(T)                                                                       \
-  template void bernoulli_nll_forward<T>(const Exec&, const T*, const T*, int64_t, int64_t,     \
-                                         double*, T*);                                          \
-  template void bernoulli_nll_backward<T>(const Exec&, const T*, const T*, const T*, int64_t,   \
-                                          int64_t, T*);                                         \
-  template void discretized_logistic_nll_forward<T>(const Exec&, const T*, const T*, const T*,  \
-                                                    int64_t, int64_t, double*, T*);             \
-  template void discretized_logistic_nll_backward<T>(const Exec&, const T*, const T*, const T*, \
-                                                     const T*, int64_t, int64_t, T*, T*);
-GM_INSTANTIATE(float)
-GM_INSTANTIATE(double)
-#undef GM_INSTANTIATE
+}  // namespace launchers
 
 }  // namespace gm::GM_CUDA_NS

@@ -3,7 +3,7 @@
 // four gate pre-activations (HS apart) and c_prev, and writes h and c (or the five gradients).
 #include "kernels/common/lstm_math.h"
 #include "kernels/cuda/device.cuh"
-#include "kernels/cuda/launch_fused.h"
+#include "kernels/cuda/launch_entries.h"
 
 namespace gm::GM_CUDA_NS {
 
@@ -39,30 +39,33 @@ __global__ void lstm_backward_kernel(const T* gates, const T* c_prev, const T* c
 
 }  // namespace
 
-template <typename T>
-void lstm_cell_forward(const Exec& e, const T* gates, const T* c_prev, int64_t N, int64_t HS, T* h,
-                       T* c) {
+namespace launchers {
+
+void lstm_cell_forward(const Exec& e, const Tensor& gates, const Tensor& c_prev, Tensor& h,
+                       Tensor& c) {
+  const int64_t N = c_prev.size(0), HS = c_prev.per_image();
   if (N * HS == 0) return;
-  const unsigned threads = kernel_threads<lstm_forward_kernel<T>>(N * HS, e.block);
-  GM_LAUNCH((lstm_forward_kernel<T>), blocks_for(N * HS, threads), threads, 0, e.stream)
-  (gates, c_prev, N, HS, h, c);
+  with_floating(gates.dtype, "lstm_cell_forward", [&](auto zero) {
+    using T = decltype(zero);
+    const unsigned threads = kernel_threads<lstm_forward_kernel<T>>(N * HS, e.block);
+    GM_LAUNCH((lstm_forward_kernel<T>), blocks_for(N * HS, threads), threads, 0, e.stream)
+    (gates.data<T>(), c_prev.data<T>(), N, HS, h.data<T>(), c.data<T>());
+  });
 }
 
-template <typename T>
-void lstm_cell_backward(const Exec& e, const T* gates, const T* c_prev, const T* c, const T* dh,
-                        const T* dc, int64_t N, int64_t HS, T* dgates, T* dc_prev) {
+void lstm_cell_backward(const Exec& e, const Tensor& gates, const Tensor& c_prev, const Tensor& c,
+                        const Tensor& dh, const Tensor& dc, Tensor& dgates, Tensor& dc_prev) {
+  const int64_t N = c_prev.size(0), HS = c_prev.per_image();
   if (N * HS == 0) return;
-  const unsigned threads = kernel_threads<lstm_backward_kernel<T>>(N * HS, e.block);
-  GM_LAUNCH((lstm_backward_kernel<T>), blocks_for(N * HS, threads), threads, 0, e.stream)
-  (gates, c_prev, c, dh, dc, N, HS, dgates, dc_prev);
+  with_floating(gates.dtype, "lstm_cell_backward", [&](auto zero) {
+    using T = decltype(zero);
+    const unsigned threads = kernel_threads<lstm_backward_kernel<T>>(N * HS, e.block);
+    GM_LAUNCH((lstm_backward_kernel<T>), blocks_for(N * HS, threads), threads, 0, e.stream)
+    (gates.data<T>(), c_prev.data<T>(), c.data<T>(), dh.data<T>(), dc.data<T>(), N, HS,
+     dgates.data<T>(), dc_prev.data<T>());
+  });
 }
 
-#define GM_INSTANTIATE(T)                                                                        \
-  template void lstm_cell_forward<T>(const Exec&, const T*, const T*, int64_t, int64_t, T*, T*); \
-  template void lstm_cell_backward<T>(const Exec&, const T*, const T*, const T*, const T*,       \
-                                      const T*, int64_t, int64_t, T*, T*);
-GM_INSTANTIATE(float)
-GM_INSTANTIATE(double)
-#undef GM_INSTANTIATE
+}  // namespace launchers
 
 }  // namespace gm::GM_CUDA_NS

@@ -37,4 +37,11 @@ void row_sums(const Exec& e, const Term& term, int64_t N, int64_t S, double* par
   sum_rows<T>(e, partial, out, N, chunks);
 }
 
+// The same with the partial sums in a scratch buffer from e.scratch (the backend's allocator).
+template <typename T, typename Term>
+void row_sums(const Exec& e, const Term& term, int64_t N, int64_t S, T* out) {
+  Scratch partial(*e.scratch, static_cast<size_t>(N * row_chunks(e, S)) * sizeof(double));
+  row_sums(e, term, N, S, partial.as<double>(), out);
+}
+
 }  // namespace gm::GM_CUDA_NS

@@ -4,6 +4,7 @@
 // (n, s), walking its column of V values S elements apart with kernels/common/softmax_math.h
 // (it runs once per generated pixel on small batches, where one thread per position suffices).
 #include "kernels/common/philox.h"
+#include "kernels/cuda/launch_entries.h"
 #include "kernels/cuda/softmax_xent.cuh"
 
 namespace gm::GM_CUDA_NS {
@@ -42,43 +43,66 @@ __global__ void sample_kernel(const T* logits, int64_t N, int64_t V, int64_t S, 
   }
 }
 
+// Calls fn(Target{}) with the C++ type of the class targets: uint8 pixels or int32 labels.
+template <typename Fn>
+void with_target(const TensorView& target, const char* what, Fn&& fn) {
+  if (target.dtype == DType::u8)
+    fn(uint8_t{});
+  else if (target.dtype == DType::i32)
+    fn(int32_t{});
+  else
+    unsupported_dtype(what, "uint8 or int32", target.dtype);
+}
+
 }  // namespace
 
-template <typename T, typename Target>
-void softmax_xent_backward(const Exec& e, const T* logits, const Target* target, const T* dnll,
-                           int64_t N, int64_t V, int64_t S, T* dlogits) {
-  if (N * S == 0) return;
-  for (int64_t first = 0; first < N; first += 65535) {  // gridDim.y is at most 65535
-    const int64_t rows = N - first < 65535 ? N - first : 65535;
-    GM_LAUNCH((xent_backward_kernel<T, Target>),
-              dim3(static_cast<unsigned>(xent_chunks(S)), static_cast<unsigned>(rows)),
-              dim3(32, kXentWarps), 0, e.stream)
-    (logits, target, dnll, V, S, first, dlogits);
-  }
+namespace launchers {
+
+void softmax_xent_forward(const Exec& e, const Tensor& logits, const Tensor& target, Tensor& nll) {
+  const int64_t N = logits.size(0), V = logits.size(1), S = logits.size(2);
+  const int64_t partials = N * xent_chunks(S) > 0 ? N * xent_chunks(S) : 1;
+  Scratch partial(*e.scratch, static_cast<size_t>(partials) * sizeof(double));
+  with_floating(logits.dtype, "softmax_xent_forward", [&](auto zero) {
+    using T = decltype(zero);
+    with_target(target, "softmax_xent_forward", [&](auto target_zero) {
+      using Target = decltype(target_zero);
+      GM_CUDA_NS::softmax_xent_forward<T, Target>(e, logits.data<T>(), target.data<Target>(), N, V,
+                                                  S, partial.as<double>(), nll.data<T>());
+    });
+  });
 }
 
-template <typename T>
-void sample_categorical(const Exec& e, const T* logits, int64_t N, int64_t V, int64_t S,
-                        double temperature, uint64_t seed, uint64_t offset, int32_t* out) {
+void softmax_xent_backward(const Exec& e, const Tensor& logits, const Tensor& target,
+                           const Tensor& dnll, Tensor& dlogits) {
+  const int64_t N = logits.size(0), V = logits.size(1), S = logits.size(2);
   if (N * S == 0) return;
-  const unsigned threads = kernel_threads<sample_kernel<T>>(N * S, e.block);
-  GM_LAUNCH((sample_kernel<T>), blocks_for(N * S, threads), threads, 0, e.stream)
-  (logits, N, V, S, temperature, seed, offset, out);
+  with_floating(logits.dtype, "softmax_xent_backward", [&](auto zero) {
+    using T = decltype(zero);
+    with_target(target, "softmax_xent_backward", [&](auto target_zero) {
+      using Target = decltype(target_zero);
+      for (int64_t first = 0; first < N; first += 65535) {  // gridDim.y is at most 65535
+        const int64_t rows = N - first < 65535 ? N - first : 65535;
+        GM_LAUNCH((xent_backward_kernel<T, Target>),
+                  dim3(static_cast<unsigned>(xent_chunks(S)), static_cast<unsigned>(rows)),
+                  dim3(32, kXentWarps), 0, e.stream)
+        (logits.data<T>(), target.data<Target>(), dnll.data<T>(), V, S, first, dlogits.data<T>());
+      }
+    });
+  });
 }
 
-#define GM_INSTANTIATE(T, Target)                                                                \
-  template void softmax_xent_forward<T, Target>(const Exec&, const T*, const Target*, int64_t,   \
-                                                int64_t, int64_t, double*, T*);                  \
-  template void softmax_xent_backward<T, Target>(const Exec&, const T*, const Target*, const T*, \
-                                                 int64_t, int64_t, int64_t, T*);
-GM_INSTANTIATE(float, uint8_t)
-GM_INSTANTIATE(float, int32_t)
-GM_INSTANTIATE(double, uint8_t)
-GM_INSTANTIATE(double, int32_t)
-#undef GM_INSTANTIATE
-template void sample_categorical<float>(const Exec&, const float*, int64_t, int64_t, int64_t,
-                                        double, uint64_t, uint64_t, int32_t*);
-template void sample_categorical<double>(const Exec&, const double*, int64_t, int64_t, int64_t,
-                                         double, uint64_t, uint64_t, int32_t*);
+void sample_categorical(const Exec& e, const Tensor& logits, double temperature, uint64_t seed,
+                        uint64_t offset, Tensor& out) {
+  const int64_t N = logits.size(0), V = logits.size(1), S = logits.size(2);
+  if (N * S == 0) return;
+  with_floating(logits.dtype, "sample_categorical", [&](auto zero) {
+    using T = decltype(zero);
+    const unsigned threads = kernel_threads<sample_kernel<T>>(N * S, e.block);
+    GM_LAUNCH((sample_kernel<T>), blocks_for(N * S, threads), threads, 0, e.stream)
+    (logits.data<T>(), N, V, S, temperature, seed, offset, out.data<int32_t>());
+  });
+}
+
+}  // namespace launchers
 
 }  // namespace gm::GM_CUDA_NS

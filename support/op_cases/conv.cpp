@@ -156,6 +156,13 @@ ConvSpec masked(MaskType type, int64_t k, int groups, int64_t C, int64_t K) {
 const std::vector<std::string> kConvEntries = {"conv2d_forward", "conv2d_backward_data",
                                                "conv2d_backward_weight", "sum_axis"};
 
+// A biased conv2d or masked_conv2d runs the optional conv2d_forward_bias entry forward.
+std::vector<std::string> conv_entries(const ConvSpec& s) {
+  std::vector<std::string> entries = kConvEntries;
+  if (s.bias) entries.push_back("conv2d_forward_bias");
+  return entries;
+}
+
 }  // namespace
 
 void add_conv_cases(std::vector<OpCase>& to) {
@@ -169,7 +176,7 @@ void add_conv_cases(std::vector<OpCase>& to) {
     no_bias.bias = false;
     specs.push_back(no_bias);
     for (const ConvSpec& s : specs)
-      add_cases(to, "conv2d", kConvEntries, {conv_case(s)});
+      add_cases(to, "conv2d", conv_entries(s), {conv_case(s)});
   }
   {
     const std::vector<ConvSpec> specs = {
@@ -182,7 +189,7 @@ void add_conv_cases(std::vector<OpCase>& to) {
         masked(MaskType::A, 1, 3, 3, 6),
     };
     for (const ConvSpec& s : specs)
-      add_cases(to, "masked_conv2d", kConvEntries, {conv_case(s)});
+      add_cases(to, "masked_conv2d", conv_entries(s), {conv_case(s)});
   }
   {
     auto spec = [](int64_t k, int64_t stride, int64_t pad, int64_t out_pad) {

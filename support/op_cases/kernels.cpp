@@ -50,43 +50,153 @@ OpCase round_trip_case() {
   return c;
 }
 
-OpCase optimizer_case(bool adam) {
-  // One step from zero state: param x[0], gradient x[1].
-  const AdamStep a{.lr = 0.01, .weight_decay = 0.1, .step = 3};
-  const SgdStep s{.lr = 0.1, .momentum = 0.9, .weight_decay = 0.1};
+const AdamStep kAdam{.lr = 0.01, .weight_decay = 0.1, .step = 3};
+const SgdStep kSgd{.lr = 0.1, .momentum = 0.9, .weight_decay = 0.1};
+
+// The oracle of one optimizer step from zero state on parameter p with gradient g.
+double stepped(bool adam, double p, double g) {
+  if (adam) {
+    // AdamW: decay on the weight, moments from zero, bias-corrected at step 3.
+    const AdamStep& a = kAdam;
+    const double m = (1 - a.beta1) * g, v = (1 - a.beta2) * g * g;
+    const double mhat = m / (1 - std::pow(a.beta1, 3)), vhat = v / (1 - std::pow(a.beta2, 3));
+    return (1 - a.lr * a.weight_decay) * p - a.lr * mhat / (std::sqrt(vhat) + a.eps);
+  }
+  // The buffer starts at zero, so after one step it holds the decayed gradient itself.
+  return p - kSgd.lr * (g + kSgd.weight_decay * p);
+}
+
+// Inputs (param, grad) pairs; the output is every stepped parameter, flattened, in order.
+HostValues stepped_pairs(bool adam, const std::vector<HostValues>& x) {
+  HostValues out;
+  for (size_t k = 0; k + 1 < x.size(); k += 2)
+    for (size_t i = 0; i < x[k].size(); ++i)
+      out.push_back(stepped(adam, x[k][i], x[k + 1][i]));
+  return out;
+}
+
+Tensor flat_concat(const std::vector<Tensor>& xs) {
+  std::vector<Tensor> flat;
+  for (const Tensor& x : xs)
+    flat.push_back(reshape(x, {-1}));
+  return concat(flat, 0);
+}
+
+OpCase optimizer_case(bool adam, bool many) {
   OpCase c;
-  c.name = adam ? "adam step 3 from zero moments" : "sgd momentum step from zero buffer";
+  c.name =
+      std::string(adam ? "adam step 3 from zero moments" : "sgd momentum step from zero buffer") +
+      (many ? ", two tensors in one call" : "");
   c.shapes = {kShape, kShape};
+  if (many) c.shapes.insert(c.shapes.end(), {{2, 9}, {2, 9}});
   c.differentiable = false;
-  c.op = [adam, a, s](const std::vector<Tensor>& x) {
-    Tensor param = x[0].clone();
-    Tensor m = Tensor::zeros(x[0].shape(), x[0].dtype(), x[0].device());
-    Tensor v = Tensor::zeros(x[0].shape(), x[0].dtype(), x[0].device());
-    if (adam)
-      param.backend().adam_update(a, param, x[1], m, v);
-    else
-      param.backend().sgd_update(s, param, x[1], m);
-    return param;
-  };
-  c.reference = [adam, a, s](const std::vector<HostValues>& x) {
-    HostValues p = x[0];
-    for (size_t i = 0; i < p.size(); ++i) {
-      const double g = x[1][i];
-      if (adam) {
-        // AdamW: decay on the weight, moments from zero, bias-corrected at step 3.
-        const double m = (1 - a.beta1) * g, v = (1 - a.beta2) * g * g;
-        const double mhat = m / (1 - std::pow(a.beta1, 3)), vhat = v / (1 - std::pow(a.beta2, 3));
-        p[i] = (1 - a.lr * a.weight_decay) * p[i] - a.lr * mhat / (std::sqrt(vhat) + a.eps);
-      } else {
-        // The buffer starts at zero, so after one step it holds the decayed gradient itself.
-        p[i] -= s.lr * (g + s.weight_decay * p[i]);
-      }
+  c.op = [adam, many](const std::vector<Tensor>& x) {
+    const size_t count = x.size() / 2;
+    std::vector<Tensor> params, m, v;
+    for (size_t k = 0; k < count; ++k) {
+      params.push_back(x[2 * k].clone());
+      m.push_back(Tensor::zeros(x[2 * k].shape(), x[2 * k].dtype(), x[2 * k].device()));
+      v.push_back(Tensor::zeros(x[2 * k].shape(), x[2 * k].dtype(), x[2 * k].device()));
     }
-    return p;
+    Backend& backend = x[0].backend();
+    std::vector<OptimizerTensors> list;
+    for (size_t k = 0; k < count; ++k)
+      list.push_back({&params[k], &x[2 * k + 1], &m[k], &v[k]});
+    if (many && adam) {
+      backend.adam_update_many(kAdam, list);
+    } else if (many) {
+      backend.sgd_update_many(kSgd, list);
+    } else if (adam) {
+      backend.adam_update(kAdam, params[0], x[1], m[0], v[0]);
+    } else {
+      backend.sgd_update(kSgd, params[0], x[1], m[0]);
+    }
+    return flat_concat(params);
   };
+  c.reference = [adam](const std::vector<HostValues>& x) { return stepped_pairs(adam, x); };
   // float32: the constants (1/bias corrections, keep) are rounded to float before use, a few
   // ulps of the lr-sized update on values of order one.
   c.f32_atol = 1e-6;
+  return c;
+}
+
+// A case of a multi-tensor entry on two tensors of different sizes; its oracle `f` sees every
+// input value, in order, as one list.
+OpCase two_tensor_case(std::string name, std::function<Tensor(const std::vector<Tensor>&)> op,
+                       std::function<HostValues(const HostValues&)> f) {
+  OpCase c;
+  c.name = std::move(name);
+  c.shapes = {kShape, {2, 9}};
+  c.differentiable = false;
+  c.op = std::move(op);
+  c.reference = [f](const std::vector<HostValues>& x) {
+    HostValues all;
+    for (const HostValues& t : x)
+      all.insert(all.end(), t.begin(), t.end());
+    return f(all);
+  };
+  return c;
+}
+
+// The multi-tensor gradient-norm entries: the sum of squares of two tensors, and both scaled.
+OpCase sum_of_squares_case() {
+  OpCase c = two_tensor_case(
+      "sum of squares of two tensors",
+      [](const std::vector<Tensor>& x) {
+        return x[0].backend().sum_of_squares_many(x).to(x[0].dtype());
+      },
+      [](const HostValues& all) {
+        double total = 0;
+        for (double v : all)
+          total += v * v;
+        return HostValues{total};
+      });
+  // float32: 123 squares of order one summed, then the total (about 40) rounded to float once.
+  c.f32_atol = 1e-5;
+  c.f32_rtol = 1e-6;
+  return c;
+}
+
+OpCase scale_case() {
+  return two_tensor_case(
+      "scale two tensors in place",
+      [](const std::vector<Tensor>& x) {
+        const std::vector<Tensor> copies = {x[0].clone(), x[1].clone()};
+        x[0].backend().scale_many(-1.5, copies);
+        return flat_concat(copies);
+      },
+      [](const HostValues& all) {
+        HostValues out;
+        for (double v : all)
+          out.push_back(-1.5 * v);
+        return out;
+      });
+}
+
+// A training step's statistics recorded into slot 1 of 2: the loss (the first input's one
+// value), the norm of the second input, and the guard value at 0 (loss + squares while both
+// are finite). Slot 0 stays zero.
+OpCase step_stats_case() {
+  OpCase c;
+  c.name = "record step statistics";
+  c.shapes = {{1}, kShape};
+  c.differentiable = false;
+  c.op = [](const std::vector<Tensor>& x) {
+    Backend& backend = x[0].backend();
+    const Tensor sum_squares = backend.sum_of_squares_many({x[1]});
+    Tensor stats = Tensor::zeros({5}, DType::f64, x[0].device());
+    backend.record_step_stats(x[0].reshape({}), sum_squares, stats, 1);
+    return stats.to(x[0].dtype());
+  };
+  c.reference = [](const std::vector<HostValues>& x) {
+    double squares = 0;
+    for (double v : x[1])
+      squares += v * v;
+    return HostValues{x[0][0] + squares, 0.0, 0.0, x[0][0], std::sqrt(squares)};
+  };
+  // float32: as the sum of squares case (105 squares of order one summed in float32).
+  c.f32_atol = 1e-5;
+  c.f32_rtol = 1e-6;
   return c;
 }
 
@@ -171,8 +281,14 @@ void add_kernel_cases(std::vector<OpCase>& to) {
                 },
                 [](double v, size_t) { return 1.0 - 0.75 * v; }))});
   add_cases(to, "sample_categorical", {"sample_categorical"}, {argmax_sample_case()});
-  add_cases(to, "adam_update", {"adam_update"}, {optimizer_case(true)});
-  add_cases(to, "sgd_update", {"sgd_update"}, {optimizer_case(false)});
+  add_cases(to, "adam_update", {"adam_update"}, {optimizer_case(true, false)});
+  add_cases(to, "sgd_update", {"sgd_update"}, {optimizer_case(false, false)});
+  add_cases(to, "adam_update_many", {"adam_update_many"}, {optimizer_case(true, true)});
+  add_cases(to, "sgd_update_many", {"sgd_update_many"}, {optimizer_case(false, true)});
+  add_cases(to, "sum_of_squares_many", {"sum_of_squares_many"}, {sum_of_squares_case()});
+  add_cases(to, "scale_many", {"scale_many"}, {scale_case()});
+  add_cases(to, "record_step_stats", {"record_step_stats", "sum_of_squares_many"},
+            {step_stats_case()});
 }
 
 }  // namespace gm::catalogue
