@@ -37,6 +37,31 @@ class Backend {
   // overrides this (one pass over y instead of two); the default adds it after the convolution.
   virtual void conv2d_forward_bias(const Conv2dGeometry& g, const ConvMask& mask, const Tensor& x,
                                    const Tensor& w, const Tensor& bias, Tensor& y);
+  // The convolution of relu(x), the ReLU fused in: y = conv(relu(x), w) + bias[k] + residual,
+  // bias [K] and residual (y's shape) each optional (undefined: none). Its data gradient is
+  // dx = relu'(x) conv_backward_data(dy, w) (0 where x <= 0) and its weight gradient that of a
+  // convolution of relu(x). A backend that builds the convolution's columns itself reads
+  // relu(x) while building them and never stores it; the defaults store relu(x) and call the
+  // plain convolution entries.
+  virtual void relu_conv2d_forward(const Conv2dGeometry& g, const ConvMask& mask, const Tensor& x,
+                                   const Tensor& w, const Tensor& bias, const Tensor& residual,
+                                   Tensor& y);
+  virtual void relu_conv2d_backward_data(const Conv2dGeometry& g, const ConvMask& mask,
+                                         const Tensor& x, const Tensor& dy, const Tensor& w,
+                                         Tensor& dx);
+  virtual void relu_conv2d_backward_weight(const Conv2dGeometry& g, const ConvMask& mask,
+                                           const Tensor& x, const Tensor& dy, Tensor& dw);
+
+  // Softmax cross-entropy (the entries softmax_xent_forward/backward) with the statistics of
+  // every position kept from the forward for the backward: stats is float64 [2, N, S] (each
+  // position's max, then its sum of exp(x - max); kernels/common/softmax_math.h). A backend
+  // that fills it in the forward reads it in the backward instead of sweeping the logits twice
+  // more; the defaults neither fill nor read it. The results are the plain entries' bit for bit.
+  virtual void softmax_xent_forward_stats(const Tensor& logits, const Tensor& target, Tensor& nll,
+                                          Tensor& stats);
+  virtual void softmax_xent_backward_stats(const Tensor& logits, const Tensor& target,
+                                           const Tensor& stats, const Tensor& dnll,
+                                           Tensor& dlogits);
 
   // Multi-tensor entries: one call for all of a step's tensors of one dtype on this backend,
   // the same arithmetic per element as the single-tensor entries. The defaults call those per
