@@ -25,7 +25,50 @@ bool guard_stops(const double* guard) {
   return guard && !std::isfinite(*guard);
 }
 
+// relu(x) as the plain unary entry computes it.
+Tensor relu_of(Backend& b, const Tensor& x) {
+  Tensor r = Tensor::empty(x.shape(), x.dtype(), x.device());
+  b.unary(UnaryOp::relu, UnaryParams{}, x, r);
+  return r;
+}
+
 }  // namespace
+
+void Backend::relu_conv2d_forward(const Conv2dGeometry& g, const ConvMask& mask, const Tensor& x,
+                                  const Tensor& w, const Tensor& bias, const Tensor& residual,
+                                  Tensor& y) {
+  const Tensor r = relu_of(*this, x);
+  if (bias.defined())
+    conv2d_forward_bias(g, mask, r, w, bias, y);
+  else
+    conv2d_forward(g, mask, r, w, y);
+  if (residual.defined()) binary(BinaryOp::add, y, residual, y);  // in place, as above
+}
+
+void Backend::relu_conv2d_backward_data(const Conv2dGeometry& g, const ConvMask& mask,
+                                        const Tensor& x, const Tensor& dy, const Tensor& w,
+                                        Tensor& dx) {
+  Tensor dr = Tensor::empty(dx.shape(), dx.dtype(), dx.device());
+  conv2d_backward_data(g, mask, dy, w, dr);
+  // The relu's backward reads x only; y is passed for the signature.
+  unary_backward(UnaryOp::relu, UnaryParams{}, x, x, dr, dx);
+}
+
+void Backend::relu_conv2d_backward_weight(const Conv2dGeometry& g, const ConvMask& mask,
+                                          const Tensor& x, const Tensor& dy, Tensor& dw) {
+  conv2d_backward_weight(g, mask, relu_of(*this, x), dy, dw);
+}
+
+void Backend::softmax_xent_forward_stats(const Tensor& logits, const Tensor& target, Tensor& nll,
+                                         Tensor& /*stats: not kept by default*/) {
+  softmax_xent_forward(logits, target, nll);
+}
+
+void Backend::softmax_xent_backward_stats(const Tensor& logits, const Tensor& target,
+                                          const Tensor& /*stats*/, const Tensor& dnll,
+                                          Tensor& dlogits) {
+  softmax_xent_backward(logits, target, dnll, dlogits);
+}
 
 void Backend::adam_update_many(const AdamStep& s, const std::vector<OptimizerTensors>& list) {
   if (guard_stops(s.guard)) return;

@@ -93,6 +93,12 @@ Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, int64_t
 // Masked convolution (PixelCNN): padding kh/2, kw/2, stride 1; masked taps are skipped.
 Tensor masked_conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, MaskType type,
                      int colour_groups = 1);
+// masked_conv2d(relu(x), weight, bias, type, colour_groups) + residual as one op (residual
+// [N, K, H, W] or undefined): on the CPU the ReLU is applied while the convolution's columns are
+// built and the residual is added in its GEMM's epilogue, so neither relu(x) nor the sum before
+// the residual is ever stored. Same values as the three ops it replaces.
+Tensor relu_masked_conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, MaskType type,
+                          int colour_groups = 1, const Tensor& residual = Tensor());
 // x [N, C, H, W], weight [C, K, kh, kw] (PyTorch's layout), output
 // [N, K, (H-1)*stride - 2*padding + kh + output_padding, ...]
 Tensor conv_transpose2d(const Tensor& x, const Tensor& weight, const Tensor& bias,

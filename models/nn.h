@@ -86,6 +86,11 @@ class MaskedConv2d : public Module {
   Tensor operator()(const Tensor& x) const {
     return masked_conv2d(x, weight_, bias_, type_, groups_);
   }
+  // The layer applied to relu(x), plus `residual` when defined, as one fused op
+  // (relu_masked_conv2d): the same values without storing relu(x).
+  Tensor relu_input(const Tensor& x, const Tensor& residual = Tensor()) const {
+    return relu_masked_conv2d(x, weight_, bias_, type_, groups_, residual);
+  }
   // For incremental evaluators, which rebuild the layer one position at a time.
   const Tensor& weight() const { return weight_; }
   const Tensor& bias() const { return bias_; }

@@ -118,30 +118,74 @@ Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, int64_t
   return conv_recorded(op, x, weight, bias, g, ConvMask{});
 }
 
-Tensor masked_conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, MaskType type,
-                     int colour_groups) {
-  const char* op = "masked_conv2d";
+namespace {
+
+// masked_conv2d's checks and geometry, shared with its fused form (messages name `op`).
+Conv2dGeometry masked_geometry(const char* op, const Tensor& x, const Tensor& weight,
+                               const Tensor& bias, int colour_groups) {
   check_conv_args(op, x, weight, bias, "[K, C, kh, kw]");
   // Odd sizes give the kernel a centre tap; kh != kw serves PixelRNN's 1 x 3 row kernel.
   const int64_t kh = weight.size(2), kw = weight.size(3), C = x.size(1), K = weight.size(0);
   if (kh % 2 == 0 || kw % 2 == 0)
-    throw ShapeError(fmt::format(
-        "masked_conv2d: weight {} must have odd kernel sizes (kh x kw, both odd), got {}",
-        shape_str(weight.shape()), kernel_str(kh, kw)));
-  if (weight.size(1) != C)
-    throw ShapeError(fmt::format(
-        "masked_conv2d: weight {} (layout [K, C, kh, kw]) expects {} input channels, x {} has {}",
-        shape_str(weight.shape()), weight.size(1), shape_str(x.shape()), C));
-  if (colour_groups < 1)
     throw ShapeError(
-        fmt::format("masked_conv2d: colour_groups must be >= 1, got {}", colour_groups));
+        fmt::format("{}: weight {} must have odd kernel sizes (kh x kw, both odd), got {}", op,
+                    shape_str(weight.shape()), kernel_str(kh, kw)));
+  if (weight.size(1) != C)
+    throw ShapeError(
+        fmt::format("{}: weight {} (layout [K, C, kh, kw]) expects {} input channels, x {} has {}",
+                    op, shape_str(weight.shape()), weight.size(1), shape_str(x.shape()), C));
+  if (colour_groups < 1)
+    throw ShapeError(fmt::format("{}: colour_groups must be >= 1, got {}", op, colour_groups));
   if (colour_groups > 1 && (C % colour_groups != 0 || K % colour_groups != 0))
-    throw ShapeError(fmt::format(
-        "masked_conv2d: {} colour groups must divide the input channels ({}, x {}) and the "
-        "output channels ({}, weight {})",
-        colour_groups, C, shape_str(x.shape()), K, shape_str(weight.shape())));
-  const Conv2dGeometry g = conv_geometry(x, weight, 1, kh / 2, kw / 2);
+    throw ShapeError(
+        fmt::format("{}: {} colour groups must divide the input channels ({}, x {}) and the "
+                    "output channels ({}, weight {})",
+                    op, colour_groups, C, shape_str(x.shape()), K, shape_str(weight.shape())));
+  return conv_geometry(x, weight, 1, kh / 2, kw / 2);
+}
+
+}  // namespace
+
+Tensor masked_conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, MaskType type,
+                     int colour_groups) {
+  const char* op = "masked_conv2d";
+  const Conv2dGeometry g = masked_geometry(op, x, weight, bias, colour_groups);
   return conv_recorded(op, x, weight, bias, g, ConvMask{type, colour_groups});
+}
+
+// One node for relu, convolution, bias and residual: the forward saves x (the ReLU's mask and
+// the weight gradient's columns both come from it), never relu(x).
+Tensor relu_masked_conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, MaskType type,
+                          int colour_groups, const Tensor& residual) {
+  const char* op = "relu_masked_conv2d";
+  const Conv2dGeometry g = masked_geometry(op, x, weight, bias, colour_groups);
+  const ConvMask mask{type, colour_groups};
+  if (bias.defined()) check_shape(op, "bias", bias, {g.out_channels});
+  const Shape out_shape{g.batch, g.out_channels, g.out_height(), g.out_width()};
+  if (residual.defined()) {
+    check_same_device(op, x, residual);
+    check_same_dtype(op, x, residual);
+    check_shape(op, "residual", residual, out_shape);
+  }
+  Tensor y = Tensor::empty(out_shape, x.dtype(), x.device());
+  x.backend().relu_conv2d_forward(g, mask, x, weight, bias, residual, y);
+  std::vector<Tensor> inputs{x, weight, bias, residual};
+  record(op, inputs, {&y}, [x, weight, bias, residual, g, mask](const std::vector<Tensor>& grads) {
+    const Tensor& dy = grads[0];
+    Tensor dx, dw, db, dr;
+    if (x.requires_grad()) {
+      dx = Tensor::empty(x.shape(), x.dtype(), x.device());
+      x.backend().relu_conv2d_backward_data(g, mask, x, dy, weight, dx);
+    }
+    if (weight.requires_grad()) {
+      dw = Tensor::empty(weight.shape(), weight.dtype(), weight.device());
+      x.backend().relu_conv2d_backward_weight(g, mask, x, dy, dw);
+    }
+    if (bias.defined() && bias.requires_grad()) db = reshape(sum(dy, {0, 2, 3}), {g.out_channels});
+    if (residual.defined() && residual.requires_grad()) dr = dy;
+    return std::vector<Tensor>{dx, dw, db, dr};
+  });
+  return y;
 }
 
 Tensor conv_transpose2d(const Tensor& x, const Tensor& weight, const Tensor& bias, int64_t stride,

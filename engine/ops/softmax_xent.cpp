@@ -75,13 +75,20 @@ Tensor softmax_cross_entropy(const Tensor& logits, const Tensor& target) {
   const Tensor x = reshape(logits.detach(), {l.n, l.v, l.s});
   const Tensor t = reshape(target, {l.n, l.s});
   Tensor nll = Tensor::zeros({l.n}, logits.dtype(), logits.device());
-  if (x.numel() > 0) logits.backend().softmax_xent_forward(x, t, nll);
+  if (!needs_grad({&logits})) {
+    if (x.numel() > 0) logits.backend().softmax_xent_forward(x, t, nll);
+    return nll;
+  }
+  // Training: the forward keeps each position's max and sum for the backward (float64, 12 bytes
+  // a position against the 256 logits' 1 KiB it then need not read twice more).
+  Tensor stats = Tensor::empty({2, l.n, l.s}, DType::f64, logits.device());
+  if (x.numel() > 0) logits.backend().softmax_xent_forward_stats(x, t, nll, stats);
 
-  record(op, {logits}, {&nll}, [logits, x, t](const std::vector<Tensor>& g) {
+  record(op, {logits}, {&nll}, [logits, x, t, stats](const std::vector<Tensor>& g) {
     // The kernel writes every element: no need to zero 256 values per position first.
     Tensor dlogits = Tensor::empty(logits.shape(), logits.dtype(), logits.device());
     Tensor d = reshape(dlogits, x.shape());  // shares storage with dlogits
-    if (x.numel() > 0) logits.backend().softmax_xent_backward(x, t, g[0], d);
+    if (x.numel() > 0) logits.backend().softmax_xent_backward_stats(x, t, stats, g[0], d);
     return std::vector<Tensor>{dlogits};
   });
   return nll;

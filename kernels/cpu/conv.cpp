@@ -14,6 +14,11 @@
 // pairs are set to zero. That is the only place a zero is multiplied; it costs 1 tap out of
 // ~kh*kw/2, and splitting the centre into per-group GEMMs would cost more than it saves.
 //
+// The fused entries (relu_conv2d_*) convolve relu(x): the ReLU is applied while an image's
+// columns are built (for a 1x1 layer, while copying the image into the column buffer), so
+// relu(x) exists one image at a time in cache, never as a tensor; the data gradient is masked
+// by x > 0 per image right after its GEMM, and a residual is added in the GEMM's epilogue.
+//
 // Images are split across OpenMP threads, each with its own column buffer and a single-threaded
 // GEMM (sgemm never threads itself; OpenBLAS's OpenMP build (the one we link) runs a GEMM called
 // inside a parallel region on the calling thread). (The pthreads build serialised concurrent
@@ -83,9 +88,20 @@ Range valid_outputs(int64_t offset, int64_t in, int64_t out, int64_t stride) {
   return {std::min(lo, hi), hi};
 }
 
+// The values a convolution reads from its input: x itself, or relu(x) when the ReLU before the
+// convolution is fused into it (the ReLU tensor is then never written, only its columns).
+// `x > 0 ? x : 0` is the unary relu's formula (kernels/common/unary_math.h), bit for bit.
+template <bool Relu, typename T>
+inline T input_value(T v) {
+  if constexpr (Relu)
+    return v > T(0) ? v : T(0);
+  else
+    return v;
+}
+
 // Rows (c, t) for all taps t of one input plane x [H, W] -> col [T, P]; zeros where a tap
 // falls into the padding.
-template <typename T>
+template <bool Relu, typename T>
 void im2col_plane(const ConvPlan& p, const T* x, T* col) {
   const Conv2dGeometry& g = p.g;
   const int64_t oh = g.out_height(), ow = g.out_width(), s = g.stride;
@@ -101,10 +117,11 @@ void im2col_plane(const ConvPlan& p, const T* x, T* col) {
       const T* in = x + (oy * s + dy) * g.width + dx;
       std::fill(out, out + rx.lo, T(0));
       if (s == 1) {
-        std::copy(in + rx.lo, in + rx.hi, out + rx.lo);
+        for (int64_t ox = rx.lo; ox < rx.hi; ++ox)
+          out[ox] = input_value<Relu>(in[ox]);
       } else {
         for (int64_t ox = rx.lo; ox < rx.hi; ++ox)
-          out[ox] = in[ox * s];
+          out[ox] = input_value<Relu>(in[ox * s]);
       }
       std::fill(out + rx.hi, out + ow, T(0));
     }
@@ -172,17 +189,31 @@ std::unique_ptr<T[]> uninitialised(int64_t n) {
   return std::unique_ptr<T[]>(new T[static_cast<size_t>(n)]);
 }
 
-// The column matrix [C*T, P] of image n: the image itself when the plan allows, else built in
-// `buffer`.
+// The column matrix [C*T, P] of image n, of relu(x) when `relu`: the image itself when the plan
+// allows and there is no ReLU, else built in `buffer` (one image's worth, so it stays in cache
+// for the GEMM that reads it).
 template <typename T>
-const T* columns(const ConvPlan& p, const T* x, int64_t n, T* buffer) {
+const T* columns(const ConvPlan& p, const T* x, int64_t n, bool relu, T* buffer) {
   const Conv2dGeometry& g = p.g;
   const int64_t plane = g.height * g.width, taps = static_cast<int64_t>(p.taps.size());
   const T* image = x + n * g.in_channels * plane;
-  if (p.columns_as_is) return image;
+  if (p.columns_as_is) {
+    if (!relu) return image;
+    for (int64_t i = 0; i < g.in_channels * plane; ++i)
+      buffer[i] = input_value<true>(image[i]);
+    return buffer;
+  }
   for (int64_t c = 0; c < g.in_channels; ++c)
-    im2col_plane(p, image + c * plane, buffer + c * taps * p.pixels);
+    if (relu)
+      im2col_plane<true>(p, image + c * plane, buffer + c * taps * p.pixels);
+    else
+      im2col_plane<false>(p, image + c * plane, buffer + c * taps * p.pixels);
   return buffer;
+}
+
+// Scratch elements per image for the column matrix: none when the image is read in place.
+int64_t column_elems(const ConvPlan& p, bool relu) {
+  return p.columns_as_is && !relu ? 0 : p.rows * p.pixels;
 }
 
 // Runs body(n, buffer) for every item n < count: across OpenMP threads, each with its own scratch
@@ -207,44 +238,62 @@ void for_each_item(int64_t count, int64_t buffer_elems, Body&& body) {
   }
 }
 
-// With a bias, single precision adds it in the GEMM's epilogue while the tile is in registers
+// y = conv(relu ? relu(x) : x) + bias + residual (bias, residual may be null). Single precision
+// adds bias and residual in the GEMM's epilogue while the tile is in registers
 // (kernels/cpu/sgemm.h); double precision (OpenBLAS) starts each image's output as the bias
-// broadcast over its pixels and accumulates onto it (beta = 1).
+// broadcast over its pixels, accumulates onto it (beta = 1) and adds the residual after.
 template <typename T>
-void forward(const ConvPlan& p, const T* x, const T* w, const T* bias, T* y) {
+void forward(const ConvPlan& p, const T* x, const T* w, const T* bias, const T* residual, bool relu,
+             T* y) {
   const Conv2dGeometry& g = p.g;
   const int64_t K = g.out_channels, P = p.pixels;
   auto start_from_bias = [&](T* y_n) {
     for (int64_t k = 0; k < K; ++k)
       std::fill(y_n + k * P, y_n + (k + 1) * P, bias[k]);
   };
+  // y_n += residual_n, in the order the unfused `y + residual` would add (exact either way).
+  auto add_residual = [&](int64_t n) {
+    if (!residual) return;
+    T* y_n = y + n * K * P;
+    const T* r_n = residual + n * K * P;
+    for (int64_t i = 0; i < K * P; ++i)
+      y_n[i] = y_n[i] + r_n[i];
+  };
   if (p.empty()) {  // nothing visible (1x1 type A) or nothing to compute: y is the bias or 0
-    for (int64_t n = 0; n < g.batch; ++n)
+    for (int64_t n = 0; n < g.batch; ++n) {
       if (bias)
         start_from_bias(y + n * K * P);
       else
         std::fill(y + n * K * P, y + (n + 1) * K * P, T(0));
+      add_residual(n);
+    }
     return;
   }
   std::vector<T> gathered;
   if (!p.weights_as_is) gathered = gather_weights(p, w);
   const T* wg = p.weights_as_is ? w : gathered.data();
-  for_each_item<T>(g.batch, p.columns_as_is ? 0 : p.rows * P, [&](int64_t n, T* buffer) {
-    const T* col = columns(p, x, n, buffer);
+  for_each_item<T>(g.batch, column_elems(p, relu), [&](int64_t n, T* buffer) {
+    const T* col = columns(p, x, n, relu, buffer);
     if constexpr (std::is_same_v<T, float>) {
       cpu::GemmEpilogue epilogue;
       epilogue.row_bias = bias;
+      epilogue.residual = residual ? residual + n * K * P : nullptr;
+      epilogue.ldr = P;
       gemm(false, false, K, P, p.rows, 1.0f, wg, p.rows, col, P, 0.0f, y + n * K * P, P, epilogue);
     } else {
       if (bias) start_from_bias(y + n * K * P);
       gemm(false, false, K, P, p.rows, T(1), wg, p.rows, col, P, bias ? T(1) : T(0), y + n * K * P,
            P);
+      add_residual(n);
     }
   });
 }
 
+// dx = conv's data gradient, times relu'(x) when `relu_of` (the input x of a convolution of
+// relu(x)) is given: the ReLU's backward applied to each image while it is still in cache, with
+// the unary relu's formula (x > 0 ? dx : 0).
 template <typename T>
-void backward_data(const ConvPlan& p, const T* dy, const T* w, T* dx) {
+void backward_data(const ConvPlan& p, const T* dy, const T* w, const T* relu_of, T* dx) {
   const Conv2dGeometry& g = p.g;
   const int64_t K = g.out_channels, P = p.pixels, plane = g.height * g.width;
   const int64_t taps = static_cast<int64_t>(p.taps.size());
@@ -260,9 +309,13 @@ void backward_data(const ConvPlan& p, const T* dy, const T* w, T* dx) {
     T* dx_n = dx + n * g.in_channels * plane;
     gemm(true, false, p.rows, P, K, T(1), wg, p.rows, dy + n * K * P, P, T(0),
          p.columns_as_is ? dx_n : dcol, P);
-    if (p.columns_as_is) return;
-    for (int64_t c = 0; c < g.in_channels; ++c)
-      col2im_plane(p, dcol + c * taps * P, dx_n + c * plane);
+    if (!p.columns_as_is)
+      for (int64_t c = 0; c < g.in_channels; ++c)
+        col2im_plane(p, dcol + c * taps * P, dx_n + c * plane);
+    if (!relu_of) return;
+    const T* x_n = relu_of + n * g.in_channels * plane;
+    for (int64_t i = 0; i < g.in_channels * plane; ++i)
+      dx_n[i] = x_n[i] > T(0) ? dx_n[i] : T(0);
   });
 }
 
@@ -270,7 +323,7 @@ void backward_data(const ConvPlan& p, const T* dy, const T* w, T* dx) {
 // (not one per thread), each summed into its own partial dW, and the partials are added in
 // group order: the result does not depend on how many threads ran.
 template <typename T>
-void backward_weight(const ConvPlan& p, const T* x, const T* dy, T* dw) {
+void backward_weight(const ConvPlan& p, const T* x, bool relu, const T* dy, T* dw) {
   const Conv2dGeometry& g = p.g;
   const int64_t K = g.out_channels, P = p.pixels;
   if (p.empty()) {
@@ -281,12 +334,12 @@ void backward_weight(const ConvPlan& p, const T* x, const T* dy, T* dw) {
   const int64_t groups = std::min(kGroups, g.batch), per_group = (g.batch + groups - 1) / groups;
   const int64_t size = K * p.rows;
   auto partial = uninitialised<T>(groups * size);
-  for_each_item<T>(groups, p.columns_as_is ? 0 : p.rows * P, [&](int64_t grp, T* buffer) {
+  for_each_item<T>(groups, column_elems(p, relu), [&](int64_t grp, T* buffer) {
     T* dwg = partial.get() + grp * size;
     const int64_t first = grp * per_group, last = std::min(g.batch, first + per_group);
     if (first >= last) std::fill(dwg, dwg + size, T(0));
     for (int64_t n = first; n < last; ++n)
-      gemm(false, true, K, p.rows, P, T(1), dy + n * K * P, P, columns(p, x, n, buffer), P,
+      gemm(false, true, K, p.rows, P, T(1), dy + n * K * P, P, columns(p, x, n, relu, buffer), P,
            n == first ? T(0) : T(1), dwg, p.rows);
   });
   T* total = partial.get();  // group 0 collects the others
@@ -306,48 +359,82 @@ void check_float(const char* kernel, const Tensor& t) {
            "cpu {}: expected float32 or float64 tensors, got {}", kernel, t.describe());
 }
 
+// Runs f with the tensors' element type (float or double), checked on `dtype_of`.
+template <typename F>
+void with_float(const char* kernel, const Tensor& dtype_of, F&& f) {
+  check_float(kernel, dtype_of);
+  if (dtype_of.dtype() == DType::f32)
+    f(float{});
+  else
+    f(double{});
+}
+
+// An optional tensor's data, null when undefined.
+template <typename T>
+const T* data_or_null(const Tensor& t) {
+  return t.defined() ? t.data<T>() : nullptr;
+}
+
 }  // namespace
 
 void CpuBackend::conv2d_forward(const Conv2dGeometry& g, const ConvMask& mask, const Tensor& x,
                                 const Tensor& w, Tensor& y) {
-  check_float("conv2d_forward", y);
-  const ConvPlan p = make_plan(g, mask);
-  if (y.dtype() == DType::f32)
-    forward(p, x.data<float>(), w.data<float>(), static_cast<const float*>(nullptr),
-            y.data<float>());
-  else
-    forward(p, x.data<double>(), w.data<double>(), static_cast<const double*>(nullptr),
-            y.data<double>());
+  with_float("conv2d_forward", y, [&](auto zero) {
+    using T = decltype(zero);
+    forward<T>(make_plan(g, mask), x.data<T>(), w.data<T>(), nullptr, nullptr, false, y.data<T>());
+  });
 }
 
 void CpuBackend::conv2d_forward_bias(const Conv2dGeometry& g, const ConvMask& mask, const Tensor& x,
                                      const Tensor& w, const Tensor& bias, Tensor& y) {
-  check_float("conv2d_forward_bias", y);
-  const ConvPlan p = make_plan(g, mask);
-  if (y.dtype() == DType::f32)
-    forward(p, x.data<float>(), w.data<float>(), bias.data<float>(), y.data<float>());
-  else
-    forward(p, x.data<double>(), w.data<double>(), bias.data<double>(), y.data<double>());
+  with_float("conv2d_forward_bias", y, [&](auto zero) {
+    using T = decltype(zero);
+    forward<T>(make_plan(g, mask), x.data<T>(), w.data<T>(), bias.data<T>(), nullptr, false,
+               y.data<T>());
+  });
+}
+
+void CpuBackend::relu_conv2d_forward(const Conv2dGeometry& g, const ConvMask& mask, const Tensor& x,
+                                     const Tensor& w, const Tensor& bias, const Tensor& residual,
+                                     Tensor& y) {
+  with_float("relu_conv2d_forward", y, [&](auto zero) {
+    using T = decltype(zero);
+    forward<T>(make_plan(g, mask), x.data<T>(), w.data<T>(), data_or_null<T>(bias),
+               data_or_null<T>(residual), true, y.data<T>());
+  });
 }
 
 void CpuBackend::conv2d_backward_data(const Conv2dGeometry& g, const ConvMask& mask,
                                       const Tensor& dy, const Tensor& w, Tensor& dx) {
-  check_float("conv2d_backward_data", dx);
-  const ConvPlan p = make_plan(g, mask);
-  if (dx.dtype() == DType::f32)
-    backward_data(p, dy.data<float>(), w.data<float>(), dx.data<float>());
-  else
-    backward_data(p, dy.data<double>(), w.data<double>(), dx.data<double>());
+  with_float("conv2d_backward_data", dx, [&](auto zero) {
+    using T = decltype(zero);
+    backward_data<T>(make_plan(g, mask), dy.data<T>(), w.data<T>(), nullptr, dx.data<T>());
+  });
+}
+
+void CpuBackend::relu_conv2d_backward_data(const Conv2dGeometry& g, const ConvMask& mask,
+                                           const Tensor& x, const Tensor& dy, const Tensor& w,
+                                           Tensor& dx) {
+  with_float("relu_conv2d_backward_data", dx, [&](auto zero) {
+    using T = decltype(zero);
+    backward_data<T>(make_plan(g, mask), dy.data<T>(), w.data<T>(), x.data<T>(), dx.data<T>());
+  });
 }
 
 void CpuBackend::conv2d_backward_weight(const Conv2dGeometry& g, const ConvMask& mask,
                                         const Tensor& x, const Tensor& dy, Tensor& dw) {
-  check_float("conv2d_backward_weight", dw);
-  const ConvPlan p = make_plan(g, mask);
-  if (dw.dtype() == DType::f32)
-    backward_weight(p, x.data<float>(), dy.data<float>(), dw.data<float>());
-  else
-    backward_weight(p, x.data<double>(), dy.data<double>(), dw.data<double>());
+  with_float("conv2d_backward_weight", dw, [&](auto zero) {
+    using T = decltype(zero);
+    backward_weight<T>(make_plan(g, mask), x.data<T>(), false, dy.data<T>(), dw.data<T>());
+  });
+}
+
+void CpuBackend::relu_conv2d_backward_weight(const Conv2dGeometry& g, const ConvMask& mask,
+                                             const Tensor& x, const Tensor& dy, Tensor& dw) {
+  with_float("relu_conv2d_backward_weight", dw, [&](auto zero) {
+    using T = decltype(zero);
+    backward_weight<T>(make_plan(g, mask), x.data<T>(), true, dy.data<T>(), dw.data<T>());
+  });
 }
 
 }  // namespace gm

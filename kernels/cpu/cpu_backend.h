@@ -20,6 +20,17 @@ class CpuBackend final : public Backend {
   // The optional entry: the bias starts the GEMM's accumulator (conv.cpp).
   void conv2d_forward_bias(const Conv2dGeometry& g, const ConvMask& mask, const Tensor& x,
                            const Tensor& w, const Tensor& bias, Tensor& y) override;
+  void relu_conv2d_forward(const Conv2dGeometry& g, const ConvMask& mask, const Tensor& x,
+                           const Tensor& w, const Tensor& bias, const Tensor& residual,
+                           Tensor& y) override;
+  void relu_conv2d_backward_data(const Conv2dGeometry& g, const ConvMask& mask, const Tensor& x,
+                                 const Tensor& dy, const Tensor& w, Tensor& dx) override;
+  void relu_conv2d_backward_weight(const Conv2dGeometry& g, const ConvMask& mask, const Tensor& x,
+                                   const Tensor& dy, Tensor& dw) override;
+  void softmax_xent_forward_stats(const Tensor& logits, const Tensor& target, Tensor& nll,
+                                  Tensor& stats) override;
+  void softmax_xent_backward_stats(const Tensor& logits, const Tensor& target, const Tensor& stats,
+                                   const Tensor& dnll, Tensor& dlogits) override;
 
   // Host memory through the block cache (kernels/cpu/block_cache.h): peak and cached bytes.
   HostMemoryStats memory_stats() const {

@@ -3,6 +3,8 @@
 // each position's column with stride S, the kernels sweep an image's rows v = 0..V-1 with the
 // positions s innermost (contiguous, vectorisable), keeping a running max and sum per position.
 // Per position that is exactly the arithmetic of math::softmax_stats, in the same order.
+// The forward can keep each position's statistics (max and sum) for the backward, which then
+// sweeps the logits once instead of three times (two for the statistics, one for the gradient).
 #include <cmath>
 #include <vector>
 
@@ -54,7 +56,11 @@ struct ImageStats {
 
 }  // namespace
 
-void CpuBackend::softmax_xent_forward(const Tensor& logits, const Tensor& target, Tensor& nll) {
+namespace {
+
+// The forward of every image; with `stats` (float64 [2, N, S]: each position's max, then its
+// sum) the statistics are also kept for the backward.
+void xent_forward(const Tensor& logits, const Tensor& target, Tensor& nll, double* stats) {
   const int64_t N = logits.size(0), V = logits.size(1), S = logits.size(2);
   dispatch_floating(logits.dtype(), "softmax_xent_forward", [&](auto zero) {
     using T = decltype(zero);
@@ -75,14 +81,21 @@ void CpuBackend::softmax_xent_forward(const Tensor& logits, const Tensor& target
             total += math::log_sum_exp(st.at(s)) - static_cast<double>(image[t * S + s]);
           }
           out[n] = static_cast<T>(total);
+          if (!stats) continue;
+          for (int64_t s = 0; s < S; ++s) {  // a float max is exact as a double
+            stats[n * S + s] = static_cast<double>(st.max[static_cast<size_t>(s)]);
+            stats[(N + n) * S + s] = st.sum[static_cast<size_t>(s)];
+          }
         }
       }
     });
   });
 }
 
-void CpuBackend::softmax_xent_backward(const Tensor& logits, const Tensor& target,
-                                       const Tensor& dnll, Tensor& dlogits) {
+// The backward of every image, from statistics kept by the forward (`stats` as above) or, when
+// null, computed again from the logits: the same values either way.
+void xent_backward(const Tensor& logits, const Tensor& target, const double* stats,
+                   const Tensor& dnll, Tensor& dlogits) {
   const int64_t N = logits.size(0), V = logits.size(1), S = logits.size(2);
   dispatch_floating(logits.dtype(), "softmax_xent_backward", [&](auto zero) {
     using T = decltype(zero);
@@ -99,7 +112,14 @@ void CpuBackend::softmax_xent_backward(const Tensor& logits, const Tensor& targe
 #pragma omp for
         for (int64_t n = 0; n < N; ++n) {
           const T* image = xs + n * V * S;
-          st.compute(image, V, S);
+          if (stats) {
+            st.max.resize(static_cast<size_t>(S));
+            st.sum.assign(stats + (N + n) * S, stats + (N + n + 1) * S);
+            for (int64_t s = 0; s < S; ++s)
+              st.max[static_cast<size_t>(s)] = static_cast<T>(stats[n * S + s]);
+          } else {
+            st.compute(image, V, S);
+          }
           inv_sum.resize(static_cast<size_t>(S));
           tgt.resize(static_cast<size_t>(S));
           for (int64_t s = 0; s < S; ++s) {
@@ -120,6 +140,28 @@ void CpuBackend::softmax_xent_backward(const Tensor& logits, const Tensor& targe
       }
     });
   });
+}
+
+}  // namespace
+
+void CpuBackend::softmax_xent_forward(const Tensor& logits, const Tensor& target, Tensor& nll) {
+  xent_forward(logits, target, nll, nullptr);
+}
+
+void CpuBackend::softmax_xent_forward_stats(const Tensor& logits, const Tensor& target, Tensor& nll,
+                                            Tensor& stats) {
+  xent_forward(logits, target, nll, stats.data<double>());
+}
+
+void CpuBackend::softmax_xent_backward(const Tensor& logits, const Tensor& target,
+                                       const Tensor& dnll, Tensor& dlogits) {
+  xent_backward(logits, target, nullptr, dnll, dlogits);
+}
+
+void CpuBackend::softmax_xent_backward_stats(const Tensor& logits, const Tensor& target,
+                                             const Tensor& stats, const Tensor& dnll,
+                                             Tensor& dlogits) {
+  xent_backward(logits, target, stats.data<double>(), dnll, dlogits);
 }
 
 void CpuBackend::sample_categorical(const Tensor& logits, double temperature, uint64_t seed,

@@ -46,10 +46,13 @@ PixelCnnBlock::PixelCnnBlock(const PixelCnnConfig& c, int groups, int64_t classe
   }
 }
 
+// Every convolution reads relu of its input through the fused op, and without a class bias the
+// residual sum is the last convolution's epilogue: the same values as relu, conv and add.
 Tensor PixelCnnBlock::operator()(const Tensor& x, const Tensor& onehot) const {
-  Tensor h = conditioned((*reduce_)(relu(x)), reduce_class_, onehot);
-  h = conditioned((*masked_)(relu(h)), masked_class_, onehot);
-  return x + conditioned((*expand_)(relu(h)), expand_class_, onehot);
+  Tensor h = conditioned(reduce_->relu_input(x), reduce_class_, onehot);
+  h = conditioned(masked_->relu_input(h), masked_class_, onehot);
+  if (!expand_class_) return expand_->relu_input(h, x);
+  return x + conditioned(expand_->relu_input(h), expand_class_, onehot);
 }
 
 PixelCnn::PixelCnn(PixelCnnConfig config, ImageShape shape, const nn::Init& init, int64_t classes)
@@ -103,8 +106,9 @@ Tensor PixelCnn::logits(const Tensor& x, const Tensor& onehot) const {
   Tensor h = conditioned((*first_)(x), first_class_, onehot);
   for (const PixelCnnBlock* block : blocks_)
     h = (*block)(h, onehot);
-  h = conditioned((*head1_)(relu(h)), head1_class_, onehot);
-  return outputs_by_channel(conditioned((*head2_)(relu(h)), head2_class_, onehot), shape_.channels);
+  h = conditioned(head1_->relu_input(h), head1_class_, onehot);
+  return outputs_by_channel(conditioned(head2_->relu_input(h), head2_class_, onehot),
+                            shape_.channels);
 }
 
 LossOutput PixelCnn::loss(const Tensor& images, Generator& gen) {

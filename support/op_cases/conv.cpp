@@ -1,6 +1,7 @@
 // Convolutions: conv2d, masked conv2d and conv_transpose2d against direct scalar loops in double.
 #include "support/op_catalogue.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "kernels/common/mask.h"
@@ -163,6 +164,42 @@ std::vector<std::string> conv_entries(const ConvSpec& s) {
   return entries;
 }
 
+// relu_masked_conv2d: masked_conv2d of relu(x), plus bias and residual. A finite difference
+// across the ReLU's kink at 0 is meaningless, so the op adds a constant +-0.6 (alternating along
+// the positions) to x drawn from [-0.25, 0.25]: every input lies 0.35 or more from 0, on both
+// sides, and half the inputs are cut by the ReLU.
+OpCase relu_conv_case(ConvSpec s, bool residual) {
+  s.stride = 1;
+  s.pad = s.kh / 2;
+  const Shape x_shape{s.N, s.C, s.H, s.W};
+  HostValues offsets(static_cast<size_t>(shape_numel(x_shape)));
+  for (size_t i = 0; i < offsets.size(); ++i)
+    offsets[i] = i % 2 == 0 ? 0.6 : -0.6;
+  OpCase c;
+  c.name = fmt::format("relu_masked_conv2d {} G{} N{} C{} {}x{} K{} k{}{}", mask_name(s.type),
+                       s.groups, s.N, s.C, s.H, s.W, s.K, s.kh, residual ? " residual" : "");
+  c.shapes = {x_shape, {s.K, s.C, s.kh, s.kw}, {s.K}};
+  if (residual) c.shapes.push_back({s.N, s.K, s.out_h(), s.out_w()});
+  c.ranges = {{-0.25, 0.25}};
+  c.op = [s, offsets, x_shape, residual](const std::vector<Tensor>& in) {
+    const Tensor x = in[0] + Tensor::from_vector(offsets, x_shape, in[0].dtype(), in[0].device());
+    return relu_masked_conv2d(x, in[1], in[2], s.type, s.groups, residual ? in[3] : Tensor());
+  };
+  c.reference = [s, offsets, residual](const std::vector<HostValues>& in) {
+    HostValues x(in[0].size());
+    for (size_t i = 0; i < x.size(); ++i)
+      x[i] = std::max(in[0][i] + offsets[i], 0.0);
+    HostValues y = conv_oracle(s, x, in[1], &in[2]);
+    if (residual)
+      for (size_t i = 0; i < y.size(); ++i)
+        y[i] += in[3][i];
+    return y;
+  };
+  // The convolution's sum plus the offset's rounding and the residual: two more terms.
+  set_sum_tolerances(c, s.C * s.kh * s.kw + 3);
+  return c;
+}
+
 }  // namespace
 
 void add_conv_cases(std::vector<OpCase>& to) {
@@ -190,6 +227,21 @@ void add_conv_cases(std::vector<OpCase>& to) {
     };
     for (const ConvSpec& s : specs)
       add_cases(to, "masked_conv2d", conv_entries(s), {conv_case(s)});
+  }
+  {
+    // The default backend entries build relu_masked_conv2d from these plain entries.
+    std::vector<std::string> entries = kConvEntries;
+    for (const char* e : {"unary", "unary_backward", "binary", "relu_conv2d_forward",
+                          "relu_conv2d_backward_data", "relu_conv2d_backward_weight"})
+      entries.push_back(e);
+    const std::vector<ConvSpec> specs = {
+        masked(MaskType::B, 1, 1, 6, 5),  // a 1x1 layer: the columns are the image itself
+        masked(MaskType::B, 3, 1, 4, 5),  // pixelcnn-ref's block layer, miniature
+        masked(MaskType::B, 3, 3, 3, 6),  // colour groups: the restricted centre tap
+        masked(MaskType::A, 5, 1, 3, 4)};
+    for (const ConvSpec& s : specs)
+      for (bool residual : {false, true})
+        add_cases(to, "relu_masked_conv2d", entries, {relu_conv_case(s, residual)});
   }
   {
     auto spec = [](int64_t k, int64_t stride, int64_t pad, int64_t out_pad) {

@@ -76,7 +76,11 @@ OpCase xent_case(const Shape& logits_shape, DType target_dtype, double low, doub
 
 void add_softmax_xent_cases(std::vector<OpCase>& to) {
   add_cases(
-      to, "softmax_cross_entropy", {"softmax_xent_forward", "softmax_xent_backward"},
+      to, "softmax_cross_entropy",
+      // With gradients the op runs the _stats entries (the forward keeps each position's
+      // statistics for the backward); without, the plain forward.
+      {"softmax_xent_forward", "softmax_xent_backward", "softmax_xent_forward_stats",
+       "softmax_xent_backward_stats"},
       {
           xent_case({3, 256, 2, 3}, DType::u8, -3.0, 3.0),  // the pixel models' V, odd positions
           xent_case({2, 256}, DType::i32, -2.0, 2.0),       // no trailing positions: S = 1
