@@ -185,7 +185,7 @@ OpCase step_stats_case() {
     Backend& backend = x[0].backend();
     const Tensor sum_squares = backend.sum_of_squares_many({x[1]});
     Tensor stats = Tensor::zeros({5}, DType::f64, x[0].device());
-    backend.record_step_stats(x[0].reshape({}), sum_squares, stats, 1);
+    backend.record_step_stats(x[0], sum_squares, stats, 1);
     return stats.to(x[0].dtype());
   };
   c.reference = [](const std::vector<HostValues>& x) {
