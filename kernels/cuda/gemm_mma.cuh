@@ -36,9 +36,8 @@ __global__ void __launch_bounds__(128)
     gemm_mma_kernel(Gemm s, float alpha, const float* a, const float* b, float beta, float* c,
                     int64_t first_tile_m, bool vector_a, bool vector_b) {
   constexpr int BM = 64, BN = 64, BK = 16, kThreads = 128;
-  constexpr int kGroupsA = BM * BK / 4 / kThreads, kGroupsB = BK * BN / 4 / kThreads;
-  static_assert(kGroupsA * kThreads * 4 == BM * BK && kGroupsB * kThreads * 4 == BK * BN,
-                "every thread loads the same number of 4-element groups");
+  using Groups = TileGroups<float, BM, BN, BK, kThreads>;
+  constexpr int kGroupsA = Groups::kGroupsA, kGroupsB = Groups::kGroupsB;
   constexpr int kPadA = 4, kPadB = 8;  // conflict-free fragment reads; see the header comment
   alignas(16) __shared__ float a_tile[2][BM][BK + kPadA];  // [buf][m][k] = op(A)[m0 + m, k0 + k]
   alignas(16) __shared__ float b_tile[2][BK][BN + kPadB];  // [buf][k][n] = op(B)[k0 + k, n0 + n]
@@ -54,37 +53,10 @@ __global__ void __launch_bounds__(128)
   const int wm = warp / 2 * 32, wn = warp % 2 * 32;  // this warp's quarter of the tile
   const int g = lane / 4, t = lane % 4;              // the fragment coordinates (mma.h)
 
-  int a_k[kGroupsA], a_m[kGroupsA], b_k[kGroupsB], b_n[kGroupsB];
-  GM_UNROLL
-  for (int l = 0; l < kGroupsA; ++l) {
-    const int q = tid + l * kThreads;
-    a_m[l] = s.trans_a ? q % (BM / 4) * 4 : q / (BK / 4);
-    a_k[l] = s.trans_a ? q / (BM / 4) : q % (BK / 4) * 4;
-  }
-  GM_UNROLL
-  for (int l = 0; l < kGroupsB; ++l) {
-    const int q = tid + l * kThreads;
-    b_n[l] = s.trans_b ? q / (BK / 4) : q % (BN / 4) * 4;
-    b_k[l] = s.trans_b ? q % (BK / 4) * 4 : q / (BN / 4);
-  }
-
-  float a_next[kGroupsA][4], b_next[kGroupsB][4];
-  auto fetch = [&](int64_t k0) {  // global -> registers
-    GM_UNROLL
-    for (int l = 0; l < kGroupsA; ++l) {
-      if (s.trans_a)
-        load_group(a, s.k, s.m, k0 + a_k[l], m0 + a_m[l], vector_a, a_next[l]);
-      else
-        load_group(a, s.m, s.k, m0 + a_m[l], k0 + a_k[l], vector_a, a_next[l]);
-    }
-    GM_UNROLL
-    for (int l = 0; l < kGroupsB; ++l) {
-      if (s.trans_b)
-        load_group(b, s.n, s.k, n0 + b_n[l], k0 + b_k[l], vector_b, b_next[l]);
-      else
-        load_group(b, s.k, s.n, k0 + b_k[l], n0 + b_n[l], vector_b, b_next[l]);
-    }
-  };
+  Groups groups(s, tid);
+  const auto &a_k = groups.a_k, &a_m = groups.a_m, &b_k = groups.b_k, &b_n = groups.b_n;
+  const auto &a_next = groups.a_next, &b_next = groups.b_next;
+  auto fetch = [&](int64_t k0) { groups.fetch(s, a, b, m0, n0, k0, vector_a, vector_b); };
   auto stash = [&](int buf) {  // registers -> shared, rounded
     GM_UNROLL
     for (int l = 0; l < kGroupsA; ++l)

@@ -65,46 +65,38 @@ __device__ __forceinline__ void load_group(const T* base, int64_t rows, int64_t 
     v[j] = r < rows && c + j < cols ? base[r * cols + c + j] : T(0);
 }
 
-template <typename T, int BM, int BN, int BK, int TM, int TN>
-__global__ void __launch_bounds__((BM / TM) * (BN / TN))
-    gemm_tiled_kernel(Gemm s, T alpha, const T* a, const T* b, T beta, T* c, int64_t first_tile_m,
-                      bool vector_a, bool vector_b) {
-  constexpr int kThreads = (BM / TM) * (BN / TN);
-  constexpr int kGroupsA = BM * BK / 4 / kThreads, kGroupsB = BK * BN / 4 / kThreads;
+// One thread's share of a K step's loads, for a kernel of kThreads threads with BM x BK tiles
+// of op(A) and BK x BN tiles of op(B): where each of its 4-element groups sits in the tiles
+// ((k, m) of its first element, the group running along k when A is stored [M, K] and along m
+// when it is stored [K, M]; the same for B), and the fetch of those groups from global memory
+// into registers. The tiled and the tensor-core GEMM share it; each stores the registers into
+// its own shared-memory layout.
+template <typename T, int BM, int BN, int BK, int kThreads>
+struct TileGroups {
+  static constexpr int kGroupsA = BM * BK / 4 / kThreads, kGroupsB = BK * BN / 4 / kThreads;
   static_assert(kGroupsA * kThreads * 4 == BM * BK && kGroupsB * kThreads * 4 == BK * BN,
                 "every thread loads the same number of 4-element groups");
-  static_assert(TM == 4 && TN == 4, "the inner loop reads 4-element rows of each tile");
-  constexpr int kPad = 4;  // keeps rows 16-byte aligned; see the header comment
-  alignas(16) __shared__ T a_tile[2][BK][BM + kPad];  // a_tile[buf][k][m] = op(A)[m0 + m, k0 + k]
-  alignas(16) __shared__ T b_tile[2][BK][BN + kPad];  // b_tile[buf][k][n] = op(B)[k0 + k, n0 + n]
-
-  const int64_t batch = blockIdx.z;
-  a += batch * s.stride_a;
-  b += batch * s.stride_b;
-  c += batch * s.stride_c;
-  const int64_t m0 = (first_tile_m + blockIdx.y) * BM;
-  const int64_t n0 = static_cast<int64_t>(blockIdx.x) * BN;
-  const int tid = static_cast<int>(threadIdx.x);
-  const int row = tid / (BN / TN) * TM, col = tid % (BN / TN) * TN;  // this thread's micro-tile
-
-  // Where each of this thread's groups sits in the tile: (k, m) of its first element, and
-  // whether the group runs along k (A stored [M, K]) or along m (A stored [K, M]); same for B.
   int a_k[kGroupsA], a_m[kGroupsA], b_k[kGroupsB], b_n[kGroupsB];
-  GM_UNROLL
-  for (int l = 0; l < kGroupsA; ++l) {
-    const int g = tid + l * kThreads;
-    a_m[l] = s.trans_a ? g % (BM / 4) * 4 : g / (BK / 4);
-    a_k[l] = s.trans_a ? g / (BM / 4) : g % (BK / 4) * 4;
-  }
-  GM_UNROLL
-  for (int l = 0; l < kGroupsB; ++l) {
-    const int g = tid + l * kThreads;
-    b_n[l] = s.trans_b ? g / (BK / 4) : g % (BN / 4) * 4;
-    b_k[l] = s.trans_b ? g % (BK / 4) * 4 : g / (BN / 4);
+  T a_next[kGroupsA][4], b_next[kGroupsB][4];
+
+  __device__ __forceinline__ TileGroups(const Gemm& s, int tid) {
+    GM_UNROLL
+    for (int l = 0; l < kGroupsA; ++l) {
+      const int q = tid + l * kThreads;
+      a_m[l] = s.trans_a ? q % (BM / 4) * 4 : q / (BK / 4);
+      a_k[l] = s.trans_a ? q / (BM / 4) : q % (BK / 4) * 4;
+    }
+    GM_UNROLL
+    for (int l = 0; l < kGroupsB; ++l) {
+      const int q = tid + l * kThreads;
+      b_n[l] = s.trans_b ? q / (BK / 4) : q % (BN / 4) * 4;
+      b_k[l] = s.trans_b ? q % (BK / 4) * 4 : q / (BN / 4);
+    }
   }
 
-  T a_next[kGroupsA][4], b_next[kGroupsB][4];
-  auto fetch = [&](int64_t k0) {  // global -> registers
+  // Global -> registers: the groups of the K step starting at k0 of the tile at (m0, n0).
+  __device__ __forceinline__ void fetch(const Gemm& s, const T* a, const T* b, int64_t m0,
+                                        int64_t n0, int64_t k0, bool vector_a, bool vector_b) {
     GM_UNROLL
     for (int l = 0; l < kGroupsA; ++l) {
       if (s.trans_a)
@@ -119,7 +111,34 @@ __global__ void __launch_bounds__((BM / TM) * (BN / TN))
       else
         load_group(b, s.k, s.n, k0 + b_k[l], n0 + b_n[l], vector_b, b_next[l]);
     }
-  };
+  }
+};
+
+template <typename T, int BM, int BN, int BK, int TM, int TN>
+__global__ void __launch_bounds__((BM / TM) * (BN / TN))
+    gemm_tiled_kernel(Gemm s, T alpha, const T* a, const T* b, T beta, T* c, int64_t first_tile_m,
+                      bool vector_a, bool vector_b) {
+  constexpr int kThreads = (BM / TM) * (BN / TN);
+  using Groups = TileGroups<T, BM, BN, BK, kThreads>;
+  constexpr int kGroupsA = Groups::kGroupsA, kGroupsB = Groups::kGroupsB;
+  static_assert(TM == 4 && TN == 4, "the inner loop reads 4-element rows of each tile");
+  constexpr int kPad = 4;  // keeps rows 16-byte aligned; see the header comment
+  alignas(16) __shared__ T a_tile[2][BK][BM + kPad];  // a_tile[buf][k][m] = op(A)[m0 + m, k0 + k]
+  alignas(16) __shared__ T b_tile[2][BK][BN + kPad];  // b_tile[buf][k][n] = op(B)[k0 + k, n0 + n]
+
+  const int64_t batch = blockIdx.z;
+  a += batch * s.stride_a;
+  b += batch * s.stride_b;
+  c += batch * s.stride_c;
+  const int64_t m0 = (first_tile_m + blockIdx.y) * BM;
+  const int64_t n0 = static_cast<int64_t>(blockIdx.x) * BN;
+  const int tid = static_cast<int>(threadIdx.x);
+  const int row = tid / (BN / TN) * TM, col = tid % (BN / TN) * TN;  // this thread's micro-tile
+
+  Groups groups(s, tid);
+  const auto &a_k = groups.a_k, &a_m = groups.a_m, &b_k = groups.b_k, &b_n = groups.b_n;
+  const auto &a_next = groups.a_next, &b_next = groups.b_next;
+  auto fetch = [&](int64_t k0) { groups.fetch(s, a, b, m0, n0, k0, vector_a, vector_b); };
   auto stash = [&](int buf) {  // registers -> shared
     GM_UNROLL
     for (int l = 0; l < kGroupsA; ++l)
