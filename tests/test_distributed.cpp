@@ -40,6 +40,14 @@ Result genmodel_on(int processes, const std::string& args) {
   return run_command(mpirun(processes) + GENMODEL_BINARY + " " + args);
 }
 
+// `command` (from mpirun()) with its `timeout` passing a signal to mpirun alone, once.
+std::string foreground(std::string command) {
+  const std::string plain = "exec timeout ";
+  const size_t at = command.find(plain);
+  REQUIRE(at != std::string::npos);
+  return command.replace(at, plain.size(), "exec timeout --foreground ");
+}
+
 std::string common_args(const std::string& model, const std::string& data) {
   return fmt::format(
       "train --model {} --data {} --batch 8 --train-limit 40 --seed 3 --eval-every 3", model, data);
@@ -155,21 +163,21 @@ TEST_CASE("distributed: a group stopped at a checkpoint resumes bit for bit") {
 }
 
 TEST_CASE("distributed: a group stopped by SIGTERM saves, and resumes like an uninterrupted run") {
-  // What `timeout` or a batch scheduler does: SIGTERM to mpirun and, since `timeout` signals
-  // its whole process group, to every rank at once. The ranks agree to stop after the same
-  // step, rank 0 saves, and the others wait for the save before they exit: a rank that exits
-  // with a non-zero status makes Open MPI kill the rest of the group at once (without that
-  // wait, this test failed about 1 run in 3 on a busy machine). Open MPI's own stop sends the
-  // ranks SIGCONT, SIGTERM T seconds later and SIGKILL T seconds after that; T = 5, as
-  // docs/distributed.md advises, leaves time for a step and the save. 12 log records mean
-  // every rank is inside the training loop, with its signal handler installed.
+  // What Ctrl-C on mpirun, or `timeout --foreground`, does: one SIGTERM to mpirun, which
+  // stops its ranks in Open MPI's three moves, T seconds apart: SIGCONT, SIGTERM, SIGKILL
+  // (T = 5, as docs/distributed.md advises, leaves time for a step and the save). The ranks
+  // agree on the step to stop after, rank 0 saves, and the others wait for the save before
+  // they exit: a rank that exits with a non-zero status makes Open MPI kill the rest of the
+  // group at once. Plain `timeout` would signal mpirun twice (itself and its process group),
+  // and mpirun takes a second signal as "kill everything now" (docs/distributed.md). 12 log
+  // records mean every rank is inside the training loop, with its signal handler installed.
   TempDir dir("ddp-signal");
   const std::string args =
       common_args("pixelcnn-ref", make_tiny_data(dir)) + " --checkpoint-every 0";
   const fs::path log = dir.path / "run/log.jsonl";
   const int status = interrupt_after_log_records(
       fmt::format("{}--mca odls_base_sigkill_timeout 5 {} {} --steps 100000 --out {} > {} 2>&1",
-                  mpirun(2), GENMODEL_BINARY, args, dir.str("run"), dir.str("run.out")),
+                  foreground(mpirun(2)), GENMODEL_BINARY, args, dir.str("run"), dir.str("run.out")),
       log, 12, 120, SIGTERM);
   std::ifstream out_file(dir.path / "run.out");
   const std::string output{std::istreambuf_iterator<char>(out_file), {}};
