@@ -168,24 +168,13 @@ template <MmaInput P>
 void gemm_mma(const Exec& e, const Gemm& s, float alpha, const float* a, const float* b, float beta,
               float* c) {
   if (s.m == 0 || s.n == 0 || s.batch == 0) return;
-  constexpr int BM = 64, BN = 64;
-  const int64_t tiles_m = (s.m + BM - 1) / BM;
-  const unsigned tiles_n = static_cast<unsigned>((s.n + BN - 1) / BN);
   const bool vector_a = vector_loads(a, s.trans_a ? s.m : s.k, s.stride_a);
   const bool vector_b = vector_loads(b, s.trans_b ? s.k : s.n, s.stride_b);
-  // gridDim.y and gridDim.z are at most 65535: more row tiles or a larger batch go in several
-  // launches.
-  for (int64_t first = 0; first < s.batch; first += 65535) {
-    const int64_t count = s.batch - first < 65535 ? s.batch - first : 65535;
-    for (int64_t tile_m = 0; tile_m < tiles_m; tile_m += 65535) {
-      const int64_t rows = tiles_m - tile_m < 65535 ? tiles_m - tile_m : 65535;
-      GM_LAUNCH((gemm_mma_kernel<P>),
-                dim3(tiles_n, static_cast<unsigned>(rows), static_cast<unsigned>(count)), 128, 0,
-                e.stream)
-      (s, alpha, a + first * s.stride_a, b + first * s.stride_b, beta, c + first * s.stride_c,
-       tile_m, vector_a, vector_b);
-    }
-  }
+  for_each_gemm_grid<64, 64>(s, [&](dim3 grid, int64_t first, int64_t tile_m) {
+    GM_LAUNCH((gemm_mma_kernel<P>), grid, 128, 0, e.stream)
+    (s, alpha, a + first * s.stride_a, b + first * s.stride_b, beta, c + first * s.stride_c, tile_m,
+     vector_a, vector_b);
+  });
 }
 
 }  // namespace gm::GM_CUDA_NS

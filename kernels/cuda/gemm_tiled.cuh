@@ -212,27 +212,34 @@ bool vector_loads(const T* p, int64_t cols, int64_t stride) {
   return cols % 4 == 0 && stride % 4 == 0 && reinterpret_cast<uintptr_t>(p) % (4 * sizeof(T)) == 0;
 }
 
-template <typename T, int BM, int BN, int BK, int TM, int TN>
-void launch_gemm_tiled(const Exec& e, const Gemm& s, T alpha, const T* a, const T* b, T beta,
-                       T* c) {
-  const unsigned threads = (BM / TM) * (BN / TN);
+// Calls launch(grid, first_batch, first_tile_m) once for every launch that a BM x BN tiling of
+// `s` needs: gridDim.y and gridDim.z are at most 65535, so more row tiles or a larger batch go in
+// several launches. Shared by the tiled and the tensor-core GEMM.
+template <int BM, int BN, typename Launch>
+void for_each_gemm_grid(const Gemm& s, Launch&& launch) {
   const int64_t tiles_m = (s.m + BM - 1) / BM;
   const unsigned tiles_n = static_cast<unsigned>((s.n + BN - 1) / BN);
-  const bool vector_a = vector_loads(a, s.trans_a ? s.m : s.k, s.stride_a);
-  const bool vector_b = vector_loads(b, s.trans_b ? s.k : s.n, s.stride_b);
-  // gridDim.y and gridDim.z are at most 65535: more row tiles or a larger batch go in several
-  // launches.
   for (int64_t first = 0; first < s.batch; first += 65535) {
     const int64_t count = s.batch - first < 65535 ? s.batch - first : 65535;
     for (int64_t tile_m = 0; tile_m < tiles_m; tile_m += 65535) {
       const int64_t rows = tiles_m - tile_m < 65535 ? tiles_m - tile_m : 65535;
-      GM_LAUNCH((gemm_tiled_kernel<T, BM, BN, BK, TM, TN>),
-                dim3(tiles_n, static_cast<unsigned>(rows), static_cast<unsigned>(count)), threads,
-                0, e.stream)
-      (s, alpha, a + first * s.stride_a, b + first * s.stride_b, beta, c + first * s.stride_c,
-       tile_m, vector_a, vector_b);
+      launch(dim3(tiles_n, static_cast<unsigned>(rows), static_cast<unsigned>(count)), first,
+             tile_m);
     }
   }
+}
+
+template <typename T, int BM, int BN, int BK, int TM, int TN>
+void launch_gemm_tiled(const Exec& e, const Gemm& s, T alpha, const T* a, const T* b, T beta,
+                       T* c) {
+  const unsigned threads = (BM / TM) * (BN / TN);
+  const bool vector_a = vector_loads(a, s.trans_a ? s.m : s.k, s.stride_a);
+  const bool vector_b = vector_loads(b, s.trans_b ? s.k : s.n, s.stride_b);
+  for_each_gemm_grid<BM, BN>(s, [&](dim3 grid, int64_t first, int64_t tile_m) {
+    GM_LAUNCH((gemm_tiled_kernel<T, BM, BN, BK, TM, TN>), grid, threads, 0, e.stream)
+    (s, alpha, a + first * s.stride_a, b + first * s.stride_b, beta, c + first * s.stride_c, tile_m,
+     vector_a, vector_b);
+  });
 }
 
 template <typename T>
