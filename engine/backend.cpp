@@ -59,6 +59,20 @@ void Backend::relu_conv2d_backward_weight(const Conv2dGeometry& g, const ConvMas
   conv2d_backward_weight(g, mask, relu_of(*this, x), dy, dw);
 }
 
+void Backend::conv2d_backward_weight_bias(const Conv2dGeometry& g, const ConvMask& mask,
+                                          const Tensor& x, bool relu, const Tensor& dy, Tensor& dw,
+                                          Tensor& db) {
+  if (relu)
+    relu_conv2d_backward_weight(g, mask, x, dy, dw);
+  else
+    conv2d_backward_weight(g, mask, x, dy, dw);
+  // dy [N, K, P]: over the images into [K, P], then over the positions into [K].
+  const int64_t K = g.out_channels, P = g.out_height() * g.out_width();
+  Tensor per_position = Tensor::empty({K * P}, dy.dtype(), dy.device());
+  sum_axis(dy, per_position, 1, g.batch, K * P);
+  sum_axis(per_position, db, K, P, 1);
+}
+
 void Backend::softmax_xent_forward_stats(const Tensor& logits, const Tensor& target, Tensor& nll,
                                          Tensor& /*stats: not kept by default*/) {
   softmax_xent_forward(logits, target, nll);

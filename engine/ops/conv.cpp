@@ -45,6 +45,30 @@ Tensor add_bias(const char* op, const Tensor& y, const Tensor& bias) {
   return add(y, reshape(bias, {y.size(1), 1, 1}));
 }
 
+// The weight and bias gradients of a convolution of x (of relu(x) when `relu`), each when
+// wanted (bias may be undefined). Both together are one backend pass (the bias gradient summed
+// from each image's dy while the weight gradient has it in cache); the bias gradient alone is
+// dy summed over images and positions.
+void weight_bias_grads(const Conv2dGeometry& g, const ConvMask& mask, const Tensor& x, bool relu,
+                       const Tensor& weight, const Tensor& bias, const Tensor& dy, Tensor& dw,
+                       Tensor& db) {
+  const bool want_db = bias.defined() && bias.requires_grad();
+  Backend& backend = x.backend();
+  if (weight.requires_grad()) dw = Tensor::empty(weight.shape(), weight.dtype(), weight.device());
+  if (weight.requires_grad() && want_db && dy.numel() > 0) {
+    db = Tensor::empty(bias.shape(), bias.dtype(), bias.device());
+    backend.conv2d_backward_weight_bias(g, mask, x, relu, dy, dw, db);
+    return;
+  }
+  if (weight.requires_grad()) {
+    if (relu)
+      backend.relu_conv2d_backward_weight(g, mask, x, dy, dw);
+    else
+      backend.conv2d_backward_weight(g, mask, x, dy, dw);
+  }
+  if (want_db) db = reshape(sum(dy, {0, 2, 3}), {g.out_channels});
+}
+
 // The cross-correlation of x with weight under a mask, plus the bias when there is one,
 // recorded as one node. The bias is added by the backend's convolution (folded into the GEMM
 // on the CPU); its gradient is dy summed over images and pixels.
@@ -67,12 +91,8 @@ Tensor conv_recorded(const char* name, const Tensor& x, const Tensor& weight, co
       dx = Tensor::empty(x.shape(), x.dtype(), x.device());
       x.backend().conv2d_backward_data(g, mask, dy, weight, dx);
     }
-    if (weight.requires_grad()) {
-      dw = Tensor::empty(weight.shape(), weight.dtype(), weight.device());
-      x.backend().conv2d_backward_weight(g, mask, x, dy, dw);
-    }
+    weight_bias_grads(g, mask, x, false, weight, bias, dy, dw, db);
     if (!bias.defined()) return std::vector<Tensor>{dx, dw};
-    if (bias.requires_grad()) db = reshape(sum(dy, {0, 2, 3}), {g.out_channels});
     return std::vector<Tensor>{dx, dw, db};
   });
   return y;
@@ -177,11 +197,7 @@ Tensor relu_masked_conv2d(const Tensor& x, const Tensor& weight, const Tensor& b
       dx = Tensor::empty(x.shape(), x.dtype(), x.device());
       x.backend().relu_conv2d_backward_data(g, mask, x, dy, weight, dx);
     }
-    if (weight.requires_grad()) {
-      dw = Tensor::empty(weight.shape(), weight.dtype(), weight.device());
-      x.backend().relu_conv2d_backward_weight(g, mask, x, dy, dw);
-    }
-    if (bias.defined() && bias.requires_grad()) db = reshape(sum(dy, {0, 2, 3}), {g.out_channels});
+    weight_bias_grads(g, mask, x, true, weight, bias, dy, dw, db);
     if (residual.defined() && residual.requires_grad()) dr = dy;
     return std::vector<Tensor>{dx, dw, db, dr};
   });

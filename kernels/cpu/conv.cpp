@@ -319,28 +319,62 @@ void backward_data(const ConvPlan& p, const T* dy, const T* w, const T* relu_of,
   });
 }
 
-// dW = sum_n dy_n [K, P] col_n^T [P, C*T]. The batch is cut into a fixed number of groups
-// (not one per thread), each summed into its own partial dW, and the partials are added in
-// group order: the result does not depend on how many threads ran.
+// The sum of row[0, len) in double, in a fixed order: 8 interleaved partial sums (so the loop
+// vectorises without reassociating anything) added pairwise at the end, then the tail.
 template <typename T>
-void backward_weight(const ConvPlan& p, const T* x, bool relu, const T* dy, T* dw) {
+double row_sum(const T* row, int64_t len) {
+  constexpr int64_t kLanes = 8;
+  double lanes[kLanes] = {};
+  int64_t i = 0;
+  for (; i + kLanes <= len; i += kLanes)
+#pragma omp simd
+    for (int64_t j = 0; j < kLanes; ++j)
+      lanes[j] += static_cast<double>(row[i + j]);
+  double total = ((lanes[0] + lanes[4]) + (lanes[1] + lanes[5])) +
+                 ((lanes[2] + lanes[6]) + (lanes[3] + lanes[7]));
+  for (; i < len; ++i)
+    total += static_cast<double>(row[i]);
+  return total;
+}
+
+// dW = sum_n dy_n [K, P] col_n^T [P, C*T], and when `db` is given the bias gradient
+// db[k] = sum_n sum_p dy_n[k, p], each image's rows summed right after its GEMM has read them
+// (so dy is read from memory once, not a second time by a separate reduction). The batch is
+// cut into a fixed number of groups (not one per thread), each summed into its own partial dW
+// (and partial db, in double), and the partials are added in group order: the result does not
+// depend on how many threads ran.
+template <typename T>
+void backward_weight(const ConvPlan& p, const T* x, bool relu, const T* dy, T* dw, T* db) {
   const Conv2dGeometry& g = p.g;
   const int64_t K = g.out_channels, P = p.pixels;
   if (p.empty()) {
     std::fill(dw, dw + K * g.in_channels * g.kernel_h * g.kernel_w, T(0));
+    if (!db) return;
+    for (int64_t k = 0; k < K; ++k) {  // the bias still sees every position
+      double sum = 0.0;
+      for (int64_t n = 0; n < g.batch; ++n)
+        sum += row_sum(dy + (n * K + k) * P, P);
+      db[k] = static_cast<T>(sum);
+    }
     return;
   }
   constexpr int64_t kGroups = 8;
   const int64_t groups = std::min(kGroups, g.batch), per_group = (g.batch + groups - 1) / groups;
   const int64_t size = K * p.rows;
   auto partial = uninitialised<T>(groups * size);
+  std::vector<double> partial_db(db ? static_cast<size_t>(groups * K) : 0, 0.0);
   for_each_item<T>(groups, column_elems(p, relu), [&](int64_t grp, T* buffer) {
     T* dwg = partial.get() + grp * size;
     const int64_t first = grp * per_group, last = std::min(g.batch, first + per_group);
     if (first >= last) std::fill(dwg, dwg + size, T(0));
-    for (int64_t n = first; n < last; ++n)
-      gemm(false, true, K, p.rows, P, T(1), dy + n * K * P, P, columns(p, x, n, relu, buffer), P,
+    for (int64_t n = first; n < last; ++n) {
+      const T* dy_n = dy + n * K * P;
+      gemm(false, true, K, p.rows, P, T(1), dy_n, P, columns(p, x, n, relu, buffer), P,
            n == first ? T(0) : T(1), dwg, p.rows);
+      if (db)
+        for (int64_t k = 0; k < K; ++k)
+          partial_db[static_cast<size_t>(grp * K + k)] += row_sum(dy_n + k * P, P);
+    }
   });
   T* total = partial.get();  // group 0 collects the others
   for (int64_t grp = 1; grp < groups; ++grp) {
@@ -352,6 +386,13 @@ void backward_weight(const ConvPlan& p, const T* x, bool relu, const T* dy, T* d
     std::copy(total, total + size, dw);
   else
     scatter_weight_grad(p, total, dw);
+  if (!db) return;
+  for (int64_t k = 0; k < K; ++k) {
+    double sum = 0.0;
+    for (int64_t grp = 0; grp < groups; ++grp)
+      sum += partial_db[static_cast<size_t>(grp * K + k)];
+    db[k] = static_cast<T>(sum);
+  }
 }
 
 void check_float(const char* kernel, const Tensor& t) {
@@ -425,7 +466,7 @@ void CpuBackend::conv2d_backward_weight(const Conv2dGeometry& g, const ConvMask&
                                         const Tensor& x, const Tensor& dy, Tensor& dw) {
   with_float("conv2d_backward_weight", dw, [&](auto zero) {
     using T = decltype(zero);
-    backward_weight<T>(make_plan(g, mask), x.data<T>(), false, dy.data<T>(), dw.data<T>());
+    backward_weight<T>(make_plan(g, mask), x.data<T>(), false, dy.data<T>(), dw.data<T>(), nullptr);
   });
 }
 
@@ -433,7 +474,17 @@ void CpuBackend::relu_conv2d_backward_weight(const Conv2dGeometry& g, const Conv
                                              const Tensor& x, const Tensor& dy, Tensor& dw) {
   with_float("relu_conv2d_backward_weight", dw, [&](auto zero) {
     using T = decltype(zero);
-    backward_weight<T>(make_plan(g, mask), x.data<T>(), true, dy.data<T>(), dw.data<T>());
+    backward_weight<T>(make_plan(g, mask), x.data<T>(), true, dy.data<T>(), dw.data<T>(), nullptr);
+  });
+}
+
+void CpuBackend::conv2d_backward_weight_bias(const Conv2dGeometry& g, const ConvMask& mask,
+                                             const Tensor& x, bool relu, const Tensor& dy,
+                                             Tensor& dw, Tensor& db) {
+  with_float("conv2d_backward_weight_bias", dw, [&](auto zero) {
+    using T = decltype(zero);
+    backward_weight<T>(make_plan(g, mask), x.data<T>(), relu, dy.data<T>(), dw.data<T>(),
+                       db.data<T>());
   });
 }
 

@@ -27,6 +27,8 @@ class CpuBackend final : public Backend {
                                  const Tensor& dy, const Tensor& w, Tensor& dx) override;
   void relu_conv2d_backward_weight(const Conv2dGeometry& g, const ConvMask& mask, const Tensor& x,
                                    const Tensor& dy, Tensor& dw) override;
+  void conv2d_backward_weight_bias(const Conv2dGeometry& g, const ConvMask& mask, const Tensor& x,
+                                   bool relu, const Tensor& dy, Tensor& dw, Tensor& db) override;
   void softmax_xent_forward_stats(const Tensor& logits, const Tensor& target, Tensor& nll,
                                   Tensor& stats) override;
   void softmax_xent_backward_stats(const Tensor& logits, const Tensor& target, const Tensor& stats,

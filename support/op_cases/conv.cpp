@@ -157,10 +157,13 @@ ConvSpec masked(MaskType type, int64_t k, int groups, int64_t C, int64_t K) {
 const std::vector<std::string> kConvEntries = {"conv2d_forward", "conv2d_backward_data",
                                                "conv2d_backward_weight", "sum_axis"};
 
-// A biased conv2d or masked_conv2d runs the optional conv2d_forward_bias entry forward.
+// A biased conv2d or masked_conv2d runs the optional conv2d_forward_bias entry forward and
+// conv2d_backward_weight_bias backward.
 std::vector<std::string> conv_entries(const ConvSpec& s) {
   std::vector<std::string> entries = kConvEntries;
-  if (s.bias) entries.push_back("conv2d_forward_bias");
+  if (s.bias)
+    for (const char* e : {"conv2d_forward_bias", "conv2d_backward_weight_bias"})
+      entries.push_back(e);
   return entries;
 }
 
@@ -231,8 +234,9 @@ void add_conv_cases(std::vector<OpCase>& to) {
   {
     // The default backend entries build relu_masked_conv2d from these plain entries.
     std::vector<std::string> entries = kConvEntries;
-    for (const char* e : {"unary", "unary_backward", "binary", "relu_conv2d_forward",
-                          "relu_conv2d_backward_data", "relu_conv2d_backward_weight"})
+    for (const char* e :
+         {"unary", "unary_backward", "binary", "relu_conv2d_forward", "relu_conv2d_backward_data",
+          "relu_conv2d_backward_weight", "conv2d_backward_weight_bias"})
       entries.push_back(e);
     const std::vector<ConvSpec> specs = {
         masked(MaskType::B, 1, 1, 6, 5),  // a 1x1 layer: the columns are the image itself
