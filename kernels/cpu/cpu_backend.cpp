@@ -43,7 +43,8 @@ void CpuBackend::arange(Tensor& y) {
   dispatch_any(y.dtype(), [&](auto zero) {
     using T = decltype(zero);
     T* p = static_cast<T*>(y.raw());
-    for (int64_t i = 0; i < y.numel(); ++i)
+    const int64_t n = y.numel();  // once: numel() is an out-of-line call the loop cannot hoist
+    for (int64_t i = 0; i < n; ++i)
       p[i] = static_cast<T>(i);
   });
 }
@@ -55,7 +56,10 @@ void CpuBackend::cast(const Tensor& x, Tensor& y) {
       using Y = decltype(y_zero);
       const X* src = static_cast<const X*>(x.raw());
       Y* dst = static_cast<Y*>(y.raw());
-      for (int64_t i = 0; i < x.numel(); ++i)
+      // numel() once: it is an out-of-line call, and in the loop's condition it kept the loop
+      // from vectorising (3.5 % of vae-ref's step went to it, casting images and checking them).
+      const int64_t n = x.numel();
+      for (int64_t i = 0; i < n; ++i)
         dst[i] = static_cast<Y>(src[i]);
     });
   });
