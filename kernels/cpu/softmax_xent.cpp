@@ -5,7 +5,6 @@
 // Per position that is exactly the arithmetic of math::softmax_stats, in the same order.
 // The forward can keep each position's statistics (max and sum) for the backward, which then
 // sweeps the logits once instead of three times (two for the statistics, one for the gradient).
-#include <algorithm>
 #include <cmath>
 #include <vector>
 
@@ -34,29 +33,20 @@ struct ImageStats {
   std::vector<T> max;
   std::vector<double> sum;
 
-  // Positions per block: the max sweep and the sum sweep run over one block of positions at a
-  // time, so the second finds the block's V rows (V * kBlock values: 64 KiB for 256 values)
-  // still in cache. A whole image's logits (800 KiB for 256 x 784) are larger than this
-  // machine's L2 and were read from memory twice. Each position's arithmetic is unchanged.
-  static constexpr int64_t kBlock = 64;
-
   void compute(const T* xs, int64_t V, int64_t S) {
     max.assign(xs, xs + S);
     sum.assign(static_cast<size_t>(S), 0.0);
-    for (int64_t s0 = 0; s0 < S; s0 += kBlock) {
-      const int64_t len = std::min(kBlock, S - s0);
-      T* m = max.data() + s0;
-      double* total = sum.data() + s0;
-      for (int64_t v = 1; v < V; ++v) {
-        const T* row = xs + v * S + s0;
-        for (int64_t s = 0; s < len; ++s)
-          m[s] = math::max_of(m[s], row[s]);
-      }
-      for (int64_t v = 0; v < V; ++v) {
-        const T* row = xs + v * S + s0;
-        for (int64_t s = 0; s < len; ++s)
-          total[s] += static_cast<double>(math::softmax_term(row[s], m[s]));
-      }
+    T* m = max.data();
+    double* total = sum.data();
+    for (int64_t v = 1; v < V; ++v) {
+      const T* row = xs + v * S;
+      for (int64_t s = 0; s < S; ++s)
+        m[s] = math::max_of(m[s], row[s]);
+    }
+    for (int64_t v = 0; v < V; ++v) {
+      const T* row = xs + v * S;
+      for (int64_t s = 0; s < S; ++s)
+        total[s] += static_cast<double>(math::softmax_term(row[s], m[s]));
     }
   }
   math::SoftmaxStats<T> at(int64_t s) const {
