@@ -221,6 +221,8 @@ const ConvVersion kConvVersions[] = {
     {"mconv_v4_direct", masked_conv_v4, false},
     // the forward the library runs (im2col over visible taps + GEMM, backend_conv.cpp)
     {"mconv_v5_library", masked_conv_v5, false},
+    // v5's GEMM gathering its B tiles from the image: no column buffer
+    {"mconv_v6_implicit", masked_conv_v6, true},
 };
 
 // The versions and, when cuDNN loaded, its forward as the yardstick on the same masked weights.

@@ -60,6 +60,10 @@ const Budget kBudgets[] = {
     // The tensor-core GEMM: 4 warps per 64x64 tile, 32 accumulators per lane plus the next
     // slice in flight and the fragments; at 96 registers, 5 blocks (20 warps) per SM.
     {"gemm_mma_kernel<", 128, 96, 0.3},
+    // The implicit-GEMM convolution: the 64x64 tile's block, plus the pixel coordinates of the
+    // thread's B groups.
+    {"conv_implicit_gemm_kernel<float", 256, 96, 0.25},
+    {"conv_implicit_gemm_kernel<double", 256, 128, 0.25},
     // 32x32 tiles of 64 threads, for small products.
     {"gemm_tiled_kernel<", 64, 168, 0.125},
     // Float64 variants exist for gradient checks, not training: a little more room.
