@@ -173,21 +173,9 @@ inline void masked_conv_v5(const ConvShape& s, const float* x, const float* w, f
   const ConvMask m = conv_mask(s);
   const int64_t taps = mask::used_tap_count(m.type, 1, s.k, s.k);
   const int64_t rows = s.C * taps, pixels = int64_t{s.H} * s.W;
-  // Scratch grown before timing starts (the driver validates every configuration first), so
-  // no timed call allocates, as in xent_v5.
-  static float* scratch = nullptr;
-  static size_t capacity = 0;
-  const size_t needed = static_cast<size_t>(s.K * rows + s.N * rows * pixels);
-  if (needed > capacity) {
-    cudaFree(scratch);
-    scratch = nullptr;
-    capacity = 0;
-    if (cudaMalloc(&scratch, needed * sizeof(float)) != cudaSuccess)
-      throw std::runtime_error("masked_conv_v5: cudaMalloc of the columns failed");
-    capacity = needed;
-  }
-  float* wg = scratch;
-  float* col = scratch + s.K * rows;
+  static DeviceScratch<float> scratch;  // Wg, then the columns
+  float* const wg = scratch.at_least(static_cast<size_t>(s.K * rows + s.N * rows * pixels));
+  float* const col = wg + s.K * rows;
   lib::conv_gather_weights<float>(e, g, m, taps, w, wg);
   lib::conv_im2col<float>(e, g, taps, s.N, x, col);
   Gemm gemm;
@@ -213,17 +201,8 @@ inline void masked_conv_v6(const ConvShape& s, const float* x, const float* w, f
   const Conv2dGeometry g = conv_geometry(s);
   const ConvMask m = conv_mask(s);
   const int64_t taps = mask::used_tap_count(m.type, 1, s.k, s.k);
-  static float* wg = nullptr;  // grown before timing starts, as in v5
-  static size_t capacity = 0;
-  const size_t needed = static_cast<size_t>(s.K * s.C * taps);
-  if (needed > capacity) {
-    cudaFree(wg);
-    wg = nullptr;
-    capacity = 0;
-    if (cudaMalloc(&wg, needed * sizeof(float)) != cudaSuccess)
-      throw std::runtime_error("masked_conv_v6: cudaMalloc of the weights failed");
-    capacity = needed;
-  }
+  static DeviceScratch<float> weights;
+  float* const wg = weights.at_least(static_cast<size_t>(s.K * s.C * taps));
   lib::conv_gather_weights<float>(e, g, m, taps, w, wg);
   if (!lib::conv_forward_implicit_gemm<float>(e, g, taps, wg, x, y))
     throw std::runtime_error("masked_conv_v6: sizes beyond 32-bit indices");

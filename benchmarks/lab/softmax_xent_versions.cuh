@@ -131,23 +131,7 @@ struct XentThreadTerm {
   }
 };
 
-// Scratch for the partial sums, grown before timing starts (the driver validates every
-// configuration first), so no timed call allocates.
-struct PartialScratch {
-  double* p = nullptr;
-  size_t capacity = 0;
-  double* at_least(size_t needed) {
-    if (needed > capacity) {
-      cudaFree(p);
-      p = nullptr;
-      capacity = 0;
-      if (cudaMalloc(&p, needed * sizeof(double)) != cudaSuccess)
-        throw std::runtime_error("xent: cudaMalloc of the partial sums failed");
-      capacity = needed;
-    }
-    return p;
-  }
-};
+using PartialScratch = DeviceScratch<double>;  // the partial sums per image
 
 inline void xent_v4(int N, int V, int S, const float* logits, const uint8_t* target, float* nll) {
   namespace lib = ::gm::GM_CUDA_NS;

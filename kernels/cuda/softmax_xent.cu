@@ -111,14 +111,11 @@ void softmax_xent_backward_stats(const Exec& e, const Tensor& logits, const Tens
     using T = decltype(zero);
     with_target(target, "softmax_xent_backward_stats", [&](auto target_zero) {
       using Target = decltype(target_zero);
-      for (int64_t first = 0; first < N; first += 65535) {  // gridDim.y is at most 65535
-        const int64_t rows = N - first < 65535 ? N - first : 65535;
-        GM_LAUNCH((xent_backward_stats_kernel<T, Target>),
-                  dim3(static_cast<unsigned>(xent_chunks(S)), static_cast<unsigned>(rows)),
-                  dim3(32, kXentWarps), 0, e.stream)
+      for_each_xent_grid(N, S, [&](dim3 grid, int64_t first) {
+        GM_LAUNCH((xent_backward_stats_kernel<T, Target>), grid, dim3(32, kXentWarps), 0, e.stream)
         (logits.data<T>(), target.data<Target>(), stat_max, stat_max + N * S, dnll.data<T>(), V, S,
          first, dlogits.data<T>());
-      }
+      });
     });
   });
 }
@@ -145,13 +142,10 @@ void softmax_xent_backward(const Exec& e, const Tensor& logits, const Tensor& ta
     using T = decltype(zero);
     with_target(target, "softmax_xent_backward", [&](auto target_zero) {
       using Target = decltype(target_zero);
-      for (int64_t first = 0; first < N; first += 65535) {  // gridDim.y is at most 65535
-        const int64_t rows = N - first < 65535 ? N - first : 65535;
-        GM_LAUNCH((xent_backward_kernel<T, Target>),
-                  dim3(static_cast<unsigned>(xent_chunks(S)), static_cast<unsigned>(rows)),
-                  dim3(32, kXentWarps), 0, e.stream)
+      for_each_xent_grid(N, S, [&](dim3 grid, int64_t first) {
+        GM_LAUNCH((xent_backward_kernel<T, Target>), grid, dim3(32, kXentWarps), 0, e.stream)
         (logits.data<T>(), target.data<Target>(), dnll.data<T>(), V, S, first, dlogits.data<T>());
-      }
+      });
     });
   });
 }

@@ -83,6 +83,17 @@ __global__ void __launch_bounds__(32 * kXentWarps)
   if (threadIdx.x == 0) partial[n * gridDim.x + blockIdx.x] = term;
 }
 
+// Calls launch(grid, first_row) for every launch that the tiles of N images x S positions need:
+// grid (xent_chunks(S), rows) with block (32, kXentWarps); gridDim.y is at most 65535, so more
+// images take several launches. The forward and both backwards tile alike.
+template <typename Launch>
+void for_each_xent_grid(int64_t N, int64_t S, Launch&& launch) {
+  for (int64_t first = 0; first < N; first += 65535) {
+    const int64_t rows = N - first < 65535 ? N - first : 65535;
+    launch(dim3(static_cast<unsigned>(xent_chunks(S)), static_cast<unsigned>(rows)), first);
+  }
+}
+
 // `partial` holds N * xent_chunks(S) doubles; `stats`, when not null, receives the float64
 // [2, N, S] statistics of every position (the max, then the sum of exp(x - max)).
 template <typename T, typename Target>
@@ -93,15 +104,11 @@ void softmax_xent_forward(const Exec& e, const T* logits, const Target* target, 
     fill<T>(e, nll, N, T(0));
     return;
   }
-  const int64_t chunks = xent_chunks(S);
-  for (int64_t first = 0; first < N; first += 65535) {  // gridDim.y is at most 65535
-    const int64_t rows = N - first < 65535 ? N - first : 65535;
-    GM_LAUNCH((xent_partials_kernel<T, Target>),
-              dim3(static_cast<unsigned>(chunks), static_cast<unsigned>(rows)),
-              dim3(32, kXentWarps), 0, e.stream)
+  for_each_xent_grid(N, S, [&](dim3 grid, int64_t first) {
+    GM_LAUNCH((xent_partials_kernel<T, Target>), grid, dim3(32, kXentWarps), 0, e.stream)
     (logits, target, V, S, first, partial, stats, stats ? stats + N * S : nullptr);
-  }
-  sum_rows<T>(e, partial, nll, N, chunks);
+  });
+  sum_rows<T>(e, partial, nll, N, xent_chunks(S));
 }
 
 }  // namespace gm::GM_CUDA_NS
