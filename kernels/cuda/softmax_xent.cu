@@ -82,24 +82,29 @@ void with_target(const TensorView& target, const char* what, Fn&& fn) {
     unsupported_dtype(what, "uint8 or int32", target.dtype);
 }
 
+// The forward launch of both entries; `stats` (float64 [2, N, S]) may be null.
+void xent_forward(const Exec& e, const TensorView& logits, const TensorView& target,
+                  TensorView& nll, double* stats, const char* what) {
+  const int64_t N = logits.size(0), V = logits.size(1), S = logits.size(2);
+  const int64_t partials = N * xent_chunks(S) > 0 ? N * xent_chunks(S) : 1;
+  Scratch partial(*e.scratch, static_cast<size_t>(partials) * sizeof(double));
+  with_floating(logits.dtype, what, [&](auto zero) {
+    using T = decltype(zero);
+    with_target(target, what, [&](auto target_zero) {
+      using Target = decltype(target_zero);
+      GM_CUDA_NS::softmax_xent_forward<T, Target>(e, logits.data<T>(), target.data<Target>(), N, V,
+                                                  S, partial.as<double>(), nll.data<T>(), stats);
+    });
+  });
+}
+
 }  // namespace
 
 namespace launchers {
 
 void softmax_xent_forward_stats(const Exec& e, const Tensor& logits, const Tensor& target,
                                 Tensor& nll, Tensor& stats) {
-  const int64_t N = logits.size(0), V = logits.size(1), S = logits.size(2);
-  const int64_t partials = N * xent_chunks(S) > 0 ? N * xent_chunks(S) : 1;
-  Scratch partial(*e.scratch, static_cast<size_t>(partials) * sizeof(double));
-  with_floating(logits.dtype, "softmax_xent_forward_stats", [&](auto zero) {
-    using T = decltype(zero);
-    with_target(target, "softmax_xent_forward_stats", [&](auto target_zero) {
-      using Target = decltype(target_zero);
-      GM_CUDA_NS::softmax_xent_forward<T, Target>(e, logits.data<T>(), target.data<Target>(), N, V,
-                                                  S, partial.as<double>(), nll.data<T>(),
-                                                  stats.data<double>());
-    });
-  });
+  xent_forward(e, logits, target, nll, stats.data<double>(), "softmax_xent_forward_stats");
 }
 
 void softmax_xent_backward_stats(const Exec& e, const Tensor& logits, const Tensor& target,
@@ -121,17 +126,7 @@ void softmax_xent_backward_stats(const Exec& e, const Tensor& logits, const Tens
 }
 
 void softmax_xent_forward(const Exec& e, const Tensor& logits, const Tensor& target, Tensor& nll) {
-  const int64_t N = logits.size(0), V = logits.size(1), S = logits.size(2);
-  const int64_t partials = N * xent_chunks(S) > 0 ? N * xent_chunks(S) : 1;
-  Scratch partial(*e.scratch, static_cast<size_t>(partials) * sizeof(double));
-  with_floating(logits.dtype, "softmax_xent_forward", [&](auto zero) {
-    using T = decltype(zero);
-    with_target(target, "softmax_xent_forward", [&](auto target_zero) {
-      using Target = decltype(target_zero);
-      GM_CUDA_NS::softmax_xent_forward<T, Target>(e, logits.data<T>(), target.data<Target>(), N, V,
-                                                  S, partial.as<double>(), nll.data<T>());
-    });
-  });
+  xent_forward(e, logits, target, nll, nullptr, "softmax_xent_forward");
 }
 
 void softmax_xent_backward(const Exec& e, const Tensor& logits, const Tensor& target,
