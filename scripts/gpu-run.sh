@@ -6,7 +6,8 @@
 #   1 gpu        the [gpu] test: the GPU is present and works
 #   2 ops        op and conformance tests on the GPU alone, with our GEMM and with cuBLAS
 #   3 sanitizer  compute-sanitizer memcheck and racecheck on a subset of the conformance tests
-#   4 lab        kernel lab, few repetitions, beside cuBLAS/cuDNN
+#   4 lab        kernel lab, few repetitions, beside cuBLAS/cuDNN (cuDNN is opened at run time:
+#                the log's first lines say whether it loaded, and the lab runs either way)
 #   5 bench      bench_train_step for the four reference configurations (counters included)
 #   6 pytorch    benchmarks/pytorch_reference.py on the GPU with the system python3
 #   7 nsys       an nsys summary of 30 pixelcnn-ref training steps

@@ -77,7 +77,7 @@ if wants 3; then
   stage_start "3. AddressSanitizer + UBSan: simt, cuda-emu and the op tests on cuda-emu"
   cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DGENMODEL_CUDA=OFF \
     -DGENMODEL_SANITIZE=ON
-  asan_tests=(test_simt test_cuda_backend test_cuda_conformance test_elementwise
+  asan_tests=(test_simt test_simt_resources test_cuda_backend test_cuda_conformance test_elementwise
     test_shape_reduce test_conv test_softmax_xent test_lstm_cell test_gaussian test_likelihoods)
   cmake --build build-asan -j "$jobs" --target "${asan_tests[@]}"
   export UBSAN_OPTIONS=print_stacktrace=1

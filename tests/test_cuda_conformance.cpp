@@ -10,6 +10,7 @@
 // the CPU build may vectorise differently. Kernels that sum (GEMM, convolution, reductions) add
 // in a different order: a sum of K terms of size ~1 may differ by ~K float epsilons, which is
 // what `sum_tol` allows.
+#include <algorithm>
 #include <cmath>
 #include <functional>
 
@@ -106,6 +107,42 @@ TEST_CASE("cuda-emu: every catalogue case matches the CPU for every block size",
       compare(c.name, dtype, tol, [&c](Device d, DType dt) { return case_results(c, d, dt); });
     }
   }
+}
+
+TEST_CASE("cuda-emu: the implicit-GEMM convolution forward equals im2col + GEMM bit for bit",
+          "[cuda]") {
+  // Both sum each output over (ci, tap) in the same order with the same tiled GEMM's
+  // arithmetic: every convolution case of the catalogue (masks, colour groups, strides,
+  // padding, rectangular kernels) must give identical bits, in fewer launches (no im2col).
+  CudaBackendBase& emu = cuda_emu_backend();
+  struct Restore {
+    CudaBackendBase& emu;
+    ~Restore() { emu.set_conv_forward(CudaConvForward::im2col); }
+  } restore{emu};
+  uint64_t im2col_launches = 0, implicit_launches = 0;
+  int compared = 0;
+  for (const catalogue::OpCase& c : catalogue::op_catalogue()) {
+    if (std::find(c.entries.begin(), c.entries.end(), "conv2d_forward") == c.entries.end())
+      continue;
+    for (DType dtype : c.dtypes) {
+      std::vector<Tensor> inputs;
+      for (const Tensor& t : catalogue::make_inputs(c))
+        inputs.push_back(t.to(dtype).to(Device::cuda_emu()));
+      auto forward = [&](CudaConvForward kind, uint64_t& launches) {
+        emu.set_conv_forward(kind);
+        const uint64_t before = emu.counters().kernel_launches;
+        std::vector<double> out = c.op(inputs).to_vector<double>();
+        launches += emu.counters().kernel_launches - before;
+        return out;
+      };
+      const std::vector<double> want = forward(CudaConvForward::im2col, im2col_launches);
+      INFO(c.name << " " << dtype_name(dtype));
+      CHECK(forward(CudaConvForward::implicit, implicit_launches) == want);
+      ++compared;
+    }
+  }
+  CHECK(compared >= 10);
+  CHECK(implicit_launches < im2col_launches);
 }
 
 TEST_CASE("cuda-emu: fills, casts and strided copies equal the CPU's exactly", "[cuda]") {

@@ -1,5 +1,6 @@
 // Softmax cross-entropy over the values dim and categorical sampling: scalar oracles, finite
 // differences, the softmax - one-hot gradient, huge logits, determinism and frequencies.
+#include <algorithm>
 #include <cmath>
 
 #include "support/op_cases/oracles.h"
@@ -55,6 +56,58 @@ TEST_CASE("softmax cross-entropy gradient is dnll * (softmax - one-hot)", "[ops]
       // float32: each entry is exp (1 ulp) times a double 1/sum, rounded once: a few 1e-8.
       const double tol = dtype == DType::f64 ? 1e-15 : 1e-7;
       gm::test::require_close(x.grad().to_vector<double>(), want, tol, 0.0, "dlogits");
+    }
+  }
+}
+
+TEST_CASE("the statistics kept by the forward give the plain entries' results bit for bit",
+          "[ops][fused]") {
+  // S = 37: two tiles of 32 positions on CUDA, the second ragged; int32 and uint8 targets.
+  const Shape shape = {3, 256, 37};
+  const XentLayout l = xent_layout(shape);
+  const std::vector<int32_t> targets = xent_targets(l);
+  Generator gen(11);
+  const Tensor x64 = Tensor::uniform(shape, -6.0, 6.0, gen, DType::f64);
+  for (Device device : gm::test::test_devices()) {
+    for (DType dtype : {DType::f64, DType::f32}) {
+      for (DType target_dtype : {DType::i32, DType::u8}) {
+        INFO(device.name() << " " << dtype_name(dtype) << " targets " << dtype_name(target_dtype));
+        const Tensor x = x64.to(dtype).to(device);
+        const Tensor t = Tensor::from_vector(targets, {l.n, l.s}, target_dtype, device);
+        const Tensor dnll =
+            Tensor::from_vector(std::vector<double>{1.0, -0.5, 2.0}, {3}, dtype, device);
+        Backend& b = x.backend();
+        Tensor nll = Tensor::zeros({l.n}, dtype, device);
+        Tensor nll_kept = Tensor::zeros({l.n}, dtype, device);
+        Tensor stats = Tensor::zeros({2, l.n, l.s}, DType::f64, device);
+        b.softmax_xent_forward(x, t, nll);
+        b.softmax_xent_forward_stats(x, t, nll_kept, stats);
+        CHECK(nll_kept.to_vector<double>() == nll.to_vector<double>());
+        Tensor d = Tensor::zeros(shape, dtype, device);
+        Tensor d_kept = Tensor::zeros(shape, dtype, device);
+        b.softmax_xent_backward(x, t, dnll, d);
+        b.softmax_xent_backward_stats(x, t, stats, dnll, d_kept);
+        CHECK(d_kept.to_vector<double>() == d.to_vector<double>());
+        // The statistics themselves: the max is exact; the sum of exp(x - max) is within the
+        // rounding of V exps (a few ulp of T each) summed in double, so 1e-6 relative for
+        // float32 logits and 1e-13 for float64.
+        const HostValues xs = x.to_vector<double>(), kept = stats.to_vector<double>();
+        const double tol = dtype == DType::f64 ? 1e-13 : 1e-6;
+        for (int64_t n = 0; n < l.n; ++n)
+          for (int64_t s = 0; s < l.s; ++s) {
+            auto at = [&](int64_t v) { return xs[static_cast<size_t>((n * l.v + v) * l.s + s)]; };
+            double m = at(0);
+            for (int64_t v = 1; v < l.v; ++v)
+              m = std::max(m, at(v));
+            long double sum = 0.0L;
+            for (int64_t v = 0; v < l.v; ++v)
+              sum += std::exp(static_cast<long double>(at(v)) - m);
+            const size_t i = static_cast<size_t>(n * l.s + s);
+            REQUIRE(kept[i] == m);
+            REQUIRE(std::fabs(kept[static_cast<size_t>(l.n * l.s) + i] -
+                              static_cast<double>(sum)) <= tol * static_cast<double>(sum));
+          }
+      }
     }
   }
 }

@@ -13,6 +13,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <iterator>
 #include <string>
 #include <vector>
 
@@ -27,7 +28,7 @@
 #include <cublas_v2.h>
 #endif
 #if GM_LAB_HAVE_CUDNN
-#include <cudnn.h>
+#include "benchmarks/lab/cudnn_baseline.h"
 #endif
 
 namespace {
@@ -152,6 +153,8 @@ const XentVersion kXentVersions[] = {
     {"xent_v4_thread", xent_v4, true},
     // the forward the library launches (kernels/cuda/softmax_xent.cuh): 8 warps per 32 positions
     {"xent_v5_library", xent_v5, true},
+    // the library's training forward: v5 keeping each position's statistics for the backward
+    {"xent_v6_stats", xent_v6, true},
 };
 
 // The loss is logsumexp - x_t. In fp32 each exp has relative error ~1 ulp and the sum of V terms
@@ -201,55 +204,13 @@ struct ConvVersion {
   bool same_order_as_v1;  // sums (ci, ky, kx) as v1 does, so must match it bit for bit
 };
 #if GM_LAB_HAVE_CUDNN
-cudnnHandle_t g_cudnn = nullptr;
-// cuDNN on the same (already masked) weights: a plain convolution, so it computes the masked
-// taps' zeros too. IMPLICIT_PRECOMP_GEMM needs a workspace; the lab keeps one for the largest
-// configuration. Cross-correlation, as in our kernels.
-void* g_cudnn_workspace = nullptr;
-size_t g_cudnn_workspace_bytes = 0;
-void check_cudnn(cudnnStatus_t status, const char* what) {
-  if (status != CUDNN_STATUS_SUCCESS) {
-    std::fprintf(stderr, "kernel_lab: %s failed: %s\n", what, cudnnGetErrorString(status));
+// cuDNN on the same (already masked) weights, opened at run time (cudnn_baseline.h).
+CudnnBaseline g_cudnn;
+void masked_conv_cudnn(const ConvShape& s, const float* x, const float* w, float* y) {
+  if (!g_cudnn.forward(s, x, w, y)) {
+    std::fprintf(stderr, "kernel_lab: %s\n", g_cudnn.problem().c_str());
     std::exit(2);
   }
-}
-void masked_conv_cudnn(const ConvShape& s, const float* x, const float* w, float* y) {
-  cudnnTensorDescriptor_t xd, yd;
-  cudnnFilterDescriptor_t wd;
-  cudnnConvolutionDescriptor_t cd;
-  check_cudnn(cudnnCreateTensorDescriptor(&xd), "descriptor");
-  check_cudnn(cudnnCreateTensorDescriptor(&yd), "descriptor");
-  check_cudnn(cudnnCreateFilterDescriptor(&wd), "descriptor");
-  check_cudnn(cudnnCreateConvolutionDescriptor(&cd), "descriptor");
-  check_cudnn(
-      cudnnSetTensor4dDescriptor(xd, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, s.N, s.C, s.H, s.W),
-      "x descriptor");
-  check_cudnn(
-      cudnnSetTensor4dDescriptor(yd, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, s.N, s.K, s.H, s.W),
-      "y descriptor");
-  check_cudnn(
-      cudnnSetFilter4dDescriptor(wd, CUDNN_DATA_FLOAT, CUDNN_TENSOR_NCHW, s.K, s.C, s.k, s.k),
-      "w descriptor");
-  check_cudnn(cudnnSetConvolution2dDescriptor(cd, s.k / 2, s.k / 2, 1, 1, 1, 1,
-                                              CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT),
-              "conv descriptor");
-  const auto algo = CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_PRECOMP_GEMM;
-  size_t bytes = 0;
-  check_cudnn(cudnnGetConvolutionForwardWorkspaceSize(g_cudnn, xd, wd, cd, yd, algo, &bytes),
-              "workspace size");
-  if (bytes > g_cudnn_workspace_bytes) {
-    cudaFree(g_cudnn_workspace);
-    check(cudaMalloc(&g_cudnn_workspace, bytes), "cudnn workspace");
-    g_cudnn_workspace_bytes = bytes;
-  }
-  const float one = 1.0f, zero = 0.0f;
-  check_cudnn(cudnnConvolutionForward(g_cudnn, &one, xd, x, wd, w, cd, algo, g_cudnn_workspace,
-                                      bytes, &zero, yd, y),
-              "cudnnConvolutionForward");
-  cudnnDestroyConvolutionDescriptor(cd);
-  cudnnDestroyFilterDescriptor(wd);
-  cudnnDestroyTensorDescriptor(yd);
-  cudnnDestroyTensorDescriptor(xd);
 }
 #endif
 const ConvVersion kConvVersions[] = {
@@ -260,10 +221,36 @@ const ConvVersion kConvVersions[] = {
     {"mconv_v4_direct", masked_conv_v4, false},
     // the forward the library runs (im2col over visible taps + GEMM, backend_conv.cpp)
     {"mconv_v5_library", masked_conv_v5, false},
-#if GM_LAB_HAVE_CUDNN
-    {"cudnn_forward", masked_conv_cudnn, false},  // the yardstick, on the same masked weights
-#endif
+    // v5's GEMM gathering its B tiles from the image: no column buffer
+    {"mconv_v6_implicit", masked_conv_v6, true},
 };
+
+// The versions and, when cuDNN loaded, its forward as the yardstick on the same masked weights.
+std::vector<ConvVersion> conv_versions(bool with_cudnn) {
+  std::vector<ConvVersion> versions(std::begin(kConvVersions), std::end(kConvVersions));
+#if GM_LAB_HAVE_CUDNN
+  if (with_cudnn) versions.push_back({"cudnn_forward", masked_conv_cudnn, false});
+#endif
+  (void)with_cudnn;
+  return versions;
+}
+
+// Opens cuDNN where it can run and says why not elsewhere; true when it is there.
+bool load_cudnn() {
+#if GM_LAB_HAVE_CUDNN
+  if (g_cudnn.load()) {
+    std::printf("cuDNN baseline: cudnnConvolutionForward beside the masked convolution\n");
+    return true;
+  }
+  std::printf("%s\n", g_cudnn.problem().c_str());
+#elif GM_LAB_REAL_GPU
+  std::printf("cuDNN not found at build time (no cudnn.h): no cuDNN baseline\n");
+#else
+  std::printf(
+      "cuDNN baseline: needs a GPU (this is the emulated device); kernel_lab_cuda runs it\n");
+#endif
+  return false;
+}
 
 // Weights with the mask applied (one colour group): rows above the centre, the centre row left
 // of the centre, and the centre itself for type B.
@@ -349,10 +336,8 @@ int main(int argc, char** argv) {
     return 2;
   }
 #endif
-#if GM_LAB_HAVE_CUDNN
-  check_cudnn(cudnnCreate(&g_cudnn), "cudnnCreate");
-#endif
   std::printf("kernel lab on %s\n", peak.name.c_str());
+  const std::vector<ConvVersion> conv_list = conv_versions(load_cudnn());
 
   // Small shapes on the emulated device (every CUDA thread is a fiber); ragged ones exercise the
   // tile edges. A real GPU adds the shapes that matter for timing.
@@ -427,7 +412,7 @@ int main(int argc, char** argv) {
     const size_t outputs = static_cast<size_t>(cs.N) * cs.K * cs.H * cs.W;
     DeviceBuffer<float> dx(x), dw(w), dy(outputs);
     std::vector<float> first;
-    for (const ConvVersion& v : kConvVersions) {
+    for (const ConvVersion& v : conv_list) {
       check(cudaMemset(dy.p, 0xff, dy.n * sizeof(float)), "cudaMemset");
       v.fn(cs, dx.p, dw.p, dy.p);
       check(cudaDeviceSynchronize(), v.name);
@@ -476,7 +461,7 @@ int main(int argc, char** argv) {
         random_floats(static_cast<size_t>(cs.N) * cs.C * cs.H * cs.W, 5, -1.0f, 1.0f));
     DeviceBuffer<float> dw(masked_weights(cs, 6));
     DeviceBuffer<float> dy(static_cast<size_t>(cs.N) * cs.K * cs.H * cs.W);
-    for (const ConvVersion& v : kConvVersions)
+    for (const ConvVersion& v : conv_list)
       rows[row_index++].ms = timer.median_ms(opt.reps, [&] { v.fn(cs, dx.p, dw.p, dy.p); });
   }
 #endif
@@ -491,10 +476,6 @@ int main(int argc, char** argv) {
   (void)timer;
 #if GM_LAB_REAL_GPU
   cublasDestroy(g_cublas);
-#endif
-#if GM_LAB_HAVE_CUDNN
-  cudaFree(g_cudnn_workspace);
-  cudnnDestroy(g_cudnn);
 #endif
   return 0;
 }

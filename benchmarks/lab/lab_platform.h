@@ -30,3 +30,28 @@ using namespace ::gm::simt;
 namespace gm::lab {}
 #endif
 #define GM_LAB_UNROLL GM_UNROLL
+
+#include <stdexcept>
+
+namespace gm::lab {
+
+// Device scratch that versions keep between calls, grown before timing starts (the driver
+// validates every configuration first), so no timed call allocates.
+template <typename T>
+struct DeviceScratch {
+  T* p = nullptr;
+  size_t capacity = 0;
+  T* at_least(size_t needed) {
+    if (needed > capacity) {
+      cudaFree(p);
+      p = nullptr;
+      capacity = 0;
+      if (cudaMalloc(&p, needed * sizeof(T)) != cudaSuccess)
+        throw std::runtime_error("kernel lab: cudaMalloc of a version's scratch failed");
+      capacity = needed;
+    }
+    return p;
+  }
+};
+
+}  // namespace gm::lab

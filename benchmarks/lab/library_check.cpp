@@ -98,7 +98,9 @@ bool conv_matches(const gm::lab::ConvShape& s) {
   return report(what, dy.download(outputs), y.to_vector<float>());
 }
 
-bool xent_matches(int N, int S) {
+// `training`: the lab's v6 against the op with a gradient to record, which runs the backend's
+// softmax_xent_forward_stats.
+bool xent_matches(int N, int S, bool training) {
   constexpr int V = 256;
   const auto logits = random_floats(static_cast<size_t>(N) * V * S, 15, 8.0f);
   std::vector<uint8_t> target(static_cast<size_t>(N) * S);
@@ -106,13 +108,15 @@ bool xent_matches(int N, int S) {
     target[i] = static_cast<uint8_t>(gm::philox::uniform(16, 0, i) * V);
   DeviceCopy<float> dl(logits), dnll(std::vector<float>(static_cast<size_t>(N)));
   DeviceCopy<uint8_t> dt(target);
-  gm::lab::xent_library(N, V, S, dl.p, dt.p, dnll.p);
+  (training ? gm::lab::xent_library_training : gm::lab::xent_library)(N, V, S, dl.p, dt.p, dnll.p);
   const gm::Device emu = gm::Device::cuda_emu();
-  const Tensor tl = Tensor::from_vector(logits, {N, V, S}, gm::DType::f32, emu);
+  Tensor tl = Tensor::from_vector(logits, {N, V, S}, gm::DType::f32, emu);
+  if (training) tl.set_requires_grad();
   const Tensor tt = Tensor::from_vector(target, {N, S}, gm::DType::u8, emu);
-  char what[96];
-  std::snprintf(what, sizeof what, "xent_library vs softmax_cross_entropy, N=%d V=%d S=%d", N, V,
-                S);
+  char what[112];
+  std::snprintf(what, sizeof what, "%s vs softmax_cross_entropy%s, N=%d V=%d S=%d",
+                training ? "xent_library_training" : "xent_library", training ? " (recording)" : "",
+                N, V, S);
   return report(what, dnll.download(dnll.n), gm::softmax_cross_entropy(tl, tt).to_vector<float>());
 }
 
@@ -134,7 +138,8 @@ int main() {
     ok = conv_matches(s) && ok;
   // Several chunks per image (S > 256), one position per image, and a ragged S.
   for (const auto& [n, s] : {std::tuple{2, 300}, std::tuple{3, 1}, std::tuple{1, 37}})
-    ok = xent_matches(n, s) && ok;
+    for (const bool training : {false, true})
+      ok = xent_matches(n, s, training) && ok;
   // The tensor-core kernel: the lab's v6/v7 against the backend with GM_CUDA_GEMM=tensor.
   emu.set_gemm(gm::CudaGemm::tensor);
   for (const auto& [m, n, k] : {std::tuple{33, 47, 29}, std::tuple{130, 70, 50}}) {

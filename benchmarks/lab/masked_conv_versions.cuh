@@ -15,6 +15,7 @@
 
 #include "benchmarks/lab/conv_direct.cuh"
 #include "benchmarks/lab/lab_platform.h"
+#include "kernels/cuda/conv_implicit_gemm.cuh"
 
 namespace gm::lab {
 
@@ -172,21 +173,9 @@ inline void masked_conv_v5(const ConvShape& s, const float* x, const float* w, f
   const ConvMask m = conv_mask(s);
   const int64_t taps = mask::used_tap_count(m.type, 1, s.k, s.k);
   const int64_t rows = s.C * taps, pixels = int64_t{s.H} * s.W;
-  // Scratch grown before timing starts (the driver validates every configuration first), so
-  // no timed call allocates, as in xent_v5.
-  static float* scratch = nullptr;
-  static size_t capacity = 0;
-  const size_t needed = static_cast<size_t>(s.K * rows + s.N * rows * pixels);
-  if (needed > capacity) {
-    cudaFree(scratch);
-    scratch = nullptr;
-    capacity = 0;
-    if (cudaMalloc(&scratch, needed * sizeof(float)) != cudaSuccess)
-      throw std::runtime_error("masked_conv_v5: cudaMalloc of the columns failed");
-    capacity = needed;
-  }
-  float* wg = scratch;
-  float* col = scratch + s.K * rows;
+  static DeviceScratch<float> scratch;  // Wg, then the columns
+  float* const wg = scratch.at_least(static_cast<size_t>(s.K * rows + s.N * rows * pixels));
+  float* const col = wg + s.K * rows;
   lib::conv_gather_weights<float>(e, g, m, taps, w, wg);
   lib::conv_im2col<float>(e, g, taps, s.N, x, col);
   Gemm gemm;
@@ -197,6 +186,26 @@ inline void masked_conv_v5(const ConvShape& s, const float* x, const float* w, f
   gemm.stride_b = rows * pixels;
   gemm.stride_c = s.K * pixels;
   lib::gemm<float>(e, lib::default_gemm_tile(gemm.m, gemm.n), gemm, 1.0f, wg, col, 0.0f, y);
+}
+
+// v6 implicit GEMM (kernels/cuda/conv_implicit_gemm.cuh): v5's GEMM without its columns. The
+// tiled GEMM's block loads Wg as before and computes its B tile's groups straight from the image
+// (row ci * T + t of the columns is channel ci shifted by tap t), so nothing of size C*T*P is
+// written or read back, and no scratch is needed beyond Wg. Same sums in the same order as v5,
+// so bit-identical to v1. Lesson: im2col's buffer is a convenience, not a necessity; the
+// gather can live in the GEMM's tile loader, trading the buffer's DRAM traffic for index
+// arithmetic per K step.
+inline void masked_conv_v6(const ConvShape& s, const float* x, const float* w, float* y) {
+  namespace lib = ::gm::GM_CUDA_NS;
+  const lib::Exec e{};
+  const Conv2dGeometry g = conv_geometry(s);
+  const ConvMask m = conv_mask(s);
+  const int64_t taps = mask::used_tap_count(m.type, 1, s.k, s.k);
+  static DeviceScratch<float> weights;
+  float* const wg = weights.at_least(static_cast<size_t>(s.K * s.C * taps));
+  lib::conv_gather_weights<float>(e, g, m, taps, w, wg);
+  if (!lib::conv_forward_implicit_gemm<float>(e, g, taps, wg, x, y))
+    throw std::runtime_error("masked_conv_v6: sizes beyond 32-bit indices");
 }
 
 // The version the library launches (docs/kernel-lab.md): by construction, v5.

@@ -131,23 +131,7 @@ struct XentThreadTerm {
   }
 };
 
-// Scratch for the partial sums, grown before timing starts (the driver validates every
-// configuration first), so no timed call allocates.
-struct PartialScratch {
-  double* p = nullptr;
-  size_t capacity = 0;
-  double* at_least(size_t needed) {
-    if (needed > capacity) {
-      cudaFree(p);
-      p = nullptr;
-      capacity = 0;
-      if (cudaMalloc(&p, needed * sizeof(double)) != cudaSuccess)
-        throw std::runtime_error("xent: cudaMalloc of the partial sums failed");
-      capacity = needed;
-    }
-    return p;
-  }
-};
+using PartialScratch = DeviceScratch<double>;  // the partial sums per image
 
 inline void xent_v4(int N, int V, int S, const float* logits, const uint8_t* target, float* nll) {
   namespace lib = ::gm::GM_CUDA_NS;
@@ -174,12 +158,34 @@ inline void xent_v5(int N, int V, int S, const float* logits, const uint8_t* tar
                                             nll);
 }
 
-// The version the library launches (docs/kernel-lab.md): by construction, v5. For the library's
-// layout with S = H*W >= 32 per image, an online (one-pass, fp32) variant of v5 would halve its
-// DRAM reads at the price of exact parity with the CPU backend; see the doc.
+// v6 the library's training forward (the same kernel, softmax_xent_forward with `stats`): v5
+// that also writes each position's max and sum of exp(x - max), float64 [2, N, S], for the
+// backward. Warp 0's lanes are the tile's positions, so the two writes are coalesced 256-byte
+// rows: 16 bytes per position against the 1 KiB of logits it read. The backward
+// (xent_backward_stats_kernel) then reads the logits once, for the gradient, instead of three
+// times (max, sum, gradient) and has no barrier left. Lesson: a reduction the backward needs
+// again is cheaper to store than to recompute when it is tiny next to its input.
+inline void xent_v6(int N, int V, int S, const float* logits, const uint8_t* target, float* nll) {
+  namespace lib = ::gm::GM_CUDA_NS;
+  const lib::Exec e{};
+  static PartialScratch partial, stats;
+  const size_t needed = static_cast<size_t>(N) * static_cast<size_t>(lib::xent_chunks(S));
+  double* kept = stats.at_least(2 * static_cast<size_t>(N) * static_cast<size_t>(S));
+  lib::softmax_xent_forward<float, uint8_t>(e, logits, target, N, V, S, partial.at_least(needed),
+                                            nll, kept);
+}
+
+// The versions the library launches (docs/kernel-lab.md): by construction, v5 (inference) and v6
+// (training, statistics kept). For the library's layout with S = H*W >= 32 per image, an online
+// (one-pass, fp32) variant of v5 would halve its DRAM reads at the price of exact parity with the
+// CPU backend; see the doc.
 inline void xent_library(int N, int V, int S, const float* logits, const uint8_t* target,
                          float* nll) {
   xent_v5(N, V, S, logits, target, nll);
+}
+inline void xent_library_training(int N, int V, int S, const float* logits, const uint8_t* target,
+                                  float* nll) {
+  xent_v6(N, V, S, logits, target, nll);
 }
 
 }  // namespace gm::lab

@@ -53,6 +53,10 @@ CudaBackend::CudaBackend(int device, std::string name)
            "GM_CUDA_PRECISION={} is not a GEMM precision: use fp32, tf32 or bf16", precision);
   if (precision == "tf32") set_matmul_precision(MatmulPrecision::tf32);
   if (precision == "bf16") set_matmul_precision(MatmulPrecision::bf16);
+  const std::string conv = env("GM_CUDA_CONV");
+  GM_CHECK(conv.empty() || conv == "im2col" || conv == "implicit",
+           "GM_CUDA_CONV={} is not a convolution forward: use im2col or implicit", conv);
+  if (conv == "implicit") set_conv_forward(CudaConvForward::implicit);
   const std::string sync = env("GM_CUDA_SYNC_DEBUG");
   GM_CHECK(sync.empty() || sync == "0" || sync == "1",
            "GM_CUDA_SYNC_DEBUG={} is not a switch: use 1 (synchronise after every launch) or 0",

@@ -63,6 +63,17 @@ class CudaBackend final : public CudaBackendBase {
   void scale_many(double factor, const std::vector<Tensor>& tensors) override;
   void record_step_stats(const Tensor& loss, const Tensor& sum_squares, Tensor& stats,
                          int64_t slot) override;
+  // Softmax cross-entropy keeping each position's statistics for the backward (softmax_xent.cu).
+  void softmax_xent_forward_stats(const Tensor& logits, const Tensor& target, Tensor& nll,
+                                  Tensor& stats) override {
+    run_kernel_entry("softmax_xent_forward_stats", launchers::softmax_xent_forward_stats, logits,
+                     target, nll, stats);
+  }
+  void softmax_xent_backward_stats(const Tensor& logits, const Tensor& target, const Tensor& stats,
+                                   const Tensor& dnll, Tensor& dlogits) override {
+    run_kernel_entry("softmax_xent_backward_stats", launchers::softmax_xent_backward_stats, logits,
+                     target, stats, dnll, dlogits);
+  }
 
  private:
   // Makes this backend's GPU current and returns the launch settings.

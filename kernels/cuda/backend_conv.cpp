@@ -14,6 +14,7 @@
 // Unmasked kernels use w as Wg. Column buffers are cut into chunks of whole images so that
 // the scratch stays below kColumnBytes however large the batch.
 #include <algorithm>
+#include <type_traits>
 
 #include "kernels/common/mask.h"
 #include "kernels/cuda/backend.h"
@@ -105,6 +106,15 @@ void CudaBackend::conv2d_forward(const Conv2dGeometry& g, const ConvMask& mask, 
     if (p.columns_as_is) {
       gemm_pointers(batched(false, false, K, P, p.rows, g.batch, 0, g.in_channels * plane, K * P),
                     x.dtype(), wg, xp, yp, "conv2d_forward (GEMM)");
+      return;
+    }
+    // The implicit GEMM sums in T like the tiled GEMM: not under a reduced precision.
+    const bool unrounded =
+        std::is_same_v<T, double> ||
+        (gemm_ != CudaGemm::tensor && matmul_precision_ == MatmulPrecision::fp32);
+    if (conv_forward_ == CudaConvForward::implicit && unrounded &&
+        conv_forward_implicit_gemm<T>(e, g, p.taps, wg, xp, yp)) {
+      launched("conv2d_forward (implicit GEMM)");
       return;
     }
     const int64_t chunk = p.chunk(sizeof(T));

@@ -11,6 +11,7 @@
 // sizes do by a factor of ~20): a 64-bit division is a ~70-instruction subroutine on NVIDIA
 // GPUs, a 32-bit one a handful of instructions.
 #include "kernels/common/mask.h"
+#include "kernels/cuda/conv_implicit_gemm.cuh"
 #include "kernels/cuda/device.cuh"
 #include "kernels/cuda/launch.h"
 
@@ -197,7 +198,9 @@ void conv_scatter_weight_grad(const Exec& e, const Conv2dGeometry& g, const Conv
   template void conv_gather_weights<T>(const Exec&, const Conv2dGeometry&, const ConvMask&,      \
                                        int64_t, const T*, T*);                                   \
   template void conv_scatter_weight_grad<T>(const Exec&, const Conv2dGeometry&, const ConvMask&, \
-                                            int64_t, const T*, T*);
+                                            int64_t, const T*, T*);                              \
+  template bool conv_forward_implicit_gemm<T>(const Exec&, const Conv2dGeometry&, int64_t,       \
+                                              const T*, const T*, T*);
 GM_INSTANTIATE(float)
 GM_INSTANTIATE(double)
 #undef GM_INSTANTIATE

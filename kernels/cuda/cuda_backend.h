@@ -30,6 +30,13 @@ enum class CudaGemm { tiled, tiled64, tiled32, tensor, cublas };
 // (CUBLAS_COMPUTE_32F_FAST_TF32 / _16BF). float64 GEMMs are never rounded.
 enum class MatmulPrecision { fp32, tf32, bf16 };
 
+// How a convolution's forward that needs columns (every k x k or strided one) runs: im2col into a
+// scratch buffer, then the backend's GEMM (cuBLAS on a GPU); or an implicit GEMM, our tiled
+// GEMM gathering its tiles from the image (kernels/cuda/conv_implicit_gemm.cuh), which needs no
+// buffer. The implicit GEMM computes in the input's precision: under a reduced matmul precision
+// or GM_CUDA_GEMM=tensor the forward stays im2col + GEMM.
+enum class CudaConvForward { im2col, implicit };
+
 class CudaBackendBase : public Backend {
  public:
   // Threads per block of the 1-D kernels (elementwise, reductions, direct convolutions): a
@@ -48,6 +55,9 @@ class CudaBackendBase : public Backend {
   // --precision bf16` sets bf16.
   void set_matmul_precision(MatmulPrecision p) { matmul_precision_ = p; }
   MatmulPrecision matmul_precision() const { return matmul_precision_; }
+  // Initialised from GM_CUDA_CONV (im2col or implicit); default im2col.
+  void set_conv_forward(CudaConvForward kind) { conv_forward_ = kind; }
+  CudaConvForward conv_forward_kind() const { return conv_forward_; }
   // Sentinels around every allocation (kernels/cuda/allocator.h). Initialised from
   // GM_CUDA_DEBUG_ALLOC; always on for cuda-emu unless that says 0.
   virtual void set_debug_allocations(bool on) = 0;
@@ -68,6 +78,7 @@ class CudaBackendBase : public Backend {
   int block_size_ = 256;
   bool sync_debug_ = false;
   MatmulPrecision matmul_precision_ = MatmulPrecision::fp32;
+  CudaConvForward conv_forward_ = CudaConvForward::im2col;
 };
 
 // The emulated device, always built.

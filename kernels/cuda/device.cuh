@@ -20,23 +20,19 @@ __device__ __forceinline__ int64_t grid_threads() {
 // cannot start 1024 threads (67,584 registers, more than an SM has; the launch fails with "too
 // many resources requested"), so GM_CUDA_BLOCK=1024 would break it. The limit is asked once per
 // kernel (cudaFuncGetAttributes) and kept in a function-local constant. Grid-stride loops are
-// correct for any block size, so a smaller block changes nothing but speed. The emulator has
-// no register file and returns threads_for unchanged.
+// correct for any block size, so a smaller block changes nothing but speed. The emulator answers
+// with ptxas's registers and refuses the same launches (kernels/simt/kernel_resources.h).
 template <auto Kernel>
 unsigned kernel_threads(int64_t n, int block) {
-#if GM_CUDA_EMU
-  return threads_for(n, block);
-#else
   static const int limit = [] {
     cudaFuncAttributes attributes{};
-    if (cudaFuncGetAttributes(&attributes, Kernel) != cudaSuccess) {
+    if (kernel_attributes<Kernel>(&attributes) != cudaSuccess) {
       (void)cudaGetLastError();  // not the launch's error: the launch itself will tell
       return 1024;
     }
     return attributes.maxThreadsPerBlock / 32 * 32;
   }();
   return threads_for(n, block < limit ? block : limit);
-#endif
 }
 
 // Sum over the 32 lanes of a warp; the total ends up in lane 0.

@@ -97,6 +97,13 @@ struct TileGroups {
   // Global -> registers: the groups of the K step starting at k0 of the tile at (m0, n0).
   __device__ __forceinline__ void fetch(const Gemm& s, const T* a, const T* b, int64_t m0,
                                         int64_t n0, int64_t k0, bool vector_a, bool vector_b) {
+    fetch_a(s, a, m0, k0, vector_a);
+    fetch_b(s, b, n0, k0, vector_b);
+  }
+  // A's groups alone (an operand B computed on the fly fetches its own: the implicit-GEMM
+  // convolution of the kernel lab).
+  __device__ __forceinline__ void fetch_a(const Gemm& s, const T* a, int64_t m0, int64_t k0,
+                                          bool vector_a) {
     GM_UNROLL
     for (int l = 0; l < kGroupsA; ++l) {
       if (s.trans_a)
@@ -104,6 +111,9 @@ struct TileGroups {
       else
         load_group(a, s.m, s.k, m0 + a_m[l], k0 + a_k[l], vector_a, a_next[l]);
     }
+  }
+  __device__ __forceinline__ void fetch_b(const Gemm& s, const T* b, int64_t n0, int64_t k0,
+                                          bool vector_b) {
     GM_UNROLL
     for (int l = 0; l < kGroupsB; ++l) {
       if (s.trans_b)
@@ -114,31 +124,23 @@ struct TileGroups {
   }
 };
 
-template <typename T, int BM, int BN, int BK, int TM, int TN>
-__global__ void __launch_bounds__((BM / TM) * (BN / TN))
-    gemm_tiled_kernel(Gemm s, T alpha, const T* a, const T* b, T beta, T* c, int64_t first_tile_m,
-                      bool vector_a, bool vector_b) {
-  constexpr int kThreads = (BM / TM) * (BN / TN);
-  using Groups = TileGroups<T, BM, BN, BK, kThreads>;
+// The block's work for one BM x BN tile of C at (m0, n0): K in steps of BK through the two
+// shared buffers per operand, `fetch(k0)` filling the groups' registers of the step at k0 (from
+// global memory, or computed), each thread's TM x TN micro-tile accumulated in registers, then
+// C = alpha acc + beta C. Every thread of the block must call it (barriers).
+template <typename T, int BM, int BN, int BK, int TM, int TN, typename Groups, typename Fetch>
+__device__ __forceinline__ void gemm_tiled_block(const Gemm& s, T alpha, T beta, T* c, int64_t m0,
+                                                 int64_t n0, const Groups& groups, Fetch&& fetch) {
   constexpr int kGroupsA = Groups::kGroupsA, kGroupsB = Groups::kGroupsB;
   static_assert(TM == 4 && TN == 4, "the inner loop reads 4-element rows of each tile");
   constexpr int kPad = 4;  // keeps rows 16-byte aligned; see the header comment
   alignas(16) __shared__ T a_tile[2][BK][BM + kPad];  // a_tile[buf][k][m] = op(A)[m0 + m, k0 + k]
   alignas(16) __shared__ T b_tile[2][BK][BN + kPad];  // b_tile[buf][k][n] = op(B)[k0 + k, n0 + n]
 
-  const int64_t batch = blockIdx.z;
-  a += batch * s.stride_a;
-  b += batch * s.stride_b;
-  c += batch * s.stride_c;
-  const int64_t m0 = (first_tile_m + blockIdx.y) * BM;
-  const int64_t n0 = static_cast<int64_t>(blockIdx.x) * BN;
   const int tid = static_cast<int>(threadIdx.x);
   const int row = tid / (BN / TN) * TM, col = tid % (BN / TN) * TN;  // this thread's micro-tile
-
-  Groups groups(s, tid);
   const auto &a_k = groups.a_k, &a_m = groups.a_m, &b_k = groups.b_k, &b_n = groups.b_n;
   const auto &a_next = groups.a_next, &b_next = groups.b_next;
-  auto fetch = [&](int64_t k0) { groups.fetch(s, a, b, m0, n0, k0, vector_a, vector_b); };
   auto stash = [&](int buf) {  // registers -> shared
     GM_UNROLL
     for (int l = 0; l < kGroupsA; ++l)
@@ -167,7 +169,7 @@ __global__ void __launch_bounds__((BM / TM) * (BN / TN))
   for (int j = 0; j < TN; ++j)
     acc[i][j] = T(0);
 
-  fetch(0);
+  fetch(int64_t{0});
   stash(0);
   __syncthreads();
   int buf = 0;
@@ -203,6 +205,24 @@ __global__ void __launch_bounds__((BM / TM) * (BN / TN))
       *out = beta == T(0) ? alpha * acc[i][j] : alpha * acc[i][j] + beta * *out;
     }
   }
+}
+
+template <typename T, int BM, int BN, int BK, int TM, int TN>
+__global__ void __launch_bounds__((BM / TM) * (BN / TN))
+    gemm_tiled_kernel(Gemm s, T alpha, const T* a, const T* b, T beta, T* c, int64_t first_tile_m,
+                      bool vector_a, bool vector_b) {
+  constexpr int kThreads = (BM / TM) * (BN / TN);
+  using Groups = TileGroups<T, BM, BN, BK, kThreads>;
+  const int64_t batch = blockIdx.z;
+  a += batch * s.stride_a;
+  b += batch * s.stride_b;
+  c += batch * s.stride_c;
+  const int64_t m0 = (first_tile_m + blockIdx.y) * BM;
+  const int64_t n0 = static_cast<int64_t>(blockIdx.x) * BN;
+  Groups groups(s, static_cast<int>(threadIdx.x));
+  gemm_tiled_block<T, BM, BN, BK, TM, TN>(s, alpha, beta, c, m0, n0, groups, [&](int64_t k0) {
+    groups.fetch(s, a, b, m0, n0, k0, vector_a, vector_b);
+  });
 }
 
 // Whether every group of an operand stored with leading dimension `cols` and batch stride

@@ -167,6 +167,12 @@ void conv_col2im(const Exec& e, const Conv2dGeometry& g, int64_t taps, int64_t i
 template <typename T>
 void conv_gather_weights(const Exec& e, const Conv2dGeometry& g, const ConvMask& m, int64_t taps,
                          const T* w, T* wg);
+// y [N, K, out_h, out_w] = x convolved with wg [K, C * taps] as an implicit GEMM, no columns
+// (kernels/cuda/conv_implicit_gemm.cuh); false, launching nothing, when the sizes need 64-bit
+// indices.
+template <typename T>
+bool conv_forward_implicit_gemm(const Exec& e, const Conv2dGeometry& g, int64_t taps, const T* wg,
+                                const T* x, T* y);
 // dw [K, C, kh, kw] from dwg [K, C * taps]: exactly 0 at every masked weight.
 template <typename T>
 void conv_scatter_weight_grad(const Exec& e, const Conv2dGeometry& g, const ConvMask& m,

@@ -20,4 +20,10 @@ using Tensor = TensorView;
 #include "engine/backend_ops.def"
 #undef GM_ARGUMENTS
 
+// Optional entries the CUDA backend overrides with kernels of their own (softmax_xent.cu).
+void softmax_xent_forward_stats(const Exec& e, const Tensor& logits, const Tensor& target,
+                                Tensor& nll, Tensor& stats);
+void softmax_xent_backward_stats(const Exec& e, const Tensor& logits, const Tensor& target,
+                                 const Tensor& stats, const Tensor& dnll, Tensor& dlogits);
+
 }  // namespace gm::GM_CUDA_NS::launchers

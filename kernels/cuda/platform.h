@@ -23,9 +23,12 @@ namespace gm::cuda_emu {
 using namespace ::gm::simt;
 }
 #undef GM_LAUNCH
+// The launch carries the kernel's resources (kernels/simt/kernel_resources.h), so the executor
+// refuses what a GPU would refuse for lack of registers or shared memory.
 #define GM_LAUNCH(kernel, grid, block, shared_bytes, stream)          \
   ::gm::simt::make_launch(#kernel, kernel, grid, block, shared_bytes, \
-                          ::gm::GM_CUDA_NS::counted_stream(stream))
+                          ::gm::GM_CUDA_NS::counted_stream(stream),   \
+                          ::gm::simt::kernel_resources<kernel>())
 #define GM_UNROLL
 #else
 #include <cuda_runtime.h>
@@ -39,6 +42,17 @@ using namespace ::gm::simt;
 #endif
 
 namespace gm::GM_CUDA_NS {
+// cudaFuncGetAttributes(&attributes, Kernel): on the emulator the kernel is a template argument
+// and the numbers are ptxas's (kernels/simt/kernel_resources.inc).
+template <auto Kernel>
+cudaError_t kernel_attributes(cudaFuncAttributes* attributes) {
+#if GM_CUDA_EMU
+  return ::gm::simt::cudaFuncGetAttributes<Kernel>(attributes);
+#else
+  return cudaFuncGetAttributes(attributes, Kernel);
+#endif
+}
+
 // The stream of a launch, counting the launch on the backend's counters when the stream carries
 // them (launch.h's ExecStream); a bare stream (the kernel lab, tests) passes through uncounted.
 template <typename S>

@@ -15,6 +15,9 @@
 // (the same bits every run). Formulas: kernels/common/softmax_math.h, max in T, sum of
 // exp(x - max) in double, as on the CPU (which sums in v order, so the two agree to rounding).
 // Each block reduces its 32 terms to one partial sum per image; sum_rows adds the partials.
+// Training keeps each position's statistics (max, sum) from the forward: warp 0, whose lanes
+// are the tile's positions, writes them as two coalesced 32-wide rows, and the backward
+// (softmax_xent.cu) then reads the logits once instead of three times.
 #include "kernels/common/softmax_math.h"
 #include "kernels/cuda/row_sum.cuh"
 
@@ -55,11 +58,12 @@ __device__ math::SoftmaxStats<T> tile_softmax_stats(const T* column, int64_t V, 
 }
 
 // grid (xent_chunks(S), rows), block (32, kXentWarps): partial[n, chunk] = sum of the tile's
-// per-position terms lse - x_target.
+// per-position terms lse - x_target; with `stat_max` and `stat_sum` (both [N, S], or null) each
+// position's statistics too.
 template <typename T, typename Target>
 __global__ void __launch_bounds__(32 * kXentWarps)
     xent_partials_kernel(const T* logits, const Target* target, int64_t V, int64_t S,
-                         int64_t first_row, double* partial) {
+                         int64_t first_row, double* partial, double* stat_max, double* stat_sum) {
   const int64_t n = first_row + blockIdx.y;
   const int64_t s = static_cast<int64_t>(blockIdx.x) * 32 + threadIdx.x;
   const bool valid = s < S;
@@ -70,29 +74,41 @@ __global__ void __launch_bounds__(32 * kXentWarps)
   if (valid) {
     const int64_t t = static_cast<int64_t>(target[n * S + s]);
     term = math::log_sum_exp(st) - static_cast<double>(column[t * S]);
+    if (stat_max) {  // a T max is exact as a double
+      stat_max[n * S + s] = static_cast<double>(st.max);
+      stat_sum[n * S + s] = st.sum;
+    }
   }
   term = warp_sum(term);
   if (threadIdx.x == 0) partial[n * gridDim.x + blockIdx.x] = term;
 }
 
-// `partial` holds N * xent_chunks(S) doubles.
+// Calls launch(grid, first_row) for every launch that the tiles of N images x S positions need:
+// grid (xent_chunks(S), rows) with block (32, kXentWarps); gridDim.y is at most 65535, so more
+// images take several launches. The forward and both backwards tile alike.
+template <typename Launch>
+void for_each_xent_grid(int64_t N, int64_t S, Launch&& launch) {
+  for (int64_t first = 0; first < N; first += 65535) {
+    const int64_t rows = N - first < 65535 ? N - first : 65535;
+    launch(dim3(static_cast<unsigned>(xent_chunks(S)), static_cast<unsigned>(rows)), first);
+  }
+}
+
+// `partial` holds N * xent_chunks(S) doubles; `stats`, when not null, receives the float64
+// [2, N, S] statistics of every position (the max, then the sum of exp(x - max)).
 template <typename T, typename Target>
 void softmax_xent_forward(const Exec& e, const T* logits, const Target* target, int64_t N,
-                          int64_t V, int64_t S, double* partial, T* nll) {
+                          int64_t V, int64_t S, double* partial, T* nll, double* stats = nullptr) {
   if (N == 0) return;
   if (S == 0) {  // no positions: every image's sum is zero
     fill<T>(e, nll, N, T(0));
     return;
   }
-  const int64_t chunks = xent_chunks(S);
-  for (int64_t first = 0; first < N; first += 65535) {  // gridDim.y is at most 65535
-    const int64_t rows = N - first < 65535 ? N - first : 65535;
-    GM_LAUNCH((xent_partials_kernel<T, Target>),
-              dim3(static_cast<unsigned>(chunks), static_cast<unsigned>(rows)),
-              dim3(32, kXentWarps), 0, e.stream)
-    (logits, target, V, S, first, partial);
-  }
-  sum_rows<T>(e, partial, nll, N, chunks);
+  for_each_xent_grid(N, S, [&](dim3 grid, int64_t first) {
+    GM_LAUNCH((xent_partials_kernel<T, Target>), grid, dim3(32, kXentWarps), 0, e.stream)
+    (logits, target, V, S, first, partial, stats, stats ? stats + N * S : nullptr);
+  });
+  sum_rows<T>(e, partial, nll, N, xent_chunks(S));
 }
 
 }  // namespace gm::GM_CUDA_NS

@@ -320,6 +320,20 @@ void check_config(const LaunchConfig& c) {
   GM_CHECK(c.dynamic_shared_bytes <= kMaxDynamicSharedBytes,
            "kernel {}: {} bytes of dynamic shared memory requested, at most {} without opt-in",
            c.kernel, c.dynamic_shared_bytes, kMaxDynamicSharedBytes);
+  if (!c.resources) return;
+  const KernelResources& r = *c.resources;
+  const int max_threads = max_threads_for_registers(r.registers);
+  GM_CHECK(threads <= static_cast<uint64_t>(max_threads),
+           "kernel {} ({}): too many resources requested for launch "
+           "(cudaErrorLaunchOutOfResources on a GPU): a block of {} threads at {} registers per "
+           "thread (ptxas, sm_90) needs more than the {} registers a block may have; this kernel "
+           "launches with at most {} threads (cudaFuncGetAttributes' maxThreadsPerBlock, which "
+           "kernel_threads<> clamps to)",
+           c.kernel, r.name, threads, r.registers, kRegistersPerBlock, max_threads);
+  GM_CHECK(r.static_shared_bytes + c.dynamic_shared_bytes <= kMaxDynamicSharedBytes,
+           "kernel {} ({}): too many resources requested for launch: {} bytes of static and {} "
+           "of dynamic shared memory, more than the {} a block may have without opt-in",
+           c.kernel, r.name, r.static_shared_bytes, c.dynamic_shared_bytes, kMaxDynamicSharedBytes);
 }
 
 }  // namespace

@@ -21,6 +21,8 @@
 #include <cstdint>
 #include <source_location>
 
+#include "kernels/simt/kernel_resources.h"
+
 namespace gm::simt {
 
 // CUDA's index types. dim3 defaults unspecified sizes to 1, like CUDA.
@@ -66,10 +68,15 @@ struct LaunchConfig {
   const char* kernel = "kernel";  // for error messages
   dim3 grid, block;
   size_t dynamic_shared_bytes = 0;
+  // What ptxas gave the kernel (kernel_resources.h), when it is a library kernel: the launch is
+  // refused, as on a GPU, when its block needs more registers than a block may have or its
+  // shared memory, static and dynamic, exceeds 48 KiB.
+  const KernelResources* resources = nullptr;
 };
 
 // Runs `body(args)` once per CUDA thread of the grid. Throws gm::Error on an invalid
-// configuration, on barrier divergence, or with whatever a kernel thread threw.
+// configuration (CUDA's fixed limits, and the kernel's resources when known), on barrier
+// divergence, or with whatever a kernel thread threw.
 using ThreadBody = void (*)(const void* args);
 void launch(const LaunchConfig& config, ThreadBody body, const void* args);
 

@@ -7,6 +7,8 @@
 // which is one legal schedule of CUDA's stream semantics.
 #include <cstddef>
 
+#include "kernels/simt/kernel_resources.h"
+
 namespace gm::simt {
 
 // The codes match CUDA's cudaError enumeration.
@@ -21,6 +23,7 @@ enum cudaError_t : int {
   cudaErrorInvalidDevice = 101,
   cudaErrorInvalidResourceHandle = 400,
   cudaErrorNotReady = 600,
+  cudaErrorLaunchOutOfResources = 701,
   cudaErrorLaunchFailure = 719,
 };
 
@@ -68,6 +71,25 @@ cudaError_t cudaDeviceSynchronize();
 cudaError_t cudaGetDeviceCount(int* count);  // always one emulated device
 cudaError_t cudaSetDevice(int device);
 cudaError_t cudaGetDevice(int* device);
+
+// The fields of CUDA's cudaFuncAttributes that our code reads.
+struct cudaFuncAttributes {
+  size_t sharedSizeBytes = 0;  // static shared memory
+  int maxThreadsPerBlock = 0;
+  int numRegs = 0;
+};
+// CUDA's cudaFuncGetAttributes(&attributes, Kernel) with the kernel as a template argument (a
+// pointer does not name its kernel here): what ptxas reported for it (kernel_resources.inc), the
+// launch limit derived from its registers; a kernel outside the table gets 1024 threads and
+// zero registers. kernels/cuda/platform.h's kernel_attributes<Kernel> spells both calls.
+template <auto Kernel>
+cudaError_t cudaFuncGetAttributes(cudaFuncAttributes* attributes) {
+  const KernelResources* r = kernel_resources<Kernel>();
+  attributes->sharedSizeBytes = r ? r->static_shared_bytes : 0;
+  attributes->numRegs = r ? r->registers : 0;
+  attributes->maxThreadsPerBlock = r ? max_threads_for_registers(r->registers) : 1024;
+  return cudaSuccess;
+}
 
 // The last error of a runtime call on this thread; Get also resets it.
 cudaError_t cudaGetLastError();

@@ -152,8 +152,9 @@ template <typename... Params>
 class Launch {
  public:
   Launch(const char* name, void (*kernel)(Params...), dim3 grid, dim3 block, size_t shared_bytes,
-         cudaStream_t /*stream: launches run to completion in issue order*/)
-      : kernel_(kernel), config_{name, grid, block, shared_bytes} {}
+         cudaStream_t /*stream: launches run to completion in issue order*/,
+         const KernelResources* resources)
+      : kernel_(kernel), config_{name, grid, block, shared_bytes, resources} {}
 
   template <typename... Args>
   void operator()(Args&&... args) const {
@@ -177,10 +178,13 @@ class Launch {
   LaunchConfig config_;
 };
 
+// `resources`: the kernel's entry of the resource table (kernel_resources<kernel>(), which the
+// library's GM_LAUNCH in kernels/cuda/platform.h passes), or nullptr for CUDA's fixed limits only.
 template <typename... Params>
 Launch<Params...> make_launch(const char* name, void (*kernel)(Params...), dim3 grid, dim3 block,
-                              size_t shared_bytes, cudaStream_t stream) {
-  return Launch<Params...>(name, kernel, grid, block, shared_bytes, stream);
+                              size_t shared_bytes, cudaStream_t stream,
+                              const KernelResources* resources = nullptr) {
+  return Launch<Params...>(name, kernel, grid, block, shared_bytes, stream, resources);
 }
 
 }  // namespace gm::simt
