@@ -59,6 +59,14 @@ void Backend::relu_conv2d_backward_weight(const Conv2dGeometry& g, const ConvMas
   conv2d_backward_weight(g, mask, relu_of(*this, x), dy, dw);
 }
 
+void Backend::sum_per_channel(const Tensor& x, Tensor& y) {
+  std::vector<int> dims{0};
+  for (int d = 2; d < x.ndim(); ++d)
+    dims.push_back(d);
+  const Tensor sums = sum(x.detach(), dims);
+  copy_within(y.raw(), sums.raw(), static_cast<size_t>(y.numel()) * dtype_size(y.dtype()));
+}
+
 void Backend::softmax_xent_forward_stats(const Tensor& logits, const Tensor& target, Tensor& nll,
                                          Tensor& /*stats: not kept by default*/) {
   softmax_xent_forward(logits, target, nll);

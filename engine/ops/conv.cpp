@@ -45,6 +45,13 @@ Tensor add_bias(const char* op, const Tensor& y, const Tensor& bias) {
   return add(y, reshape(bias, {y.size(1), 1, 1}));
 }
 
+// A bias's gradient: dy [N, K, OH, OW] summed per output channel, in one backend call.
+Tensor bias_gradient(const Tensor& dy) {
+  Tensor db = Tensor::empty({dy.size(1)}, dy.dtype(), dy.device());
+  dy.backend().sum_per_channel(dy, db);
+  return db;
+}
+
 // The cross-correlation of x with weight under a mask, plus the bias when there is one,
 // recorded as one node. The bias is added by the backend's convolution (folded into the GEMM
 // on the CPU); its gradient is dy summed over images and pixels.
@@ -72,7 +79,7 @@ Tensor conv_recorded(const char* name, const Tensor& x, const Tensor& weight, co
       x.backend().conv2d_backward_weight(g, mask, x, dy, dw);
     }
     if (!bias.defined()) return std::vector<Tensor>{dx, dw};
-    if (bias.requires_grad()) db = reshape(sum(dy, {0, 2, 3}), {g.out_channels});
+    if (bias.requires_grad()) db = bias_gradient(dy);
     return std::vector<Tensor>{dx, dw, db};
   });
   return y;
@@ -181,7 +188,7 @@ Tensor relu_masked_conv2d(const Tensor& x, const Tensor& weight, const Tensor& b
       dw = Tensor::empty(weight.shape(), weight.dtype(), weight.device());
       x.backend().relu_conv2d_backward_weight(g, mask, x, dy, dw);
     }
-    if (bias.defined() && bias.requires_grad()) db = reshape(sum(dy, {0, 2, 3}), {g.out_channels});
+    if (bias.defined() && bias.requires_grad()) db = bias_gradient(dy);
     if (residual.defined() && residual.requires_grad()) dr = dy;
     return std::vector<Tensor>{dx, dw, db, dr};
   });
