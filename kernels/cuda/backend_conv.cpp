@@ -94,10 +94,11 @@ void CudaBackend::relu_conv2d_forward(const Conv2dGeometry& g, const ConvMask& m
       ConvFusion{true, bias.defined() ? &bias : nullptr, residual.defined() ? &residual : nullptr});
 }
 
-// The forward of all three entries. A bias or residual is where the GEMM starts its sum: one
-// launch writes bias + residual into y and the GEMM adds its product (beta 1), so y = conv +
-// bias has the bits of the unfused GEMM-then-add. relu(x) is taken while building the columns;
-// a 1x1 convolution, whose columns are x itself, stores relu(x) first.
+// The forward of all three entries. A bias is where the GEMM starts its sum: one launch writes
+// it into y and the GEMM adds its product (beta 1), so y = conv + bias has the bits of the
+// unfused GEMM-then-add; the residual is added after, (conv + bias) + residual as the unfused
+// ops round it. relu(x) is taken while building the columns; a 1x1 convolution, whose columns
+// are x itself, stores relu(x) first.
 void CudaBackend::conv_forward(const Conv2dGeometry& g, const ConvMask& mask, const Tensor& x,
                                const Tensor& w, Tensor& y, const ConvFusion& f) {
   const ConvPlan p = make_plan(g, mask);
@@ -107,17 +108,23 @@ void CudaBackend::conv_forward(const Conv2dGeometry& g, const ConvMask& mask, co
     using T = decltype(zero);
     const T* xp = static_cast<const T*>(x.raw());
     T* yp = static_cast<T*>(y.raw());
-    const bool starts_from_y = f.bias || f.residual;
+    const bool starts_from_y = f.bias != nullptr;
     if (starts_from_y) {
-      GM_CUDA_NS::conv_output_init<T>(
-          e, f.bias ? static_cast<const T*>(f.bias->raw()) : nullptr,
-          f.residual ? static_cast<const T*>(f.residual->raw()) : nullptr, yp, g.batch, K, P);
-      launched("conv2d_forward (bias and residual)");
+      GM_CUDA_NS::conv_bias_init<T>(e, static_cast<const T*>(f.bias->raw()), yp, g.batch, K, P);
+      launched("conv2d_forward (bias)");
     }
+    const auto add_residual = [&] {
+      if (!f.residual) return;
+      GM_CUDA_NS::binary<T>(e, BinaryOp::add, yp, static_cast<const T*>(f.residual->raw()), yp,
+                            y.numel(), Broadcast{});
+      launched("conv2d_forward (residual)");
+    };
     if (p.empty()) {  // nothing visible (a 1x1 type A kernel) or nothing to compute
-      if (starts_from_y) return;
-      GM_CUDA_NS::fill<T>(e, yp, y.numel(), T(0));
-      launched("conv2d_forward (zeros)");
+      if (!starts_from_y) {
+        GM_CUDA_NS::fill<T>(e, yp, y.numel(), T(0));
+        launched("conv2d_forward (zeros)");
+      }
+      add_residual();
       return;
     }
     Scratch gathered(allocator_, bytes_of<T>(p.weights_as_is ? 0 : K * p.rows));
@@ -140,6 +147,7 @@ void CudaBackend::conv_forward(const Conv2dGeometry& g, const ConvMask& mask, co
       }
       product(batched(false, false, K, P, p.rows, g.batch, 0, g.in_channels * plane, K * P), xp,
               yp);
+      add_residual();
       return;
     }
     const int64_t chunk = p.chunk(sizeof(T), conv_column_bytes());
@@ -152,6 +160,7 @@ void CudaBackend::conv_forward(const Conv2dGeometry& g, const ConvMask& mask, co
       product(batched(false, false, K, P, p.rows, images, 0, p.rows * P, K * P), columns.as<T>(),
               yp + first * K * P);
     }
+    add_residual();
   });
 }
 

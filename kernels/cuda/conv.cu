@@ -100,15 +100,12 @@ __global__ void col2im_kernel(Columns<I> c, const T* dcol, T* dx, const T* relu_
   }
 }
 
-// y [N, K, P] = bias[k] + residual (either may be null): where a fused convolution's GEMM
-// starts its sum (beta 1).
+// y [N, K, P] = bias[k]: where a biased convolution's GEMM starts its sum (beta 1).
 template <typename T>
-__global__ void conv_output_init_kernel(const T* bias, const T* residual, T* y, int64_t channels,
-                                        int64_t pixels, int64_t total) {
-  for (int64_t i = global_thread(); i < total; i += grid_threads()) {
-    const T b = bias ? bias[i / pixels % channels] : T(0);
-    y[i] = residual ? b + residual[i] : b;
-  }
+__global__ void conv_bias_init_kernel(const T* bias, T* y, int64_t channels, int64_t pixels,
+                                      int64_t total) {
+  for (int64_t i = global_thread(); i < total; i += grid_threads())
+    y[i] = bias[i / pixels % channels];
 }
 
 // wg [K, C * taps] from w [K, C, kh, kw]: the computed taps' weights, forbidden centre pairs 0.
@@ -188,13 +185,13 @@ void conv_col2im(const Exec& e, const Conv2dGeometry& g, int64_t taps, int64_t i
 }
 
 template <typename T>
-void conv_output_init(const Exec& e, const T* bias, const T* residual, T* y, int64_t images,
-                      int64_t channels, int64_t pixels) {
+void conv_bias_init(const Exec& e, const T* bias, T* y, int64_t images, int64_t channels,
+                    int64_t pixels) {
   const int64_t total = images * channels * pixels;
   if (total == 0) return;
-  const unsigned threads = kernel_threads<conv_output_init_kernel<T>>(total, e.block);
-  GM_LAUNCH((conv_output_init_kernel<T>), blocks_for(total, threads), threads, 0, e.stream)
-  (bias, residual, y, channels, pixels, total);
+  const unsigned threads = kernel_threads<conv_bias_init_kernel<T>>(total, e.block);
+  GM_LAUNCH((conv_bias_init_kernel<T>), blocks_for(total, threads), threads, 0, e.stream)
+  (bias, y, channels, pixels, total);
 }
 
 template <typename T>
@@ -222,8 +219,7 @@ void conv_scatter_weight_grad(const Exec& e, const Conv2dGeometry& g, const Conv
                                bool);                                                              \
   template void conv_col2im<T>(const Exec&, const Conv2dGeometry&, int64_t, int64_t, const T*, T*, \
                                const T*);                                                          \
-  template void conv_output_init<T>(const Exec&, const T*, const T*, T*, int64_t, int64_t,         \
-                                    int64_t);                                                      \
+  template void conv_bias_init<T>(const Exec&, const T*, T*, int64_t, int64_t, int64_t);           \
   template void conv_gather_weights<T>(const Exec&, const Conv2dGeometry&, const ConvMask&,        \
                                        int64_t, const T*, T*);                                     \
   template void conv_scatter_weight_grad<T>(const Exec&, const Conv2dGeometry&, const ConvMask&,   \

@@ -169,10 +169,10 @@ void conv_im2col(const Exec& e, const Conv2dGeometry& g, int64_t taps, int64_t i
 template <typename T>
 void conv_col2im(const Exec& e, const Conv2dGeometry& g, int64_t taps, int64_t images,
                  const T* dcol, T* dx, const T* relu_x = nullptr);
-// y [images, channels, pixels] = bias[channel] + residual, either null (absent).
+// y [images, channels, pixels] = bias[channel].
 template <typename T>
-void conv_output_init(const Exec& e, const T* bias, const T* residual, T* y, int64_t images,
-                      int64_t channels, int64_t pixels);
+void conv_bias_init(const Exec& e, const T* bias, T* y, int64_t images, int64_t channels,
+                    int64_t pixels);
 // wg [K, C * taps] from w [K, C, kh, kw]: forbidden (ci, co) pairs of the centre tap are 0.
 template <typename T>
 void conv_gather_weights(const Exec& e, const Conv2dGeometry& g, const ConvMask& m, int64_t taps,
