@@ -66,11 +66,15 @@ void Backend::conv2d_backward_weight_bias(const Conv2dGeometry& g, const ConvMas
     relu_conv2d_backward_weight(g, mask, x, dy, dw);
   else
     conv2d_backward_weight(g, mask, x, dy, dw);
-  // dy [N, K, P]: over the images into [K, P], then over the positions into [K].
-  const int64_t K = g.out_channels, P = g.out_height() * g.out_width();
-  Tensor per_position = Tensor::empty({K * P}, dy.dtype(), dy.device());
-  sum_axis(dy, per_position, 1, g.batch, K * P);
-  sum_axis(per_position, db, K, P, 1);
+  sum_per_channel(dy, db);
+}
+
+void Backend::sum_per_channel(const Tensor& x, Tensor& y) {
+  std::vector<int> dims{0};
+  for (int d = 2; d < x.ndim(); ++d)
+    dims.push_back(d);
+  const Tensor sums = sum(x.detach(), dims);
+  copy_within(y.raw(), sums.raw(), static_cast<size_t>(y.numel()) * dtype_size(y.dtype()));
 }
 
 void Backend::softmax_xent_forward_stats(const Tensor& logits, const Tensor& target, Tensor& nll,

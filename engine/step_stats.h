@@ -6,8 +6,11 @@
 // parameters' device (two or three launches, no wait), a flag in the same buffer turns
 // non-finite the first time a value is, and the optimizer, given the buffer as its guard
 // (Optimizer::set_guard), leaves the weights alone from that step on. read() fetches all
-// pending steps at once: one host synchronisation per report.
+// pending steps at once: one host synchronisation per report. A step may add named scalars
+// (a model's loss terms) that stay on the device until the same read.
 #include <cstdint>
+#include <map>
+#include <string>
 #include <vector>
 
 #include "engine/named_tensor.h"
@@ -20,12 +23,15 @@ class StepStats {
   StepStats(Device device, int64_t capacity);
 
   // Records one step: `loss` a floating scalar, the gradients of `params` as they are after
-  // backward. Throws when `capacity` steps are pending.
-  void record(const Tensor& loss, const std::vector<NamedTensor>& params);
+  // backward, and `terms` (floating scalars, kept until read; no launch). Throws when
+  // `capacity` steps are pending.
+  void record(const Tensor& loss, const std::vector<NamedTensor>& params,
+              const std::map<std::string, Tensor>& terms = {});
   int64_t pending() const { return pending_; }
 
   struct Step {
     double loss = 0.0, grad_norm = 0.0;
+    std::map<std::string, double> terms;
   };
   // The pending steps in order, and nothing pending after; one read from the device. The guard
   // stays set once set.
@@ -38,6 +44,7 @@ class StepStats {
   Tensor stats_;  // float64 [1 + 2 capacity]: the flag, then (loss, norm) per pending step
   int64_t capacity_;
   int64_t pending_ = 0;
+  std::vector<std::map<std::string, Tensor>> terms_;  // per pending step
 };
 
 }  // namespace gm

@@ -23,6 +23,9 @@ struct LossOutput {
   double nats_per_image = 0.0;  // loss.item(), for logs; NaN when the model does not read it
   double bits_per_dim = 0.0;    // nats_per_image / (D ln 2)
   std::map<std::string, double> terms;  // e.g. {"recon", ...}, {"kl", ...} for the VAE
+  // The terms of a model that does not read its loss (Model::read_loss): detached scalars left
+  // on the device, read with the loss later (StepStats::record), instead of `terms`.
+  std::map<std::string, Tensor> unread_terms;
 };
 
 // Fills nats_per_image and bits_per_dim from out.loss: one read from the device (a host
@@ -65,7 +68,8 @@ class Model : public nn::Module {
 
   // Whether loss() reads the loss back to the host for LossOutput's numbers (the default). A
   // training loop that keeps the loss on the device until it reports turns this off, so that
-  // a step does not wait for the device; the numbers are NaN then (terms may still be read).
+  // a step does not wait for the device; the numbers are NaN then, and terms stay on the device
+  // (LossOutput::unread_terms).
   void set_read_loss(bool read) { read_loss_ = read; }
   bool read_loss() const { return read_loss_; }
 

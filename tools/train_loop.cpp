@@ -254,6 +254,7 @@ int train(const TrainOptions& o, dist::Communicator& group, Device device) {
       if (!grouped) {
         out.nats_per_image = values[k].loss;
         out.bits_per_dim = out.nats_per_image * bits_per_nat;
+        out.terms.insert(values[k].terms.begin(), values[k].terms.end());
       }
       const double norm = values[k].grad_norm;
       if (!std::isfinite(out.nats_per_image) || !std::isfinite(norm)) {
@@ -309,7 +310,8 @@ int train(const TrainOptions& o, dist::Communicator& group, Device device) {
         out.loss.backward();
       }
     }
-    stats.record(out.loss, optimizer.params());
+    stats.record(out.loss, optimizer.params(), out.unread_terms);
+    out.unread_terms.clear();  // read with the loss at the report
     optimizer.step();
     ++state.step;
     out.loss = Tensor();  // its autograd graph holds the step's activations

@@ -45,6 +45,13 @@ Tensor add_bias(const char* op, const Tensor& y, const Tensor& bias) {
   return add(y, reshape(bias, {y.size(1), 1, 1}));
 }
 
+// A bias's gradient: dy [N, K, OH, OW] summed per output channel, in one backend call.
+Tensor bias_gradient(const Tensor& dy) {
+  Tensor db = Tensor::empty({dy.size(1)}, dy.dtype(), dy.device());
+  dy.backend().sum_per_channel(dy, db);
+  return db;
+}
+
 // The weight and bias gradients of a convolution of x (of relu(x) when `relu`), each when
 // wanted (bias may be undefined). Both together are one backend pass (the bias gradient summed
 // from each image's dy while the weight gradient has it in cache); the bias gradient alone is
@@ -66,7 +73,7 @@ void weight_bias_grads(const Conv2dGeometry& g, const ConvMask& mask, const Tens
     else
       backend.conv2d_backward_weight(g, mask, x, dy, dw);
   }
-  if (want_db) db = reshape(sum(dy, {0, 2, 3}), {g.out_channels});
+  if (want_db) db = bias_gradient(dy);
 }
 
 // The cross-correlation of x with weight under a mask, plus the bias when there is one,

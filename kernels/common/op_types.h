@@ -104,6 +104,12 @@ struct Gemm {
   int64_t batch = 1;
   int64_t stride_a = 0, stride_b = 0, stride_c = 0;  // elements between batch entries
   double alpha = 1.0, beta = 0.0;
+  // C = sum_b op(A_b) op(B_b) + beta C: the batch entries accumulate into one C (stride_c
+  // unused), in batch order; a convolution's weight gradient summed over images. alpha must be
+  // 1, and beta C is where the sum starts, so a sum split over two calls (beta 1 for the
+  // second) gives the bits of one call. Set by the CUDA convolutions on their own GEMMs; the
+  // gemm entry's callers leave it false.
+  bool sum_batch = false;
 };
 
 // One optimizer step (formulas in kernels/common/optim_math.h).

@@ -56,6 +56,19 @@ class CudaBackend final : public CudaBackendBase {
 #undef GM_ARGUMENTS
   // clang-format on
 
+  // One launch for a bias's gradient (backend_math.cpp).
+  void sum_per_channel(const Tensor& x, Tensor& y) override;
+  // Convolutions with the ReLU, bias and residual fused into im2col, col2im and the GEMM's
+  // starting value (backend_conv.cpp).
+  void conv2d_forward_bias(const Conv2dGeometry& g, const ConvMask& mask, const Tensor& x,
+                           const Tensor& w, const Tensor& bias, Tensor& y) override;
+  void relu_conv2d_forward(const Conv2dGeometry& g, const ConvMask& mask, const Tensor& x,
+                           const Tensor& w, const Tensor& bias, const Tensor& residual,
+                           Tensor& y) override;
+  void relu_conv2d_backward_data(const Conv2dGeometry& g, const ConvMask& mask, const Tensor& x,
+                                 const Tensor& dy, const Tensor& w, Tensor& dx) override;
+  void relu_conv2d_backward_weight(const Conv2dGeometry& g, const ConvMask& mask, const Tensor& x,
+                                   const Tensor& dy, Tensor& dw) override;
   // The optional entries it overrides: one launch per kMultiTensors tensors (backend_multi.cpp).
   void adam_update_many(const AdamStep& s, const std::vector<OptimizerTensors>& list) override;
   void sgd_update_many(const SgdStep& s, const std::vector<OptimizerTensors>& list) override;
@@ -97,6 +110,20 @@ class CudaBackend final : public CudaBackendBase {
   void gemm_pointers(const Gemm& g, DType dtype, const void* a, const void* b, void* c,
                      const char* what = "gemm");
   void gemm_vendor(const Gemm& g, DType dtype, const void* a, const void* b, void* c);
+
+  // The convolutions behind the plain and the fused entries (backend_conv.cpp): relu_input
+  // convolves relu(x); bias and residual (null: none) are added to the forward's output.
+  struct ConvFusion {
+    bool relu_input = false;
+    const Tensor* bias = nullptr;
+    const Tensor* residual = nullptr;
+  };
+  void conv_forward(const Conv2dGeometry& g, const ConvMask& mask, const Tensor& x, const Tensor& w,
+                    Tensor& y, const ConvFusion& f);
+  void conv_backward_data(const Conv2dGeometry& g, const ConvMask& mask, const Tensor& dy,
+                          const Tensor& w, Tensor& dx, const Tensor* relu_x);
+  void conv_backward_weight(const Conv2dGeometry& g, const ConvMask& mask, const Tensor& x,
+                            const Tensor& dy, Tensor& dw, bool relu_input);
 
   // Pinned host buffers that uploads pass through (copy_from_host), each with the event of
   // its last copy: a batch of 32 28x28 images is 25 KB, of 32x32x3 images 98 KB.

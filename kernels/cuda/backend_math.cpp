@@ -1,4 +1,6 @@
 // CudaBackend: elementwise ops, reductions and GEMM (convolutions: backend_conv.cpp).
+#include <algorithm>
+
 #include "kernels/cuda/backend.h"
 #include "kernels/cuda/check.h"
 
@@ -65,6 +67,18 @@ void CudaBackend::sum_axis(const Tensor& x, Tensor& y, int64_t outer, int64_t n,
   launched("sum_axis");
 }
 
+void CudaBackend::sum_per_channel(const Tensor& x, Tensor& y) {
+  const int64_t channels = x.size(1), outer = x.size(0);
+  const int64_t inner = channels == 0 || outer == 0 ? 0 : x.numel() / (outer * channels);
+  const Exec e = exec();
+  dispatch_floating(x.dtype(), "sum_per_channel", [&](auto zero) {
+    using T = decltype(zero);
+    GM_CUDA_NS::sum_per_channel<T>(e, static_cast<const T*>(x.raw()), static_cast<T*>(y.raw()),
+                                   outer, channels, inner);
+  });
+  launched("sum_per_channel");
+}
+
 void CudaBackend::axpy(double alpha, const Tensor& x, Tensor& y) {
   const Exec e = exec();
   dispatch_floating(x.dtype(), "axpy", [&](auto zero) {
@@ -81,6 +95,37 @@ void CudaBackend::gemm(const Gemm& g, const Tensor& a, const Tensor& b, Tensor& 
 
 void CudaBackend::gemm_pointers(const Gemm& g, DType dtype, const void* a, const void* b, void* c,
                                 const char* what) {
+  GM_CHECK(!g.sum_batch || (g.alpha == 1.0 && (g.beta == 0.0 || g.beta == 1.0)),
+           "{}: a batch-summed GEMM takes alpha 1 and beta 0 or 1, got {} and {}", what, g.alpha,
+           g.beta);
+  const bool tensor_cores = dtype == DType::f32 && (gemm_ == CudaGemm::tensor ||
+                                                    matmul_precision_ != MatmulPrecision::fp32);
+  if (g.sum_batch && (gemm_ == CudaGemm::cublas || tensor_cores)) {
+    // Only our tiled kernel sums the batch inside the GEMM: the others write one product per
+    // entry, summed over the batch afterwards in double (one launch more).
+    // A continued sum (beta 1) adds this call's sum to C (one launch more again).
+    Gemm each = g;
+    each.sum_batch = false;
+    each.beta = 0.0;
+    each.stride_c = g.m * g.n;
+    const Exec e = exec();
+    dispatch_floating(dtype, what, [&](auto zero) {
+      using T = decltype(zero);
+      const int64_t size = g.m * g.n;
+      Scratch partial(allocator_,
+                      sizeof(T) * static_cast<size_t>(std::max<int64_t>(g.batch * size, 1)));
+      Scratch summed(allocator_, sizeof(T) * static_cast<size_t>(std::max<int64_t>(size, 1)));
+      gemm_pointers(each, dtype, a, b, partial.as<T>(), what);
+      T* total = g.beta == 0.0 ? static_cast<T*>(c) : summed.as<T>();
+      GM_CUDA_NS::sum_axis<T>(e, partial.as<T>(), total, 1, g.batch, size);
+      launched(what);
+      if (g.beta != 0.0) {
+        GM_CUDA_NS::axpy<T>(e, T(1), total, static_cast<T*>(c), size);
+        launched(what);
+      }
+    });
+    return;
+  }
   if (gemm_ == CudaGemm::cublas) {
     gemm_vendor(g, dtype, a, b, c);
     launched(what);
@@ -88,8 +133,7 @@ void CudaBackend::gemm_pointers(const Gemm& g, DType dtype, const void* a, const
   }
   // The tensor cores take float32 inputs only: float64 products (gradient checks) always run
   // the tiled kernel, unrounded.
-  if (dtype == DType::f32 &&
-      (gemm_ == CudaGemm::tensor || matmul_precision_ != MatmulPrecision::fp32)) {
+  if (tensor_cores) {
     const Exec e = exec();
     const auto* af = static_cast<const float*>(a);
     const auto* bf = static_cast<const float*>(b);

@@ -50,10 +50,11 @@ __device__ __forceinline__ I grid_step() {
 }
 
 // col [planes * taps, out_h * out_w]: row (plane, t) is the plane shifted by tap t, zero where
-// the tap falls into the padding. Neighbouring threads take neighbouring output pixels, so reads
-// (stride 1) and writes coalesce.
+// the tap falls into the padding; of relu(x) when `relu` (the fused ReLU of relu_conv2d_*, the
+// formula of kernels/common/unary_math.h). Neighbouring threads take neighbouring output
+// pixels, so reads (stride 1) and writes coalesce.
 template <typename T, typename I>
-__global__ void im2col_kernel(Columns<I> c, const T* x, T* col) {
+__global__ void im2col_kernel(Columns<I> c, const T* x, T* col, bool relu) {
   const I pixels = c.out_h * c.out_w;
   const I total = c.planes * c.taps * pixels;
   for (I i = grid_first<I>(); i < total; i += grid_step<I>()) {
@@ -63,14 +64,16 @@ __global__ void im2col_kernel(Columns<I> c, const T* x, T* col) {
     const I ky = t / c.kernel_w, kx = t - ky * c.kernel_w;
     const I iy = oy * c.stride + ky - c.pad_h, ix = ox * c.stride + kx - c.pad_w;
     const bool inside = iy >= 0 && iy < c.height && ix >= 0 && ix < c.width;
-    col[i] = inside ? x[(plane * c.height + iy) * c.width + ix] : T(0);
+    const T v = inside ? x[(plane * c.height + iy) * c.width + ix] : T(0);
+    col[i] = relu && !(v > T(0)) ? T(0) : v;
   }
 }
 
 // The adjoint of im2col, as a gather: each input element sums the column entries it was copied
-// to, so no two threads write one address (no atomics; the same bits every run).
+// to, so no two threads write one address (no atomics; the same bits every run). With
+// `relu_x` (not null) the gradient goes through relu(relu_x) too: 0 where relu_x <= 0.
 template <typename T, typename I>
-__global__ void col2im_kernel(Columns<I> c, const T* dcol, T* dx) {
+__global__ void col2im_kernel(Columns<I> c, const T* dcol, T* dx, const T* relu_x) {
   const I plane_size = c.height * c.width, pixels = c.out_h * c.out_w;
   const I total = c.planes * plane_size;
   for (I i = grid_first<I>(); i < total; i += grid_step<I>()) {
@@ -94,8 +97,16 @@ __global__ void col2im_kernel(Columns<I> c, const T* dcol, T* dx) {
         ++ky;
       }
     }
-    dx[i] = acc;
+    dx[i] = relu_x && !(relu_x[i] > T(0)) ? T(0) : acc;
   }
+}
+
+// y [N, K, P] = bias[k]: where a biased convolution's GEMM starts its sum (beta 1).
+template <typename T>
+__global__ void conv_bias_init_kernel(const T* bias, T* y, int64_t channels, int64_t pixels,
+                                      int64_t total) {
+  for (int64_t i = global_thread(); i < total; i += grid_threads())
+    y[i] = bias[i / pixels % channels];
 }
 
 // wg [K, C * taps] from w [K, C, kh, kw]: the computed taps' weights, forbidden centre pairs 0.
@@ -135,39 +146,53 @@ bool fits_32(int64_t count) {
 }
 
 template <typename T, typename I>
-void launch_im2col(const Exec& e, int64_t total, const Columns<I>& c, const T* x, T* col) {
+void launch_im2col(const Exec& e, int64_t total, const Columns<I>& c, const T* x, T* col,
+                   bool relu) {
   const unsigned threads = kernel_threads<im2col_kernel<T, I>>(total, e.block);
-  GM_LAUNCH((im2col_kernel<T, I>), blocks_for(total, threads), threads, 0, e.stream)(c, x, col);
+  GM_LAUNCH((im2col_kernel<T, I>), blocks_for(total, threads), threads, 0, e.stream)
+  (c, x, col, relu);
 }
 
 template <typename T, typename I>
-void launch_col2im(const Exec& e, int64_t total, const Columns<I>& c, const T* dcol, T* dx) {
+void launch_col2im(const Exec& e, int64_t total, const Columns<I>& c, const T* dcol, T* dx,
+                   const T* relu_x) {
   const unsigned threads = kernel_threads<col2im_kernel<T, I>>(total, e.block);
-  GM_LAUNCH((col2im_kernel<T, I>), blocks_for(total, threads), threads, 0, e.stream)(c, dcol, dx);
+  GM_LAUNCH((col2im_kernel<T, I>), blocks_for(total, threads), threads, 0, e.stream)
+  (c, dcol, dx, relu_x);
 }
 
 }  // namespace
 
 template <typename T>
 void conv_im2col(const Exec& e, const Conv2dGeometry& g, int64_t taps, int64_t images, const T* x,
-                 T* col) {
+                 T* col, bool relu) {
   const int64_t total = images * g.in_channels * taps * g.out_height() * g.out_width();
   if (total == 0) return;
   if (fits_32(total) && fits_32(images * g.in_channels * g.height * g.width))
-    launch_im2col(e, total, columns_of<int32_t>(g, taps, images), x, col);
+    launch_im2col(e, total, columns_of<int32_t>(g, taps, images), x, col, relu);
   else
-    launch_im2col(e, total, columns_of<int64_t>(g, taps, images), x, col);
+    launch_im2col(e, total, columns_of<int64_t>(g, taps, images), x, col, relu);
 }
 
 template <typename T>
 void conv_col2im(const Exec& e, const Conv2dGeometry& g, int64_t taps, int64_t images,
-                 const T* dcol, T* dx) {
+                 const T* dcol, T* dx, const T* relu_x) {
   const int64_t total = images * g.in_channels * g.height * g.width;
   if (total == 0) return;
   if (fits_32(total) && fits_32(images * g.in_channels * taps * g.out_height() * g.out_width()))
-    launch_col2im(e, total, columns_of<int32_t>(g, taps, images), dcol, dx);
+    launch_col2im(e, total, columns_of<int32_t>(g, taps, images), dcol, dx, relu_x);
   else
-    launch_col2im(e, total, columns_of<int64_t>(g, taps, images), dcol, dx);
+    launch_col2im(e, total, columns_of<int64_t>(g, taps, images), dcol, dx, relu_x);
+}
+
+template <typename T>
+void conv_bias_init(const Exec& e, const T* bias, T* y, int64_t images, int64_t channels,
+                    int64_t pixels) {
+  const int64_t total = images * channels * pixels;
+  if (total == 0) return;
+  const unsigned threads = kernel_threads<conv_bias_init_kernel<T>>(total, e.block);
+  GM_LAUNCH((conv_bias_init_kernel<T>), blocks_for(total, threads), threads, 0, e.stream)
+  (bias, y, channels, pixels, total);
 }
 
 template <typename T>
@@ -190,17 +215,18 @@ void conv_scatter_weight_grad(const Exec& e, const Conv2dGeometry& g, const Conv
   (g, m, taps, dwg, dw);
 }
 
-#define GM_INSTANTIATE(T)                                                                        \
-  template void conv_im2col<T>(const Exec&, const Conv2dGeometry&, int64_t, int64_t, const T*,   \
-                               T*);                                                              \
-  template void conv_col2im<T>(const Exec&, const Conv2dGeometry&, int64_t, int64_t, const T*,   \
-                               T*);                                                              \
-  template void conv_gather_weights<T>(const Exec&, const Conv2dGeometry&, const ConvMask&,      \
-                                       int64_t, const T*, T*);                                   \
-  template void conv_scatter_weight_grad<T>(const Exec&, const Conv2dGeometry&, const ConvMask&, \
-                                            int64_t, const T*, T*);                              \
-  template bool conv_forward_implicit_gemm<T>(const Exec&, const Conv2dGeometry&, int64_t,       \
-                                              const T*, const T*, T*);
+#define GM_INSTANTIATE(T)                                                                          \
+  template void conv_im2col<T>(const Exec&, const Conv2dGeometry&, int64_t, int64_t, const T*, T*, \
+                               bool);                                                              \
+  template void conv_col2im<T>(const Exec&, const Conv2dGeometry&, int64_t, int64_t, const T*, T*, \
+                               const T*);                                                          \
+  template void conv_bias_init<T>(const Exec&, const T*, T*, int64_t, int64_t, int64_t);           \
+  template void conv_gather_weights<T>(const Exec&, const Conv2dGeometry&, const ConvMask&,        \
+                                       int64_t, const T*, T*);                                     \
+  template void conv_scatter_weight_grad<T>(const Exec&, const Conv2dGeometry&, const ConvMask&,   \
+                                            int64_t, const T*, T*);                                \
+  template bool conv_forward_implicit_gemm<T>(const Exec&, const Conv2dGeometry&, int64_t,         \
+                                              const T*, const T*, T*, bool);
 GM_INSTANTIATE(float)
 GM_INSTANTIATE(double)
 #undef GM_INSTANTIATE

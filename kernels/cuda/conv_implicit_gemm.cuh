@@ -23,7 +23,7 @@ struct ImplicitColumns {
 
 template <typename T, int BM, int BN, int BK, int TM, int TN>
 __global__ void __launch_bounds__((BM / TM) * (BN / TN))
-    conv_implicit_gemm_kernel(Gemm s, ImplicitColumns c, const T* wg, const T* x, T* y,
+    conv_implicit_gemm_kernel(Gemm s, ImplicitColumns c, const T* wg, const T* x, T* y, T beta,
                               int64_t first_tile_m, bool vector_a) {
   constexpr int kThreads = (BM / TM) * (BN / TN);
   using Groups = TileGroups<T, BM, BN, BK, kThreads>;
@@ -47,7 +47,7 @@ __global__ void __launch_bounds__((BM / TM) * (BN / TN))
     in_y[l][j] = valid ? oy * c.stride - c.pad_h : -(1 << 30);
     in_x[l][j] = ox * c.stride - c.pad_w;
   }
-  auto fetch = [&](int64_t k0) {
+  auto fetch = [&](int64_t /*entry: one*/, int64_t k0) {
     groups.fetch_a(s, wg, m0, k0, vector_a);
     GM_UNROLL
     for (int l = 0; l < kGroupsB; ++l) {
@@ -64,15 +64,16 @@ __global__ void __launch_bounds__((BM / TM) * (BN / TN))
       }
     }
   };
-  gemm_tiled_block<T, BM, BN, BK, TM, TN>(s, T(1), T(0), y, m0, n0, groups, fetch);
+  gemm_tiled_block<T, BM, BN, BK, TM, TN, false>(s, T(1), beta, y, m0, n0, groups, fetch);
 }
 
 // y [N, K, out_h, out_w] = the convolution of x [N, C, H, W] with the gathered visible weights
-// wg [K, C * taps]. Returns false, launching nothing, when an image or its columns need more
-// than 32-bit indices (the caller then uses im2col + GEMM).
+// wg [K, C * taps], added to y when `accumulate` (beta 1: the bias written there first, as the
+// im2col path's GEMM does). Returns false, launching nothing, when an image or its columns need
+// more than 32-bit indices (the caller then uses im2col + GEMM).
 template <typename T>
 bool conv_forward_implicit_gemm(const Exec& e, const Conv2dGeometry& g, int64_t taps, const T* wg,
-                                const T* x, T* y) {
+                                const T* x, T* y, bool accumulate) {
   const int64_t pixels = g.out_height() * g.out_width(), rows = g.in_channels * taps;
   const int64_t limit = int64_t{1} << 30;
   if (g.in_channels * g.height * g.width >= limit || rows * pixels >= limit || pixels >= limit)
@@ -92,7 +93,8 @@ bool conv_forward_implicit_gemm(const Exec& e, const Conv2dGeometry& g, int64_t 
   const int64_t image_size = g.in_channels * g.height * g.width;
   for_each_gemm_grid<64, 64>(s, [&](dim3 grid, int64_t first, int64_t tile_m) {
     GM_LAUNCH((conv_implicit_gemm_kernel<T, 64, 64, 16, 4, 4>), grid, 256, 0, e.stream)
-    (s, c, wg, x + first * image_size, y + first * s.stride_c, tile_m, vector_a);
+    (s, c, wg, x + first * image_size, y + first * s.stride_c, accumulate ? T(1) : T(0), tile_m,
+     vector_a);
   });
   return true;
 }

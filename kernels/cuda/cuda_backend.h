@@ -70,6 +70,16 @@ class CudaBackendBase : public Backend {
   // Initialised from GM_CUDA_SYNC_DEBUG=1; for a first run on new hardware, slow otherwise.
   void set_sync_debug(bool on) { sync_debug_ = on; }
   bool sync_debug() const { return sync_debug_; }
+  // At most this many bytes of im2col columns per convolution call: the batch is cut into
+  // chunks of whole images that fit (at least one image each). The default, 64 MiB, holds a
+  // whole batch of every reference configuration, so a convolution's launches do not depend on
+  // the batch; tests set a tiny budget to run the chunk loop, which must change no result.
+  void set_conv_column_bytes(int64_t bytes) {
+    GM_CHECK(bytes >= 1, "{}: the convolution column budget must be at least 1 byte, got {}",
+             name(), bytes);
+    conv_column_bytes_ = bytes;
+  }
+  int64_t conv_column_bytes() const { return conv_column_bytes_; }
   // What this backend asked of the runtime since it was created (kernels/cuda/counters.h);
   // subtract two snapshots for the counts of a step.
   virtual CudaCounters counters() const = 0;
@@ -77,6 +87,7 @@ class CudaBackendBase : public Backend {
  protected:
   int block_size_ = 256;
   bool sync_debug_ = false;
+  int64_t conv_column_bytes_ = int64_t{64} << 20;
   MatmulPrecision matmul_precision_ = MatmulPrecision::fp32;
   CudaConvForward conv_forward_ = CudaConvForward::im2col;
 };

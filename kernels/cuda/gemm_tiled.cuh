@@ -125,10 +125,14 @@ struct TileGroups {
 };
 
 // The block's work for one BM x BN tile of C at (m0, n0): K in steps of BK through the two
-// shared buffers per operand, `fetch(k0)` filling the groups' registers of the step at k0 (from
-// global memory, or computed), each thread's TM x TN micro-tile accumulated in registers, then
-// C = alpha acc + beta C. Every thread of the block must call it (barriers).
-template <typename T, int BM, int BN, int BK, int TM, int TN, typename Groups, typename Fetch>
+// shared buffers per operand, `fetch(entry, k0)` filling the groups' registers of the step at k0
+// (from global memory, or computed), each thread's TM x TN micro-tile accumulated in registers,
+// then C = alpha acc + beta C. Every thread of the block must call it (barriers).
+// kSumBatch: one C for all batch entries (Gemm::sum_batch); the block walks the entries in order,
+// k by k within each, so every output is still one accumulator in a fixed order. Otherwise there
+// is one entry (0): the caller has already offset the operands to its batch entry.
+template <typename T, int BM, int BN, int BK, int TM, int TN, bool kSumBatch, typename Groups,
+          typename Fetch>
 __device__ __forceinline__ void gemm_tiled_block(const Gemm& s, T alpha, T beta, T* c, int64_t m0,
                                                  int64_t n0, const Groups& groups, Fetch&& fetch) {
   constexpr int kGroupsA = Groups::kGroupsA, kGroupsB = Groups::kGroupsB;
@@ -162,36 +166,44 @@ __device__ __forceinline__ void gemm_tiled_block(const Gemm& s, T alpha, T beta,
     }
   };
 
+  // A summed batch with beta != 0 continues the sum already in C (alpha is 1 then): the
+  // accumulator starts from beta C, so a sum split over two calls has the bits of one call.
   T acc[TM][TN];
   GM_UNROLL
   for (int i = 0; i < TM; ++i)
     GM_UNROLL
-  for (int j = 0; j < TN; ++j)
-    acc[i][j] = T(0);
+  for (int j = 0; j < TN; ++j) {
+    const int64_t gm = m0 + row + i, gn = n0 + col + j;
+    acc[i][j] = kSumBatch && beta != T(0) && gm < s.m && gn < s.n ? beta * c[gm * s.n + gn] : T(0);
+  }
 
-  fetch(int64_t{0});
-  stash(0);
-  __syncthreads();
-  int buf = 0;
-  for (int64_t k0 = 0; k0 < s.k; k0 += BK) {
-    const bool more = k0 + BK < s.k;
-    if (more) fetch(k0 + BK);  // in flight while this slice is multiplied
-    GM_UNROLL
-    for (int kk = 0; kk < BK; ++kk) {
-      T av[TM], bv[TN];
-      load4(&a_tile[buf][kk][row], av);
-      load4(&b_tile[buf][kk][col], bv);
-      GM_UNROLL
-      for (int i = 0; i < TM; ++i)
-        GM_UNROLL
-      for (int j = 0; j < TN; ++j)
-        acc[i][j] += av[i] * bv[j];
-    }
-    // The other buffer was last read before the previous barrier: safe to overwrite now. The
-    // barrier below publishes it and keeps this buffer until everyone is done reading it.
-    if (more) stash(buf ^ 1);
+  const int64_t entries = kSumBatch ? s.batch : 1;
+  for (int64_t entry = 0; entry < entries; ++entry) {
+    // The last K step ended with a barrier after every read of its buffer: buffer 0 is free.
+    fetch(entry, int64_t{0});
+    stash(0);
     __syncthreads();
-    buf ^= 1;
+    int buf = 0;
+    for (int64_t k0 = 0; k0 < s.k; k0 += BK) {
+      const bool more = k0 + BK < s.k;
+      if (more) fetch(entry, k0 + BK);  // in flight while this slice is multiplied
+      GM_UNROLL
+      for (int kk = 0; kk < BK; ++kk) {
+        T av[TM], bv[TN];
+        load4(&a_tile[buf][kk][row], av);
+        load4(&b_tile[buf][kk][col], bv);
+        GM_UNROLL
+        for (int i = 0; i < TM; ++i)
+          GM_UNROLL
+        for (int j = 0; j < TN; ++j)
+          acc[i][j] += av[i] * bv[j];
+      }
+      // The other buffer was last read before the previous barrier: safe to overwrite now. The
+      // barrier below publishes it and keeps this buffer until everyone is done reading it.
+      if (more) stash(buf ^ 1);
+      __syncthreads();
+      buf ^= 1;
+    }
   }
 
   GM_UNROLL
@@ -202,27 +214,31 @@ __device__ __forceinline__ void gemm_tiled_block(const Gemm& s, T alpha, T beta,
       if (gm >= s.m || gn >= s.n) continue;
       T* out = c + gm * s.n + gn;
       // beta == 0 never reads C: it may hold garbage (even NaN) by contract.
-      *out = beta == T(0) ? alpha * acc[i][j] : alpha * acc[i][j] + beta * *out;
+      *out = beta == T(0) || kSumBatch ? alpha * acc[i][j] : alpha * acc[i][j] + beta * *out;
     }
   }
 }
 
-template <typename T, int BM, int BN, int BK, int TM, int TN>
+template <typename T, int BM, int BN, int BK, int TM, int TN, bool kSumBatch = false>
 __global__ void __launch_bounds__((BM / TM) * (BN / TN))
     gemm_tiled_kernel(Gemm s, T alpha, const T* a, const T* b, T beta, T* c, int64_t first_tile_m,
                       bool vector_a, bool vector_b) {
   constexpr int kThreads = (BM / TM) * (BN / TN);
   using Groups = TileGroups<T, BM, BN, BK, kThreads>;
-  const int64_t batch = blockIdx.z;
-  a += batch * s.stride_a;
-  b += batch * s.stride_b;
-  c += batch * s.stride_c;
+  if constexpr (!kSumBatch) {  // a summed batch is one grid layer: the block walks the entries
+    const int64_t batch = blockIdx.z;
+    a += batch * s.stride_a;
+    b += batch * s.stride_b;
+    c += batch * s.stride_c;
+  }
   const int64_t m0 = (first_tile_m + blockIdx.y) * BM;
   const int64_t n0 = static_cast<int64_t>(blockIdx.x) * BN;
   Groups groups(s, static_cast<int>(threadIdx.x));
-  gemm_tiled_block<T, BM, BN, BK, TM, TN>(s, alpha, beta, c, m0, n0, groups, [&](int64_t k0) {
-    groups.fetch(s, a, b, m0, n0, k0, vector_a, vector_b);
-  });
+  gemm_tiled_block<T, BM, BN, BK, TM, TN, kSumBatch>(
+      s, alpha, beta, c, m0, n0, groups, [&](int64_t entry, int64_t k0) {
+        groups.fetch(s, a + entry * s.stride_a, b + entry * s.stride_b, m0, n0, k0, vector_a,
+                     vector_b);
+      });
 }
 
 // Whether every group of an operand stored with leading dimension `cols` and batch stride
@@ -249,14 +265,16 @@ void for_each_gemm_grid(const Gemm& s, Launch&& launch) {
   }
 }
 
-template <typename T, int BM, int BN, int BK, int TM, int TN>
+template <typename T, int BM, int BN, int BK, int TM, int TN, bool kSumBatch = false>
 void launch_gemm_tiled(const Exec& e, const Gemm& s, T alpha, const T* a, const T* b, T beta,
                        T* c) {
   const unsigned threads = (BM / TM) * (BN / TN);
   const bool vector_a = vector_loads(a, s.trans_a ? s.m : s.k, s.stride_a);
   const bool vector_b = vector_loads(b, s.trans_b ? s.k : s.n, s.stride_b);
-  for_each_gemm_grid<BM, BN>(s, [&](dim3 grid, int64_t first, int64_t tile_m) {
-    GM_LAUNCH((gemm_tiled_kernel<T, BM, BN, BK, TM, TN>), grid, threads, 0, e.stream)
+  Gemm tiles = s;  // a summed batch is one grid layer: its blocks loop over the entries
+  if (kSumBatch) tiles.batch = 1;
+  for_each_gemm_grid<BM, BN>(tiles, [&](dim3 grid, int64_t first, int64_t tile_m) {
+    GM_LAUNCH((gemm_tiled_kernel<T, BM, BN, BK, TM, TN, kSumBatch>), grid, threads, 0, e.stream)
     (s, alpha, a + first * s.stride_a, b + first * s.stride_b, beta, c + first * s.stride_c, tile_m,
      vector_a, vector_b);
   });
@@ -266,8 +284,12 @@ template <typename T>
 void gemm_tiled(const Exec& e, GemmTile tile, const Gemm& s, T alpha, const T* a, const T* b,
                 T beta, T* c) {
   if (s.m == 0 || s.n == 0 || s.batch == 0) return;
-  if (tile == GemmTile::t64)
+  if (tile == GemmTile::t64 && s.sum_batch)
+    launch_gemm_tiled<T, 64, 64, 16, 4, 4, true>(e, s, alpha, a, b, beta, c);
+  else if (tile == GemmTile::t64)
     launch_gemm_tiled<T, 64, 64, 16, 4, 4>(e, s, alpha, a, b, beta, c);
+  else if (s.sum_batch)
+    launch_gemm_tiled<T, 32, 32, 8, 4, 4, true>(e, s, alpha, a, b, beta, c);
   else
     launch_gemm_tiled<T, 32, 32, 8, 4, 4>(e, s, alpha, a, b, beta, c);
 }

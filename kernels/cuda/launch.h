@@ -128,6 +128,10 @@ void axpy(const Exec& e, T alpha, const T* x, T* y, int64_t n);
 // ---- reduce.cu: x viewed as [outer, n, inner] -> y [outer, inner], accumulated in double.
 template <typename T>
 void sum_axis(const Exec& e, const T* x, T* y, int64_t outer, int64_t n, int64_t inner);
+// x viewed as [outer, channels, inner] -> y [channels], y[c] = sum_{o, i} x[o, c, i] in double.
+template <typename T>
+void sum_per_channel(const Exec& e, const T* x, T* y, int64_t outer, int64_t channels,
+                     int64_t inner);
 // Rows of a [rows, cols] double buffer summed into y [rows] (converted to T).
 template <typename T>
 void sum_rows(const Exec& e, const double* x, T* y, int64_t rows, int64_t cols);
@@ -155,24 +159,30 @@ void gemm_mma(const Exec& e, const Gemm& s, float alpha, const float* a, const f
 // ---- conv.cu: the data movement of convolution as GEMM (backend_conv.cpp runs the GEMMs).
 // `taps` is the number of computed taps, a raster-order prefix of the kernel
 // (mask::used_tap_count); `images` how many images of x (or dx) the call covers.
-// col [images, C * taps, OH * OW] from x [images, C, H, W]; zeros where a tap is padding.
+// col [images, C * taps, OH * OW] from x [images, C, H, W] (relu(x) when `relu`); zeros where a
+// tap is padding.
 template <typename T>
 void conv_im2col(const Exec& e, const Conv2dGeometry& g, int64_t taps, int64_t images, const T* x,
-                 T* col);
-// dx [images, C, H, W] = the adjoint of conv_im2col applied to dcol (overwrites dx).
+                 T* col, bool relu = false);
+// dx [images, C, H, W] = the adjoint of conv_im2col applied to dcol (overwrites dx); with
+// relu_x, times relu'(relu_x): the data gradient of a convolution of relu(relu_x).
 template <typename T>
 void conv_col2im(const Exec& e, const Conv2dGeometry& g, int64_t taps, int64_t images,
-                 const T* dcol, T* dx);
+                 const T* dcol, T* dx, const T* relu_x = nullptr);
+// y [images, channels, pixels] = bias[channel].
+template <typename T>
+void conv_bias_init(const Exec& e, const T* bias, T* y, int64_t images, int64_t channels,
+                    int64_t pixels);
 // wg [K, C * taps] from w [K, C, kh, kw]: forbidden (ci, co) pairs of the centre tap are 0.
 template <typename T>
 void conv_gather_weights(const Exec& e, const Conv2dGeometry& g, const ConvMask& m, int64_t taps,
                          const T* w, T* wg);
 // y [N, K, out_h, out_w] = x convolved with wg [K, C * taps] as an implicit GEMM, no columns
-// (kernels/cuda/conv_implicit_gemm.cuh); false, launching nothing, when the sizes need 64-bit
-// indices.
+// (kernels/cuda/conv_implicit_gemm.cuh), added to y when `accumulate` (y holds the bias); false,
+// launching nothing, when the sizes need 64-bit indices.
 template <typename T>
 bool conv_forward_implicit_gemm(const Exec& e, const Conv2dGeometry& g, int64_t taps, const T* wg,
-                                const T* x, T* y);
+                                const T* x, T* y, bool accumulate = false);
 // dw [K, C, kh, kw] from dwg [K, C * taps]: exactly 0 at every masked weight.
 template <typename T>
 void conv_scatter_weight_grad(const Exec& e, const Conv2dGeometry& g, const ConvMask& m,

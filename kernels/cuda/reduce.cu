@@ -2,6 +2,7 @@
 //   inner == 1 (a contiguous row per output): one block per row, a block reduction;
 //   inner > 1: one thread per output, walking its column; neighbouring threads read
 //   neighbouring addresses, so the loads coalesce.
+// And sums over both outer and inner at once (a bias's gradient): one block per output.
 #include "kernels/cuda/device.cuh"
 #include "kernels/cuda/launch.h"
 #include "kernels/cuda/launch_fused.h"
@@ -32,6 +33,21 @@ __global__ void sum_columns_kernel(const T* x, T* y, int64_t outer, int64_t n, i
   }
 }
 
+// y[c] = sum over o and i of x[o, c, i]: block c walks its channel's `outer` slabs of `inner`
+// elements, neighbouring threads on neighbouring addresses, in a fixed order.
+template <typename T>
+__global__ void sum_per_channel_kernel(const T* x, T* y, int64_t outer, int64_t channels,
+                                       int64_t inner, int64_t first) {
+  const int64_t c = first + blockIdx.x;
+  double acc = 0.0;
+  for (int64_t j = threadIdx.x; j < outer * inner; j += blockDim.x) {
+    const int64_t o = j / inner, i = j - o * inner;
+    acc += static_cast<double>(x[(o * channels + c) * inner + i]);
+  }
+  acc = block_sum(acc);
+  if (threadIdx.x == 0) y[c] = static_cast<T>(acc);
+}
+
 // One block per row for up to 65535 * 65535 rows: the grid is 2-D when needed.
 template <typename X, typename T>
 void launch_rows(const Exec& e, const X* x, T* y, int64_t rows, int64_t cols) {
@@ -56,6 +72,17 @@ void sum_axis(const Exec& e, const T* x, T* y, int64_t outer, int64_t n, int64_t
 }
 
 template <typename T>
+void sum_per_channel(const Exec& e, const T* x, T* y, int64_t outer, int64_t channels,
+                     int64_t inner) {
+  const unsigned threads = kernel_threads<sum_per_channel_kernel<T>>(outer * inner, e.block);
+  for (int64_t first = 0; first < channels; first += 65535) {
+    const int64_t count = channels - first < 65535 ? channels - first : 65535;
+    GM_LAUNCH((sum_per_channel_kernel<T>), static_cast<unsigned>(count), threads, 0, e.stream)
+    (x, y, outer, channels, inner, first);
+  }
+}
+
+template <typename T>
 void sum_rows(const Exec& e, const double* x, T* y, int64_t rows, int64_t cols) {
   if (rows > 0) launch_rows(e, x, y, rows, cols);
 }
@@ -68,6 +95,9 @@ int64_t row_chunks(const Exec& e, int64_t S) {
 
 template void sum_axis<float>(const Exec&, const float*, float*, int64_t, int64_t, int64_t);
 template void sum_axis<double>(const Exec&, const double*, double*, int64_t, int64_t, int64_t);
+template void sum_per_channel<float>(const Exec&, const float*, float*, int64_t, int64_t, int64_t);
+template void sum_per_channel<double>(const Exec&, const double*, double*, int64_t, int64_t,
+                                      int64_t);
 template void sum_rows<float>(const Exec&, const double*, float*, int64_t, int64_t);
 template void sum_rows<double>(const Exec&, const double*, double*, int64_t, int64_t);
 

@@ -36,7 +36,10 @@ LossOutput AutoencoderModel::loss(const Tensor& images, Generator&) {
   out.loss = mean(l2);
   read_loss_value(out, shape_, read_loss());
   out.bits_per_dim = std::numeric_limits<double>::quiet_NaN();
-  if (read_loss()) out.terms["l2"] = out.nats_per_image;
+  if (read_loss())
+    out.terms["l2"] = out.nats_per_image;
+  else
+    out.unread_terms["l2"] = out.loss.detach();
   return out;
 }
 

@@ -65,8 +65,14 @@ LossOutput VaeModel::loss(const Tensor& images, const Tensor& labels, Generator&
   Tensor recon = likelihood_nll(config_.likelihood, (*decoder_)(z, y), target);  // [N]
   Tensor kl = kl_std_normal(q.mu, q.logvar);                                     // [N]
   LossOutput out = loss_from_nll(recon + kl, shape_, read_loss());
-  out.terms["recon"] = mean(recon).item();
-  out.terms["kl"] = mean(kl).item();
+  const std::pair<const char*, Tensor> terms[] = {{"recon", mean(recon).detach()},
+                                                  {"kl", mean(kl).detach()}};
+  for (const auto& [name, value] : terms) {
+    if (read_loss())
+      out.terms[name] = value.item();
+    else
+      out.unread_terms[name] = value;
+  }
   return out;
 }
 

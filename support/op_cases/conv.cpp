@@ -153,9 +153,11 @@ ConvSpec masked(MaskType type, int64_t k, int groups, int64_t C, int64_t K) {
   return s;
 }
 
-// The three convolution kernels, plus the bias gradient's sum over positions.
+// The three convolution kernels, plus the bias gradient's sum per channel (whose default sums
+// one dimension at a time with sum_axis).
 const std::vector<std::string> kConvEntries = {"conv2d_forward", "conv2d_backward_data",
-                                               "conv2d_backward_weight", "sum_axis"};
+                                               "conv2d_backward_weight", "sum_per_channel",
+                                               "sum_axis"};
 
 // A biased conv2d or masked_conv2d runs the optional conv2d_forward_bias entry forward and
 // conv2d_backward_weight_bias backward.
