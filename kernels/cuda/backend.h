@@ -43,6 +43,8 @@ class CudaBackend final : public CudaBackendBase {
   AllocatorStats allocator_stats() const override { return allocator_.stats(); }
   void check_allocations() override { allocator_.check(); }
   CudaCounters counters() const override { return counters_.snapshot(); }
+  std::unique_ptr<CudaGraph> capture(const std::function<void()>& work) override;
+  bool capturing() const override { return capturing_; }
 
   // clang-format off: the entries of engine/backend_ops.def. A kernel entry is defined right
   // here: its arguments go to the launcher of its name (kernels/cuda/launch_entries.h).
@@ -63,6 +65,8 @@ class CudaBackend final : public CudaBackendBase {
   void scale_many(double factor, const std::vector<Tensor>& tensors) override;
   void record_step_stats(const Tensor& loss, const Tensor& sum_squares, Tensor& stats,
                          int64_t slot) override;
+  void record_step_stats_at(const Tensor& loss, const Tensor& sum_squares, Tensor& stats,
+                            const Tensor& slot) override;
 
  private:
   // Makes this backend's GPU current and returns the launch settings.
@@ -86,6 +90,10 @@ class CudaBackend final : public CudaBackendBase {
   void gemm_pointers(const Gemm& g, DType dtype, const void* a, const void* b, void* c,
                      const char* what = "gemm");
   void gemm_vendor(const Gemm& g, DType dtype, const void* a, const void* b, void* c);
+  // Throws when a capture is in progress: `what` (a host wait) cannot be captured.
+  void refuse_while_capturing(const char* what) const;
+
+  class Graph;  // the CudaGraph of capture() (backend_graph.cpp)
 
   // Pinned host buffers that uploads pass through (copy_from_host), each with the event of
   // its last copy: a batch of 32 28x28 images is 25 KB, of 32x32x3 images 98 KB.
@@ -105,6 +113,7 @@ class CudaBackend final : public CudaBackendBase {
   void* blas_ = nullptr;  // cublasHandle_t on real GPUs, created on first use
   std::array<StagingSlot, kStagingSlots> staging_{};
   int next_staging_ = 0;
+  bool capturing_ = false;
 };
 
 }  // namespace gm::GM_CUDA_NS
