@@ -108,24 +108,24 @@ facts() {
 }
 
 # The training-step benchmark, eager and graph, FP32 and BF16:
-#   bench_modes DEVICE EAGER_MODELS GRAPH_MODELS [bench_train_step arguments for all four]
-# (the VAE has no graph step: its noise is drawn on the host). Two warm-up steps each: a graph
-# run's are one eager step and the captured one, so that the timed steps are replays.
+#   bench_modes DEVICE EAGER_MODELS GRAPH_MODELS EAGER_WARMUP [arguments for all four]
+# (the VAE has no graph step: its noise is drawn on the host). A graph run has two warm-up
+# steps, one eager and the captured one, so that the timed steps are replays.
 bench_modes() {
-  local device=$1 eager_models=$2 graph_models=$3 rc=0
-  shift 3
+  local device=$1 eager_models=$2 graph_models=$3 eager_warmup=$4 rc=0
+  shift 4
   for precision in fp32 bf16; do
     for mode in eager graph; do
       local name=bench_train_step
       [ "$precision" = bf16 ] && name+=_bf16
-      local extra=(--models "$eager_models")
+      local extra=(--models "$eager_models" --warmup "$eager_warmup")
       if [ "$mode" = graph ]; then
         name+=_graph
-        extra=(--cuda-graph --models "$graph_models")
+        extra=(--cuda-graph --models "$graph_models" --warmup 2)
       fi
       echo "-- $precision $mode"
       GM_CUDA_PRECISION=$precision "$bin/bench_train_step" --devices "$device" --data "$data" \
-        --warmup 2 "$@" "${extra[@]}" --csv "$out/$name.csv" || rc=1
+        "$@" "${extra[@]}" --csv "$out/$name.csv" || rc=1
     done
   done
   return $rc
@@ -143,7 +143,7 @@ if [ "$emu" = 1 ]; then
   stage 2-ops-emu 60 env GM_TEST_DEVICES=cuda-emu "$bin/test_optim"
   skip 3-sanitizer "no GPU: --emu"
   stage 4-lab-emu 30 "$bin/kernel_lab" --quick --csv "$out/kernel_lab.csv"
-  stage 5-bench-emu 120 bash -c 'bench_modes cuda-emu pixelcnn-ref pixelcnn-ref --emu \
+  stage 5-bench-emu 150 bash -c 'bench_modes cuda-emu pixelcnn-ref pixelcnn-ref 0 --emu \
     --batch 4 --steps 1 --min-seconds 0'
   skip 6-pytorch "no GPU: --emu"
   stage 7-profile-emu 60 "$bin/genmodel" train --model pixelcnn-ref --device cuda-emu --steps 1 \
@@ -175,7 +175,7 @@ else
   fi
   stage 4-lab 35 "$bin/kernel_lab_cuda" --reps 3 --csv "$out/kernel_lab.csv"
   stage 5-bench 110 bash -c 'bench_modes cuda \
-    pixelcnn-ref,rowlstm-ref,diaglstm-ref,vae-ref pixelcnn-ref,rowlstm-ref,diaglstm-ref \
+    pixelcnn-ref,rowlstm-ref,diaglstm-ref,vae-ref pixelcnn-ref,rowlstm-ref,diaglstm-ref 2 \
     --steps 5 --min-seconds 0'
   stage 6-pytorch 50 python3 "$bundle/benchmarks/pytorch_reference.py" --device cuda --steps 5 \
     --min-seconds 0 --skip-sampling --data "$bundle/data" --csv "$out/pytorch.csv"

@@ -184,3 +184,31 @@ TEST_CASE(
                       Contains("CUDA Graphs need a CUDA device"));
   }
 }
+
+TEST_CASE("cuda-emu graphs: memory a capture used is the graph's until the graph is gone",
+          "[cuda]") {
+  auto& emu = dynamic_cast<CudaBackendBase&>(backend_for(Device::cuda_emu()));
+  // Without sentinels, blocks of one size share a size class whoever allocates them.
+  const bool debug = emu.debug_allocations();
+  emu.set_debug_allocations(false);
+  const Shape shape{1000};
+  Tensor before = Tensor::zeros(shape, DType::f32, Device::cuda_emu());
+  void* const freed_in_capture = before.raw();
+  void* allocated_in_capture = nullptr;
+  std::unique_ptr<CudaGraph> graph = emu.capture([&] {
+    before = Tensor();  // allocated before the capture, freed during it
+    Tensor t = Tensor::full(shape, 3.0, DType::f32, Device::cuda_emu());
+    allocated_in_capture = t.raw();
+  });
+  graph->launch();
+  std::vector<Tensor> others;
+  for (int i = 0; i < 4; ++i) {
+    others.push_back(Tensor::empty(shape, DType::f32, Device::cuda_emu()));
+    CHECK(others.back().raw() != allocated_in_capture);
+    CHECK(others.back().raw() != freed_in_capture);
+  }
+  graph.reset();  // its blocks return to the shared cache
+  const Tensor reused = Tensor::empty(shape, DType::f32, Device::cuda_emu());
+  CHECK((reused.raw() == allocated_in_capture || reused.raw() == freed_in_capture));
+  emu.set_debug_allocations(debug);
+}

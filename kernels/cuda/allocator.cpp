@@ -133,8 +133,12 @@ void CachingAllocator::deallocate(void* ptr) noexcept {
   stats_.bytes_cached += b.capacity;
   if (b.pool != 0 && pools_.contains(b.pool)) {
     pools_[b.pool][b.capacity].push_back(b.base);
-  } else if (b.guarded && capturing_pool_ != 0) {
-    freed_during_capture_.emplace_back(ptr, b);  // its check reads the device: after capture
+  } else if (capturing_pool_ != 0) {
+    // Freed during a capture: kernels recorded before the free may use it at every replay, so
+    // it belongs to the capture's pool from now on. Its sentinel check reads the device, which
+    // the capture forbids: it runs after the capture (nothing recorded has run by then).
+    if (b.guarded) freed_during_capture_.emplace_back(ptr, b);
+    pools_[capturing_pool_][b.capacity].push_back(b.base);
   } else if (b.guarded) {
     retire_guarded(b, ptr);
   } else {
@@ -160,8 +164,10 @@ int CachingAllocator::begin_private_pool() {
 void CachingAllocator::end_private_pool() {
   std::lock_guard<std::mutex> lock(mutex_);
   capturing_pool_ = 0;
-  for (const auto& [user, block] : freed_during_capture_)
-    retire_guarded(block, user);
+  for (const auto& [user, block] : freed_during_capture_) {
+    std::string problem = damage(block, user);
+    if (!problem.empty() && pending_.empty()) pending_ = std::move(problem);
+  }
   freed_during_capture_.clear();
 }
 

@@ -13,8 +13,10 @@
 // CUDA Graphs: a captured graph replays into the very addresses its capture was given, so the
 // blocks allocated during a capture form a private pool: reused only by that capture, returned
 // to the pool when freed (even long after), and handed to the shared cache only when the graph
-// is gone (release_private_pool). Pool blocks have no sentinels (writing them is device work
-// that a capture may not do), and a guarded block freed during a capture is checked after it.
+// is gone (release_private_pool). Blocks allocated before a capture and freed during it join
+// its pool too (recorded kernels may use them). Pool blocks have no sentinels (writing them is
+// device work that a capture may not do); a guarded block freed during a capture is checked
+// after it.
 #include <cstddef>
 #include <map>
 #include <mutex>
