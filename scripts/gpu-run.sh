@@ -143,7 +143,7 @@ if [ "$emu" = 1 ]; then
   stage 2-ops-emu 60 env GM_TEST_DEVICES=cuda-emu "$bin/test_optim"
   skip 3-sanitizer "no GPU: --emu"
   stage 4-lab-emu 30 "$bin/kernel_lab" --quick --csv "$out/kernel_lab.csv"
-  stage 5-bench-emu 150 bash -c 'bench_modes cuda-emu pixelcnn-ref pixelcnn-ref 0 --emu \
+  stage 5-bench-emu 180 bash -c 'bench_modes cuda-emu pixelcnn-ref pixelcnn-ref 0 --emu \
     --batch 4 --steps 1 --min-seconds 0'
   skip 6-pytorch "no GPU: --emu"
   stage 7-profile-emu 60 "$bin/genmodel" train --model pixelcnn-ref --device cuda-emu --steps 1 \
