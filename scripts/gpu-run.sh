@@ -107,14 +107,14 @@ facts() {
   "$bin/genmodel" list | sed -n '/^devices/,/^$/p'
 }
 
-# The training-step benchmark, eager and graph, FP32 and BF16:
-#   bench_modes DEVICE EAGER_MODELS GRAPH_MODELS EAGER_WARMUP [arguments for all four]
+# The training-step benchmark, eager and graph, in each precision of PRECISIONS:
+#   bench_modes DEVICE PRECISIONS EAGER_MODELS GRAPH_MODELS EAGER_WARMUP [arguments for all]
 # (the VAE has no graph step: its noise is drawn on the host). A graph run has two warm-up
 # steps, one eager and the captured one, so that the timed steps are replays.
 bench_modes() {
-  local device=$1 eager_models=$2 graph_models=$3 eager_warmup=$4 rc=0
-  shift 4
-  for precision in fp32 bf16; do
+  local device=$1 precisions=$2 eager_models=$3 graph_models=$4 eager_warmup=$5 rc=0
+  shift 5
+  for precision in $precisions; do
     for mode in eager graph; do
       local name=bench_train_step
       [ "$precision" = bf16 ] && name+=_bf16
@@ -143,7 +143,8 @@ if [ "$emu" = 1 ]; then
   stage 2-ops-emu 60 env GM_TEST_DEVICES=cuda-emu "$bin/test_optim"
   skip 3-sanitizer "no GPU: --emu"
   stage 4-lab-emu 30 "$bin/kernel_lab" --quick --csv "$out/kernel_lab.csv"
-  stage 5-bench-emu 180 bash -c 'bench_modes cuda-emu pixelcnn-ref pixelcnn-ref 0 --emu \
+  # FP32 only: the emulated BF16 tensor cores take half a minute per step.
+  stage 5-bench-emu 120 bash -c 'bench_modes cuda-emu fp32 pixelcnn-ref pixelcnn-ref 0 --emu \
     --batch 4 --steps 1 --min-seconds 0'
   skip 6-pytorch "no GPU: --emu"
   stage 7-profile-emu 60 "$bin/genmodel" train --model pixelcnn-ref --device cuda-emu --steps 1 \
@@ -174,7 +175,7 @@ else
     skip 3-sanitizer "compute-sanitizer not found"
   fi
   stage 4-lab 35 "$bin/kernel_lab_cuda" --reps 3 --csv "$out/kernel_lab.csv"
-  stage 5-bench 110 bash -c 'bench_modes cuda \
+  stage 5-bench 110 bash -c 'bench_modes cuda "fp32 bf16" \
     pixelcnn-ref,rowlstm-ref,diaglstm-ref,vae-ref pixelcnn-ref,rowlstm-ref,diaglstm-ref 2 \
     --steps 5 --min-seconds 0'
   stage 6-pytorch 50 python3 "$bundle/benchmarks/pytorch_reference.py" --device cuda --steps 5 \
