@@ -1,5 +1,6 @@
 #pragma once
 // What runtime.cpp and graph.cpp share about streams and captures; users include runtime.h.
+#include <atomic>
 #include <functional>
 #include <vector>
 
@@ -8,7 +9,10 @@
 namespace gm::simt {
 
 struct Stream {
-  cudaStreamCaptureStatus capture = cudaStreamCaptureStatusNone;
+  // Atomic: a forbidden call on another thread invalidates the capture. The nodes are only
+  // touched by the thread that issues work to the stream (an invalidated capture's are dropped
+  // at cudaStreamEndCapture).
+  std::atomic<cudaStreamCaptureStatus> capture{cudaStreamCaptureStatusNone};
   std::vector<std::function<void()>> nodes;  // recorded while capturing, in issue order
 };
 

@@ -36,10 +36,8 @@ class Captures {
   // until its cudaStreamEndCapture, which then returns no graph.
   void invalidate_all() {
     std::lock_guard<std::mutex> lock(mutex_);
-    for (Stream* s : active_) {
+    for (Stream* s : active_)
       s->capture = cudaStreamCaptureStatusInvalidated;
-      s->nodes.clear();
-    }
   }
 
  private:
@@ -87,7 +85,6 @@ cudaError_t synchronize_allowed(cudaStream_t stream) {
   if (!stream) return captures().any() ? refuse(cudaErrorStreamCaptureImplicit) : cudaSuccess;
   if (stream->capture == cudaStreamCaptureStatusNone) return cudaSuccess;
   stream->capture = cudaStreamCaptureStatusInvalidated;
-  stream->nodes.clear();
   return report(cudaErrorStreamCaptureUnsupported);
 }
 
@@ -99,7 +96,7 @@ bool record_if_capturing(cudaStream_t stream, std::function<void()>& work) {
     refuse(cudaErrorStreamCaptureImplicit);
     return true;
   }
-  switch (stream->capture) {
+  switch (stream->capture.load()) {
     case cudaStreamCaptureStatusActive:
       stream->nodes.push_back(std::move(work));
       return true;
@@ -128,15 +125,16 @@ cudaError_t cudaStreamEndCapture(cudaStream_t stream, cudaGraph_t* graph) {
   captures().end(stream);
   const bool valid = stream->capture == cudaStreamCaptureStatusActive;
   stream->capture = cudaStreamCaptureStatusNone;
-  if (!valid) return detail::report(cudaErrorStreamCaptureInvalidated);
-  *graph = new Graph{std::move(stream->nodes)};
+  std::vector<std::function<void()>> nodes = std::move(stream->nodes);
   stream->nodes.clear();
+  if (!valid) return detail::report(cudaErrorStreamCaptureInvalidated);
+  *graph = new Graph{std::move(nodes)};
   return cudaSuccess;
 }
 
 cudaError_t cudaStreamIsCapturing(cudaStream_t stream, cudaStreamCaptureStatus* status) {
   if (!status) return detail::report(cudaErrorInvalidValue);
-  *status = stream ? stream->capture : cudaStreamCaptureStatusNone;
+  *status = stream ? stream->capture.load() : cudaStreamCaptureStatusNone;
   return cudaSuccess;
 }
 
