@@ -17,6 +17,10 @@
 // counters of the last step (kernels/cuda/counters.h: launches, host syncs, bytes copied,
 // allocator misses). The counts are deterministic, so `--devices cuda-emu --emu` measures them
 // on a machine without a GPU (its timings mean nothing).
+//
+// --cuda-graph runs the step as `genmodel train --cuda-graph` does on CUDA devices: captured
+// once after the warm-up and replayed (models/graph_step.h), so that eager and graph steps can
+// be timed side by side; its step records the loss in StepStats, read after the counters.
 #include <fmt/format.h>
 #include <omp.h>
 #include <sys/resource.h>
@@ -35,8 +39,10 @@
 #include "engine/io/batches.h"
 #include "engine/io/dataset.h"
 #include "engine/optim.h"
+#include "engine/step_stats.h"
 #include "kernels/cpu/cpu_backend.h"
 #include "kernels/cuda/cuda_backend.h"
+#include "models/graph_step.h"
 #include "models/registry.h"
 
 namespace gm::bench {
@@ -53,7 +59,8 @@ struct Options {
   std::string data = "fashion-mnist";
   std::string csv;
   bool child = false;
-  bool emu = false;  // run cuda-emu too, for its counters
+  bool emu = false;         // run cuda-emu too, for its counters
+  bool cuda_graph = false;  // CUDA devices: capture the step once and replay it
 };
 
 struct Result {
@@ -70,6 +77,8 @@ struct Result {
   std::string peak_source;  // "VmHWM" (reset before training) or "ru_maxrss" (whole process)
   // CUDA devices: the runtime counters of the last timed step; -1 elsewhere.
   int64_t launches = -1, syncs = -1, h2d_bytes = -1, d2h_bytes = -1, alloc_misses = -1;
+  int64_t graph_launches = -1;
+  int cuda_graph = 0;  // 1 when the step was a replayed CUDA graph
 };
 
 double now() {
@@ -138,14 +147,26 @@ Result measure(const Options& o, const std::string& name, Device device) {
   }
   std::vector<double> times, cpu_times;
   double spent = 0;
+  // --cuda-graph: the first warm-up step runs eagerly, the next one is captured.
+  StepStats stats(device, 1);
+  std::optional<models::GraphTrainingStep> graph;
+  if (o.cuda_graph && !device.is_cpu()) {
+    graph.emplace(*model, adam, stats);
+    r.cuda_graph = 1;
+  }
   for (int64_t step = 0;; ++step) {
     const std::optional<CudaCounters> counts_before = cuda_counters(device);
     const Tensor images = batches.batch(step).images;
     const double start = now(), cpu_start = cpu_seconds();
-    adam.zero_grad();
-    models::LossOutput loss = model->loss(images, gen);
-    loss.loss.backward();
-    adam.step();
+    models::LossOutput loss;
+    if (graph) {
+      graph->step(images, gen);
+    } else {
+      adam.zero_grad();
+      loss = model->loss(images, gen);
+      loss.loss.backward();
+      adam.step();
+    }
     backend_for(device).synchronize();
     const double took = now() - start, cpu_took = cpu_seconds() - cpu_start;
     if (counts_before) {
@@ -155,8 +176,9 @@ Result measure(const Options& o, const std::string& name, Device device) {
       r.h2d_bytes = static_cast<int64_t>(c.h2d_bytes);
       r.d2h_bytes = static_cast<int64_t>(c.d2h_bytes);
       r.alloc_misses = static_cast<int64_t>(c.allocator_misses);
+      r.graph_launches = static_cast<int64_t>(c.graph_launches);
     }
-    const double value = loss.loss.item();
+    const double value = graph ? stats.read().front().loss : loss.loss.item();
     if (step == 0) r.loss_first = value;
     r.loss_last = value;
     if (step < o.warmup) continue;
@@ -181,11 +203,11 @@ Result measure(const Options& o, const std::string& name, Device device) {
 std::string to_line(const Result& r) {
   return fmt::format(
       "RESULT {} {} {} {} {} {:.6g} {:.6g} {:.6g} {:.6g} {:.6g} {:.6g} {:.1f} {:.1f} {:.1f} {:.1f} "
-      "{} {} {} {} {} {}",
+      "{} {} {} {} {} {} {} {}",
       r.model, r.device, r.batch, r.parameters, r.steps, r.median, r.mean, r.min, r.cpu_median,
       r.loss_first, r.loss_last, r.rss_before_mib, r.rss_peak_mib, r.tensors_before_mib,
       r.tensors_peak_mib, r.peak_source, r.launches, r.syncs, r.h2d_bytes, r.d2h_bytes,
-      r.alloc_misses);
+      r.alloc_misses, r.graph_launches, r.cuda_graph);
 }
 
 Result from_line(const std::string& line) {
@@ -195,7 +217,7 @@ Result from_line(const std::string& line) {
   in >> tag >> r.model >> r.device >> r.batch >> r.parameters >> r.steps >> r.median >> r.mean >>
       r.min >> r.cpu_median >> r.loss_first >> r.loss_last >> r.rss_before_mib >> r.rss_peak_mib >>
       r.tensors_before_mib >> r.tensors_peak_mib >> r.peak_source >> r.launches >> r.syncs >>
-      r.h2d_bytes >> r.d2h_bytes >> r.alloc_misses;
+      r.h2d_bytes >> r.d2h_bytes >> r.alloc_misses >> r.graph_launches >> r.cuda_graph;
   GM_CHECK(tag == "RESULT" && !in.fail(), "bench_train_step: cannot parse child output '{}'", line);
   return r;
 }
@@ -208,9 +230,9 @@ bool run_child(const Options& o, const std::string& model, const std::string& de
   self[n] = '\0';
   const std::string cmd = fmt::format(
       "'{}' --child --models {} --devices {} --batch {} --warmup {} --steps {} --min-seconds {} "
-      "--seed {} --data '{}'{}",
+      "--seed {} --data '{}'{}{}",
       self, model, device, o.batch, o.warmup, o.steps, o.min_seconds, o.seed, o.data,
-      o.emu ? " --emu" : "");
+      o.emu ? " --emu" : "", o.cuda_graph ? " --cuda-graph" : "");
   FILE* pipe = popen(cmd.c_str(), "r");
   GM_CHECK(pipe != nullptr, "bench_train_step: cannot start '{}'", cmd);
   char buffer[1024];
@@ -246,9 +268,10 @@ void print_and_save(const std::vector<Result>& results, const Options& o) {
   for (const Result& r : results)
     if (r.launches >= 0)
       fmt::print(
-          "{} on {}, last step: {} kernel launches, {} host syncs, {} B host-to-device, {} B "
-          "device-to-host, {} allocator misses\n",
-          r.model, r.device, r.launches, r.syncs, r.h2d_bytes, r.d2h_bytes, r.alloc_misses);
+          "{} on {}{}, last step: {} kernel launches, {} graph launches, {} host syncs, {} B "
+          "host-to-device, {} B device-to-host, {} allocator misses\n",
+          r.model, r.device, r.cuda_graph ? " (CUDA graph)" : "", r.launches, r.graph_launches,
+          r.syncs, r.h2d_bytes, r.d2h_bytes, r.alloc_misses);
   fmt::print(
       "peak RSS: the process's peak during the training steps (VmHWM after a reset; "
       "ru_maxrss of the whole run where a reset is refused); (+N): above the RSS before "
@@ -259,16 +282,17 @@ void print_and_save(const std::vector<Result>& results, const Options& o) {
   std::string f =
       "model,device,batch,threads,parameters,steps,median_seconds,mean_seconds,min_seconds,"
       "cpu_seconds,loss_first,loss_last,rss_before_mib,rss_peak_mib,tensors_before_mib,"
-      "tensors_peak_mib,peak_source,launches,syncs,h2d_bytes,d2h_bytes,alloc_misses\n";
+      "tensors_peak_mib,peak_source,launches,syncs,h2d_bytes,d2h_bytes,alloc_misses,"
+      "graph_launches,cuda_graph\n";
   for (const Result& r : results)
     f += fmt::format(
         "{},{},{},{},{},{},{:.6g},{:.6g},{:.6g},{:.6g},{:.6g},{:.6g},{:.1f},{:.1f},{:.1f},{:.1f},{}"
         ","
-        "{},{},{},{},{}\n",
+        "{},{},{},{},{},{},{}\n",
         r.model, r.device, r.batch, omp_get_max_threads(), r.parameters, r.steps, r.median, r.mean,
         r.min, r.cpu_median, r.loss_first, r.loss_last, r.rss_before_mib, r.rss_peak_mib,
         r.tensors_before_mib, r.tensors_peak_mib, r.peak_source, r.launches, r.syncs, r.h2d_bytes,
-        r.d2h_bytes, r.alloc_misses);
+        r.d2h_bytes, r.alloc_misses, r.graph_launches, r.cuda_graph);
   write_file_atomic(o.csv, f);
   fmt::print("wrote {}\n", o.csv);
 }
@@ -334,6 +358,9 @@ int main(int argc, char** argv) {
   app.add_option("--csv", o.csv, "write the table as CSV");
   app.add_flag("--emu", o.emu,
                "also run cuda-emu when listed in --devices, for its deterministic counters");
+  app.add_flag("--cuda-graph", o.cuda_graph,
+               "on CUDA devices, capture the step once after the warm-up and replay it (the cpu "
+               "runs eagerly)");
   app.add_flag("--child", o.child, "internal: measure one configuration in this process");
   CLI11_PARSE(app, argc, argv);
   try {

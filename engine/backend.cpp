@@ -131,6 +131,13 @@ void Backend::record_step_stats(const Tensor& loss, const Tensor& sum_squares, T
   v[0] = v[0] * 0.0 + l + s;
 }
 
+void Backend::record_step_stats_at(const Tensor& loss, const Tensor& sum_squares, Tensor& stats,
+                                   const Tensor& slot) {
+  GM_CHECK(slot.dtype() == DType::i32 && slot.numel() == 1,
+           "record_step_stats_at: the slot must be an int32 scalar, got {}", slot.describe());
+  record_step_stats(loss, sum_squares, stats, slot.to_vector<int32_t>().front());
+}
+
 std::string device_unavailable_reason(Device device) {
   switch (device.kind) {
     case DeviceKind::cpu:

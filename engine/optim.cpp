@@ -3,11 +3,13 @@
 #include <fmt/ranges.h>
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <set>
 
 #include "engine/autograd.h"
 #include "engine/backend.h"
 #include "engine/ops.h"
+#include "kernels/common/optim_math.h"
 
 namespace gm {
 
@@ -56,11 +58,10 @@ void Optimizer::zero_grad() {
     p.tensor.zero_grad();
 }
 
-void Optimizer::step() {
-  NoGradGuard no_grad;
+std::vector<size_t> Optimizer::ready_params() const {
   std::vector<size_t> ready;
   for (size_t i = 0; i < params_.size(); ++i) {
-    Tensor& param = params_[i].tensor;
+    const Tensor& param = params_[i].tensor;
     const Tensor grad = param.grad();
     if (!grad.defined()) continue;
     if (grad.shape() != param.shape() || grad.dtype() != param.dtype() ||
@@ -70,10 +71,59 @@ void Optimizer::step() {
     }
     ready.push_back(i);
   }
+  return ready;
+}
+
+void Optimizer::step() {
+  NoGradGuard no_grad;
+  const std::vector<size_t> ready = ready_params();
   // Counted only once every gradient passed the checks: a throw leaves no step half-taken.
   for (size_t i : ready)
     ++steps_[i];
   if (!ready.empty()) update(ready);
+}
+
+void Optimizer::prepare_step() {
+  NoGradGuard no_grad;
+  for (size_t i = 0; i < params_.size(); ++i) {
+    const Tensor& p = params_[i].tensor;
+    const Tensor& first = params_.front().tensor;
+    if (p.device() != first.device() || p.dtype() != first.dtype() || steps_[i] != steps_[0])
+      throw Error(fmt::format(
+          "{}: a replayed step updates all parameters together, but '{}' ({}, step {}) differs "
+          "from '{}' ({}, step {}) in device, dtype or step count",
+          kind(), params_[i].name, p.describe(), steps_[i], params_.front().name, first.describe(),
+          steps_[0]));
+  }
+  upload_step_values(steps_.empty() ? 1 : steps_[0] + 1);
+  for (int64_t& s : steps_)
+    ++s;
+}
+
+void Optimizer::queue_step() {
+  NoGradGuard no_grad;
+  const std::vector<size_t> ready = ready_params();
+  if (ready.size() != params_.size())
+    for (const NamedTensor& p : params_)
+      if (!p.tensor.grad().defined())
+        throw Error(fmt::format(
+            "{}: parameter '{}' has no gradient: a replayed step updates every parameter, so "
+            "the loss must depend on all of them",
+            kind(), p.name));
+  if (!ready.empty()) queue_update(ready);
+}
+
+void Optimizer::upload_step_values(int64_t) {
+  refuse_replay();
+}
+
+void Optimizer::queue_update(const std::vector<size_t>&) {
+  refuse_replay();
+}
+
+void Optimizer::refuse_replay() const {
+  throw Error(fmt::format(
+      "the {} optimizer has no replayable step (CUDA Graphs): use Adam or AdamW", kind()));
 }
 
 void Optimizer::set_guard(Tensor guard) {
@@ -256,6 +306,31 @@ Adam::Adam(std::vector<NamedTensor> params, const AdamOptions& options, bool dec
 }
 
 void Adam::update(const std::vector<size_t>& ready) {
+  launch_updates(ready, nullptr);
+}
+
+void Adam::upload_step_values(int64_t step) {
+  const Tensor& first = params().front().tensor;
+  dispatch_floating(first.dtype(), "adam step constants", [&](auto zero) {
+    using T = decltype(zero);
+    const auto c = math::adam_constants<T>(lr(), options_.beta1, options_.beta2, options_.eps,
+                                           options_.weight_decay, decoupled_, step);
+    static_assert(sizeof(c) % sizeof(T) == 0, "AdamConstants is a row of T");
+    std::vector<T> values(sizeof(c) / sizeof(T));
+    std::memcpy(values.data(), &c, sizeof(c));
+    const Tensor host = Tensor::from_vector(values, {static_cast<int64_t>(values.size())});
+    if (!step_constants_.defined())
+      step_constants_ = Tensor::empty(host.shape(), first.dtype(), first.device());
+    step_constants_.copy_from(host);
+  });
+}
+
+void Adam::queue_update(const std::vector<size_t>& all) {
+  GM_CHECK(step_constants_.defined(), "{}: queue_step() before any prepare_step()", kind());
+  launch_updates(all, step_constants_.raw());
+}
+
+void Adam::launch_updates(const std::vector<size_t>& ready, const void* step_constants) {
   for (const std::vector<size_t>& group : groups(ready)) {
     AdamStep s;
     s.lr = lr();
@@ -267,6 +342,7 @@ void Adam::update(const std::vector<size_t>& ready) {
     s.step = step_count(group.front());
     ParamTensors t(params(), group);
     s.guard = guard_for(t.params.front());
+    s.step_constants = step_constants;
     std::vector<OptimizerTensors> list;
     for (size_t k = 0; k < group.size(); ++k)
       list.push_back({&t.params[k], &t.grads[k], &buffer(group[k], 0), &buffer(group[k], 1)});

@@ -40,6 +40,16 @@ class Optimizer {
   // alone), with autograd recording off.
   void step();
 
+  // step() in two halves, for a step captured once and replayed (CUDA Graphs): prepare_step()
+  // is the host's part of the coming step (step counts, and an upload of the values that
+  // change from step to step, such as Adam's bias corrections, to the parameters' device);
+  // queue_step() queues the update kernels, which read those values there when they run, so a
+  // captured queue_step() is right at every replay that follows a prepare_step(). Every
+  // parameter must have a gradient, and all must be on one device with one dtype and step
+  // count. Adam and AdamW only: the others throw, naming the optimizer.
+  void prepare_step();
+  void queue_step();
+
   // A float64 tensor on the parameters' device whose first element decides, on the device,
   // whether each later step() changes the parameters: it does while the element is finite
   // (Backend::record_step_stats keeps such a flag). Step counts advance either way; a loop that
@@ -70,6 +80,10 @@ class Optimizer {
   // One update of each parameter in `ready` (indices, in order), whose step counts
   // (step_count) already include this step; each has a gradient of its own shape.
   virtual void update(const std::vector<size_t>& ready) = 0;
+  // prepare_step's upload of step `step`'s values, and queue_step's update of every
+  // parameter reading them; the defaults throw (the optimizer has no replayable step).
+  virtual void upload_step_values(int64_t step);
+  virtual void queue_update(const std::vector<size_t>& all);
   // The parameters of `ready` that one multi-tensor call can update together: same backend,
   // dtype and step count, in order of first appearance.
   std::vector<std::vector<size_t>> groups(const std::vector<size_t>& ready) const;
@@ -82,6 +96,9 @@ class Optimizer {
   static void check_lr(double lr);
 
  private:
+  // The parameters whose gradients step() uses, after checking them.
+  std::vector<size_t> ready_params() const;
+  [[noreturn]] void refuse_replay() const;
   std::string buffer_key(size_t buffer, size_t param) const;
   std::string step_key(size_t param) const;
 
@@ -134,11 +151,17 @@ class Adam : public Optimizer {
  protected:
   Adam(std::vector<NamedTensor> params, const AdamOptions& options, bool decoupled);
   void update(const std::vector<size_t>& ready) override;
+  void upload_step_values(int64_t step) override;
+  void queue_update(const std::vector<size_t>& all) override;
   void describe_hyperparameters(Metadata& scalars) const override;
 
  private:
+  // One multi-tensor update per group; `step_constants` as AdamStep's.
+  void launch_updates(const std::vector<size_t>& ready, const void* step_constants);
+
   AdamOptions options_;
   bool decoupled_;
+  Tensor step_constants_;  // math::AdamConstants on the device, for queue_step()
 };
 
 class AdamW : public Adam {

@@ -13,22 +13,48 @@ StepStats::StepStats(Device device, int64_t capacity)
   GM_CHECK(capacity >= 1, "StepStats: room for at least one step is needed, got {}", capacity);
 }
 
+namespace {
+
+// The loss and the gradients' sum of squares on the statistics' device.
+std::pair<Tensor, Tensor> step_values(const Tensor& loss, const std::vector<NamedTensor>& params,
+                                      Device device) {
+  GM_CHECK(loss.numel() == 1, "StepStats: the loss must be a scalar, got {}", loss.describe());
+  Tensor sum_squares = grad_sum_of_squares(params);
+  // Steps without any gradient (none computed) give a zero on the CPU.
+  if (sum_squares.device() != device) sum_squares = sum_squares.to(device);
+  return {loss.device() == device ? loss.detach() : loss.to(device), sum_squares};
+}
+
+}  // namespace
+
 void StepStats::record(const Tensor& loss, const std::vector<NamedTensor>& params,
                        const std::map<std::string, Tensor>& terms) {
   GM_CHECK(pending_ < capacity_,
            "StepStats: {} steps are pending, all it has room for: read() them first", pending_);
-  GM_CHECK(loss.numel() == 1, "StepStats: the loss must be a scalar, got {}", loss.describe());
-  NoGradGuard no_grad;
-  Tensor sum_squares = grad_sum_of_squares(params);
-  // Steps without any gradient (none computed) give a zero on the CPU.
-  if (sum_squares.device() != stats_.device()) sum_squares = sum_squares.to(stats_.device());
-  const Tensor l = loss.device() == stats_.device() ? loss.detach() : loss.to(stats_.device());
-  backend_for(stats_.device()).record_step_stats(l, sum_squares, stats_, pending_);
   for (const auto& [name, value] : terms)
     GM_CHECK(value.numel() == 1 && is_floating(value.dtype()),
              "StepStats: the term '{}' must be a floating scalar, got {}", name, value.describe());
+  NoGradGuard no_grad;
+  const auto [l, sum_squares] = step_values(loss, params, stats_.device());
+  backend_for(stats_.device()).record_step_stats(l, sum_squares, stats_, pending_);
   terms_.push_back(terms);
   ++pending_;
+}
+
+void StepStats::prepare_record() {
+  GM_CHECK(pending_ < capacity_,
+           "StepStats: {} steps are pending, all it has room for: read() them first", pending_);
+  if (!slot_.defined()) slot_ = Tensor::empty({}, DType::i32, stats_.device());
+  slot_.copy_from(Tensor::from_vector(std::vector<int32_t>{static_cast<int32_t>(pending_)}, {}));
+  terms_.emplace_back();  // a replayed step keeps no terms (the graph path refuses models that do)
+  ++pending_;
+}
+
+void StepStats::queue_record(const Tensor& loss, const std::vector<NamedTensor>& params) {
+  GM_CHECK(slot_.defined(), "StepStats: queue_record() before any prepare_record()");
+  NoGradGuard no_grad;
+  const auto [l, sum_squares] = step_values(loss, params, stats_.device());
+  backend_for(stats_.device()).record_step_stats_at(l, sum_squares, stats_, slot_);
 }
 
 std::vector<StepStats::Step> StepStats::read() {

@@ -29,6 +29,13 @@ class StepStats {
               const std::map<std::string, Tensor>& terms = {});
   int64_t pending() const { return pending_; }
 
+  // record() in two halves, for a step captured once and replayed (CUDA Graphs):
+  // prepare_record() takes the next slot and uploads its index to the device; queue_record()
+  // queues the kernels that read the index there, so a captured queue_record() writes each
+  // replay's statistics into the slot its prepare_record() took.
+  void prepare_record();
+  void queue_record(const Tensor& loss, const std::vector<NamedTensor>& params);
+
   struct Step {
     double loss = 0.0, grad_norm = 0.0;
     std::map<std::string, double> terms;
@@ -42,6 +49,7 @@ class StepStats {
 
  private:
   Tensor stats_;  // float64 [1 + 2 capacity]: the flag, then (loss, norm) per pending step
+  Tensor slot_;   // int32 scalar on the device: the slot of queue_record()
   int64_t capacity_;
   int64_t pending_ = 0;
   std::vector<std::map<std::string, Tensor>> terms_;  // per pending step

@@ -8,7 +8,9 @@
 #   3 sanitizer  compute-sanitizer memcheck and racecheck on a subset of the conformance tests
 #   4 lab        kernel lab, few repetitions, beside cuBLAS/cuDNN (cuDNN is opened at run time:
 #                the log's first lines say whether it loaded, and the lab runs either way)
-#   5 bench      bench_train_step for the four reference configurations (counters included)
+#   5 bench      bench_train_step for the four reference configurations (counters included),
+#                eager and as a replayed CUDA graph (not the VAE: its noise is drawn on the
+#                host), each in FP32 and BF16: bench_train_step[_bf16][_graph].csv
 #   6 pytorch    benchmarks/pytorch_reference.py on the GPU with the system python3
 #   7 nsys       an nsys summary of 30 pixelcnn-ref training steps
 # cuBLAS, cuDNN and NCCL are searched in the CUDA toolkit's lib64 and in the nvidia-* pip
@@ -106,10 +108,34 @@ facts() {
   "$bin/genmodel" list | sed -n '/^devices/,/^$/p'
 }
 
+# The training-step benchmark, eager and graph, in each precision of PRECISIONS:
+#   bench_modes DEVICE PRECISIONS EAGER_MODELS GRAPH_MODELS EAGER_WARMUP [arguments for all]
+# (the VAE has no graph step: its noise is drawn on the host). A graph run has two warm-up
+# steps, one eager and the captured one, so that the timed steps are replays.
+bench_modes() {
+  local device=$1 precisions=$2 eager_models=$3 graph_models=$4 eager_warmup=$5 rc=0
+  shift 5
+  for precision in $precisions; do
+    for mode in eager graph; do
+      local name=bench_train_step
+      [ "$precision" = bf16 ] && name+=_bf16
+      local extra=(--models "$eager_models" --warmup "$eager_warmup")
+      if [ "$mode" = graph ]; then
+        name+=_graph
+        extra=(--cuda-graph --models "$graph_models" --warmup 2)
+      fi
+      echo "-- $precision $mode"
+      GM_CUDA_PRECISION=$precision "$bin/bench_train_step" --devices "$device" --data "$data" \
+        "$@" "${extra[@]}" --csv "$out/$name.csv" || rc=1
+    done
+  done
+  return $rc
+}
+
 # `timeout` runs programs, not shell functions: the stages that are functions run in a child
 # bash that sees them.
-export bundle bin out
-export -f library_status facts
+export bundle bin out data
+export -f library_status facts bench_modes
 
 if [ "$emu" = 1 ]; then
   device=cuda-emu
@@ -118,8 +144,9 @@ if [ "$emu" = 1 ]; then
   stage 2-ops-emu 60 env GM_TEST_DEVICES=cuda-emu "$bin/test_optim"
   skip 3-sanitizer "no GPU: --emu"
   stage 4-lab-emu 30 "$bin/kernel_lab" --quick --csv "$out/kernel_lab.csv"
-  stage 5-bench-emu 60 "$bin/bench_train_step" --emu --devices cuda-emu --models pixelcnn-ref \
-    --batch 4 --warmup 0 --steps 1 --min-seconds 0 --data "$data" --csv "$out/bench_train_step.csv"
+  # FP32 only: the emulated BF16 tensor cores take half a minute per step.
+  stage 5-bench-emu 120 bash -c 'bench_modes cuda-emu fp32 pixelcnn-ref pixelcnn-ref 0 --emu \
+    --batch 4 --steps 1 --min-seconds 0'
   skip 6-pytorch "no GPU: --emu"
   stage 7-profile-emu 60 "$bin/genmodel" train --model pixelcnn-ref --device cuda-emu --steps 1 \
     --batch 4 --train-limit 8 --eval-limit 2 --data "$data" --out "$out/run" --profile
@@ -139,7 +166,7 @@ else
     return $rc
   }
   export -f ops
-  stage 2-ops 90 bash -c ops
+  stage 2-ops 85 bash -c ops
   if command -v compute-sanitizer > /dev/null; then
     stage 3-memcheck 40 env GM_TEST_DEVICES=cuda compute-sanitizer --tool memcheck \
       --error-exitcode 1 "$bin/test_elementwise"
@@ -148,10 +175,11 @@ else
   else
     skip 3-sanitizer "compute-sanitizer not found"
   fi
-  stage 4-lab 45 "$bin/kernel_lab_cuda" --reps 3 --csv "$out/kernel_lab.csv"
-  stage 5-bench 85 "$bin/bench_train_step" --devices cuda --warmup 2 --steps 5 --min-seconds 0 \
-    --data "$data" --csv "$out/bench_train_step.csv"
-  stage 6-pytorch 60 python3 "$bundle/benchmarks/pytorch_reference.py" --device cuda --steps 5 \
+  stage 4-lab 35 "$bin/kernel_lab_cuda" --reps 3 --csv "$out/kernel_lab.csv"
+  stage 5-bench 110 bash -c 'bench_modes cuda "fp32 bf16" \
+    pixelcnn-ref,rowlstm-ref,diaglstm-ref,vae-ref pixelcnn-ref,rowlstm-ref,diaglstm-ref 2 \
+    --steps 5 --min-seconds 0'
+  stage 6-pytorch 50 python3 "$bundle/benchmarks/pytorch_reference.py" --device cuda --steps 5 \
     --min-seconds 0 --skip-sampling --data "$bundle/data" --csv "$out/pytorch.csv"
   if command -v nsys > /dev/null; then
     stage 7-nsys 60 nsys profile --stats=true --force-overwrite true -o "$out/nsys" \

@@ -179,3 +179,33 @@ TEST_CASE("cli options: --precision bf16 trains on cuda-emu and is refused on th
   CHECK(r.code == 2);
   CHECK_THAT(r.output, Contains("--precision"));
 }
+
+TEST_CASE(
+    "cli options: --cuda-graph trains with the eager losses and is refused where it "
+    "cannot work") {
+  TempDir dir("graph");
+  const std::string data = make_tiny_data(dir);
+  // Step 1 eager, step 2 captured and launched, step 3 replayed: the same log as eager steps.
+  std::vector<double> losses[2];
+  for (int graph = 0; graph < 2; ++graph) {
+    const std::string run = dir.str(graph ? "graph" : "eager");
+    const Result r = genmodel(fmt::format(
+        "train --model pixelcnn-ref --data {} --device cuda-emu --batch 8 --train-limit 16 "
+        "--eval-limit 4 --steps 3 --seed 4 --out {}{}",
+        data, run, graph ? " --cuda-graph" : ""));
+    INFO(r.output);
+    REQUIRE(r.code == 0);
+    for (const nlohmann::json& rec : read_log(fs::path(run) / "log.jsonl"))
+      if (rec["kind"] == "train") losses[graph].push_back(rec["loss"].get<double>());
+  }
+  CHECK(losses[0].size() == 3);
+  CHECK(losses[0] == losses[1]);
+
+  Result r =
+      genmodel(fmt::format("train --model pixelcnn-ref --data {} --cuda-graph --steps 1 "
+                           "--out {}",
+                           data, dir.str("cpu")));
+  INFO(r.output);
+  CHECK(r.code == 2);
+  CHECK_THAT(r.output, Contains("--cuda-graph needs a CUDA device"));
+}

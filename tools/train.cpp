@@ -158,6 +158,11 @@ void add_train_command(CLI::App& app, Action& action) {
                   "a non-finite value follow at each read")
       ->check(CLI::Range(int64_t{1}, int64_t{1000000}))
       ->capture_default_str();
+  cmd->add_flag("--cuda-graph", o.cuda_graph,
+                "Capture the training step (forward, backward, statistics, Adam) once as a CUDA "
+                "graph and replay it: one batch upload and one graph launch per step. cuda and "
+                "cuda-emu, unconditional models whose step draws no noise (not the VAE), one "
+                "process");
   cmd->add_flag("--profile", o.profile,
                 "Print each step's CUDA runtime counters (kernel launches, host syncs, bytes "
                 "copied, allocator hits and misses) to stderr; cuda and cuda-emu only");

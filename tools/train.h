@@ -20,6 +20,8 @@ struct TrainOptions {
   // Steps between reads of the loss and gradient norm from the device (the log and progress
   // are written then, the non-finite check acts then); 1 reads after every step.
   int64_t report_every = 10;
+  // Capture the training step once as a CUDA graph and replay it (models/graph_step.h).
+  bool cuda_graph = false;
 };
 
 // Trains, evaluates and checkpoints; returns the exit code (0, 1 on a non-finite loss, 130 / 143

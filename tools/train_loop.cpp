@@ -15,6 +15,7 @@
 #include "engine/io/atomic_file.h"
 #include "engine/step_stats.h"
 #include "kernels/cuda/cuda_backend.h"
+#include "models/graph_step.h"
 #include "tools/commands.h"
 #include "tools/distributed.h"
 #include "tools/loss_curve.h"
@@ -130,10 +131,28 @@ class PrecisionScope {
   MatmulPrecision previous_ = MatmulPrecision::fp32;
 };
 
+// What --cuda-graph supports, checked before any work (models/graph_step.h has the why).
+void check_cuda_graph_options(const std::string& model, Device device, int processes) {
+  if (!dynamic_cast<CudaBackendBase*>(&backend_for(device)))
+    throw UsageError(
+        fmt::format("--cuda-graph needs a CUDA device (--device cuda, cuda:N or cuda-emu), not {}",
+                    device.name()));
+  if (processes > 1)
+    throw UsageError(
+        "--cuda-graph trains in one process: the gradient all-reduce of a group runs between "
+        "the backward pass and the optimizer on the host, which a graph cannot contain");
+  if (models::find_model_config(model).conditional())
+    throw UsageError(fmt::format(
+        "--cuda-graph: {} is class-conditional, and its labels would be uploaded inside the "
+        "captured step: train it without --cuda-graph",
+        model));
+}
+
 int train(const TrainOptions& o, dist::Communicator& group, Device device) {
   const RunConfig& c = o.config;
   const bool leader = group.rank() == 0;
   const PrecisionScope precision(device, o.precision);
+  if (o.cuda_graph) check_cuda_graph_options(c.model, device, group.size());
   if (leader) prepare_run_folder(o.out);
   const io::Pixels pixels = io::parse_pixels(c.data.pixels);
   const models::ModelConfig& model_config = models::find_model_config(c.model);
@@ -243,6 +262,8 @@ int train(const TrainOptions& o, dist::Communicator& group, Device device) {
     models::LossOutput out;
   };
   std::vector<PendingStep> pending;
+  std::optional<models::GraphTrainingStep> graph_step;
+  if (o.cuda_graph) graph_step.emplace(*model, optimizer, stats);
   const double bits_per_nat =
       model->has_likelihood() ? 1.0 / (static_cast<double>(config.shape.dims()) * std::numbers::ln2)
                               : std::numeric_limits<double>::quiet_NaN();
@@ -297,22 +318,29 @@ int train(const TrainOptions& o, dist::Communicator& group, Device device) {
     const auto first = indices.begin() + shard.first;
     const io::Dataset batch = train.gather(std::vector<int64_t>(first, first + shard.count));
     const Tensor images = io::preprocess(batch.images, pixels, state.train_gen);
-    optimizer.zero_grad();
-    models::LossOutput out = model->loss(images, batch.labels, state.train_gen);
-    const bool stop = agree_on_step(group, out, g_stop_signal != 0);
-    // A group knows its loss now and skips the backward pass of a non-finite one; otherwise
-    // the guard keeps whatever backward computes from the weights.
-    if (!grouped || std::isfinite(out.nats_per_image)) {
-      if (reducer) {
-        out.loss.backward(Tensor(), reducer->hook());
-        reducer->finish();
-      } else {
-        out.loss.backward();
+    models::LossOutput out;
+    bool stop = false;
+    if (graph_step) {
+      out = graph_step->step(images, state.train_gen);
+      stop = g_stop_signal != 0;
+    } else {
+      optimizer.zero_grad();
+      out = model->loss(images, batch.labels, state.train_gen);
+      stop = agree_on_step(group, out, g_stop_signal != 0);
+      // A group knows its loss now and skips the backward pass of a non-finite one; otherwise
+      // the guard keeps whatever backward computes from the weights.
+      if (!grouped || std::isfinite(out.nats_per_image)) {
+        if (reducer) {
+          out.loss.backward(Tensor(), reducer->hook());
+          reducer->finish();
+        } else {
+          out.loss.backward();
+        }
       }
+      stats.record(out.loss, optimizer.params(), out.unread_terms);
+      out.unread_terms.clear();  // read with the loss at the report
+      optimizer.step();
     }
-    stats.record(out.loss, optimizer.params(), out.unread_terms);
-    out.unread_terms.clear();  // read with the loss at the report
-    optimizer.step();
     ++state.step;
     out.loss = Tensor();  // its autograd graph holds the step's activations
     pending.push_back(

@@ -121,6 +121,11 @@ struct AdamStep {
   // not finite the step changes nothing, so a training loop can skip the update of a step whose
   // loss or gradient norm it has not read back yet.
   const double* guard = nullptr;
+  // Multi-tensor entries only: null, or math::AdamConstants of this step (in the parameters'
+  // dtype) in the parameters' device memory, which the kernel reads instead of computing them
+  // from the fields above. A captured step reads each replay's constants there
+  // (Optimizer::prepare_step uploads them).
+  const void* step_constants = nullptr;
 };
 struct SgdStep {
   double lr = 1e-2, momentum = 0.0, weight_decay = 0.0;

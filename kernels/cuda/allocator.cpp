@@ -13,6 +13,10 @@ CachingAllocator::CachingAllocator(std::string device_name, bool debug, CudaCoun
 
 CachingAllocator::~CachingAllocator() {
   std::lock_guard<std::mutex> lock(mutex_);
+  for (auto& [id, pool] : pools_)
+    for (auto& [capacity, bases] : pool)
+      for (char* base : bases)
+        cudaFree(base);
   release_cache_locked();
   // Blocks still live belong to tensors that outlive the backend (static objects at exit):
   // the process is ending, and the driver reclaims device memory.
@@ -26,9 +30,9 @@ size_t CachingAllocator::size_class(size_t bytes) {
   return (bytes + step - 1) / step * step;
 }
 
-char* CachingAllocator::take(size_t capacity) {
-  auto it = cache_.find(capacity);
-  if (it != cache_.end() && !it->second.empty()) {
+char* CachingAllocator::take(std::map<size_t, std::vector<char*>>& cache, size_t capacity) {
+  auto it = cache.find(capacity);
+  if (it != cache.end() && !it->second.empty()) {
     char* base = it->second.back();
     it->second.pop_back();
     stats_.bytes_cached -= capacity;
@@ -36,7 +40,13 @@ char* CachingAllocator::take(size_t capacity) {
     return base;
   }
   void* p = nullptr;
-  if (cudaMalloc(&p, capacity) != cudaSuccess) {
+  // CUDA's documented way to allocate during a global-mode capture: cudaMalloc is not stream
+  // work, so it is safe here, but the capture would refuse it as a potentially unsafe call.
+  cudaStreamCaptureMode mode = cudaStreamCaptureModeRelaxed;
+  if (capturing_pool_) GM_CUDA_CHECK(cudaThreadExchangeStreamCaptureMode(&mode));
+  const cudaError_t malloc_result = cudaMalloc(&p, capacity);
+  if (capturing_pool_) GM_CUDA_CHECK(cudaThreadExchangeStreamCaptureMode(&mode));
+  if (malloc_result != cudaSuccess) {
     cudaGetLastError();  // clear the error, then retry with the cache given back
     release_cache_locked();
     if (cudaMalloc(&p, capacity) != cudaSuccess) {
@@ -58,9 +68,10 @@ void* CachingAllocator::allocate(size_t bytes) {
   std::lock_guard<std::mutex> lock(mutex_);
   Block b;
   b.bytes = bytes;
-  b.guarded = debug_;
+  b.pool = capturing_pool_;
+  b.guarded = debug_ && b.pool == 0;
   b.capacity = size_class(bytes + (b.guarded ? 2 * kGuardBytes : 0));
-  b.base = take(b.capacity);
+  b.base = take(b.pool ? pools_[b.pool] : cache_, b.capacity);
   char* user = b.base + (b.guarded ? kGuardBytes : 0);
   if (b.guarded) {
     write_sentinels(b, user);
@@ -119,13 +130,55 @@ void CachingAllocator::deallocate(void* ptr) noexcept {
   const Block b = it->second;
   live_.erase(it);
   stats_.bytes_in_use -= b.capacity;
-  if (b.guarded) {
-    std::string problem = damage(b, ptr);
-    if (!problem.empty() && pending_.empty()) pending_ = std::move(problem);
-    cudaMemset(ptr, 0xff, b.bytes);  // reads after free see NaN
-  }
-  cache_[b.capacity].push_back(b.base);
   stats_.bytes_cached += b.capacity;
+  if (b.pool != 0 && pools_.contains(b.pool)) {
+    pools_[b.pool][b.capacity].push_back(b.base);
+  } else if (capturing_pool_ != 0) {
+    // Freed during a capture: kernels recorded before the free may use it at every replay, so
+    // it belongs to the capture's pool from now on. Its sentinel check reads the device, which
+    // the capture forbids: it runs after the capture (nothing recorded has run by then).
+    if (b.guarded) freed_during_capture_.emplace_back(ptr, b);
+    pools_[capturing_pool_][b.capacity].push_back(b.base);
+  } else if (b.guarded) {
+    retire_guarded(b, ptr);
+  } else {
+    cache_[b.capacity].push_back(b.base);
+  }
+}
+
+void CachingAllocator::retire_guarded(const Block& b, void* user) {
+  std::string problem = damage(b, user);
+  if (!problem.empty() && pending_.empty()) pending_ = std::move(problem);
+  cudaMemset(user, 0xff, b.bytes);  // reads after free see NaN
+  cache_[b.capacity].push_back(b.base);
+}
+
+int CachingAllocator::begin_private_pool() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  GM_CHECK(capturing_pool_ == 0, "{}: a capture is already in progress", device_name_);
+  capturing_pool_ = next_pool_++;
+  pools_[capturing_pool_];
+  return capturing_pool_;
+}
+
+void CachingAllocator::end_private_pool() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  capturing_pool_ = 0;
+  for (const auto& [user, block] : freed_during_capture_) {
+    std::string problem = damage(block, user);
+    if (!problem.empty() && pending_.empty()) pending_ = std::move(problem);
+  }
+  freed_during_capture_.clear();
+}
+
+void CachingAllocator::release_private_pool(int id) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  auto pool = pools_.find(id);
+  if (pool == pools_.end()) return;
+  for (auto& [capacity, bases] : pool->second)
+    for (char* base : bases)
+      cache_[capacity].push_back(base);
+  pools_.erase(pool);
 }
 
 void CachingAllocator::raise_pending() {

@@ -9,6 +9,14 @@
 // sentinel bytes and fills fresh and freed memory with 0xff (NaN as floats). Sentinels are
 // checked when a block is freed and at every synchronize(); a kernel that wrote out of bounds
 // is reported with the buffer's size and where the first overwritten byte lies.
+//
+// CUDA Graphs: a captured graph replays into the very addresses its capture was given, so the
+// blocks allocated during a capture form a private pool: reused only by that capture, returned
+// to the pool when freed (even long after), and handed to the shared cache only when the graph
+// is gone (release_private_pool). Blocks allocated before a capture and freed during it join
+// its pool too (recorded kernels may use them). Pool blocks have no sentinels (writing them is
+// device work that a capture may not do); a guarded block freed during a capture is checked
+// after it.
 #include <cstddef>
 #include <map>
 #include <mutex>
@@ -39,6 +47,11 @@ class CachingAllocator final : public ScratchSource {
   void check();
   void raise_pending();
   void release_cache();
+  // Allocations until end_private_pool() come from a new private pool, whose id is returned.
+  int begin_private_pool();
+  void end_private_pool();
+  // The graph that used pool `id` is gone: its blocks become ordinary ones.
+  void release_private_pool(int id);
   void set_debug(bool on);
   bool debug() const;
   AllocatorStats stats() const;
@@ -52,9 +65,13 @@ class CachingAllocator final : public ScratchSource {
     size_t capacity = 0;  // the size class
     size_t bytes = 0;     // what the caller asked for
     bool guarded = false;
+    int pool = 0;  // 0: the shared cache
   };
   static size_t size_class(size_t bytes);
-  char* take(size_t capacity);
+  // A block of `capacity` bytes from `cache`, else from cudaMalloc.
+  char* take(std::map<size_t, std::vector<char*>>& cache, size_t capacity);
+  // Sentinel check and poisoning of a freed guarded block; then it is cached.
+  void retire_guarded(const Block& b, void* user);
   std::string damage(const Block& b, void* user) const;  // "" when the sentinels are intact
   void write_sentinels(const Block& b, void* user) const;
   void release_cache_locked();
@@ -65,6 +82,11 @@ class CachingAllocator final : public ScratchSource {
   mutable std::mutex mutex_;
   std::map<size_t, std::vector<char*>> cache_;  // free blocks by size class
   std::unordered_map<void*, Block> live_;       // by the pointer handed out
+  // The free blocks of each private pool that a graph still owns, by size class.
+  std::map<int, std::map<size_t, std::vector<char*>>> pools_;
+  int capturing_pool_ = 0;  // the pool of the capture in progress, or 0
+  int next_pool_ = 1;
+  std::vector<std::pair<void*, Block>> freed_during_capture_;  // guarded ones, checked after
   std::string pending_;
   AllocatorStats stats_;
 };

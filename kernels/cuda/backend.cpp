@@ -114,7 +114,7 @@ void CudaBackend::launched(const char* what) {
   if (e != cudaSuccess)
     fail("{}: launching {} failed: {} ({})", name_, what, cudaGetErrorString(e),
          cudaGetErrorName(e));
-  if (!sync_debug_) return;
+  if (!sync_debug_ || capturing_) return;  // a capture records; its replay runs the kernels
   const cudaError_t run = cudaStreamSynchronize(stream_);
   if (run != cudaSuccess)
     fail(
@@ -136,6 +136,7 @@ void CudaBackend::deallocate(void* ptr, size_t) {
 }
 
 void CudaBackend::copy_from_host(void* dst, const void* host_src, size_t bytes) {
+  refuse_while_capturing("an upload from host memory");
   exec();
   counters_.to_device(bytes);
   if (bytes > kStagingBytes) {
@@ -170,6 +171,7 @@ void CudaBackend::copy_from_host(void* dst, const void* host_src, size_t bytes) 
 }
 
 void CudaBackend::copy_to_host(void* host_dst, const void* src, size_t bytes) {
+  refuse_while_capturing("reading device memory back to the host");
   exec();
   GM_CUDA_CHECK(cudaMemcpyAsync(host_dst, src, bytes, cudaMemcpyDeviceToHost, stream_));
   counters_.to_host(bytes);
@@ -184,6 +186,7 @@ void CudaBackend::copy_within(void* dst, const void* src, size_t bytes) {
 }
 
 void CudaBackend::synchronize() {
+  refuse_while_capturing("a synchronize");
   exec();
   GM_CUDA_CHECK(cudaStreamSynchronize(stream_));
   counters_.host_sync();

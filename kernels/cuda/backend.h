@@ -43,6 +43,8 @@ class CudaBackend final : public CudaBackendBase {
   AllocatorStats allocator_stats() const override { return allocator_.stats(); }
   void check_allocations() override { allocator_.check(); }
   CudaCounters counters() const override { return counters_.snapshot(); }
+  std::unique_ptr<CudaGraph> capture(const std::function<void()>& work) override;
+  bool capturing() const override { return capturing_; }
 
   // clang-format off: the entries of engine/backend_ops.def. A kernel entry is defined right
   // here: its arguments go to the launcher of its name (kernels/cuda/launch_entries.h).
@@ -76,6 +78,8 @@ class CudaBackend final : public CudaBackendBase {
   void scale_many(double factor, const std::vector<Tensor>& tensors) override;
   void record_step_stats(const Tensor& loss, const Tensor& sum_squares, Tensor& stats,
                          int64_t slot) override;
+  void record_step_stats_at(const Tensor& loss, const Tensor& sum_squares, Tensor& stats,
+                            const Tensor& slot) override;
   // Softmax cross-entropy keeping each position's statistics for the backward (softmax_xent.cu).
   void softmax_xent_forward_stats(const Tensor& logits, const Tensor& target, Tensor& nll,
                                   Tensor& stats) override {
@@ -110,6 +114,10 @@ class CudaBackend final : public CudaBackendBase {
   void gemm_pointers(const Gemm& g, DType dtype, const void* a, const void* b, void* c,
                      const char* what = "gemm");
   void gemm_vendor(const Gemm& g, DType dtype, const void* a, const void* b, void* c);
+  // Throws when a capture is in progress: `what` (a host wait) cannot be captured.
+  void refuse_while_capturing(const char* what) const;
+
+  class Graph;  // the CudaGraph of capture() (backend_graph.cpp)
 
   // The convolutions behind the plain and the fused entries (backend_conv.cpp): relu_input
   // convolves relu(x); bias and residual (null: none) are added to the forward's output.
@@ -143,6 +151,7 @@ class CudaBackend final : public CudaBackendBase {
   void* blas_ = nullptr;  // cublasHandle_t on real GPUs, created on first use
   std::array<StagingSlot, kStagingSlots> staging_{};
   int next_staging_ = 0;
+  bool capturing_ = false;
 };
 
 }  // namespace gm::GM_CUDA_NS

@@ -45,7 +45,10 @@ void CudaBackend::adam_update_many(const AdamStep& s, const std::vector<Optimize
           l.b1[k] = typed<T>(t.b1);
           l.n[k] = t.param->numel();
         },
-        [&](const TensorChunks<T>& l) { GM_CUDA_NS::adam_update_many<T>(e, c, l, s.guard); });
+        [&](const TensorChunks<T>& l) {
+          GM_CUDA_NS::adam_update_many<T>(
+              e, c, l, s.guard, static_cast<const math::AdamConstants<T>*>(s.step_constants));
+        });
   });
   launched("adam_update_many");
 }
@@ -107,6 +110,17 @@ void CudaBackend::record_step_stats(const Tensor& loss, const Tensor& sum_square
                                      typed<double>(&stats), slot);
   });
   launched("record_step_stats");
+}
+
+void CudaBackend::record_step_stats_at(const Tensor& loss, const Tensor& sum_squares, Tensor& stats,
+                                       const Tensor& slot) {
+  const Exec e = exec();
+  dispatch_floating(loss.dtype(), "record_step_stats_at", [&](auto zero) {
+    using T = decltype(zero);
+    GM_CUDA_NS::record_step_stats<T>(e, typed<T>(&loss), typed<double>(&sum_squares),
+                                     typed<double>(&stats), 0, typed<int32_t>(&slot));
+  });
+  launched("record_step_stats_at");
 }
 
 void CudaBackend::scale_many(double factor, const std::vector<Tensor>& tensors) {

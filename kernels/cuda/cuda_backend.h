@@ -4,6 +4,8 @@
 // kernels/cuda/backend.h, compiled twice; this header is what they share with the outside,
 // including the knobs that tests and the kernel lab turn.
 #include <cstddef>
+#include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 
@@ -36,6 +38,17 @@ enum class MatmulPrecision { fp32, tf32, bf16 };
 // buffer. The implicit GEMM computes in the input's precision: under a reduced matmul precision
 // or GM_CUDA_GEMM=tensor the forward stays im2col + GEMM.
 enum class CudaConvForward { im2col, implicit };
+
+// A graph of a CUDA backend's work (CudaBackendBase::capture): the kernels, copies and
+// memsets its capture recorded, with the arguments they had then. It owns the device memory
+// that work used (a private pool of the allocator), so tensors allocated during the capture
+// keep their addresses and contents between launches. Must not outlive its backend.
+class CudaGraph {
+ public:
+  virtual ~CudaGraph() = default;
+  // Queues one replay on the backend's stream: one graph launch, no host wait.
+  virtual void launch() = 0;
+};
 
 class CudaBackendBase : public Backend {
  public:
@@ -83,6 +96,12 @@ class CudaBackendBase : public Backend {
   // What this backend asked of the runtime since it was created (kernels/cuda/counters.h);
   // subtract two snapshots for the counts of a step.
   virtual CudaCounters counters() const = 0;
+  // CUDA Graphs: runs `work` (host code that issues work to this backend) with the stream
+  // capturing, so its kernels, copies and memsets are recorded, not run, and returns the
+  // graph. Anything in `work` that would wait for the device (reading a value back, an upload
+  // from pageable memory, a synchronize) is an error naming the call, and nothing is captured.
+  virtual std::unique_ptr<CudaGraph> capture(const std::function<void()>& work) = 0;
+  virtual bool capturing() const = 0;
 
  protected:
   int block_size_ = 256;

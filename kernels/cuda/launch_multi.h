@@ -49,9 +49,11 @@ int64_t plan_chunks(TensorChunks<T>& l, unsigned threads) {
 }
 
 // `guard`: null, or a device scalar; where it is not finite the launch changes nothing.
+// `step_constants`: null, or the step's constants in device memory, read instead of `c` (so that
+// a captured launch uses each replay's step).
 template <typename T>
 void adam_update_many(const Exec& e, const math::AdamConstants<T>& c, TensorChunks<T> l,
-                      const double* guard);
+                      const double* guard, const math::AdamConstants<T>* step_constants = nullptr);
 template <typename T>
 void sgd_update_many(const Exec& e, const SgdStep& a, TensorChunks<T> l);
 // partial[first + k] = sum of squares (in double) of block k's chunk; returns the blocks used.
@@ -61,10 +63,11 @@ int64_t sum_squares_many(const Exec& e, TensorChunks<T> l, double* partial);
 void sum_partials(const Exec& e, const double* partial, int64_t count, double* total);
 // One thread: stats[1 + 2 slot] = loss, stats[2 + 2 slot] = sqrt(sum_squares), and
 // stats[0] = stats[0] * 0 + loss + sum_squares, which stays 0 while every value recorded is
-// finite and is not finite ever after (a guard for the optimizer step).
+// finite and is not finite ever after (a guard for the optimizer step). `slot_on_device`: null,
+// or the slot in device memory, read instead of `slot`.
 template <typename T>
 void record_step_stats(const Exec& e, const T* loss, const double* sum_squares, double* stats,
-                       int64_t slot);
+                       int64_t slot, const int32_t* slot_on_device = nullptr);
 // x *= factor for every tensor.
 template <typename T>
 void scale_many(const Exec& e, T factor, TensorChunks<T> l);

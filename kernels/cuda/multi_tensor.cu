@@ -35,11 +35,14 @@ __device__ __forceinline__ bool finite(double x) {
   return x - x == 0.0;
 }
 
+// `step_constants`: null, or this step's constants in device memory (a replayed graph's step).
 template <typename T>
-__global__ void adam_many_kernel(math::AdamConstants<T> c, TensorChunks<T> l, const double* guard) {
+__global__ void adam_many_kernel(math::AdamConstants<T> c, TensorChunks<T> l, const double* guard,
+                                 const math::AdamConstants<T>* step_constants) {
   if (guard && !finite(*guard)) return;
+  const math::AdamConstants<T> k = step_constants ? *step_constants : c;
   for_chunk(l, [&](int t, int64_t i) {
-    math::adam_step(c, l.g[t][i], l.x[t][i], l.b0[t][i], l.b1[t][i]);
+    math::adam_step(k, l.g[t][i], l.x[t][i], l.b0[t][i], l.b1[t][i]);
   });
 }
 
@@ -75,7 +78,8 @@ __global__ void sum_partials_kernel(const double* partial, int64_t count, double
 
 template <typename T>
 __global__ void record_step_stats_kernel(const T* loss, const double* sum_squares, double* stats,
-                                         int64_t slot) {
+                                         int64_t slot_value, const int32_t* slot_on_device) {
+  const int64_t slot = slot_on_device ? *slot_on_device : slot_value;
   const double l = static_cast<double>(*loss), s = *sum_squares;
   stats[1 + 2 * slot] = l;
   stats[2 + 2 * slot] = sqrt(s);
@@ -100,12 +104,12 @@ unsigned multi_threads(const Exec& e, const TensorChunks<T>& l) {
 
 template <typename T>
 void adam_update_many(const Exec& e, const math::AdamConstants<T>& c, TensorChunks<T> l,
-                      const double* guard) {
+                      const double* guard, const math::AdamConstants<T>* step_constants) {
   const unsigned threads = multi_threads(e, l);
   const int64_t blocks = plan_chunks(l, threads);
   if (blocks == 0) return;
   GM_LAUNCH((adam_many_kernel<T>), static_cast<unsigned>(blocks), threads, 0, e.stream)
-  (c, l, guard);
+  (c, l, guard, step_constants);
 }
 
 template <typename T>
@@ -133,8 +137,9 @@ void sum_partials(const Exec& e, const double* partial, int64_t count, double* t
 
 template <typename T>
 void record_step_stats(const Exec& e, const T* loss, const double* sum_squares, double* stats,
-                       int64_t slot) {
-  GM_LAUNCH((record_step_stats_kernel<T>), 1, 1, 0, e.stream)(loss, sum_squares, stats, slot);
+                       int64_t slot, const int32_t* slot_on_device) {
+  GM_LAUNCH((record_step_stats_kernel<T>), 1, 1, 0, e.stream)
+  (loss, sum_squares, stats, slot, slot_on_device);
 }
 
 template <typename T>
@@ -148,9 +153,10 @@ void scale_many(const Exec& e, T factor, TensorChunks<T> l) {
 
 #define GM_MULTI_INSTANTIATE(T)                                                                  \
   template void adam_update_many<T>(const Exec&, const math::AdamConstants<T>&, TensorChunks<T>, \
-                                    const double*);                                              \
+                                    const double*, const math::AdamConstants<T>*);               \
   template void sgd_update_many<T>(const Exec&, const SgdStep&, TensorChunks<T>);                \
-  template void record_step_stats<T>(const Exec&, const T*, const double*, double*, int64_t);    \
+  template void record_step_stats<T>(const Exec&, const T*, const double*, double*, int64_t,     \
+                                     const int32_t*);                                            \
   template int64_t sum_squares_many<T>(const Exec&, TensorChunks<T>, double*);                   \
   template void scale_many<T>(const Exec&, T, TensorChunks<T>);
 GM_MULTI_INSTANTIATE(float)

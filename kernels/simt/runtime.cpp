@@ -7,9 +7,10 @@
 #include <mutex>
 #include <new>
 
+#include "kernels/simt/capture.h"
+
 namespace gm::simt {
 
-struct Stream {};
 struct Event {
   std::chrono::steady_clock::time_point when{};
   bool recorded = false;
@@ -19,10 +20,7 @@ namespace {
 
 thread_local cudaError_t last_error = cudaSuccess;
 
-cudaError_t report(cudaError_t e) {
-  if (e != cudaSuccess) last_error = e;
-  return e;
-}
+using detail::report;
 
 // Live device allocations (start -> bytes), so that copies can check which side is the device.
 class Registry {
@@ -55,6 +53,10 @@ Registry& registry() {
   static Registry r;
   return r;
 }
+Registry& pinned_registry() {  // cudaMallocHost's allocations
+  static Registry r;
+  return r;
+}
 
 constexpr std::align_val_t kAlignment{256};  // what cudaMalloc guarantees
 
@@ -62,41 +64,9 @@ bool device(const void* p, size_t bytes) {
   return registry().contains(p, bytes);
 }
 
-}  // namespace
-
-cudaError_t cudaMalloc(void** ptr, size_t bytes) {
-  if (!ptr) return report(cudaErrorInvalidValue);
-  *ptr = nullptr;
-  if (bytes == 0) return cudaSuccess;
-  // Exactly `bytes`, so AddressSanitizer flags the first byte past the end.
-  void* p = ::operator new(bytes, kAlignment, std::nothrow);
-  if (!p) return report(cudaErrorMemoryAllocation);
-  registry().add(p, bytes);
-  *ptr = p;
-  return cudaSuccess;
-}
-
-cudaError_t cudaMallocHost(void** ptr, size_t bytes) {
-  if (!ptr) return report(cudaErrorInvalidValue);
-  *ptr = bytes == 0 ? nullptr : ::operator new(bytes, kAlignment, std::nothrow);
-  return bytes == 0 || *ptr ? cudaSuccess : report(cudaErrorMemoryAllocation);
-}
-
-cudaError_t cudaFreeHost(void* ptr) {
-  ::operator delete(ptr, kAlignment);
-  return cudaSuccess;
-}
-
-cudaError_t cudaFree(void* ptr) {
-  if (!ptr) return cudaSuccess;
-  if (!registry().remove(ptr)) return report(cudaErrorInvalidDevicePointer);
-  ::operator delete(ptr, kAlignment);
-  return cudaSuccess;
-}
-
-cudaError_t cudaMemcpy(void* dst, const void* src, size_t bytes, cudaMemcpyKind kind) {
-  if (bytes == 0) return cudaSuccess;
-  if (!dst || !src) return report(cudaErrorInvalidValue);
+// cudaSuccess when a copy of `bytes` from src to dst matches `kind`.
+cudaError_t copy_check(void* dst, const void* src, size_t bytes, cudaMemcpyKind kind) {
+  if (!dst || !src) return cudaErrorInvalidValue;
   bool ok = true;
   switch (kind) {
     case cudaMemcpyHostToHost:
@@ -116,27 +86,88 @@ cudaError_t cudaMemcpy(void* dst, const void* src, size_t bytes, cudaMemcpyKind 
            (device(src, 1) ? device(src, bytes) : true);
       break;
     default:
-      return report(cudaErrorInvalidMemcpyDirection);
+      return cudaErrorInvalidMemcpyDirection;
   }
-  if (!ok) return report(cudaErrorInvalidValue);
-  std::memmove(dst, src, bytes);
+  return ok ? cudaSuccess : cudaErrorInvalidValue;
+}
+
+}  // namespace
+
+namespace detail {
+
+cudaError_t report(cudaError_t e) {
+  if (e != cudaSuccess) last_error = e;
+  return e;
+}
+
+bool pinned(const void* p, size_t bytes) {
+  return pinned_registry().contains(p, bytes);
+}
+
+}  // namespace detail
+
+cudaError_t cudaMalloc(void** ptr, size_t bytes) {
+  if (!ptr) return report(cudaErrorInvalidValue);
+  *ptr = nullptr;
+  if (const cudaError_t e = detail::unsafe_call_allowed(); e != cudaSuccess) return e;
+  if (bytes == 0) return cudaSuccess;
+  // Exactly `bytes`, so AddressSanitizer flags the first byte past the end.
+  void* p = ::operator new(bytes, kAlignment, std::nothrow);
+  if (!p) return report(cudaErrorMemoryAllocation);
+  registry().add(p, bytes);
+  *ptr = p;
   return cudaSuccess;
+}
+
+cudaError_t cudaMallocHost(void** ptr, size_t bytes) {
+  if (!ptr) return report(cudaErrorInvalidValue);
+  *ptr = bytes == 0 ? nullptr : ::operator new(bytes, kAlignment, std::nothrow);
+  if (bytes > 0 && !*ptr) return report(cudaErrorMemoryAllocation);
+  if (*ptr) pinned_registry().add(*ptr, bytes);
+  return cudaSuccess;
+}
+
+cudaError_t cudaFreeHost(void* ptr) {
+  if (!ptr) return cudaSuccess;
+  pinned_registry().remove(ptr);
+  ::operator delete(ptr, kAlignment);
+  return cudaSuccess;
+}
+
+cudaError_t cudaFree(void* ptr) {
+  if (!ptr) return cudaSuccess;
+  if (const cudaError_t e = detail::unsafe_call_allowed(); e != cudaSuccess) return e;
+  if (!registry().remove(ptr)) return report(cudaErrorInvalidDevicePointer);
+  ::operator delete(ptr, kAlignment);
+  return cudaSuccess;
+}
+
+cudaError_t cudaMemcpy(void* dst, const void* src, size_t bytes, cudaMemcpyKind kind) {
+  // A synchronous copy is work on the legacy stream.
+  return cudaMemcpyAsync(dst, src, bytes, kind, nullptr);
 }
 
 cudaError_t cudaMemcpyAsync(void* dst, const void* src, size_t bytes, cudaMemcpyKind kind,
-                            cudaStream_t) {
-  return cudaMemcpy(dst, src, bytes, kind);
+                            cudaStream_t stream) {
+  if (bytes == 0) return cudaSuccess;
+  if (const cudaError_t e = copy_check(dst, src, bytes, kind); e != cudaSuccess) return report(e);
+  // A captured copy between host and device runs again at every replay; CUDA accepts it only
+  // from or to page-locked memory.
+  if (stream && stream->capture == cudaStreamCaptureStatusActive &&
+      ((!device(dst, 1) && !detail::pinned(dst, bytes)) ||
+       (!device(src, 1) && !detail::pinned(src, bytes))))
+    return detail::synchronize_allowed(stream);
+  return detail::enqueue(stream, [=] { std::memmove(dst, src, bytes); });
 }
 
 cudaError_t cudaMemset(void* ptr, int value, size_t bytes) {
-  if (bytes == 0) return cudaSuccess;
-  if (!device(ptr, bytes)) return report(cudaErrorInvalidValue);
-  std::memset(ptr, value, bytes);
-  return cudaSuccess;
+  return cudaMemsetAsync(ptr, value, bytes, nullptr);  // work on the legacy stream
 }
 
-cudaError_t cudaMemsetAsync(void* ptr, int value, size_t bytes, cudaStream_t) {
-  return cudaMemset(ptr, value, bytes);
+cudaError_t cudaMemsetAsync(void* ptr, int value, size_t bytes, cudaStream_t stream) {
+  if (bytes == 0) return cudaSuccess;
+  if (!device(ptr, bytes)) return report(cudaErrorInvalidValue);
+  return detail::enqueue(stream, [=] { std::memset(ptr, value, bytes); });
 }
 
 cudaError_t cudaStreamCreate(cudaStream_t* stream) {
@@ -148,8 +179,8 @@ cudaError_t cudaStreamDestroy(cudaStream_t stream) {
   delete stream;
   return cudaSuccess;
 }
-cudaError_t cudaStreamSynchronize(cudaStream_t) {
-  return cudaSuccess;  // everything already ran when it was issued
+cudaError_t cudaStreamSynchronize(cudaStream_t stream) {
+  return detail::synchronize_allowed(stream);  // everything else already ran when issued
 }
 
 cudaError_t cudaEventCreate(cudaEvent_t* event) {
@@ -161,17 +192,20 @@ cudaError_t cudaEventDestroy(cudaEvent_t event) {
   delete event;
   return cudaSuccess;
 }
-cudaError_t cudaEventRecord(cudaEvent_t event, cudaStream_t) {
+cudaError_t cudaEventRecord(cudaEvent_t event, cudaStream_t stream) {
   if (!event) return report(cudaErrorInvalidResourceHandle);
-  event->when = std::chrono::steady_clock::now();
-  event->recorded = true;
-  return cudaSuccess;
+  return detail::enqueue(stream, [event] {
+    event->when = std::chrono::steady_clock::now();
+    event->recorded = true;
+  });
 }
 cudaError_t cudaEventSynchronize(cudaEvent_t event) {
-  return event ? cudaSuccess : report(cudaErrorInvalidResourceHandle);
+  if (!event) return report(cudaErrorInvalidResourceHandle);
+  return detail::unsafe_call_allowed();
 }
 cudaError_t cudaEventQuery(cudaEvent_t event) {
-  return event ? cudaSuccess : report(cudaErrorInvalidResourceHandle);
+  if (!event) return report(cudaErrorInvalidResourceHandle);
+  return detail::unsafe_call_allowed();
 }
 cudaError_t cudaEventElapsedTime(float* ms, cudaEvent_t start, cudaEvent_t end) {
   if (!ms || !start || !end) return report(cudaErrorInvalidValue);
@@ -180,7 +214,7 @@ cudaError_t cudaEventElapsedTime(float* ms, cudaEvent_t start, cudaEvent_t end) 
   return cudaSuccess;
 }
 cudaError_t cudaDeviceSynchronize() {
-  return cudaSuccess;
+  return detail::unsafe_call_allowed();
 }
 
 cudaError_t cudaGetDeviceCount(int* count) {
@@ -232,6 +266,14 @@ const char* cudaGetErrorName(cudaError_t error) {
       return "cudaErrorLaunchOutOfResources";
     case cudaErrorLaunchFailure:
       return "cudaErrorLaunchFailure";
+    case cudaErrorIllegalState:
+      return "cudaErrorIllegalState";
+    case cudaErrorStreamCaptureUnsupported:
+      return "cudaErrorStreamCaptureUnsupported";
+    case cudaErrorStreamCaptureInvalidated:
+      return "cudaErrorStreamCaptureInvalidated";
+    case cudaErrorStreamCaptureImplicit:
+      return "cudaErrorStreamCaptureImplicit";
   }
   return "cudaErrorUnknown";
 }
@@ -262,6 +304,14 @@ const char* cudaGetErrorString(cudaError_t error) {
       return "too many resources requested for launch";
     case cudaErrorLaunchFailure:
       return "unspecified launch failure";
+    case cudaErrorIllegalState:
+      return "the operation cannot be performed in the present state";
+    case cudaErrorStreamCaptureUnsupported:
+      return "operation not permitted when stream is capturing";
+    case cudaErrorStreamCaptureInvalidated:
+      return "operation failed due to a previous error during capture";
+    case cudaErrorStreamCaptureImplicit:
+      return "operation would make the legacy stream depend on a capturing blocking stream";
   }
   return "unknown error";
 }

@@ -5,7 +5,17 @@
 // Names, signatures and error codes follow the CUDA runtime so the same host code compiles
 // against either. Execution is synchronous: a launch or copy has finished when the call returns,
 // which is one legal schedule of CUDA's stream semantics.
+//
+// Stream capture (CUDA Graphs) is emulated too: between cudaStreamBeginCapture and
+// cudaStreamEndCapture, launches and async copies/memsets on the stream are recorded as the
+// graph's nodes instead of running, and cudaGraphLaunch runs them again in order. What a GPU
+// rejects during a capture is rejected here with the same error, and the capture is invalidated
+// as on CUDA: synchronising the capturing stream (any mode); in global mode (the calling thread's
+// mode, see cudaThreadExchangeStreamCaptureMode) also cudaMalloc, cudaFree, cudaDeviceSynchronize,
+// event waits and queries, and work on the legacy default stream (synchronous copies and
+// memsets, launches on stream 0), which would wait for the capturing stream.
 #include <cstddef>
+#include <functional>
 
 #include "kernels/simt/kernel_resources.h"
 
@@ -22,9 +32,13 @@ enum cudaError_t : int {
   cudaErrorNoDevice = 100,
   cudaErrorInvalidDevice = 101,
   cudaErrorInvalidResourceHandle = 400,
+  cudaErrorIllegalState = 401,
   cudaErrorNotReady = 600,
   cudaErrorLaunchOutOfResources = 701,
   cudaErrorLaunchFailure = 719,
+  cudaErrorStreamCaptureUnsupported = 900,
+  cudaErrorStreamCaptureInvalidated = 901,
+  cudaErrorStreamCaptureImplicit = 906,
 };
 
 enum cudaMemcpyKind : int {
@@ -67,6 +81,42 @@ cudaError_t cudaEventSynchronize(cudaEvent_t event);
 cudaError_t cudaEventQuery(cudaEvent_t event);
 cudaError_t cudaEventElapsedTime(float* milliseconds, cudaEvent_t start, cudaEvent_t end);
 cudaError_t cudaDeviceSynchronize();
+
+// ---- stream capture and graphs (the subset the backend uses; CUDA 12 signatures)
+enum cudaStreamCaptureMode : int {
+  cudaStreamCaptureModeGlobal = 0,
+  cudaStreamCaptureModeThreadLocal = 1,
+  cudaStreamCaptureModeRelaxed = 2,
+};
+enum cudaStreamCaptureStatus : int {
+  cudaStreamCaptureStatusNone = 0,
+  cudaStreamCaptureStatusActive = 1,
+  cudaStreamCaptureStatusInvalidated = 2,
+};
+struct Graph;
+struct GraphExec;
+using cudaGraph_t = Graph*;
+using cudaGraphExec_t = GraphExec*;
+
+// Capturing the default stream is unsupported, as on CUDA.
+cudaError_t cudaStreamBeginCapture(cudaStream_t stream, cudaStreamCaptureMode mode);
+// The graph of what was recorded; cudaErrorStreamCaptureInvalidated (and no graph) when a
+// forbidden call invalidated the capture.
+cudaError_t cudaStreamEndCapture(cudaStream_t stream, cudaGraph_t* graph);
+cudaError_t cudaStreamIsCapturing(cudaStream_t stream, cudaStreamCaptureStatus* status);
+// Sets the calling thread's mode for unsafe calls during captures, returns the previous one.
+cudaError_t cudaThreadExchangeStreamCaptureMode(cudaStreamCaptureMode* mode);
+cudaError_t cudaGraphInstantiate(cudaGraphExec_t* exec, cudaGraph_t graph,
+                                 unsigned long long flags = 0);
+cudaError_t cudaGraphLaunch(cudaGraphExec_t exec, cudaStream_t stream);
+cudaError_t cudaGraphExecDestroy(cudaGraphExec_t exec);
+cudaError_t cudaGraphDestroy(cudaGraph_t graph);
+
+// For the executor's launches (simt.h), not part of CUDA: records `work` as the next node when
+// `stream` is capturing and returns true; returns false when the work is to run now. A launch
+// that a capture forbids (on the legacy stream during a global capture, on an invalidated
+// capture) is dropped with its error left for cudaGetLastError, as CUDA reports launch errors.
+bool record_if_capturing(cudaStream_t stream, std::function<void()>& work);
 
 cudaError_t cudaGetDeviceCount(int* count);  // always one emulated device
 cudaError_t cudaSetDevice(int device);

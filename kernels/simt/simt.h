@@ -14,6 +14,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <functional>
 #include <source_location>
 #include <tuple>
 #include <type_traits>
@@ -152,30 +153,36 @@ template <typename... Params>
 class Launch {
  public:
   Launch(const char* name, void (*kernel)(Params...), dim3 grid, dim3 block, size_t shared_bytes,
-         cudaStream_t /*stream: launches run to completion in issue order*/,
-         const KernelResources* resources)
-      : kernel_(kernel), config_{name, grid, block, shared_bytes, resources} {}
+         cudaStream_t stream, const KernelResources* resources)
+      : kernel_(kernel), config_{name, grid, block, shared_bytes, resources}, stream_(stream) {}
 
   template <typename... Args>
   void operator()(Args&&... args) const {
     // The parameters are converted once, like CUDA's parameter buffer; each thread then gets its
-    // own copy because the kernel takes them by value.
+    // own copy because the kernel takes them by value. Launches run to completion in issue
+    // order, unless the stream is capturing: then the launch, its parameters included, is
+    // recorded as a node of the graph and runs at each replay.
     struct Packed {
       void (*kernel)(Params...);
       std::tuple<std::decay_t<Params>...> params;
-    } packed{kernel_, {std::forward<Args>(args)...}};
-    launch(
-        config_,
-        [](const void* p) {
-          const Packed& k = *static_cast<const Packed*>(p);
-          std::apply(k.kernel, k.params);
-        },
-        &packed);
+    };
+    std::function<void()> run = [config = config_,
+                                 packed = Packed{kernel_, {std::forward<Args>(args)...}}] {
+      launch(
+          config,
+          [](const void* p) {
+            const Packed& k = *static_cast<const Packed*>(p);
+            std::apply(k.kernel, k.params);
+          },
+          &packed);
+    };
+    if (!record_if_capturing(stream_, run)) run();
   }
 
  private:
   void (*kernel_)(Params...);
   LaunchConfig config_;
+  cudaStream_t stream_;
 };
 
 // `resources`: the kernel's entry of the resource table (kernel_resources<kernel>(), which the

@@ -175,17 +175,23 @@ OpCase scale_case() {
 
 // A training step's statistics recorded into slot 1 of 2: the loss (the first input's one
 // value), the norm of the second input, and the guard value at 0 (loss + squares while both
-// are finite). Slot 0 stays zero.
-OpCase step_stats_case() {
+// are finite). Slot 0 stays zero. `slot_on_device`: the slot comes from an int32 tensor on the
+// device (record_step_stats_at, what a replayed CUDA graph step calls).
+OpCase step_stats_case(bool slot_on_device) {
   OpCase c;
-  c.name = "record step statistics";
+  c.name = slot_on_device ? "record step statistics, slot on the device" : "record step statistics";
   c.shapes = {{1}, kShape};
   c.differentiable = false;
-  c.op = [](const std::vector<Tensor>& x) {
+  c.op = [slot_on_device](const std::vector<Tensor>& x) {
     Backend& backend = x[0].backend();
     const Tensor sum_squares = backend.sum_of_squares_many({x[1]});
     Tensor stats = Tensor::zeros({5}, DType::f64, x[0].device());
-    backend.record_step_stats(x[0], sum_squares, stats, 1);
+    if (slot_on_device)
+      backend.record_step_stats_at(
+          x[0], sum_squares, stats,
+          Tensor::from_vector(std::vector<int32_t>{1}, {}).to(x[0].device()));
+    else
+      backend.record_step_stats(x[0], sum_squares, stats, 1);
     return stats.to(x[0].dtype());
   };
   c.reference = [](const std::vector<HostValues>& x) {
@@ -288,7 +294,9 @@ void add_kernel_cases(std::vector<OpCase>& to) {
   add_cases(to, "sum_of_squares_many", {"sum_of_squares_many"}, {sum_of_squares_case()});
   add_cases(to, "scale_many", {"scale_many"}, {scale_case()});
   add_cases(to, "record_step_stats", {"record_step_stats", "sum_of_squares_many"},
-            {step_stats_case()});
+            {step_stats_case(false)});
+  add_cases(to, "record_step_stats_at", {"record_step_stats_at", "sum_of_squares_many"},
+            {step_stats_case(true)});
 }
 
 }  // namespace gm::catalogue
