@@ -64,7 +64,7 @@ TEST_CASE("simt: a launch beyond a kernel's registers or shared memory fails as 
   CHECK_THROWS_WITH(GM_LAUNCH(kHeavy, 1, 1024, 0, nullptr)(g, 1.0, nullptr, nullptr, 0.0, nullptr,
                                                            0, false, false),
                     Contains("too many resources requested for launch") &&
-                        Contains("gemm_tiled_kernel<double, 32, 32, 8, 4, 4>") &&
+                        Contains("gemm_tiled_kernel<double, 32, 32, 8, 4, 4, false>") &&
                         Contains(std::to_string(a.maxThreadsPerBlock) + " threads"));
   CHECK_THROWS_WITH(GM_LAUNCH(kHeavy, 1, a.maxThreadsPerBlock + 32, 0, nullptr)(
                         g, 1.0, nullptr, nullptr, 0.0, nullptr, 0, false, false),
