@@ -14,19 +14,14 @@ class CpuBackend final : public Backend {
   std::string name() const override { return "cpu"; }
 
   // clang-format off: the entries of engine/backend_ops.def
+  // The fused convolutions: the bias starts the GEMM's accumulator, the ReLU is taken while
+  // building the columns, the residual is the GEMM's epilogue (conv.cpp).
 #define GM_BACKEND_ENTRY(ret, name, params) ret name params override;
+#define GM_FUSED_CONV_ENTRY(ret, name, params) ret name params override;
 #include "engine/backend_ops.def"
   // clang-format on
-  // The optional entry: the bias starts the GEMM's accumulator (conv.cpp).
-  void conv2d_forward_bias(const Conv2dGeometry& g, const ConvMask& mask, const Tensor& x,
-                           const Tensor& w, const Tensor& bias, Tensor& y) override;
-  void relu_conv2d_forward(const Conv2dGeometry& g, const ConvMask& mask, const Tensor& x,
-                           const Tensor& w, const Tensor& bias, const Tensor& residual,
-                           Tensor& y) override;
-  void relu_conv2d_backward_data(const Conv2dGeometry& g, const ConvMask& mask, const Tensor& x,
-                                 const Tensor& dy, const Tensor& w, Tensor& dx) override;
-  void relu_conv2d_backward_weight(const Conv2dGeometry& g, const ConvMask& mask, const Tensor& x,
-                                   const Tensor& dy, Tensor& dw) override;
+  // The optional entries it also overrides: the bias gradient summed in the weight-gradient
+  // pass (conv.cpp), the softmax statistics kept for the backward (softmax_xent.cpp).
   void conv2d_backward_weight_bias(const Conv2dGeometry& g, const ConvMask& mask, const Tensor& x,
                                    bool relu, const Tensor& dy, Tensor& dw, Tensor& db) override;
   void softmax_xent_forward_stats(const Tensor& logits, const Tensor& target, Tensor& nll,

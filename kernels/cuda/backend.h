@@ -47,8 +47,11 @@ class CudaBackend final : public CudaBackendBase {
   bool capturing() const override { return capturing_; }
 
   // clang-format off: the entries of engine/backend_ops.def. A kernel entry is defined right
-  // here: its arguments go to the launcher of its name (kernels/cuda/launch_entries.h).
+  // here: its arguments go to the launcher of its name (kernels/cuda/launch_entries.h). The
+  // fused convolutions take the ReLU, bias and residual into im2col, col2im and the GEMM's
+  // starting value (backend_conv.cpp).
 #define GM_BACKEND_ENTRY(ret, name, params) ret name params override;
+#define GM_FUSED_CONV_ENTRY(ret, name, params) ret name params override;
 #define GM_ARGUMENTS(...) __VA_ARGS__
 #define GM_KERNEL_ENTRY(name, params, args)                      \
   void name params override {                                    \
@@ -60,17 +63,6 @@ class CudaBackend final : public CudaBackendBase {
 
   // One launch for a bias's gradient (backend_math.cpp).
   void sum_per_channel(const Tensor& x, Tensor& y) override;
-  // Convolutions with the ReLU, bias and residual fused into im2col, col2im and the GEMM's
-  // starting value (backend_conv.cpp).
-  void conv2d_forward_bias(const Conv2dGeometry& g, const ConvMask& mask, const Tensor& x,
-                           const Tensor& w, const Tensor& bias, Tensor& y) override;
-  void relu_conv2d_forward(const Conv2dGeometry& g, const ConvMask& mask, const Tensor& x,
-                           const Tensor& w, const Tensor& bias, const Tensor& residual,
-                           Tensor& y) override;
-  void relu_conv2d_backward_data(const Conv2dGeometry& g, const ConvMask& mask, const Tensor& x,
-                                 const Tensor& dy, const Tensor& w, Tensor& dx) override;
-  void relu_conv2d_backward_weight(const Conv2dGeometry& g, const ConvMask& mask, const Tensor& x,
-                                   const Tensor& dy, Tensor& dw) override;
   // The optional entries it overrides: one launch per kMultiTensors tensors (backend_multi.cpp).
   void adam_update_many(const AdamStep& s, const std::vector<OptimizerTensors>& list) override;
   void sgd_update_many(const SgdStep& s, const std::vector<OptimizerTensors>& list) override;
