@@ -51,9 +51,10 @@ TEST_CASE("cuda-emu: a pixelcnn-ref training step's launches fit the budget at a
   const CudaCounters five = train_step_counts("pixelcnn-ref", shape, 5);
   INFO("batch 2: " << describe_counters(two));
   INFO("batch 5: " << describe_counters(five));
-  // Forward, backward, statistics and Adam; docs/cuda.md lists where they go. No kernel is
-  // launched per image, so the count is the batch's own at any batch size.
-  constexpr uint64_t kLaunchBudget = 186;
+  // Forward, backward, statistics and Adam; docs/cuda.md lists where they go (the target is at
+  // most 100; the bound is the count measured with the GEMM fusion). No kernel is launched per
+  // image, so the count is the batch's own at any batch size.
+  constexpr uint64_t kLaunchBudget = 98;
   CHECK(two.kernel_launches <= kLaunchBudget);
   CHECK(five.kernel_launches == two.kernel_launches);
   CHECK(two.host_syncs == 0);

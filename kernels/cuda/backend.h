@@ -63,6 +63,10 @@ class CudaBackend final : public CudaBackendBase {
 
   // One launch for a bias's gradient (backend_math.cpp).
   void sum_per_channel(const Tensor& x, Tensor& y) override;
+  // A convolution's weight and bias gradients: the bias's summed inside the weight-gradient
+  // GEMM where it fuses (backend_conv.cpp).
+  void conv2d_backward_weight_bias(const Conv2dGeometry& g, const ConvMask& mask, const Tensor& x,
+                                   bool relu, const Tensor& dy, Tensor& dw, Tensor& db) override;
   // The optional entries it overrides: one launch per kMultiTensors tensors (backend_multi.cpp).
   void adam_update_many(const AdamStep& s, const std::vector<OptimizerTensors>& list) override;
   void sgd_update_many(const SgdStep& s, const std::vector<OptimizerTensors>& list) override;
@@ -102,9 +106,14 @@ class CudaBackend final : public CudaBackendBase {
   }
   // The GEMM entry on raw device pointers (convolutions call it on scratch buffers): cuBLAS or
   // our tiled kernel, whichever gemm_ selects.
-  // `what` names the op in errors (GM_CUDA_SYNC_DEBUG).
+  // `what` names the op in errors (GM_CUDA_SYNC_DEBUG). A fusion `f` only where gemm_fuses.
   void gemm_pointers(const Gemm& g, DType dtype, const void* a, const void* b, void* c,
-                     const char* what = "gemm");
+                     const char* what = "gemm", const GemmFusion& f = GemmFusion{});
+  // Whether a GEMM of `dtype` runs on the tensor cores (GM_CUDA_GEMM=tensor, or TF32/BF16).
+  bool tensor_core_gemm(DType dtype) const;
+  // Whether a GEMM of `dtype` runs our tiled kernel, the one that takes a GemmFusion: not
+  // cuBLAS, not the tensor cores. Elsewhere the convolutions launch the unfused sequence.
+  bool gemm_fuses(DType dtype) const;
   void gemm_vendor(const Gemm& g, DType dtype, const void* a, const void* b, void* c);
   // Throws when a capture is in progress: `what` (a host wait) cannot be captured.
   void refuse_while_capturing(const char* what) const;
@@ -123,7 +132,7 @@ class CudaBackend final : public CudaBackendBase {
   void conv_backward_data(const Conv2dGeometry& g, const ConvMask& mask, const Tensor& dy,
                           const Tensor& w, Tensor& dx, const Tensor* relu_x);
   void conv_backward_weight(const Conv2dGeometry& g, const ConvMask& mask, const Tensor& x,
-                            const Tensor& dy, Tensor& dw, bool relu_input);
+                            const Tensor& dy, Tensor& dw, bool relu_input, Tensor* db);
 
   // Pinned host buffers that uploads pass through (copy_from_host), each with the event of
   // its last copy: a batch of 32 28x28 images is 25 KB, of 32x32x3 images 98 KB.

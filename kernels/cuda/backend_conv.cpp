@@ -13,6 +13,13 @@
 // convolutions (most of pixelcnn-ref's) are one strided-batched GEMM straight on x, dy and dx.
 // Unmasked kernels use w as Wg. Column buffers are cut into chunks of whole images so that
 // the scratch stays below conv_column_bytes() however large the batch.
+//
+// When our tiled GEMM runs (gemm_fuses), the work around the product is its GemmFusion: relu(x)
+// of a 1x1 convolution read as B is loaded, relu' and the residual in its epilogue, the bias as
+// where its sum starts, a masked kernel's visible weights read in place from w, and the bias
+// gradient summed from dy inside the weight-gradient GEMM. cuBLAS and the tensor cores run the
+// unfused sequence: separate launches for each, the same values (the bias gradient rounded as
+// sum_per_channel rounds it).
 #include <algorithm>
 #include <type_traits>
 
@@ -29,6 +36,7 @@ struct ConvPlan {
   int64_t rows = 0;    // C * taps, the GEMM's inner dimension of the forward
   int64_t pixels = 0;  // OH * OW
   bool weights_as_is = false;
+  bool weights_gapped = false;  // Wg is w's visible taps: the fused GEMM reads them in place
   bool columns_as_is = false;
   bool empty() const { return rows == 0 || pixels == 0 || g.batch == 0 || g.out_channels == 0; }
   // Images per column chunk of at most `budget` bytes (one at least), for element size `bytes`.
@@ -46,6 +54,7 @@ ConvPlan make_plan(const Conv2dGeometry& g, const ConvMask& m) {
   p.pixels = g.out_height() * g.out_width();
   const bool centre_restricted = m.type != MaskType::none && m.colour_groups > 1;
   p.weights_as_is = p.taps == g.kernel_h * g.kernel_w && !centre_restricted;
+  p.weights_gapped = !p.weights_as_is && !centre_restricted;
   // With one tap the rows of col_n are the input planes themselves, whatever the weights.
   p.columns_as_is = g.kernel_h == 1 && g.kernel_w == 1 && p.taps == 1 && g.stride == 1 &&
                     g.pad_h == 0 && g.pad_w == 0;
@@ -74,6 +83,16 @@ Gemm batched(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, int64_
   return s;
 }
 
+// The fusion's part that reads Wg from w in place, when the plan allows and the GEMM fuses.
+GemmFusion weights_in_place(const ConvPlan& p, bool fuse) {
+  GemmFusion f;
+  if (fuse && p.weights_gapped) {
+    f.a_taps = p.taps;
+    f.a_kernel = p.g.kernel_h * p.g.kernel_w;
+  }
+  return f;
+}
+
 }  // namespace
 
 void CudaBackend::conv2d_forward(const Conv2dGeometry& g, const ConvMask& mask, const Tensor& x,
@@ -95,11 +114,12 @@ void CudaBackend::relu_conv2d_forward(const Conv2dGeometry& g, const ConvMask& m
       ConvFusion{true, bias.defined() ? &bias : nullptr, residual.defined() ? &residual : nullptr});
 }
 
-// The forward of all three entries. A bias is where the GEMM starts its sum: one launch writes
-// it into y and the GEMM adds its product (beta 1), so y = conv + bias has the bits of the
-// unfused GEMM-then-add; the residual is added after, (conv + bias) + residual as the unfused
-// ops round it. relu(x) is taken while building the columns; a 1x1 convolution, whose columns
-// are x itself, stores relu(x) first.
+// The forward of all three entries. A bias is where the GEMM starts its sum (fused, or one
+// launch writes it into y and the GEMM adds its product with beta 1: the same bits), so
+// y = conv + bias rounds as the unfused GEMM-then-add; the residual is added after,
+// (conv + bias) + residual as the unfused ops round it. relu(x) is taken while building the
+// columns; a 1x1 convolution, whose columns are x itself, reads relu(x) as the GEMM loads it
+// (unfused: stores relu(x) first).
 void CudaBackend::conv_forward(const Conv2dGeometry& g, const ConvMask& mask, const Tensor& x,
                                const Tensor& w, Tensor& y, const ConvFusion& f) {
   const ConvPlan p = make_plan(g, mask);
@@ -109,15 +129,23 @@ void CudaBackend::conv_forward(const Conv2dGeometry& g, const ConvMask& mask, co
     using T = decltype(zero);
     const T* xp = static_cast<const T*>(x.raw());
     T* yp = static_cast<T*>(y.raw());
-    const bool starts_from_y = f.bias != nullptr;
+    const T* residual = f.residual ? static_cast<const T*>(f.residual->raw()) : nullptr;
+    // The implicit GEMM sums in T like the tiled GEMM: not under a reduced precision. It reads
+    // x as it is, so a ReLU of the input takes the im2col path. It fuses nothing.
+    const bool unrounded =
+        std::is_same_v<T, double> ||
+        (gemm_ != CudaGemm::tensor && matmul_precision_ == MatmulPrecision::fp32);
+    const bool implicit = !p.empty() && !p.columns_as_is &&
+                          conv_forward_ == CudaConvForward::implicit && unrounded && !f.relu_input;
+    const bool fuse = !p.empty() && !implicit && gemm_fuses(x.dtype());
+    const bool starts_from_y = f.bias != nullptr && !fuse;
     if (starts_from_y) {
       GM_CUDA_NS::conv_bias_init<T>(e, static_cast<const T*>(f.bias->raw()), yp, g.batch, K, P);
       launched("conv2d_forward (bias)");
     }
     const auto add_residual = [&] {
-      if (!f.residual) return;
-      GM_CUDA_NS::binary<T>(e, BinaryOp::add, yp, static_cast<const T*>(f.residual->raw()), yp,
-                            y.numel(), Broadcast{});
+      if (!residual || fuse) return;
+      GM_CUDA_NS::binary<T>(e, BinaryOp::add, yp, residual, yp, y.numel(), Broadcast{});
       launched("conv2d_forward (residual)");
     };
     if (p.empty()) {  // nothing visible (a 1x1 type A kernel) or nothing to compute
@@ -128,36 +156,37 @@ void CudaBackend::conv_forward(const Conv2dGeometry& g, const ConvMask& mask, co
       add_residual();
       return;
     }
-    Scratch gathered(allocator_, bytes_of<T>(p.weights_as_is ? 0 : K * p.rows));
+    GemmFusion fusion = weights_in_place(p, fuse);
+    if (fuse && f.bias) fusion.bias = f.bias->raw();
+    const bool gather = !p.weights_as_is && fusion.a_taps == 0;
+    Scratch gathered(allocator_, bytes_of<T>(gather ? K * p.rows : 0));
     const T* wg = static_cast<const T*>(w.raw());
-    if (!p.weights_as_is) {
+    if (gather) {
       conv_gather_weights<T>(e, g, mask, p.taps, wg, gathered.as<T>());
       launched("conv2d_forward (gather weights)");
       wg = gathered.as<T>();
     }
-    auto product = [&](Gemm s, const T* columns, T* out) {
+    // The GEMM of the images from `first` on: the residual's pointer moves with y's.
+    auto product = [&](Gemm s, const T* columns, int64_t first) {
       s.beta = starts_from_y ? 1.0 : 0.0;
-      gemm_pointers(s, x.dtype(), wg, columns, out, "conv2d_forward (GEMM)");
+      GemmFusion chunk = fusion;
+      if (fuse && residual) chunk.residual = residual + first * K * P;
+      gemm_pointers(s, x.dtype(), wg, columns, yp + first * K * P, "conv2d_forward (GEMM)", chunk);
     };
     if (p.columns_as_is) {
-      Scratch rectified(allocator_, bytes_of<T>(f.relu_input ? x.numel() : 0));
-      if (f.relu_input) {
+      const bool store_relu = f.relu_input && !fuse;
+      Scratch rectified(allocator_, bytes_of<T>(store_relu ? x.numel() : 0));
+      if (store_relu) {
         GM_CUDA_NS::unary<T>(e, UnaryOp::relu, xp, rectified.as<T>(), x.numel(), T(0), T(0), T(0));
         launched("conv2d_forward (relu)");
         xp = rectified.as<T>();
       }
-      product(batched(false, false, K, P, p.rows, g.batch, 0, g.in_channels * plane, K * P), xp,
-              yp);
+      fusion.relu_b = f.relu_input && fuse;
+      product(batched(false, false, K, P, p.rows, g.batch, 0, g.in_channels * plane, K * P), xp, 0);
       add_residual();
       return;
     }
-    // The implicit GEMM sums in T like the tiled GEMM: not under a reduced precision. It reads
-    // x as it is, so a ReLU of the input takes the im2col path.
-    const bool unrounded =
-        std::is_same_v<T, double> ||
-        (gemm_ != CudaGemm::tensor && matmul_precision_ == MatmulPrecision::fp32);
-    if (conv_forward_ == CudaConvForward::implicit && unrounded && !f.relu_input &&
-        conv_forward_implicit_gemm<T>(e, g, p.taps, wg, xp, yp, starts_from_y)) {
+    if (implicit && conv_forward_implicit_gemm<T>(e, g, p.taps, wg, xp, yp, starts_from_y)) {
       launched("conv2d_forward (implicit GEMM)");
       add_residual();
       return;
@@ -170,7 +199,7 @@ void CudaBackend::conv_forward(const Conv2dGeometry& g, const ConvMask& mask, co
                      f.relu_input);
       launched("conv2d_forward (im2col)");
       product(batched(false, false, K, P, p.rows, images, 0, p.rows * P, K * P), columns.as<T>(),
-              yp + first * K * P);
+              first);
     }
     add_residual();
   });
@@ -188,7 +217,8 @@ void CudaBackend::relu_conv2d_backward_data(const Conv2dGeometry& g, const ConvM
 }
 
 // With relu_x, the data gradient of a convolution of relu(relu_x): col2im applies relu'
-// while gathering; a 1x1 convolution's GEMM writes dx and relu' follows in place.
+// while gathering; a 1x1 convolution's GEMM writes dx with relu' in its epilogue (unfused: in
+// place after it).
 void CudaBackend::conv_backward_data(const Conv2dGeometry& g, const ConvMask& mask,
                                      const Tensor& dy, const Tensor& w, Tensor& dx,
                                      const Tensor* relu_x) {
@@ -205,18 +235,22 @@ void CudaBackend::conv_backward_data(const Conv2dGeometry& g, const ConvMask& ma
       launched("conv2d_backward_data (zeros)");
       return;
     }
-    Scratch gathered(allocator_, bytes_of<T>(p.weights_as_is ? 0 : K * p.rows));
+    const bool fuse = gemm_fuses(dy.dtype());
+    GemmFusion fusion = weights_in_place(p, fuse);
+    const bool gather = !p.weights_as_is && fusion.a_taps == 0;
+    Scratch gathered(allocator_, bytes_of<T>(gather ? K * p.rows : 0));
     const T* wg = static_cast<const T*>(w.raw());
-    if (!p.weights_as_is) {
+    if (gather) {
       conv_gather_weights<T>(e, g, mask, p.taps, wg, gathered.as<T>());
       launched("conv2d_backward_data (gather weights)");
       wg = gathered.as<T>();
     }
     // dcol_n [C*T, P] = Wg^T dy_n: written straight into dx_n when the columns are the image.
     if (p.columns_as_is) {
+      if (fuse) fusion.relu_grad_of = rp;
       gemm_pointers(batched(true, false, p.rows, P, K, g.batch, 0, K * P, g.in_channels * plane),
-                    dy.dtype(), wg, dyp, dxp, "conv2d_backward_data (GEMM)");
-      if (rp) {  // in place: each element is read and written at its own index
+                    dy.dtype(), wg, dyp, dxp, "conv2d_backward_data (GEMM)", fusion);
+      if (rp && !fuse) {  // in place: each element is read and written at its own index
         GM_CUDA_NS::unary_backward<T>(e, UnaryOp::relu, rp, rp, dxp, dxp, dx.numel(), T(0), T(0));
         launched("conv2d_backward_data (relu)");
       }
@@ -227,7 +261,8 @@ void CudaBackend::conv_backward_data(const Conv2dGeometry& g, const ConvMask& ma
     for (int64_t first = 0; first < g.batch; first += chunk) {
       const int64_t images = std::min(chunk, g.batch - first);
       gemm_pointers(batched(true, false, p.rows, P, K, images, 0, K * P, p.rows * P), dy.dtype(),
-                    wg, dyp + first * K * P, columns.as<T>(), "conv2d_backward_data (GEMM)");
+                    wg, dyp + first * K * P, columns.as<T>(), "conv2d_backward_data (GEMM)",
+                    fusion);
       conv_col2im<T>(e, g, p.taps, images, columns.as<T>(), dxp + first * g.in_channels * plane,
                      rp ? rp + first * g.in_channels * plane : nullptr);
       launched("conv2d_backward_data (col2im)");
@@ -237,22 +272,31 @@ void CudaBackend::conv_backward_data(const Conv2dGeometry& g, const ConvMask& ma
 
 void CudaBackend::conv2d_backward_weight(const Conv2dGeometry& g, const ConvMask& mask,
                                          const Tensor& x, const Tensor& dy, Tensor& dw) {
-  conv_backward_weight(g, mask, x, dy, dw, false);
+  conv_backward_weight(g, mask, x, dy, dw, false, nullptr);
 }
 
 void CudaBackend::relu_conv2d_backward_weight(const Conv2dGeometry& g, const ConvMask& mask,
                                               const Tensor& x, const Tensor& dy, Tensor& dw) {
-  conv_backward_weight(g, mask, x, dy, dw, true);
+  conv_backward_weight(g, mask, x, dy, dw, true, nullptr);
+}
+
+void CudaBackend::conv2d_backward_weight_bias(const Conv2dGeometry& g, const ConvMask& mask,
+                                              const Tensor& x, bool relu, const Tensor& dy,
+                                              Tensor& dw, Tensor& db) {
+  conv_backward_weight(g, mask, x, dy, dw, relu, &db);
 }
 
 // With relu_input, the weight gradient of a convolution of relu(x), the columns built from
-// relu(x) (a 1x1 convolution stores relu(x) first, as its forward does).
+// relu(x) (a 1x1 convolution reads relu(x) as the GEMM loads it; unfused: stores it first).
+// With db, also the bias gradient: dy summed per channel, inside the weight-gradient GEMM when
+// it fuses (its A is dy: the row sums of A), else one sum_per_channel launch.
 void CudaBackend::conv_backward_weight(const Conv2dGeometry& g, const ConvMask& mask,
                                        const Tensor& x, const Tensor& dy, Tensor& dw,
-                                       bool relu_input) {
+                                       bool relu_input, Tensor* db) {
   const ConvPlan p = make_plan(g, mask);
   const int64_t K = g.out_channels, P = p.pixels, plane = g.height * g.width;
   const Exec e = exec();
+  const bool fuse = !p.empty() && gemm_fuses(x.dtype());
   dispatch_floating(x.dtype(), "conv2d_backward_weight", [&](auto zero) {
     using T = decltype(zero);
     const T* xp = static_cast<const T*>(x.raw());
@@ -265,33 +309,43 @@ void CudaBackend::conv_backward_weight(const Conv2dGeometry& g, const ConvMask& 
     }
     // dWg = sum_n dy_n col_n^T: the GEMM sums the images itself, in order (no atomics, one
     // launch); a later chunk continues the sum of the earlier ones, so chunking changes no bit.
+    // The bias gradient's running sum crosses chunks in double, so it does not either.
     const int64_t size = K * p.rows;
     Scratch summed(allocator_, bytes_of<T>(p.weights_as_is ? 0 : size));
     T* total = p.weights_as_is ? dwp : summed.as<T>();
-    auto summed_gemm = [&](int64_t images, int64_t stride_b, const T* dy_first, const T* b,
-                           bool first) {
+    const int64_t chunk = p.columns_as_is ? g.batch : p.chunk(sizeof(T), conv_column_bytes());
+    const bool fused_bias = fuse && db != nullptr;
+    Scratch carry(allocator_, bytes_of<double>(fused_bias && chunk < g.batch ? K : 0));
+    auto summed_gemm = [&](int64_t first, int64_t images, int64_t stride_b, const T* b) {
       Gemm s = batched(false, true, K, p.rows, P, images, K * P, stride_b, 0);
       s.sum_batch = true;
-      s.beta = first ? 0.0 : 1.0;
-      gemm_pointers(s, x.dtype(), dy_first, b, total, "conv2d_backward_weight (GEMM)");
+      s.beta = first == 0 ? 0.0 : 1.0;
+      GemmFusion fusion;
+      fusion.relu_b = fuse && relu_input && p.columns_as_is;
+      if (fused_bias) {
+        if (chunk < g.batch) fusion.row_sums_carry = carry.as<double>();
+        if (first + images == g.batch) fusion.row_sums = db->raw();
+      }
+      gemm_pointers(s, x.dtype(), dyp + first * K * P, b, total, "conv2d_backward_weight (GEMM)",
+                    fusion);
     };
     if (p.columns_as_is) {
-      Scratch rectified(allocator_, bytes_of<T>(relu_input ? x.numel() : 0));
-      if (relu_input) {
+      const bool store_relu = relu_input && !fuse;
+      Scratch rectified(allocator_, bytes_of<T>(store_relu ? x.numel() : 0));
+      if (store_relu) {
         GM_CUDA_NS::unary<T>(e, UnaryOp::relu, xp, rectified.as<T>(), x.numel(), T(0), T(0), T(0));
         launched("conv2d_backward_weight (relu)");
         xp = rectified.as<T>();
       }
-      summed_gemm(g.batch, g.in_channels * plane, dyp, xp, true);
+      summed_gemm(0, g.batch, g.in_channels * plane, xp);
     } else {
-      const int64_t chunk = p.chunk(sizeof(T), conv_column_bytes());
       Scratch columns(allocator_, bytes_of<T>(chunk * p.rows * P));
       for (int64_t first = 0; first < g.batch; first += chunk) {
         const int64_t images = std::min(chunk, g.batch - first);
         conv_im2col<T>(e, g, p.taps, images, xp + first * g.in_channels * plane, columns.as<T>(),
                        relu_input);
         launched("conv2d_backward_weight (im2col)");
-        summed_gemm(images, p.rows * P, dyp + first * K * P, columns.as<T>(), first == 0);
+        summed_gemm(first, images, p.rows * P, columns.as<T>());
       }
     }
     if (!p.weights_as_is) {
@@ -299,6 +353,7 @@ void CudaBackend::conv_backward_weight(const Conv2dGeometry& g, const ConvMask& 
       launched("conv2d_backward_weight (scatter)");
     }
   });
+  if (db && !fuse) sum_per_channel(dy, *db);  // the unfused bias gradient: one launch
 }
 
 }  // namespace gm::GM_CUDA_NS

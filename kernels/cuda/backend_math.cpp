@@ -93,13 +93,27 @@ void CudaBackend::gemm(const Gemm& g, const Tensor& a, const Tensor& b, Tensor& 
   gemm_pointers(g, c.dtype(), a.raw(), b.raw(), c.raw());
 }
 
+bool CudaBackend::tensor_core_gemm(DType dtype) const {
+  return dtype == DType::f32 &&
+         (gemm_ == CudaGemm::tensor || matmul_precision_ != MatmulPrecision::fp32);
+}
+
+bool CudaBackend::gemm_fuses(DType dtype) const {
+  return gemm_ != CudaGemm::cublas && !tensor_core_gemm(dtype);
+}
+
 void CudaBackend::gemm_pointers(const Gemm& g, DType dtype, const void* a, const void* b, void* c,
-                                const char* what) {
+                                const char* what, const GemmFusion& f) {
   GM_CHECK(!g.sum_batch || (g.alpha == 1.0 && (g.beta == 0.0 || g.beta == 1.0)),
            "{}: a batch-summed GEMM takes alpha 1 and beta 0 or 1, got {} and {}", what, g.alpha,
            g.beta);
-  const bool tensor_cores = dtype == DType::f32 && (gemm_ == CudaGemm::tensor ||
-                                                    matmul_precision_ != MatmulPrecision::fp32);
+  // Bugs of a caller, not user errors: the fusion's parts must fit the GEMM that runs.
+  GM_CHECK(!f.any() || gemm_fuses(dtype), "{}: only the tiled GEMM fuses (gemm_fuses)", what);
+  GM_CHECK(!(f.row_sums || f.row_sums_carry) || g.sum_batch,
+           "{}: row sums of A need a batch-summed GEMM", what);
+  GM_CHECK(!f.bias || (g.beta == 0.0 && !g.sum_batch),
+           "{}: a fused bias is where C starts: beta 0, no batch sum", what);
+  const bool tensor_cores = tensor_core_gemm(dtype);
   if (g.sum_batch && (gemm_ == CudaGemm::cublas || tensor_cores)) {
     // Only our tiled kernel sums the batch inside the GEMM: the others write one product per
     // entry, summed over the batch afterwards in double (one launch more).
@@ -153,7 +167,7 @@ void CudaBackend::gemm_pointers(const Gemm& g, DType dtype, const void* a, const
   dispatch_floating(dtype, "gemm", [&](auto zero) {
     using T = decltype(zero);
     GM_CUDA_NS::gemm<T>(e, tile, g, static_cast<T>(g.alpha), static_cast<const T*>(a),
-                        static_cast<const T*>(b), static_cast<T>(g.beta), static_cast<T*>(c));
+                        static_cast<const T*>(b), static_cast<T>(g.beta), static_cast<T*>(c), f);
   });
   launched(what);
 }

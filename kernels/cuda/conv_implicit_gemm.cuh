@@ -64,7 +64,8 @@ __global__ void __launch_bounds__((BM / TM) * (BN / TN))
       }
     }
   };
-  gemm_tiled_block<T, BM, BN, BK, TM, TN, false>(s, T(1), beta, y, m0, n0, groups, fetch);
+  gemm_tiled_block<T, BM, BN, BK, TM, TN, false>(s, T(1), beta, y, m0, n0, groups, fetch,
+                                                 GemmFusion{});
 }
 
 // y [N, K, out_h, out_w] = the convolution of x [N, C, H, W] with the gathered visible weights

@@ -25,6 +25,12 @@
 // and this kernel agree bit for bit. On a real GPU cuBLAS is the backend's default
 // (backend_math.cpp); this kernel runs in the emulated backend and wherever cuBLAS is switched
 // off (CudaGemm::tiled*).
+//
+// A GemmFusion (kernels/common/op_types.h) adds, at run time and in the same kernel, a ReLU on
+// B as it is loaded, masked weights read in place (A's columns gapped), and an epilogue: a bias
+// per row, relu' of a tensor laid out like C, a residual, and row sums of A (the bias gradient
+// beside a weight gradient). Empty, the kernel is the plain GEMM above.
+#include "kernels/common/unary_math.h"
 #include "kernels/cuda/device.cuh"
 #include "kernels/cuda/launch.h"
 
@@ -65,6 +71,21 @@ __device__ __forceinline__ void load_group(const T* base, int64_t rows, int64_t 
     v[j] = r < rows && c + j < cols ? base[r * cols + c + j] : T(0);
 }
 
+// load_group of an A whose stored columns are gapped (GemmFusion::a_taps): column c of the
+// `cols` the GEMM sees is stored at (c / taps) * kernel + c % taps of a row. Element by element:
+// a group may straddle a gap.
+template <typename T>
+__device__ __forceinline__ void load_group_gapped(const T* base, int64_t rows, int64_t cols,
+                                                  int64_t r, int64_t c, int64_t taps,
+                                                  int64_t kernel, T (&v)[4]) {
+  const int64_t stored_cols = cols / taps * kernel;
+  GM_UNROLL
+  for (int j = 0; j < 4; ++j) {
+    const int64_t cj = c + j;
+    v[j] = r < rows && cj < cols ? base[r * stored_cols + cj / taps * kernel + cj % taps] : T(0);
+  }
+}
+
 // One thread's share of a K step's loads, for a kernel of kThreads threads with BM x BK tiles
 // of op(A) and BK x BN tiles of op(B): where each of its 4-element groups sits in the tiles
 // ((k, m) of its first element, the group running along k when A is stored [M, K] and along m
@@ -100,6 +121,31 @@ struct TileGroups {
     fetch_a(s, a, m0, k0, vector_a);
     fetch_b(s, b, n0, k0, vector_b);
   }
+  // The same, read through a fusion's prologue: A gapped, relu(B) (never with vector loads of a
+  // gapped A: the launcher turns them off).
+  __device__ __forceinline__ void fetch(const Gemm& s, const T* a, const T* b, int64_t m0,
+                                        int64_t n0, int64_t k0, bool vector_a, bool vector_b,
+                                        const GemmFusion& f) {
+    if (f.a_taps != 0) {
+      GM_UNROLL
+      for (int l = 0; l < kGroupsA; ++l) {
+        if (s.trans_a)
+          load_group_gapped(a, s.k, s.m, k0 + a_k[l], m0 + a_m[l], f.a_taps, f.a_kernel, a_next[l]);
+        else
+          load_group_gapped(a, s.m, s.k, m0 + a_m[l], k0 + a_k[l], f.a_taps, f.a_kernel, a_next[l]);
+      }
+    } else {
+      fetch_a(s, a, m0, k0, vector_a);
+    }
+    fetch_b(s, b, n0, k0, vector_b);
+    if (f.relu_b) {
+      GM_UNROLL
+      for (int l = 0; l < kGroupsB; ++l)
+        GM_UNROLL
+      for (int j = 0; j < 4; ++j)
+        b_next[l][j] = math::unary_forward(UnaryOp::relu, b_next[l][j], T(0), T(0), T(0));
+    }
+  }
   // A's groups alone (an operand B computed on the fly fetches its own: the implicit-GEMM
   // convolution of the kernel lab).
   __device__ __forceinline__ void fetch_a(const Gemm& s, const T* a, int64_t m0, int64_t k0,
@@ -127,14 +173,16 @@ struct TileGroups {
 // The block's work for one BM x BN tile of C at (m0, n0): K in steps of BK through the two
 // shared buffers per operand, `fetch(entry, k0)` filling the groups' registers of the step at k0
 // (from global memory, or computed), each thread's TM x TN micro-tile accumulated in registers,
-// then C = alpha acc + beta C. Every thread of the block must call it (barriers).
+// then C = alpha acc + beta C and the epilogue of `f` (its C-shaped pointers offset like c).
+// Every thread of the block must call it (barriers).
 // kSumBatch: one C for all batch entries (Gemm::sum_batch); the block walks the entries in order,
 // k by k within each, so every output is still one accumulator in a fixed order. Otherwise there
 // is one entry (0): the caller has already offset the operands to its batch entry.
 template <typename T, int BM, int BN, int BK, int TM, int TN, bool kSumBatch, typename Groups,
           typename Fetch>
 __device__ __forceinline__ void gemm_tiled_block(const Gemm& s, T alpha, T beta, T* c, int64_t m0,
-                                                 int64_t n0, const Groups& groups, Fetch&& fetch) {
+                                                 int64_t n0, const Groups& groups, Fetch&& fetch,
+                                                 const GemmFusion& f) {
   constexpr int kGroupsA = Groups::kGroupsA, kGroupsB = Groups::kGroupsB;
   static_assert(TM == 4 && TN == 4, "the inner loop reads 4-element rows of each tile");
   constexpr int kPad = 4;  // keeps rows 16-byte aligned; see the header comment
@@ -177,6 +225,13 @@ __device__ __forceinline__ void gemm_tiled_block(const Gemm& s, T alpha, T beta,
     acc[i][j] = kSumBatch && beta != T(0) && gm < s.m && gn < s.n ? beta * c[gm * s.n + gn] : T(0);
   }
 
+  // Row sums of A: the first column tile's block has every K slice of its rows in shared memory;
+  // thread r < BM adds up row r, slice by slice, in double.
+  const int64_t sum_row = m0 + tid;
+  const bool sums_rows =
+      kSumBatch && (f.row_sums || f.row_sums_carry) && n0 == 0 && tid < BM && sum_row < s.m;
+  double row_sum = sums_rows && f.row_sums_carry && beta != T(0) ? f.row_sums_carry[sum_row] : 0.0;
+
   const int64_t entries = kSumBatch ? s.batch : 1;
   for (int64_t entry = 0; entry < entries; ++entry) {
     // The last K step ended with a barrier after every read of its buffer: buffer 0 is free.
@@ -198,6 +253,11 @@ __device__ __forceinline__ void gemm_tiled_block(const Gemm& s, T alpha, T beta,
         for (int j = 0; j < TN; ++j)
           acc[i][j] += av[i] * bv[j];
       }
+      if (sums_rows) {
+        GM_UNROLL
+        for (int kk = 0; kk < BK; ++kk)
+          row_sum += static_cast<double>(a_tile[buf][kk][tid]);
+      }
       // The other buffer was last read before the previous barrier: safe to overwrite now. The
       // barrier below publishes it and keeps this buffer until everyone is done reading it.
       if (more) stash(buf ^ 1);
@@ -212,17 +272,39 @@ __device__ __forceinline__ void gemm_tiled_block(const Gemm& s, T alpha, T beta,
     for (int j = 0; j < TN; ++j) {
       const int64_t gm = m0 + row + i, gn = n0 + col + j;
       if (gm >= s.m || gn >= s.n) continue;
-      T* out = c + gm * s.n + gn;
-      // beta == 0 never reads C: it may hold garbage (even NaN) by contract.
-      *out = beta == T(0) || kSumBatch ? alpha * acc[i][j] : alpha * acc[i][j] + beta * *out;
+      const int64_t at = gm * s.n + gn;
+      // beta == 0 never reads C: it may hold garbage (even NaN) by contract. A bias is the C
+      // that beta 1 would have read.
+      T v = beta == T(0) || kSumBatch ? alpha * acc[i][j] : alpha * acc[i][j] + beta * c[at];
+      if (f.bias) v = alpha * acc[i][j] + static_cast<const T*>(f.bias)[gm];
+      if (f.relu_grad_of) {
+        const T x = static_cast<const T*>(f.relu_grad_of)[at];
+        v = math::unary_backward(UnaryOp::relu, x, x, v, T(0), T(0));
+      }
+      if (f.residual) v = v + static_cast<const T*>(f.residual)[at];
+      c[at] = v;
     }
   }
+  if (sums_rows) {
+    if (f.row_sums_carry) f.row_sums_carry[sum_row] = row_sum;
+    if (f.row_sums) static_cast<T*>(f.row_sums)[sum_row] = static_cast<T>(row_sum);
+  }
+}
+
+// The fusion of one batch entry: its C-shaped pointers moved by `offset` elements, as C is.
+__host__ __device__ inline GemmFusion offset_fusion(GemmFusion f, int64_t offset, size_t bytes) {
+  const auto move = [&](const void* p) -> const void* {
+    return p ? static_cast<const char*>(p) + offset * static_cast<int64_t>(bytes) : nullptr;
+  };
+  f.relu_grad_of = move(f.relu_grad_of);
+  f.residual = move(f.residual);
+  return f;
 }
 
 template <typename T, int BM, int BN, int BK, int TM, int TN, bool kSumBatch = false>
 __global__ void __launch_bounds__((BM / TM) * (BN / TN))
     gemm_tiled_kernel(Gemm s, T alpha, const T* a, const T* b, T beta, T* c, int64_t first_tile_m,
-                      bool vector_a, bool vector_b) {
+                      bool vector_a, bool vector_b, GemmFusion f) {
   constexpr int kThreads = (BM / TM) * (BN / TN);
   using Groups = TileGroups<T, BM, BN, BK, kThreads>;
   if constexpr (!kSumBatch) {  // a summed batch is one grid layer: the block walks the entries
@@ -230,15 +312,18 @@ __global__ void __launch_bounds__((BM / TM) * (BN / TN))
     a += batch * s.stride_a;
     b += batch * s.stride_b;
     c += batch * s.stride_c;
+    f = offset_fusion(f, batch * s.stride_c, sizeof(T));
   }
   const int64_t m0 = (first_tile_m + blockIdx.y) * BM;
   const int64_t n0 = static_cast<int64_t>(blockIdx.x) * BN;
   Groups groups(s, static_cast<int>(threadIdx.x));
   gemm_tiled_block<T, BM, BN, BK, TM, TN, kSumBatch>(
-      s, alpha, beta, c, m0, n0, groups, [&](int64_t entry, int64_t k0) {
+      s, alpha, beta, c, m0, n0, groups,
+      [&](int64_t entry, int64_t k0) {
         groups.fetch(s, a + entry * s.stride_a, b + entry * s.stride_b, m0, n0, k0, vector_a,
-                     vector_b);
-      });
+                     vector_b, f);
+      },
+      f);
 }
 
 // Whether every group of an operand stored with leading dimension `cols` and batch stride
@@ -266,32 +351,34 @@ void for_each_gemm_grid(const Gemm& s, Launch&& launch) {
 }
 
 template <typename T, int BM, int BN, int BK, int TM, int TN, bool kSumBatch = false>
-void launch_gemm_tiled(const Exec& e, const Gemm& s, T alpha, const T* a, const T* b, T beta,
-                       T* c) {
+void launch_gemm_tiled(const Exec& e, const Gemm& s, T alpha, const T* a, const T* b, T beta, T* c,
+                       const GemmFusion& f) {
   const unsigned threads = (BM / TM) * (BN / TN);
-  const bool vector_a = vector_loads(a, s.trans_a ? s.m : s.k, s.stride_a);
+  const bool vector_a = f.a_taps == 0 && vector_loads(a, s.trans_a ? s.m : s.k, s.stride_a);
   const bool vector_b = vector_loads(b, s.trans_b ? s.k : s.n, s.stride_b);
   Gemm tiles = s;  // a summed batch is one grid layer: its blocks loop over the entries
   if (kSumBatch) tiles.batch = 1;
   for_each_gemm_grid<BM, BN>(tiles, [&](dim3 grid, int64_t first, int64_t tile_m) {
     GM_LAUNCH((gemm_tiled_kernel<T, BM, BN, BK, TM, TN, kSumBatch>), grid, threads, 0, e.stream)
     (s, alpha, a + first * s.stride_a, b + first * s.stride_b, beta, c + first * s.stride_c, tile_m,
-     vector_a, vector_b);
+     vector_a, vector_b, offset_fusion(f, first * s.stride_c, sizeof(T)));
   });
 }
 
+// The library's GEMM with an optional fusion (kernels/common/op_types.h; the backend checks
+// that its parts fit the GEMM: row sums only with sum_batch, a bias only with beta 0).
 template <typename T>
 void gemm_tiled(const Exec& e, GemmTile tile, const Gemm& s, T alpha, const T* a, const T* b,
-                T beta, T* c) {
+                T beta, T* c, const GemmFusion& f = GemmFusion{}) {
   if (s.m == 0 || s.n == 0 || s.batch == 0) return;
   if (tile == GemmTile::t64 && s.sum_batch)
-    launch_gemm_tiled<T, 64, 64, 16, 4, 4, true>(e, s, alpha, a, b, beta, c);
+    launch_gemm_tiled<T, 64, 64, 16, 4, 4, true>(e, s, alpha, a, b, beta, c, f);
   else if (tile == GemmTile::t64)
-    launch_gemm_tiled<T, 64, 64, 16, 4, 4>(e, s, alpha, a, b, beta, c);
+    launch_gemm_tiled<T, 64, 64, 16, 4, 4>(e, s, alpha, a, b, beta, c, f);
   else if (s.sum_batch)
-    launch_gemm_tiled<T, 32, 32, 8, 4, 4, true>(e, s, alpha, a, b, beta, c);
+    launch_gemm_tiled<T, 32, 32, 8, 4, 4, true>(e, s, alpha, a, b, beta, c, f);
   else
-    launch_gemm_tiled<T, 32, 32, 8, 4, 4>(e, s, alpha, a, b, beta, c);
+    launch_gemm_tiled<T, 32, 32, 8, 4, 4>(e, s, alpha, a, b, beta, c, f);
 }
 
 }  // namespace gm::GM_CUDA_NS

@@ -136,6 +136,39 @@ void sum_per_channel(const Exec& e, const T* x, T* y, int64_t outer, int64_t cha
 template <typename T>
 void sum_rows(const Exec& e, const double* x, T* y, int64_t rows, int64_t cols);
 
+// What a GEMM does besides C = alpha op(A) op(B) + beta C (Gemm, kernels/common/op_types.h),
+// each part optional (null or false: none), so that a convolution's ReLU, bias, residual, masked
+// weights and bias gradient cost no launch of their own. Only our tiled GEMM
+// (kernels/cuda/gemm_tiled.cuh) takes it; the other GEMMs run the unfused sequence instead
+// (kernels/cuda/backend_conv.cpp). Pointers are device memory of the GEMM's element type T unless
+// said otherwise. Every part rounds as its unfused op does, except the row sums (below).
+struct GemmFusion {
+  // op(B) is read through max(b, 0), the ReLU formula of kernels/common/unary_math.h.
+  bool relu_b = false;
+  // A's stored columns come in groups of a_taps out of every a_kernel: column j of A as the
+  // GEMM sees it is stored column (j / a_taps) * a_kernel + j % a_taps, in rows of
+  // (columns / a_taps) * a_kernel (the visible taps of a masked kernel read in place, no
+  // gathered copy). 0: A is stored as the GEMM sees it.
+  int64_t a_taps = 0, a_kernel = 0;
+  // [M]: C starts from bias[m] instead of 0 (alpha 1, beta 0): C = bias + op(A) op(B), the bits
+  // of a bias written into C and a GEMM with beta 1 adding its product.
+  const void* bias = nullptr;
+  // Laid out like C: the product's element through relu' of it, x > 0 ? c : 0 (the ReLU's
+  // backward of kernels/common/unary_math.h), before residual.
+  const void* relu_grad_of = nullptr;
+  // Laid out like C: added last, C = (product + bias) + residual.
+  const void* residual = nullptr;
+  // Gemm::sum_batch only. [M]: row m of op(A) summed over k and the batch, in double, in the
+  // GEMM's fixed order (entries in order, k in order), converted to T; a convolution's bias
+  // gradient from the weight gradient's dy. row_sums_carry (double, [M]) holds the running sum
+  // between calls that continue one sum (beta 1): read when beta is not 0, written when set.
+  void* row_sums = nullptr;
+  double* row_sums_carry = nullptr;
+  bool any() const {
+    return relu_b || a_taps != 0 || bias || relu_grad_of || residual || row_sums || row_sums_carry;
+  }
+};
+
 // ---- gemm.cu: row-major C = alpha op(A) op(B) + beta C, batched (alpha and beta in T, not
 // the Gemm's doubles).
 // The tile configurations of our GEMM: 64x64 tiles of 256 threads, or 32x32 tiles of 64.
@@ -145,9 +178,10 @@ enum class GemmTile { t64, t32 };
 inline GemmTile default_gemm_tile(int64_t m, int64_t n) {
   return m < 64 || n < 64 ? GemmTile::t32 : GemmTile::t64;
 }
+// `f`: what the GEMM does besides the product (kernels/common/op_types.h).
 template <typename T>
 void gemm(const Exec& e, GemmTile tile, const Gemm& s, T alpha, const T* a, const T* b, T beta,
-          T* c);
+          T* c, const GemmFusion& f = GemmFusion{});
 
 // The tensor-core GEMM (gemm_mma.cuh), float32 only: op(A) and op(B) rounded to TF32 or BF16,
 // products summed in float32.
