@@ -61,18 +61,20 @@ TEST_CASE("simt: a launch beyond a kernel's registers or shared memory fails as 
   REQUIRE(emu::kernel_attributes<kHeavy>(&a) == simt::cudaSuccess);
   // The check comes before any thread runs, so the arguments are never read.
   const Gemm g{};
+  const emu::GemmFusion fusion{};
   CHECK_THROWS_WITH(GM_LAUNCH(kHeavy, 1, 1024, 0, nullptr)(g, 1.0, nullptr, nullptr, 0.0, nullptr,
-                                                           0, false, false),
+                                                           0, false, false, fusion),
                     Contains("too many resources requested for launch") &&
                         Contains("gemm_tiled_kernel<double, 32, 32, 8, 4, 4, false>") &&
                         Contains(std::to_string(a.maxThreadsPerBlock) + " threads"));
   CHECK_THROWS_WITH(GM_LAUNCH(kHeavy, 1, a.maxThreadsPerBlock + 32, 0, nullptr)(
-                        g, 1.0, nullptr, nullptr, 0.0, nullptr, 0, false, false),
+                        g, 1.0, nullptr, nullptr, 0.0, nullptr, 0, false, false, fusion),
                     Contains("too many resources requested for launch"));
   // Static shared memory counts against the 48 KiB with the dynamic.
   const size_t static_bytes = simt::kernel_resources<kLargeShared>()->static_shared_bytes;
   REQUIRE(static_bytes > 0);
-  CHECK_THROWS_WITH(GM_LAUNCH(kLargeShared, 1, 256, simt::kMaxDynamicSharedBytes - static_bytes + 1,
-                              nullptr)(g, 1.0, nullptr, nullptr, 0.0, nullptr, 0, false, false),
-                    Contains("shared memory"));
+  CHECK_THROWS_WITH(
+      GM_LAUNCH(kLargeShared, 1, 256, simt::kMaxDynamicSharedBytes - static_bytes + 1, nullptr)(
+          g, 1.0, nullptr, nullptr, 0.0, nullptr, 0, false, false, fusion),
+      Contains("shared memory"));
 }
