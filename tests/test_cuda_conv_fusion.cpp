@@ -1,4 +1,4 @@
-// The convolutions' GEMM fusion on cuda-emu (kernels/common/op_types.h, GemmFusion): relu(x)
+// The convolutions' GEMM fusion on cuda-emu (kernels/cuda/launch.h, GemmFusion): relu(x)
 // read as B is loaded, relu' and the residual in the epilogue, the bias as where the sum starts,
 // masked weights read in place and the bias gradient summed inside the weight-gradient GEMM. The
 // fused op must give the separate ops' bits (but for the bias gradient, whose rounding order

@@ -131,13 +131,15 @@ void CudaBackend::conv_forward(const Conv2dGeometry& g, const ConvMask& mask, co
     T* yp = static_cast<T*>(y.raw());
     const T* residual = f.residual ? static_cast<const T*>(f.residual->raw()) : nullptr;
     // The implicit GEMM sums in T like the tiled GEMM: not under a reduced precision. It reads
-    // x as it is, so a ReLU of the input takes the im2col path. It fuses nothing.
+    // x as it is, so a ReLU of the input takes the im2col path. It is our tiled block, so it
+    // fuses the bias, the residual and the weights whichever GEMM the backend selects.
     const bool unrounded =
         std::is_same_v<T, double> ||
         (gemm_ != CudaGemm::tensor && matmul_precision_ == MatmulPrecision::fp32);
     const bool implicit = !p.empty() && !p.columns_as_is &&
-                          conv_forward_ == CudaConvForward::implicit && unrounded && !f.relu_input;
-    const bool fuse = !p.empty() && !implicit && gemm_fuses(x.dtype());
+                          conv_forward_ == CudaConvForward::implicit && unrounded &&
+                          !f.relu_input && conv_implicit_gemm_fits(g, p.taps);
+    const bool fuse = !p.empty() && (implicit || gemm_fuses(x.dtype()));
     const bool starts_from_y = f.bias != nullptr && !fuse;
     if (starts_from_y) {
       GM_CUDA_NS::conv_bias_init<T>(e, static_cast<const T*>(f.bias->raw()), yp, g.batch, K, P);
@@ -186,9 +188,12 @@ void CudaBackend::conv_forward(const Conv2dGeometry& g, const ConvMask& mask, co
       add_residual();
       return;
     }
-    if (implicit && conv_forward_implicit_gemm<T>(e, g, p.taps, wg, xp, yp, starts_from_y)) {
+    if (implicit) {
+      GemmFusion whole = fusion;
+      whole.residual = residual;
+      GM_CHECK(conv_forward_implicit_gemm<T>(e, g, p.taps, wg, xp, yp, false, whole),
+               "conv2d_forward: the implicit GEMM refused sizes it was checked to fit");
       launched("conv2d_forward (implicit GEMM)");
-      add_residual();
       return;
     }
     const int64_t chunk = p.chunk(sizeof(T), conv_column_bytes());

@@ -226,7 +226,7 @@ void conv_scatter_weight_grad(const Exec& e, const Conv2dGeometry& g, const Conv
   template void conv_scatter_weight_grad<T>(const Exec&, const Conv2dGeometry&, const ConvMask&,   \
                                             int64_t, const T*, T*);                                \
   template bool conv_forward_implicit_gemm<T>(const Exec&, const Conv2dGeometry&, int64_t,         \
-                                              const T*, const T*, T*, bool);
+                                              const T*, const T*, T*, bool, const GemmFusion&);
 GM_INSTANTIATE(float)
 GM_INSTANTIATE(double)
 #undef GM_INSTANTIATE

@@ -24,13 +24,14 @@ struct ImplicitColumns {
 template <typename T, int BM, int BN, int BK, int TM, int TN>
 __global__ void __launch_bounds__((BM / TM) * (BN / TN))
     conv_implicit_gemm_kernel(Gemm s, ImplicitColumns c, const T* wg, const T* x, T* y, T beta,
-                              int64_t first_tile_m, bool vector_a) {
+                              int64_t first_tile_m, bool vector_a, GemmFusion f) {
   constexpr int kThreads = (BM / TM) * (BN / TN);
   using Groups = TileGroups<T, BM, BN, BK, kThreads>;
   constexpr int kGroupsB = Groups::kGroupsB;
   const int64_t image = blockIdx.z;
   x += image * c.channels * c.height * c.width;
   y += image * s.stride_c;
+  f = offset_fusion(f, image * s.stride_c, sizeof(T));
   const int64_t m0 = (first_tile_m + blockIdx.y) * BM;
   const int64_t n0 = static_cast<int64_t>(blockIdx.x) * BN;
   Groups groups(s, static_cast<int>(threadIdx.x));
@@ -48,7 +49,7 @@ __global__ void __launch_bounds__((BM / TM) * (BN / TN))
     in_x[l][j] = ox * c.stride - c.pad_w;
   }
   auto fetch = [&](int64_t /*entry: one*/, int64_t k0) {
-    groups.fetch_a(s, wg, m0, k0, vector_a);
+    groups.fetch_a(s, wg, m0, k0, vector_a, f);
     GM_UNROLL
     for (int l = 0; l < kGroupsB; ++l) {
       const int row = static_cast<int>(k0) + groups.b_k[l];
@@ -64,21 +65,19 @@ __global__ void __launch_bounds__((BM / TM) * (BN / TN))
       }
     }
   };
-  gemm_tiled_block<T, BM, BN, BK, TM, TN, false>(s, T(1), beta, y, m0, n0, groups, fetch,
-                                                 GemmFusion{});
+  gemm_tiled_block<T, BM, BN, BK, TM, TN, false>(s, T(1), beta, y, m0, n0, groups, fetch, f);
 }
 
 // y [N, K, out_h, out_w] = the convolution of x [N, C, H, W] with the gathered visible weights
 // wg [K, C * taps], added to y when `accumulate` (beta 1: the bias written there first, as the
-// im2col path's GEMM does). Returns false, launching nothing, when an image or its columns need
-// more than 32-bit indices (the caller then uses im2col + GEMM).
+// im2col path's GEMM does), with the fusion's bias, residual and weights read in place (wg is
+// then w). Returns false, launching nothing, when an image or its columns need more than
+// 32-bit indices (conv_implicit_gemm_fits; the caller then uses im2col + GEMM).
 template <typename T>
 bool conv_forward_implicit_gemm(const Exec& e, const Conv2dGeometry& g, int64_t taps, const T* wg,
-                                const T* x, T* y, bool accumulate) {
+                                const T* x, T* y, bool accumulate, const GemmFusion& f) {
+  if (!conv_implicit_gemm_fits(g, taps)) return false;
   const int64_t pixels = g.out_height() * g.out_width(), rows = g.in_channels * taps;
-  const int64_t limit = int64_t{1} << 30;
-  if (g.in_channels * g.height * g.width >= limit || rows * pixels >= limit || pixels >= limit)
-    return false;
   Gemm s;
   s.m = g.out_channels;
   s.n = pixels;
@@ -90,12 +89,12 @@ bool conv_forward_implicit_gemm(const Exec& e, const Conv2dGeometry& g, int64_t 
       static_cast<int>(g.in_channels), static_cast<int>(g.height),   static_cast<int>(g.width),
       static_cast<int>(g.out_width()), static_cast<int>(g.kernel_w), static_cast<int>(taps),
       static_cast<int>(g.stride),      static_cast<int>(g.pad_h),    static_cast<int>(g.pad_w)};
-  const bool vector_a = vector_loads(wg, s.k, 0);
+  const bool vector_a = f.a_taps == 0 && vector_loads(wg, s.k, 0);
   const int64_t image_size = g.in_channels * g.height * g.width;
   for_each_gemm_grid<64, 64>(s, [&](dim3 grid, int64_t first, int64_t tile_m) {
     GM_LAUNCH((conv_implicit_gemm_kernel<T, 64, 64, 16, 4, 4>), grid, 256, 0, e.stream)
     (s, c, wg, x + first * image_size, y + first * s.stride_c, accumulate ? T(1) : T(0), tile_m,
-     vector_a);
+     vector_a, offset_fusion(f, first * s.stride_c, sizeof(T)));
   });
   return true;
 }

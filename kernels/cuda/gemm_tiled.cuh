@@ -26,7 +26,7 @@
 // (backend_math.cpp); this kernel runs in the emulated backend and wherever cuBLAS is switched
 // off (CudaGemm::tiled*).
 //
-// A GemmFusion (kernels/common/op_types.h) adds, at run time and in the same kernel, a ReLU on
+// A GemmFusion (kernels/cuda/launch.h) adds, at run time and in the same kernel, a ReLU on
 // B as it is loaded, masked weights read in place (A's columns gapped), and an epilogue: a bias
 // per row, relu' of a tensor laid out like C, a residual, and row sums of A (the bias gradient
 // beside a weight gradient). Empty, the kernel is the plain GEMM above.
@@ -122,21 +122,11 @@ struct TileGroups {
     fetch_b(s, b, n0, k0, vector_b);
   }
   // The same, read through a fusion's prologue: A gapped, relu(B) (never with vector loads of a
-  // gapped A: the launcher turns them off).
+  // gapped A: the launchers turn them off).
   __device__ __forceinline__ void fetch(const Gemm& s, const T* a, const T* b, int64_t m0,
                                         int64_t n0, int64_t k0, bool vector_a, bool vector_b,
                                         const GemmFusion& f) {
-    if (f.a_taps != 0) {
-      GM_UNROLL
-      for (int l = 0; l < kGroupsA; ++l) {
-        if (s.trans_a)
-          load_group_gapped(a, s.k, s.m, k0 + a_k[l], m0 + a_m[l], f.a_taps, f.a_kernel, a_next[l]);
-        else
-          load_group_gapped(a, s.m, s.k, m0 + a_m[l], k0 + a_k[l], f.a_taps, f.a_kernel, a_next[l]);
-      }
-    } else {
-      fetch_a(s, a, m0, k0, vector_a);
-    }
+    fetch_a(s, a, m0, k0, vector_a, f);
     fetch_b(s, b, n0, k0, vector_b);
     if (f.relu_b) {
       GM_UNROLL
@@ -146,8 +136,22 @@ struct TileGroups {
         b_next[l][j] = math::unary_forward(UnaryOp::relu, b_next[l][j], T(0), T(0), T(0));
     }
   }
-  // A's groups alone (an operand B computed on the fly fetches its own: the implicit-GEMM
-  // convolution of the kernel lab).
+  // A's groups alone, A gapped when the fusion says so (an operand B computed on the fly
+  // fetches its own: the implicit-GEMM convolution).
+  __device__ __forceinline__ void fetch_a(const Gemm& s, const T* a, int64_t m0, int64_t k0,
+                                          bool vector_a, const GemmFusion& f) {
+    if (f.a_taps == 0) {
+      fetch_a(s, a, m0, k0, vector_a);
+      return;
+    }
+    GM_UNROLL
+    for (int l = 0; l < kGroupsA; ++l) {
+      if (s.trans_a)
+        load_group_gapped(a, s.k, s.m, k0 + a_k[l], m0 + a_m[l], f.a_taps, f.a_kernel, a_next[l]);
+      else
+        load_group_gapped(a, s.m, s.k, m0 + a_m[l], k0 + a_k[l], f.a_taps, f.a_kernel, a_next[l]);
+    }
+  }
   __device__ __forceinline__ void fetch_a(const Gemm& s, const T* a, int64_t m0, int64_t k0,
                                           bool vector_a) {
     GM_UNROLL
@@ -365,7 +369,7 @@ void launch_gemm_tiled(const Exec& e, const Gemm& s, T alpha, const T* a, const 
   });
 }
 
-// The library's GEMM with an optional fusion (kernels/common/op_types.h; the backend checks
+// The library's GEMM with an optional fusion (kernels/cuda/launch.h; the backend checks
 // that its parts fit the GEMM: row sums only with sum_batch, a bias only with beta 0).
 template <typename T>
 void gemm_tiled(const Exec& e, GemmTile tile, const Gemm& s, T alpha, const T* a, const T* b,

@@ -211,12 +211,20 @@ void conv_bias_init(const Exec& e, const T* bias, T* y, int64_t images, int64_t 
 template <typename T>
 void conv_gather_weights(const Exec& e, const Conv2dGeometry& g, const ConvMask& m, int64_t taps,
                          const T* w, T* wg);
+// Whether the implicit GEMM's 32-bit indices cover an image, its columns and its pixels.
+inline bool conv_implicit_gemm_fits(const Conv2dGeometry& g, int64_t taps) {
+  const int64_t pixels = g.out_height() * g.out_width(), limit = int64_t{1} << 30;
+  return g.in_channels * g.height * g.width < limit && g.in_channels * taps * pixels < limit &&
+         pixels < limit;
+}
 // y [N, K, out_h, out_w] = x convolved with wg [K, C * taps] as an implicit GEMM, no columns
-// (kernels/cuda/conv_implicit_gemm.cuh), added to y when `accumulate` (y holds the bias); false,
+// (kernels/cuda/conv_implicit_gemm.cuh), added to y when `accumulate` (y holds the bias), with
+// `f`'s bias, residual and in-place weights (its other parts are not for this kernel); false,
 // launching nothing, when the sizes need 64-bit indices.
 template <typename T>
 bool conv_forward_implicit_gemm(const Exec& e, const Conv2dGeometry& g, int64_t taps, const T* wg,
-                                const T* x, T* y, bool accumulate = false);
+                                const T* x, T* y, bool accumulate = false,
+                                const GemmFusion& f = GemmFusion{});
 // dw [K, C, kh, kw] from dwg [K, C * taps]: exactly 0 at every masked weight.
 template <typename T>
 void conv_scatter_weight_grad(const Exec& e, const Conv2dGeometry& g, const ConvMask& m,
