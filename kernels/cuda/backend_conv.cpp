@@ -83,10 +83,11 @@ Gemm batched(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, int64_
   return s;
 }
 
-// The fusion's part that reads Wg from w in place, when the plan allows and the GEMM fuses.
+// The fusion's part that reads Wg from w in place, when the plan allows and the GEMM fuses
+// (the GEMM's column arithmetic is 32-bit: Wg must have fewer than 2^31 columns).
 GemmFusion weights_in_place(const ConvPlan& p, bool fuse) {
   GemmFusion f;
-  if (fuse && p.weights_gapped) {
+  if (fuse && p.weights_gapped && p.rows < (int64_t{1} << 31)) {
     f.a_taps = p.taps;
     f.a_kernel = p.g.kernel_h * p.g.kernel_w;
   }

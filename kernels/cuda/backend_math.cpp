@@ -113,6 +113,8 @@ void CudaBackend::gemm_pointers(const Gemm& g, DType dtype, const void* a, const
            "{}: row sums of A need a batch-summed GEMM", what);
   GM_CHECK(!f.bias || (g.beta == 0.0 && !g.sum_batch),
            "{}: a fused bias is where C starts: beta 0, no batch sum", what);
+  GM_CHECK(!g.sum_batch || (f.a_taps == 0 && !f.relu_grad_of && !f.residual),
+           "{}: a batch-summed GEMM fuses relu(B) and row sums only", what);
   const bool tensor_cores = tensor_core_gemm(dtype);
   if (g.sum_batch && (gemm_ == CudaGemm::cublas || tensor_cores)) {
     // Only our tiled kernel sums the batch inside the GEMM: the others write one product per

@@ -73,16 +73,20 @@ __device__ __forceinline__ void load_group(const T* base, int64_t rows, int64_t 
 
 // load_group of an A whose stored columns are gapped (GemmFusion::a_taps): column c of the
 // `cols` the GEMM sees is stored at (c / taps) * kernel + c % taps of a row. Element by element:
-// a group may straddle a gap.
+// a group may straddle a gap. The column arithmetic is 32-bit (the backend gaps only weights
+// of fewer than 2^31 columns): a 64-bit division is a long instruction sequence on a GPU.
 template <typename T>
 __device__ __forceinline__ void load_group_gapped(const T* base, int64_t rows, int64_t cols,
                                                   int64_t r, int64_t c, int64_t taps,
                                                   int64_t kernel, T (&v)[4]) {
   const int64_t stored_cols = cols / taps * kernel;
+  const int t = static_cast<int>(taps);
   GM_UNROLL
   for (int j = 0; j < 4; ++j) {
-    const int64_t cj = c + j;
-    v[j] = r < rows && cj < cols ? base[r * stored_cols + cj / taps * kernel + cj % taps] : T(0);
+    v[j] = T(0);
+    if (r >= rows || c + j >= cols) continue;
+    const int col = static_cast<int>(c + j), group = col / t;
+    v[j] = base[r * stored_cols + static_cast<int64_t>(group) * kernel + (col - group * t)];
   }
 }
 
@@ -121,21 +125,6 @@ struct TileGroups {
     fetch_a(s, a, m0, k0, vector_a);
     fetch_b(s, b, n0, k0, vector_b);
   }
-  // The same, read through a fusion's prologue: A gapped, relu(B) (never with vector loads of a
-  // gapped A: the launchers turn them off).
-  __device__ __forceinline__ void fetch(const Gemm& s, const T* a, const T* b, int64_t m0,
-                                        int64_t n0, int64_t k0, bool vector_a, bool vector_b,
-                                        const GemmFusion& f) {
-    fetch_a(s, a, m0, k0, vector_a, f);
-    fetch_b(s, b, n0, k0, vector_b);
-    if (f.relu_b) {
-      GM_UNROLL
-      for (int l = 0; l < kGroupsB; ++l)
-        GM_UNROLL
-      for (int j = 0; j < 4; ++j)
-        b_next[l][j] = math::unary_forward(UnaryOp::relu, b_next[l][j], T(0), T(0), T(0));
-    }
-  }
   // A's groups alone, A gapped when the fusion says so (an operand B computed on the fly
   // fetches its own: the implicit-GEMM convolution).
   __device__ __forceinline__ void fetch_a(const Gemm& s, const T* a, int64_t m0, int64_t k0,
@@ -161,6 +150,17 @@ struct TileGroups {
       else
         load_group(a, s.m, s.k, m0 + a_m[l], k0 + a_k[l], vector_a, a_next[l]);
     }
+  }
+  // B's groups, through the ReLU when `relu` (GemmFusion::relu_b).
+  __device__ __forceinline__ void fetch_b(const Gemm& s, const T* b, int64_t n0, int64_t k0,
+                                          bool vector_b, bool relu) {
+    fetch_b(s, b, n0, k0, vector_b);
+    if (!relu) return;
+    GM_UNROLL
+    for (int l = 0; l < kGroupsB; ++l)
+      GM_UNROLL
+    for (int j = 0; j < 4; ++j)
+      b_next[l][j] = math::unary_forward(UnaryOp::relu, b_next[l][j], T(0), T(0), T(0));
   }
   __device__ __forceinline__ void fetch_b(const Gemm& s, const T* b, int64_t n0, int64_t k0,
                                           bool vector_b) {
@@ -280,12 +280,14 @@ __device__ __forceinline__ void gemm_tiled_block(const Gemm& s, T alpha, T beta,
       // beta == 0 never reads C: it may hold garbage (even NaN) by contract. A bias is the C
       // that beta 1 would have read.
       T v = beta == T(0) || kSumBatch ? alpha * acc[i][j] : alpha * acc[i][j] + beta * c[at];
-      if (f.bias) v = alpha * acc[i][j] + static_cast<const T*>(f.bias)[gm];
-      if (f.relu_grad_of) {
-        const T x = static_cast<const T*>(f.relu_grad_of)[at];
-        v = math::unary_backward(UnaryOp::relu, x, x, v, T(0), T(0));
+      if constexpr (!kSumBatch) {  // a weight gradient's epilogue is its row sums alone
+        if (f.bias) v = alpha * acc[i][j] + static_cast<const T*>(f.bias)[gm];
+        if (f.relu_grad_of) {
+          const T x = static_cast<const T*>(f.relu_grad_of)[at];
+          v = math::unary_backward(UnaryOp::relu, x, x, v, T(0), T(0));
+        }
+        if (f.residual) v = v + static_cast<const T*>(f.residual)[at];
       }
-      if (f.residual) v = v + static_cast<const T*>(f.residual)[at];
       c[at] = v;
     }
   }
@@ -324,8 +326,12 @@ __global__ void __launch_bounds__((BM / TM) * (BN / TN))
   gemm_tiled_block<T, BM, BN, BK, TM, TN, kSumBatch>(
       s, alpha, beta, c, m0, n0, groups,
       [&](int64_t entry, int64_t k0) {
-        groups.fetch(s, a + entry * s.stride_a, b + entry * s.stride_b, m0, n0, k0, vector_a,
-                     vector_b, f);
+        // A summed batch is a weight gradient: its A is dy, never gapped weights.
+        if constexpr (kSumBatch)
+          groups.fetch_a(s, a + entry * s.stride_a, m0, k0, vector_a);
+        else
+          groups.fetch_a(s, a + entry * s.stride_a, m0, k0, vector_a, f);
+        groups.fetch_b(s, b + entry * s.stride_b, n0, k0, vector_b, f.relu_b);
       },
       f);
 }

@@ -158,6 +158,8 @@ struct GemmFusion {
   const void* relu_grad_of = nullptr;
   // Laid out like C: added last, C = (product + bias) + residual.
   const void* residual = nullptr;
+  // A batch-summed GEMM (a weight gradient) takes relu_b and the row sums only, the others
+  // everything else: each instantiation compiles only its parts (registers).
   // Gemm::sum_batch only. [M]: row m of op(A) summed over k and the batch, in double, in the
   // GEMM's fixed order (entries in order, k in order), converted to T; a convolution's bias
   // gradient from the weight gradient's dy. row_sums_carry (double, [M]) holds the running sum
