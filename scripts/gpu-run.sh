@@ -142,7 +142,8 @@ if [ "$emu" = 1 ]; then
   device=cuda-emu
   stage 0-facts 20 bash -c facts
   skip 1-gpu "no GPU: --emu"
-  stage 2-ops-emu 60 env GM_TEST_DEVICES=cuda-emu "$bin/test_optim"
+  stage 2-ops-emu 60 bash -c 'export GM_TEST_DEVICES=cuda-emu; "$bin/test_optim" &&
+    "$bin/test_cuda_graph" "cuda graphs: replayed*"'
   skip 3-sanitizer "no GPU: --emu"
   stage 4-lab-emu 30 "$bin/kernel_lab" --quick --csv "$out/kernel_lab.csv"
   # FP32 only: the emulated BF16 tensor cores take half a minute per step.
