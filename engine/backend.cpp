@@ -1,6 +1,7 @@
 #include "engine/backend.h"
 
 #include <cmath>
+#include <cstddef>
 
 #include "engine/ops.h"
 #include "kernels/cpu/cpu_backend.h"
@@ -32,7 +33,35 @@ Tensor relu_of(Backend& b, const Tensor& x) {
   return r;
 }
 
+// The readback of a backend whose memory the host reads: start() copies at once.
+class ImmediateReadback final : public HostReadback {
+ public:
+  explicit ImmediateReadback(Backend& backend) : backend_(backend) {}
+  void start(const std::vector<Piece>& pieces) override {
+    size_t total = 0;
+    for (const Piece& p : pieces)
+      total += p.bytes;
+    host_.resize(total);
+    size_t at = 0;
+    for (const Piece& p : pieces) {
+      backend_.copy_to_host(host_.data() + at, p.src, p.bytes);
+      at += p.bytes;
+    }
+  }
+  bool ready() override { return true; }
+  void wait() override {}
+  const void* data() const override { return host_.data(); }
+
+ private:
+  Backend& backend_;
+  std::vector<std::byte> host_;
+};
+
 }  // namespace
+
+std::unique_ptr<HostReadback> Backend::make_readback() {
+  return std::make_unique<ImmediateReadback>(*this);
+}
 
 void Backend::relu_conv2d_forward(const Conv2dGeometry& g, const ConvMask& mask, const Tensor& x,
                                   const Tensor& w, const Tensor& bias, const Tensor& residual,

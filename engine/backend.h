@@ -4,6 +4,7 @@
 // exactly one entry per direction, so what a backend lacks is a missing definition, visible at
 // link time, never a silent fallback to another device.
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -20,6 +21,28 @@ struct OptimizerTensors {
   const Tensor* grad = nullptr;
   Tensor* b0 = nullptr;
   Tensor* b1 = nullptr;
+};
+
+// Device memory read back without stopping the device's queue: start() queues copies into host
+// memory behind the work already queued (pinned memory and an event on CUDA devices), ready()
+// asks whether the device has run them, wait() makes the host wait until it has. A training loop
+// reads its step statistics this way (engine/step_stats.h).
+class HostReadback {
+ public:
+  struct Piece {
+    const void* src = nullptr;  // device memory of the backend that made this readback
+    size_t bytes = 0;
+  };
+  virtual ~HostReadback() = default;
+  // Queues copies of the pieces, one after the other, into this readback's host memory. The
+  // values of the previous start() are gone: collect them first.
+  virtual void start(const std::vector<Piece>& pieces) = 0;
+  // Whether the device has run the copies of the last start() (never waits).
+  virtual bool ready() = 0;
+  // Waits until it has: a host synchronisation, counted as one.
+  virtual void wait() = 0;
+  // The copied bytes, valid once ready() said so or wait() returned.
+  virtual const void* data() const = 0;
 };
 
 class Backend {

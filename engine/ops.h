@@ -109,6 +109,11 @@ Tensor conv_transpose2d(const Tensor& x, const Tensor& weight, const Tensor& bia
 struct LstmState {
   Tensor h, c;
 };
+// How discretized_logistic_nll knows that x lies on the 256-level grid 2 v / 255 - 1.
+enum class PixelGrid {
+  check,       // it reads x on the host and checks each value (one host synchronisation)
+  from_uint8,  // the caller made x from uint8 pixels v as v / 127.5 - 1 (scale_images)
+};
 // clang-format off
 #define GM_OP(ret, name, params) ret name params;
 #include "engine/backend_ops.def"

@@ -28,7 +28,8 @@ fi
 arch=${CUDA_ARCH:-90}
 limit_mib=60
 tests="test_cuda_backend test_cuda_conformance test_elementwise test_conv test_masked_conv
-  test_softmax_xent test_lstm_cell test_gaussian test_likelihoods test_shape_reduce test_optim"
+  test_softmax_xent test_lstm_cell test_gaussian test_likelihoods test_shape_reduce test_optim
+  test_cuda_graph"
 tools="genmodel bench_train_step"
 
 if [ "$emu" = 1 ]; then

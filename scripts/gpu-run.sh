@@ -4,7 +4,8 @@
 # CSVs, SUMMARY). A stage that fails or runs out of time is recorded and the run goes on.
 #   0 facts      nvidia-smi, CPU, driver; which of cuBLAS, cuDNN and NCCL load
 #   1 gpu        the [gpu] test: the GPU is present and works
-#   2 ops        op and conformance tests on the GPU alone, with our GEMM and with cuBLAS
+#   2 ops        op and conformance tests on the GPU alone, with our GEMM and with cuBLAS, and
+#                replayed CUDA graph steps against eager ones with each
 #   3 sanitizer  compute-sanitizer memcheck and racecheck on a subset of the conformance tests
 #   4 lab        kernel lab, few repetitions, beside cuBLAS/cuDNN (cuDNN is opened at run time:
 #                the log's first lines say whether it loaded, and the lab runs either way)
@@ -124,7 +125,7 @@ bench_modes() {
         name+=_graph
         extra=(--cuda-graph --models "$graph_models" --warmup 2)
       fi
-      echo "-- $precision $mode"
+      echo "-- $precision $mode, GM_CUDA_GEMM=${GM_CUDA_GEMM:-default}"
       GM_CUDA_PRECISION=$precision "$bin/bench_train_step" --devices "$device" --data "$data" \
         "$@" "${extra[@]}" --csv "$out/$name.csv" || rc=1
     done
@@ -141,7 +142,8 @@ if [ "$emu" = 1 ]; then
   device=cuda-emu
   stage 0-facts 20 bash -c facts
   skip 1-gpu "no GPU: --emu"
-  stage 2-ops-emu 60 env GM_TEST_DEVICES=cuda-emu "$bin/test_optim"
+  stage 2-ops-emu 60 bash -c 'export GM_TEST_DEVICES=cuda-emu; "$bin/test_optim" &&
+    "$bin/test_cuda_graph" "cuda graphs: replayed*"'
   skip 3-sanitizer "no GPU: --emu"
   stage 4-lab-emu 30 "$bin/kernel_lab" --quick --csv "$out/kernel_lab.csv"
   # FP32 only: the emulated BF16 tensor cores take half a minute per step.
@@ -162,6 +164,11 @@ else
         echo "-- $t, GM_CUDA_GEMM=$gemm"
         GM_TEST_DEVICES=cuda GM_CUDA_GEMM=$gemm "$bin/$t" || rc=1
       done
+      # A captured and replayed training step against the eager one, bit for bit: with cuBLAS
+      # this is the check that its GEMMs capture (a fixed workspace, no cudaMalloc inside).
+      echo "-- test_cuda_graph, GM_CUDA_GEMM=$gemm"
+      GM_TEST_DEVICES=cuda GM_CUDA_GEMM=$gemm "$bin/test_cuda_graph" "cuda graphs: replayed*" ||
+        rc=1
     done
     return $rc
   }

@@ -1,7 +1,10 @@
 // Bernoulli-logit and discretized-logistic NLLs: scalar oracles in long double, finite
 // differences, the extreme regimes (huge logits, sharp and wide logistics), normalisation.
 #include <cmath>
+#include <optional>
 
+#include "kernels/cuda/cuda_backend.h"
+#include "models/images.h"
 #include "support/op_cases/oracles.h"
 #include "tests/support.h"
 
@@ -124,4 +127,29 @@ TEST_CASE("likelihoods reject off-grid pixels and mismatched tensors", "[ops][fu
                       Catch::Contains("target") && Catch::Contains("[3, 2]"));
   REQUIRE_THROWS_WITH(bernoulli_nll(Tensor::zeros({}), Tensor::zeros({})),
                       Catch::Contains("scalar"));
+}
+
+TEST_CASE("a target made from uint8 pixels is scored without reading it back", "[ops][fused]") {
+  // Every level 0..255, as scale_images makes them, against a few logistics.
+  std::vector<uint8_t> levels(256);
+  for (size_t v = 0; v < levels.size(); ++v)
+    levels[v] = static_cast<uint8_t>(v);
+  for (const Device device : test::test_devices()) {
+    INFO(device.name());
+    const Tensor x = reshape(
+        models::scale_images(Tensor::from_vector(levels, {2, 1, 8, 16}), DType::f32, device),
+        {2, 128});
+    const Tensor m = Tensor::full({2, 128}, 0.125, DType::f32, device);
+    const Tensor ls = Tensor::full({2, 128}, -2.5, DType::f32, device);
+    const std::optional<CudaCounters> before = cuda_counters(device);
+    const Tensor trusted = discretized_logistic_nll(x, m, ls, PixelGrid::from_uint8);
+    if (before) {
+      const CudaCounters c = *cuda_counters(device) - *before;
+      INFO(describe_counters(c));
+      CHECK(c.host_syncs == 0);
+      CHECK(c.d2h_bytes == 0);
+    }
+    // The same kernels: the same bits as the checked call.
+    CHECK(trusted.to_vector<float>() == discretized_logistic_nll(x, m, ls).to_vector<float>());
+  }
 }

@@ -245,12 +245,13 @@ int train(const TrainOptions& o, dist::Communicator& group, Device device) {
   if (leader && o.profile && !profile)
     fmt::print(stderr, "--profile: {} has no CUDA runtime counters; nothing to print\n",
                device.name());
-  // The loss and the gradient norm stay on the device and are read every report_every steps
-  // (and before anything that needs them: an evaluation, a checkpoint, a stop, the end), so the
-  // steps in between never wait for the device. A non-finite value sets a flag there that stops
-  // the optimizer from touching the weights; the loop finds it at the next read and stops.
-  // Processes of a group agree on the loss every step (all must stop at the same one), so
-  // they read it every step.
+  // The loss and the gradient norm stay on the device. Every report_every steps their copy to
+  // the host is queued, and the loop logs them once they have arrived, a step or two later on
+  // a GPU, so no step waits for the device; only what needs them at once (an evaluation, a
+  // checkpoint, a stop, the end) waits for them. A non-finite value sets a flag on the device
+  // that stops the optimizer from touching the weights; the loop finds it when the values
+  // arrive and stops. Processes of a group agree on the loss every step (all must stop at the
+  // same one), so they read it every step.
   const bool grouped = group.size() > 1;
   const int64_t report_every = grouped ? 1 : o.report_every;
   model->set_read_loss(grouped);
@@ -267,10 +268,10 @@ int train(const TrainOptions& o, dist::Communicator& group, Device device) {
   const double bits_per_nat =
       model->has_likelihood() ? 1.0 / (static_cast<double>(config.shape.dims()) * std::numbers::ln2)
                               : std::numeric_limits<double>::quiet_NaN();
-  // Logs the pending steps; false (after saying why) when one of them was not finite.
-  auto report = [&] {
-    const std::vector<StepStats::Step> values = stats.read();
-    for (size_t k = 0; k < pending.size(); ++k) {
+  // Logs the first values.size() pending steps, whose values these are; false (after saying
+  // why) when one of them was not finite.
+  auto report = [&](const std::vector<StepStats::Step>& values) {
+    for (size_t k = 0; k < values.size(); ++k) {
       models::LossOutput& out = pending[k].out;
       if (!grouped) {
         out.nats_per_image = values[k].loss;
@@ -309,7 +310,7 @@ int train(const TrainOptions& o, dist::Communicator& group, Device device) {
         progress->update(pending[k].step, out.nats_per_image, out.bits_per_dim);
       }
     }
-    pending.clear();
+    pending.erase(pending.begin(), pending.begin() + static_cast<std::ptrdiff_t>(values.size()));
     return true;
   };
   while (state.step < total) {
@@ -348,9 +349,11 @@ int train(const TrainOptions& o, dist::Communicator& group, Device device) {
          std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(),
          std::move(out)});
     const auto due = [&](int64_t every) { return every > 0 && state.step % every == 0; };
-    if (stats.pending() == report_every || stop || state.step == total || due(c.eval_every) ||
-        due(c.checkpoint_every)) {
-      if (!report()) return kFailure;
+    if (grouped || stop || state.step == total || due(c.eval_every) || due(c.checkpoint_every)) {
+      if (!report(stats.read())) return kFailure;
+    } else {
+      if (stats.pending() == report_every) stats.request();
+      if (!report(stats.take())) return kFailure;
     }
     if (before && leader)
       progress->message(fmt::format("profile step {}: {}", state.step,

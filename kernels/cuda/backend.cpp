@@ -1,6 +1,7 @@
 // CudaBackend: construction, device discovery, memory, copies, fills and conversions.
 #include "kernels/cuda/backend.h"
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
@@ -70,6 +71,7 @@ CudaBackend::~CudaBackend() {
 #if !GM_CUDA_EMU
   if (blas_) cublasDestroy(static_cast<cublasHandle_t>(blas_));
 #endif
+  if (blas_workspace_) allocator_.deallocate(blas_workspace_);
   // Queued copies may still read the staging slots.
   if (stream_) cudaStreamSynchronize(stream_);
   for (StagingSlot& slot : staging_) {
@@ -152,22 +154,105 @@ void CudaBackend::copy_from_host(void* dst, const void* host_src, size_t bytes) 
   // its results every few steps never sees.
   StagingSlot& slot = staging_[next_staging_];
   next_staging_ = (next_staging_ + 1) % kStagingSlots;
-  if (slot.done) {
-    const cudaError_t q = cudaEventQuery(slot.done);
-    if (q == cudaErrorNotReady) {
-      cudaGetLastError();  // not an error: the copy is still queued
-      GM_CUDA_CHECK(cudaEventSynchronize(slot.done));
-      counters_.host_sync();
-    } else {
-      GM_CUDA_CHECK(q);
-    }
-  } else {
+  if (slot.done)
+    wait_if_pending(slot.done);
+  else
     GM_CUDA_CHECK(cudaEventCreate(&slot.done));
-  }
   if (!slot.host) GM_CUDA_CHECK(cudaMallocHost(&slot.host, kStagingBytes));
   std::memcpy(slot.host, host_src, bytes);
   GM_CUDA_CHECK(cudaMemcpyAsync(dst, slot.host, bytes, cudaMemcpyHostToDevice, stream_));
   GM_CUDA_CHECK(cudaEventRecord(slot.done, stream_));
+}
+
+void CudaBackend::wait_if_pending(cudaEvent_t event) {
+  const cudaError_t q = cudaEventQuery(event);
+  if (q == cudaErrorNotReady) {
+    cudaGetLastError();  // not an error: the work before the event is still queued
+    GM_CUDA_CHECK(cudaEventSynchronize(event));
+    counters_.host_sync();
+  } else {
+    GM_CUDA_CHECK(q);
+  }
+}
+
+// Copies queued on the backend's stream into one pinned buffer, then an event: the host looks
+// at the event (cudaEventQuery) and reads the buffer once the device has passed it, so queueing
+// the copy never waits and a later look usually finds it done.
+class CudaBackend::Readback final : public HostReadback {
+ public:
+  explicit Readback(CudaBackend& backend) : b_(backend) {}
+  ~Readback() override {
+    // The device may still be writing into the buffer.
+    if (done_) {
+      cudaEventSynchronize(done_);
+      cudaEventDestroy(done_);
+    }
+    if (host_) cudaFreeHost(host_);
+  }
+  Readback(const Readback&) = delete;
+  Readback& operator=(const Readback&) = delete;
+
+  void start(const std::vector<Piece>& pieces) override {
+    b_.refuse_while_capturing("reading device memory back to the host");
+    b_.exec();
+    size_t total = 0;
+    for (const Piece& p : pieces)
+      total += p.bytes;
+    if (!done_) GM_CUDA_CHECK(cudaEventCreate(&done_));
+    if (total > capacity_) {
+      if (host_) {
+        b_.wait_if_pending(done_);  // the last copy into the old buffer
+        GM_CUDA_CHECK(cudaFreeHost(host_));
+        host_ = nullptr;
+      }
+      // Rounded up, so that a buffer growing by a few bytes is not reallocated every time.
+      capacity_ = std::max<size_t>(total, 4096);
+      GM_CUDA_CHECK(cudaMallocHost(&host_, capacity_));
+    }
+    size_t at = 0;
+    for (const Piece& p : pieces) {
+      GM_CUDA_CHECK(cudaMemcpyAsync(static_cast<char*>(host_) + at, p.src, p.bytes,
+                                    cudaMemcpyDeviceToHost, b_.stream_));
+      b_.counters_.to_host(p.bytes);
+      at += p.bytes;
+    }
+    GM_CUDA_CHECK(cudaEventRecord(done_, b_.stream_));
+  }
+
+  bool ready() override {
+    if (!done_) return true;
+    const cudaError_t q = cudaEventQuery(done_);
+    if (q == cudaErrorNotReady) {
+      cudaGetLastError();  // not an error: the copy is still queued
+      return false;
+    }
+    GM_CUDA_CHECK(q);
+    b_.allocator_.raise_pending();
+    return true;
+  }
+
+  void wait() override {
+    b_.refuse_while_capturing("waiting for a readback");
+    if (!done_) return;
+    // Always counted: the caller needs the values now, which on a GPU is a wait whenever the
+    // copy was queued behind a step's kernels, so cuda-emu (which has always finished) counts
+    // what a GPU would.
+    GM_CUDA_CHECK(cudaEventSynchronize(done_));
+    b_.counters_.host_sync();
+    b_.allocator_.raise_pending();
+  }
+
+  const void* data() const override { return host_; }
+
+ private:
+  CudaBackend& b_;
+  void* host_ = nullptr;
+  size_t capacity_ = 0;
+  cudaEvent_t done_ = nullptr;
+};
+
+std::unique_ptr<HostReadback> CudaBackend::make_readback() {
+  return std::make_unique<Readback>(*this);
 }
 
 void CudaBackend::copy_to_host(void* host_dst, const void* src, size_t bytes) {

@@ -61,6 +61,8 @@ class CudaBackend final : public CudaBackendBase {
 #undef GM_ARGUMENTS
   // clang-format on
 
+  // Copies into pinned host memory behind an event (backend.cpp).
+  std::unique_ptr<HostReadback> make_readback() override;
   // One launch for a bias's gradient (backend_math.cpp).
   void sum_per_channel(const Tensor& x, Tensor& y) override;
   // A convolution's weight and bias gradients: the bias's summed inside the weight-gradient
@@ -118,7 +120,11 @@ class CudaBackend final : public CudaBackendBase {
   // Throws when a capture is in progress: `what` (a host wait) cannot be captured.
   void refuse_while_capturing(const char* what) const;
 
-  class Graph;  // the CudaGraph of capture() (backend_graph.cpp)
+  class Graph;     // the CudaGraph of capture() (backend_graph.cpp)
+  class Readback;  // the HostReadback of make_readback() (backend.cpp)
+  // Waits for `event` if the device has not reached it yet, counting the wait as a host
+  // synchronisation only when there was one.
+  void wait_if_pending(cudaEvent_t event);
 
   // The convolutions behind the plain and the fused entries (backend_conv.cpp): relu_input
   // convolves relu(x); bias and residual (null: none) are added to the forward's output.
@@ -149,7 +155,9 @@ class CudaBackend final : public CudaBackendBase {
   CudaCounterSet counters_;  // before allocator_, which counts its hits and misses in it
   CachingAllocator allocator_;
   CudaGemm gemm_ = CudaGemm::tiled;
-  void* blas_ = nullptr;  // cublasHandle_t on real GPUs, created on first use
+  void* blas_ = nullptr;            // cublasHandle_t on real GPUs, created on first use
+  void* blas_workspace_ = nullptr;  // the handle's fixed workspace, from allocator_
+  size_t blas_workspace_bytes_ = 0;
   std::array<StagingSlot, kStagingSlots> staging_{};
   int next_staging_ = 0;
   bool capturing_ = false;

@@ -191,12 +191,25 @@ void check_blas(cublasStatus_t status, const char* call) {
 void CudaBackend::gemm_vendor(const Gemm& g, DType dtype, const void* a, const void* b, void* c) {
   exec();
   if (!blas_) {
+    // Created outside any capture: its workspace must not come from a capture's private pool.
+    refuse_while_capturing("creating the cuBLAS handle (run one eager step first)");
     cublasHandle_t handle = nullptr;
     check_blas(cublasCreate(&handle), "cublasCreate");
     blas_ = handle;
+    // The stream is set once, before the workspace: cublasSetStream resets the handle to
+    // cuBLAS's own workspace pool, which cuBLAS fills with cudaMalloc on first use, a call a
+    // CUDA Graph capture cannot record. A fixed workspace from our allocator, kept as long as
+    // the handle, is what every GEMM, captured or not, works in (cuBLAS recommends 32 MiB on
+    // Hopper and later, 4 MiB before).
+    check_blas(cublasSetStream(handle, stream_), "cublasSetStream");
+    int major = 0;
+    GM_CUDA_CHECK(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device_));
+    blas_workspace_bytes_ = (major >= 9 ? size_t{32} : size_t{4}) << 20;
+    blas_workspace_ = allocator_.allocate(blas_workspace_bytes_);
+    check_blas(cublasSetWorkspace(handle, blas_workspace_, blas_workspace_bytes_),
+               "cublasSetWorkspace");
   }
   auto handle = static_cast<cublasHandle_t>(blas_);
-  check_blas(cublasSetStream(handle, stream_), "cublasSetStream");
   if (g.m == 0 || g.n == 0 || g.batch == 0) return;
   // cuBLAS takes sizes and the batch count as int: a silent narrowing would compute a
   // different (smaller) product. Strides are long long and need no check.

@@ -63,14 +63,14 @@ MixtureParams mixture_params(const Tensor& out, const Tensor& x, int64_t compone
   return p;
 }
 
-Tensor mixture_nll(const MixtureParams& p, const Tensor& x) {
+Tensor mixture_nll(const MixtureParams& p, const Tensor& x, PixelGrid grid) {
   const Shape& s = p.means.shape();  // [N, K, C, H, W]
   const int64_t N = s[0], K = s[1], C = s[2], pixels = s[3] * s[4];
   const int64_t rows = shape_numel(s);
   // log P(bin of x_c | component k) for every (n, k, c, pixel): one row of one value each.
   const Tensor xs = broadcast_to(reshape(x, {N, 1, C, s[3], s[4]}), s);
   const Tensor logp = -discretized_logistic_nll(reshape(xs, {rows, 1}), reshape(p.means, {rows, 1}),
-                                                reshape(p.log_scales, {rows, 1}));
+                                                reshape(p.log_scales, {rows, 1}), grid);
   // Channels of one component multiply: sum their log-probabilities.
   const Tensor component = sum(reshape(logp, {N, K, C, pixels}), {2});
   const Tensor logits = reshape(p.logits, {N, K, pixels});

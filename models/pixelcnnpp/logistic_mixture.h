@@ -32,8 +32,9 @@ struct MixtureParams {
 // out [N, P, H, W] from the network, x [N, C, H, W] on the [-1, 1] grid.
 MixtureParams mixture_params(const Tensor& out, const Tensor& x, int64_t components);
 
-// -log p(x) summed over pixels: [N] nats.
-Tensor mixture_nll(const MixtureParams& p, const Tensor& x);
+// -log p(x) summed over pixels: [N] nats. `grid` as discretized_logistic_nll's: the model passes
+// PixelGrid::from_uint8 for its scale_images target, which is then not read back.
+Tensor mixture_nll(const MixtureParams& p, const Tensor& x, PixelGrid grid = PixelGrid::check);
 
 // One draw per image from the mixture at one pixel: out [N, P] -> uint8 [N, C] pixel values.
 // Temperature T divides the mixture logits (a colder choice of component) and multiplies every

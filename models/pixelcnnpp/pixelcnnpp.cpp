@@ -118,8 +118,10 @@ LossOutput PixelCnnPP::loss(const Tensor& images, Generator& gen) {
   const bool drop = grad_mode_enabled();  // training (see PixelCnnPPConfig::dropout)
   const Tensor x = scale_images(images, dtype_, device_);
   const Tensor out = network(x, drop ? &gen : nullptr);
-  return loss_from_nll(mixture_nll(mixture_params(out, x, config_.components), x), shape_,
-                       read_loss());
+  // x is scale_images of uint8 pixels: on the grid, so it is not read back to be checked.
+  return loss_from_nll(
+      mixture_nll(mixture_params(out, x, config_.components), x, PixelGrid::from_uint8), shape_,
+      read_loss());
 }
 
 Tensor PixelCnnPP::sample_naive(int64_t count, double temperature, Generator& gen) {

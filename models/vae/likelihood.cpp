@@ -65,7 +65,8 @@ Tensor likelihood_nll(Likelihood l, const Tensor& params, const Tensor& target) 
   switch (l) {
     case Likelihood::logistic:
       return discretized_logistic_nll(target, plane(params, 0),
-                                      clamp_min(plane(params, 1), kMinLogScale));
+                                      clamp_min(plane(params, 1), kMinLogScale),
+                                      PixelGrid::from_uint8);
     case Likelihood::bernoulli:
       return bernoulli_nll(plane(params, 0), target);
     case Likelihood::gaussian: {

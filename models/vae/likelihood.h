@@ -36,7 +36,8 @@ Tensor likelihood_target(Likelihood l, const Tensor& images, Generator& gen, DTy
 Tensor likelihood_target_scaled(Likelihood l, const Tensor& target);
 
 // -log p(target | params) per image: [N, P, D], [N, D] -> [N] nats (see the header comment
-// for the Gaussian's dequantisation correction).
+// for the Gaussian's dequantisation correction). `target` is what likelihood_target made (the
+// logistic's is taken to be on the pixel grid without reading it back).
 Tensor likelihood_nll(Likelihood l, const Tensor& params, const Tensor& target);
 // The distribution's mean on the [-1, 1] scale, [N, D] (bernoulli: 2 sigmoid(logit) - 1).
 Tensor likelihood_mean(Likelihood l, const Tensor& params);

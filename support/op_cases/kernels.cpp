@@ -4,6 +4,9 @@
 #include "support/op_catalogue.h"
 
 #include <cmath>
+#include <cstddef>
+#include <cstring>
+#include <memory>
 
 #include "engine/backend.h"
 #include "engine/ops.h"
@@ -206,6 +209,34 @@ OpCase step_stats_case(bool slot_on_device) {
   return c;
 }
 
+// Device memory read back behind an event, as the step statistics are: the input in two
+// pieces, its second half first, so the order of the pieces shows in the result.
+OpCase readback_case() {
+  OpCase c;
+  c.name = "read back in two pieces";
+  c.shapes = {kShape};
+  c.differentiable = false;
+  c.op = [](const std::vector<Tensor>& x) {
+    const size_t element = dtype_size(x[0].dtype());
+    const size_t count = static_cast<size_t>(x[0].numel()), half = count / 2;
+    const auto* base = static_cast<const std::byte*>(x[0].raw());
+    std::unique_ptr<HostReadback> readback = x[0].backend().make_readback();
+    readback->start({{base + half * element, (count - half) * element}, {base, half * element}});
+    if (!readback->ready()) readback->wait();
+    Tensor host = Tensor::empty(x[0].shape(), x[0].dtype());
+    std::memcpy(host.raw(), readback->data(), count * element);
+    return host.to(x[0].device());
+  };
+  c.reference = [](const std::vector<HostValues>& x) {
+    const auto half = static_cast<std::ptrdiff_t>(x[0].size() / 2);
+    HostValues y(x[0].begin() + half, x[0].end());
+    y.insert(y.end(), x[0].begin(), x[0].begin() + half);
+    return y;
+  };
+  c.f32_atol = c.f64_atol = c.f32_rtol = c.f64_rtol = 0.0;  // copies: exact
+  return c;
+}
+
 OpCase argmax_sample_case() {
   // A tiny temperature turns the draw into the argmax: deterministic whatever the uniforms.
   OpCase c;
@@ -245,6 +276,7 @@ void add_kernel_cases(std::vector<OpCase>& to) {
       {not_differentiable(map_case(
           "clone", [](const Tensor& x) { return x.clone(); },
           [](double v, size_t) { return v; }))});
+  add_cases(to, "readback", {"make_readback"}, {readback_case()});
   add_cases(
       to, "full", {"fill"},
       {map_case(
