@@ -42,6 +42,10 @@ CudaCounters train_step_counts(const std::string& config, const models::ImageSha
   return counts;
 }
 
+// Launches of one training step, measured on cuda-emu (docs/cuda.md lists where they go).
+constexpr uint64_t kRowLstmLaunches = 83;
+constexpr uint64_t kDiagLstmLaunches = 125;
+
 }  // namespace
 
 TEST_CASE("cuda-emu: a pixelcnn-ref training step's launches fit the budget at any batch",
@@ -58,6 +62,31 @@ TEST_CASE("cuda-emu: a pixelcnn-ref training step's launches fit the budget at a
   CHECK(five.kernel_launches == two.kernel_launches);
   CHECK(two.host_syncs == 0);
   CHECK(five.host_syncs == 0);
+}
+
+TEST_CASE("cuda-emu: a PixelRNN training step's launches do not grow with the image or batch",
+          "[cuda][pixelrnn]") {
+  // Each scan is one launch forward and four backward (kernels/cuda/backend_scan.cpp), so the
+  // count is the same at every batch and every image size; before, every row (Row LSTM) or
+  // skewed column (Diagonal BiLSTM) cost launches of its own: 1359 and 4077 per step of 28x28
+  // images (docs/cuda.md).
+  struct Budget {
+    const char* config;
+    uint64_t launches;
+  };
+  for (const Budget& b :
+       {Budget{"rowlstm-ref", kRowLstmLaunches}, Budget{"diaglstm-ref", kDiagLstmLaunches}}) {
+    const CudaCounters two = train_step_counts(b.config, {1, 6, 5}, 2);
+    const CudaCounters five = train_step_counts(b.config, {1, 6, 5}, 5);
+    const CudaCounters taller = train_step_counts(b.config, {1, 9, 7}, 2);
+    INFO(b.config << " batch 2: " << describe_counters(two));
+    INFO("batch 5: " << describe_counters(five));
+    INFO("9x7 images: " << describe_counters(taller));
+    CHECK(two.kernel_launches <= b.launches);
+    CHECK(five.kernel_launches == two.kernel_launches);
+    CHECK(taller.kernel_launches == two.kernel_launches);
+    CHECK(two.host_syncs == 0);
+  }
 }
 
 TEST_CASE("cuda-emu: convolutions in chunks of one image give the bits of whole batches",
