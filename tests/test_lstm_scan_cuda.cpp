@@ -70,11 +70,13 @@ ScanResults run_entries(Backend& be, const ScanInputs& in, bool per_step) {
           read(dw), read(db), middle - start, end - middle};
 }
 
-// A Row LSTM scan (kernel 3) with three colour groups and a Diagonal one (kernel 2), odd sizes.
+// A Row LSTM scan (kernel 3) with three colour groups, a Diagonal one (kernel 2), odd sizes,
+// and a Diagonal one of the reference configurations' 32 units.
 std::vector<LstmScan> geometries() {
   return {
       {.batch = 3, .steps = 5, .length = 7, .hidden = 6, .kernel = 3, .pad_before = 1, .groups = 3},
-      {.batch = 2, .steps = 9, .length = 5, .hidden = 4, .kernel = 2, .pad_before = 1}};
+      {.batch = 2, .steps = 9, .length = 5, .hidden = 4, .kernel = 2, .pad_before = 1},
+      {.batch = 2, .steps = 9, .length = 6, .hidden = 32, .kernel = 2, .pad_before = 1}};
 }
 
 }  // namespace
