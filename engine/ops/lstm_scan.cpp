@@ -46,14 +46,13 @@ Tensor lstm_scan(const Tensor& x, const Tensor& weight, const Tensor& bias, int6
     check_same_device("lstm_scan", x, *t);
     check_same_dtype("lstm_scan", x, *t);
   }
-  LstmScan s;
-  s.batch = x.size(0);
-  s.steps = x.size(2);
-  s.length = x.size(3);
-  s.hidden = weight.size(1);
-  s.kernel = weight.size(2);
-  s.pad_before = pad_before;
-  s.groups = groups;
+  const LstmScan s{.batch = x.size(0),
+                   .steps = x.size(2),
+                   .length = x.size(3),
+                   .hidden = weight.size(1),
+                   .kernel = weight.size(2),
+                   .pad_before = pad_before,
+                   .groups = groups};
   check_shape("lstm_scan", "weight", weight, {s.gates(), s.hidden, s.kernel});
   check_shape("lstm_scan", "bias", bias, {s.gates()});
   if (x.size(1) != s.gates())
