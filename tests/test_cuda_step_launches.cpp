@@ -43,6 +43,10 @@ CudaCounters train_step_counts(const std::string& config, const models::ImageSha
   return counts;
 }
 
+// Launches of one training step, measured on cuda-emu (docs/cuda.md lists where they go).
+constexpr uint64_t kRowLstmLaunches = 83;
+constexpr uint64_t kDiagLstmLaunches = 125;
+
 }  // namespace
 
 TEST_CASE("cuda-emu: a pixelcnn-ref training step's launches fit the budget at any batch",
@@ -72,6 +76,32 @@ TEST_CASE("cuda-emu: a pixelcnnpp-small training step does not read its target b
   // two log-sum-exps (all-zero int32 labels [N, H W]).
   CHECK(c.host_syncs == 2);
   CHECK(c.d2h_bytes == 2 * kBatch * kPixels * sizeof(int32_t));
+}
+
+TEST_CASE("cuda-emu: a PixelRNN training step's launches do not grow with the image or batch",
+          "[cuda][pixelrnn]") {
+  // Each scan is one launch forward and four backward (kernels/cuda/backend_scan.cpp), so the
+  // count is the same at every batch and every image size; before, every row (Row LSTM) or
+  // skewed column (Diagonal BiLSTM) cost launches of its own: 1359 and 4077 per step of 28x28
+  // images (docs/cuda.md).
+  struct Budget {
+    const char* config;
+    uint64_t launches;
+  };
+  for (const Budget& b :
+       {Budget{"rowlstm-ref", kRowLstmLaunches}, Budget{"diaglstm-ref", kDiagLstmLaunches}}) {
+    // Images no taller than wide: the skewed map is 2W-1 columns wide.
+    const CudaCounters two = train_step_counts(b.config, {1, 5, 6}, 2);
+    const CudaCounters five = train_step_counts(b.config, {1, 5, 6}, 5);
+    const CudaCounters larger = train_step_counts(b.config, {1, 7, 9}, 2);
+    INFO(b.config << " batch 2: " << describe_counters(two));
+    INFO("batch 5: " << describe_counters(five));
+    INFO("7x9 images: " << describe_counters(larger));
+    CHECK(two.kernel_launches <= b.launches);
+    CHECK(five.kernel_launches == two.kernel_launches);
+    CHECK(larger.kernel_launches == two.kernel_launches);
+    CHECK(two.host_syncs == 0);
+  }
 }
 
 TEST_CASE("cuda-emu: convolutions in chunks of one image give the bits of whole batches",

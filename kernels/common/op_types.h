@@ -112,6 +112,18 @@ struct Gemm {
   bool sum_batch = false;
 };
 
+// The sizes of one PixelRNN scan (engine/ops/lstm_scan.cpp has the recurrence): x [batch,
+// 4 hidden, steps, length] walked down its steps, a state-to-state convolution of `kernel` taps
+// along each line (tap j of position l reads position l + j - pad_before of the previous step),
+// gate channels in (group, gate, unit) order for `groups` colour groups.
+struct LstmScan {
+  int64_t batch = 0, steps = 0, length = 0;
+  int64_t hidden = 0, kernel = 0, pad_before = 0, groups = 1;
+  GM_HD int64_t positions() const { return batch * length; }  // of one step, all images
+  GM_HD int64_t taps() const { return hidden * kernel; }      // im2col rows: c * kernel + j
+  GM_HD int64_t gates() const { return 4 * hidden; }
+};
+
 // One optimizer step (formulas in kernels/common/optim_math.h).
 struct AdamStep {
   double lr = 1e-3, beta1 = 0.9, beta2 = 0.999, eps = 1e-8, weight_decay = 0.0;

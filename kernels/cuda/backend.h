@@ -63,6 +63,13 @@ class CudaBackend final : public CudaBackendBase {
 
   // Copies into pinned host memory behind an event (backend.cpp).
   std::unique_ptr<HostReadback> make_readback() override;
+  // The PixelRNN scan: one kernel for the forward, four launches for the backward, when a
+  // line's state fits in a block's shared memory; else the per-step default (backend_scan.cpp).
+  void lstm_scan_forward(const LstmScan& s, const Tensor& x, const Tensor& weight,
+                         const Tensor& bias, Tensor& h, Tensor& c, Tensor& gates) override;
+  void lstm_scan_backward(const LstmScan& s, const Tensor& weight, const Tensor& h, const Tensor& c,
+                          const Tensor& gates, const Tensor& dh, Tensor& dx, Tensor& dweight,
+                          Tensor& dbias) override;
   // One launch for a bias's gradient (backend_math.cpp).
   void sum_per_channel(const Tensor& x, Tensor& y) override;
   // A convolution's weight and bias gradients: the bias's summed inside the weight-gradient

@@ -76,6 +76,10 @@ void with_floating(DType dtype, const char* what, Fn&& fn) {
     unsupported_dtype(what, "float32 or float64", dtype);
 }
 
+// The shared memory a block may have without opting in (static plus dynamic), on every GPU
+// since sm_70; the emulator refuses more (kernels/simt/executor.h).
+inline constexpr size_t kBlockSharedBytes = 48 * 1024;
+
 // Threads per block for n independent elements: the configured block, but no more warps than
 // there are elements (tiny tensors are common, and idle threads still cost a slot).
 inline unsigned threads_for(int64_t n, int block) {
@@ -231,5 +235,23 @@ bool conv_forward_implicit_gemm(const Exec& e, const Conv2dGeometry& g, int64_t 
 template <typename T>
 void conv_scatter_weight_grad(const Exec& e, const Conv2dGeometry& g, const ConvMask& m,
                               int64_t taps, const T* dwg, T* dw);
+
+// ---- lstm_scan.cu: the PixelRNN scan, one block per image walking every step (shapes as in
+// the entries lstm_scan_forward/backward of engine/backend_ops.def).
+// The dynamic shared memory of a scan kernel: the previous step's h [hidden, L] (forward) or
+// the next step's gate gradients [4 hidden, L] (backward). A launch needs it within
+// kBlockSharedBytes.
+size_t lstm_scan_shared_bytes(const LstmScan& s, size_t element_bytes, bool backward);
+// h, c [N, hidden, T, L] and, when not null, gates [N, 4 hidden, T, L] from x, w, bias.
+template <typename T>
+void lstm_scan_forward(const Exec& e, const LstmScan& s, const T* x, const T* w, const T* bias,
+                       T* h, T* c, T* gates);
+// dx [N, 4 hidden, T, L], the gates' gradient at every step, from dh (null: zero).
+template <typename T>
+void lstm_scan_backward(const Exec& e, const LstmScan& s, const T* w, const T* gates, const T* c,
+                        const T* dh, T* dx);
+// cols [N, hidden * k, T, L]: every step's im2col of the previous step's h (zeros at t = 0).
+template <typename T>
+void lstm_scan_columns(const Exec& e, const LstmScan& s, const T* h, T* cols);
 
 }  // namespace gm::GM_CUDA_NS

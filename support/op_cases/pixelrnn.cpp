@@ -129,10 +129,12 @@ void add_pixelrnn_cases(std::vector<OpCase>& to) {
   add_cases(to, "unskew_columns", {"strided_copy", "fill"},
             {skew_case({true, false}, true, image), skew_case({true, true}, true, image)});
   // Row LSTM geometry (kernel 3 over the previous row), Diagonal geometry (kernel 2: rows r-1
-  // and r), and colour groups (gate order (group, gate, unit)). Forward: per step one GEMM and
-  // the fused cell; backward adds the state gradients of the taps (axpy).
+  // and r), and colour groups (gate order (group, gate, unit)). The scan entries; their
+  // default (the CPU's) runs per step one GEMM and the fused cell, and the backward adds the
+  // state gradients of the taps (axpy).
   add_cases(to, "lstm_scan",
-            {"gemm", "lstm_cell_forward", "lstm_cell_backward", "strided_copy", "fill", "axpy"},
+            {"lstm_scan_forward", "lstm_scan_backward", "gemm", "lstm_cell_forward",
+             "lstm_cell_backward", "strided_copy", "fill", "axpy"},
             {scan_case("row geometry", {2, 3, 4, 5, 3, 1, 1}),
              scan_case("diagonal geometry", {2, 2, 5, 3, 2, 1, 1}),
              scan_case("three colour groups", {1, 3, 3, 4, 3, 1, 3})});
