@@ -128,9 +128,9 @@ class RowLSTMLayer(nn.Module):
         return x + self.output(torch.stack(hs, 2))
 
 
-def skew(x):  # [N, C, H, W] -> [N, C, H, 2W - 1], row r shifted right by r
+def skew(x):  # [N, C, H, W] -> [N, C, H, H + W - 1], row r shifted right by r
     n, c, rows, width = x.shape
-    out = x.new_zeros(n, c, rows, 2 * width - 1)
+    out = x.new_zeros(n, c, rows, rows + width - 1)
     for r in range(rows):
         out[:, :, r, r:r + width] = x[:, :, r]
     return out

@@ -120,15 +120,15 @@ enum class PixelGrid {
 // clang-format on
 
 // ---- PixelRNN recurrences (engine/ops/skew.cpp, lstm_scan.cpp; why and how in those files)
-// x [N, C, H, W] -> [N, C, H, 2W-1]: s[n, c, r, r + j] = x[n, c, r, j], zeros elsewhere.
+// x [N, C, H, W] -> [N, C, H, H+W-1]: s[n, c, r, r + j] = x[n, c, r, j], zeros elsewhere.
 Tensor skew(const Tensor& x);
-// The inverse: [N, C, H, 2W-1] -> [N, C, H, W], reading the pixels back (ignoring the rest).
+// The inverse: [N, C, H, H+W-1] -> [N, C, H, W], reading the pixels back (ignoring the rest).
 Tensor unskew(const Tensor& s);
-// The layout the Diagonal BiLSTM scans: the skewed map transposed, [N, C, 2W-1, H], so each
+// The layout the Diagonal BiLSTM scans: the skewed map transposed, [N, C, H+W-1, H], so each
 // skewed column (one step of the scan) is contiguous. With `reverse`, the width-reversed map is
 // skewed (the backward direction): flip and skew in one copy.
 Tensor skew_columns(const Tensor& x, bool reverse);
-// The inverse of skew_columns with the same `reverse`: [N, C, 2W-1, H] -> [N, C, H, W].
+// The inverse of skew_columns with the same `reverse`: [N, C, H+W-1, H] -> [N, C, H, W].
 Tensor unskew_columns(const Tensor& s, bool reverse);
 // An LSTM walking down dim 2 of x [N, 4h, T, L] (input-to-state gate pre-activations), one
 // line of L positions per step, with a 1-D convolution weight [4h, h, k] (tap j of position l

@@ -216,6 +216,14 @@ TEST_CASE("fast Diagonal BiLSTM sampling draws the naive sampler's images", "[fa
         require_same_samples(*model, 3, 1.0, seed);
     }
     {
+      INFO("grey, taller than wide (the skewed map is H+W-1 wide)");
+      auto model = make_diaglstm({1, 7, 5}, dtype, 63);
+      require_same_samples(*model, 3, 1.0, 3);
+      const Tensor images = test::random_images({1, 7, 5}, 2, 64);
+      require_incremental_outputs(*model, model->logits(model->scale(images)), images, dtype,
+                                  "incremental Diagonal BiLSTM logits, taller than wide");
+    }
+    {
       INFO("RGB colour groups, temperature");
       auto model = make_diaglstm({3, 4, 5}, dtype, 62);
       require_same_samples(*model, 2, 1.0, 4);

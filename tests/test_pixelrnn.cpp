@@ -37,16 +37,39 @@ TEST_CASE("skew shifts row r right by r, unskew reads it back", "[pixelrnn][skew
         permute(skew(flip(x, 3)), {0, 1, 3, 2}).to_vector<double>());
 }
 
+TEST_CASE("skew of a taller than wide map is H+W-1 wide", "[pixelrnn][skew]") {
+  // 3 x 2: the last row ends in column (H-1) + (W-1) = 3, past 2W-1 = 3 columns.
+  const Tensor x = Tensor::from_vector<double>({1, 2, 3, 4, 5, 6}, {1, 1, 3, 2});
+  const std::vector<double> want = {1, 2, 0, 0,  //
+                                    0, 3, 4, 0,  //
+                                    0, 0, 5, 6};
+  const Tensor s = skew(x);
+  CHECK(s.shape() == Shape{1, 1, 3, 4});
+  CHECK(s.to_vector<double>() == want);
+  CHECK(unskew(s).to_vector<double>() == x.to_vector<double>());
+  CHECK(skew_columns(x, false).to_vector<double>() == permute(s, {0, 1, 3, 2}).to_vector<double>());
+}
+
 TEST_CASE("skew round trips on odd shapes", "[pixelrnn][skew]") {
   Generator gen(11);
-  const Tensor x = Tensor::uniform({2, 3, 4, 5}, -1, 1, gen, DType::f64);
-  for (bool reverse : {false, true}) {
-    INFO("reverse " << reverse);
-    CHECK(unskew_columns(skew_columns(x, reverse), reverse).to_vector<double>() ==
-          x.to_vector<double>());
+  // Wider than tall, taller than wide, a single row and a single column.
+  for (const Shape& shape :
+       {Shape{2, 3, 4, 5}, Shape{2, 3, 7, 3}, Shape{1, 2, 1, 4}, Shape{1, 2, 4, 1}}) {
+    INFO("shape " << shape_str(shape));
+    const Tensor x = Tensor::uniform(shape, -1, 1, gen, DType::f64);
+    for (bool reverse : {false, true}) {
+      INFO("reverse " << reverse);
+      const Tensor s = skew_columns(x, reverse);
+      CHECK(s.shape() == Shape{shape[0], shape[1], shape[2] + shape[3] - 1, shape[2]});
+      CHECK(unskew_columns(s, reverse).to_vector<double>() == x.to_vector<double>());
+    }
+    CHECK(unskew(skew(x)).to_vector<double>() == x.to_vector<double>());
   }
-  CHECK(unskew(skew(x)).to_vector<double>() == x.to_vector<double>());
-  REQUIRE_THROWS_WITH(unskew(Tensor::zeros({1, 1, 3, 4})), Catch::Contains("not a skewed map"));
+  // A skewed [H, W] map is at least H wide (W >= 1).
+  REQUIRE_THROWS_WITH(unskew(Tensor::zeros({1, 1, 3, 2})), Catch::Contains("not a skewed map"));
+  REQUIRE_THROWS_WITH(unskew_columns(Tensor::zeros({1, 1, 2, 3}), false),
+                      Catch::Contains("H+W-1 wide"));
+  REQUIRE_THROWS_WITH(skew(Tensor::zeros({1, 1, 0, 3})), Catch::Contains("no rows"));
 }
 
 TEST_CASE("skew ops match their oracle and finite differences", "[pixelrnn][skew]") {
@@ -154,27 +177,28 @@ TEST_CASE(
     "PixelRNN grey: no output sees its own or a later pixel, and each sees exactly what "
     "its architecture claims",
     "[pixelrnn][autoregressive]") {
-  const models::ImageShape shape{1, 6, 7};
-  for (Architecture a : {Architecture::row_lstm, Architecture::diagonal_bilstm}) {
-    const PixelRnnConfig cfg = small_pixelrnn_config(a, 8, 4);
-    INFO(cfg.name);
-    auto model = make_pixelrnn(cfg, shape, 3);
-    const models::LogitsFn f = [&](const Tensor& x) { return model->logits(x); };
-    const std::vector<models::ReceptiveField> fields =
-        models::receptive_fields(f, shape, all_positions(shape));
-    const Fields claimed = claimed_fields(a, shape.height, shape.width, cfg.layers);
-    for (const models::ReceptiveField& field : fields) {
-      INFO("target " << models::position_str(field.target) << "\n"
-                     << models::receptive_field_ascii(field));
-      // Exactly zero gradient at the target and after it ...
-      REQUIRE(field.leaks().empty());
-      // ... and non-zero exactly where the architecture's definition says.
-      const auto& want =
-          claimed[static_cast<size_t>(field.target.row * shape.width + field.target.col)];
-      for (int64_t p = 0; p < shape.height * shape.width; ++p)
-        CHECK(field.sees({p / shape.width, p % shape.width, 0}) == want[static_cast<size_t>(p)]);
+  // Wider than tall and taller than wide: the Diagonal BiLSTM's skewed map is H+W-1 wide.
+  for (const models::ImageShape shape : {models::ImageShape{1, 6, 7}, models::ImageShape{1, 7, 4}})
+    for (Architecture a : {Architecture::row_lstm, Architecture::diagonal_bilstm}) {
+      const PixelRnnConfig cfg = small_pixelrnn_config(a, 8, 4);
+      INFO(cfg.name << " on " << shape.height << " x " << shape.width);
+      auto model = make_pixelrnn(cfg, shape, 3);
+      const models::LogitsFn f = [&](const Tensor& x) { return model->logits(x); };
+      const std::vector<models::ReceptiveField> fields =
+          models::receptive_fields(f, shape, all_positions(shape));
+      const Fields claimed = claimed_fields(a, shape.height, shape.width, cfg.layers);
+      for (const models::ReceptiveField& field : fields) {
+        INFO("target " << models::position_str(field.target) << "\n"
+                       << models::receptive_field_ascii(field));
+        // Exactly zero gradient at the target and after it ...
+        REQUIRE(field.leaks().empty());
+        // ... and non-zero exactly where the architecture's definition says.
+        const auto& want =
+            claimed[static_cast<size_t>(field.target.row * shape.width + field.target.col)];
+        for (int64_t p = 0; p < shape.height * shape.width; ++p)
+          CHECK(field.sees({p / shape.width, p % shape.width, 0}) == want[static_cast<size_t>(p)]);
+      }
     }
-  }
 }
 
 TEST_CASE("Row LSTM sees a triangle above, Diagonal BiLSTM the whole context but one pixel",
@@ -239,20 +263,24 @@ TEST_CASE("PixelRNN colour: no leaks, and each colour sees the earlier colours o
 TEST_CASE("PixelRNN rows are causal: the top rows alone give the same logits",
           "[pixelrnn][sampling]") {
   // Sampling runs the network on the rows generated so far; this is why that is exact.
-  const models::ImageShape shape{1, 5, 6};
-  Generator gen(9);
-  const Tensor x = Tensor::uniform({2, 1, 5, 6}, -1, 1, gen, DType::f64);
-  for (Architecture a : {Architecture::row_lstm, Architecture::diagonal_bilstm}) {
-    auto model = make_pixelrnn(small_pixelrnn_config(a, 6, 3), shape, 8);
-    NoGradGuard no_grad;
-    const Tensor full = model->logits(x);
-    for (int64_t rows = 1; rows <= 5; ++rows) {
-      const Tensor top = model->logits(slice(x, 2, 0, rows));
-      // Same arithmetic on fewer rows; only GEMM blocking may reorder sums (float64).
-      gm::test::require_close(top.to_vector<double>(), slice(full, 3, 0, rows).to_vector<double>(),
-                              1e-12, 1e-10, "top rows");
+  // Wider than tall, then taller than wide (from row 5 on, the top rows are too).
+  for (const models::ImageShape shape : {models::ImageShape{1, 5, 6}, models::ImageShape{1, 8, 4}})
+    for (Architecture a : {Architecture::row_lstm, Architecture::diagonal_bilstm}) {
+      const PixelRnnConfig cfg = small_pixelrnn_config(a, 6, 3);
+      INFO(cfg.name << " on " << shape.height << " x " << shape.width);
+      Generator gen(9);
+      const Tensor x = Tensor::uniform({2, 1, shape.height, shape.width}, -1, 1, gen, DType::f64);
+      auto model = make_pixelrnn(cfg, shape, 8);
+      NoGradGuard no_grad;
+      const Tensor full = model->logits(x);
+      for (int64_t rows = 1; rows <= shape.height; ++rows) {
+        const Tensor top = model->logits(slice(x, 2, 0, rows));
+        // Same arithmetic on fewer rows; only GEMM blocking may reorder sums (float64).
+        gm::test::require_close(top.to_vector<double>(),
+                                slice(full, 3, 0, rows).to_vector<double>(), 1e-12, 1e-10,
+                                "top rows");
+      }
     }
-  }
 }
 
 // Not run by ctest (hidden tag): prints the receptive-field and skew pictures of

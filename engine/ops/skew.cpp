@@ -1,6 +1,7 @@
 // Skewing: the Diagonal BiLSTM's trick for turning diagonals into columns.
 //
-// Row r of an [H, W] map is shifted right by r, giving an [H, 2W-1] map:
+// Row r of an [H, W] map is shifted right by r, giving an [H, H+W-1] map (the last row ends
+// in column (H-1) + (W-1)):
 //
 //     a b c          a b c . .
 //     d e f   -->    . d e f .        skewed column s holds the pixels (r, s - r),
@@ -9,7 +10,7 @@
 // In the skewed map a pixel's left neighbour (r, c-1) and upper neighbour (r-1, c) both lie
 // in the previous column (s-1), at rows r and r-1. So an LSTM that walks the columns left to
 // right, with a state-to-state convolution of kernel 2 along the height, updates a whole
-// diagonal at once: 2W-1 sequential steps instead of H*W.
+// diagonal at once: H+W-1 sequential steps instead of H*W.
 //
 // Each function is one strided copy, and each one's backward is its inverse, recorded right
 // below it. Declarations and layouts: engine/ops.h.
@@ -21,7 +22,13 @@ namespace gm {
 
 namespace {
 
-// How a skewed map is stored: [N, C, H, 2W-1] (the picture) or transposed [N, C, 2W-1, H]
+// Row H-1 is shifted by H-1 and is W wide. Not 2W-1: that holds only for square maps, and a
+// taller map (H > W) would be written past its end.
+int64_t skewed_width(int64_t h, int64_t w) {
+  return h + w - 1;
+}
+
+// How a skewed map is stored: [N, C, H, H+W-1] (the picture) or transposed [N, C, H+W-1, H]
 // (the scan's layout); `reverse` skews the width-reversed map.
 struct SkewLayout {
   bool transposed = false;
@@ -32,7 +39,7 @@ struct SkewLayout {
 // and its skewed map (the `dst` side). Pixel (r, j) lands in skewed column s = r + jj with
 // jj = j (or W-1-j when reversed), so its skewed offset is linear in r and j: one box.
 StridedCopy skew_box(int64_t n, int64_t c, int64_t h, int64_t w, SkewLayout layout) {
-  const int64_t ws = 2 * w - 1;
+  const int64_t ws = skewed_width(h, w);
   StridedCopy box;
   box.ndim = 4;
   box.extent = {n, c, h, w};
@@ -56,8 +63,9 @@ Tensor unskew_impl(const Tensor& s, SkewLayout layout);
 Tensor skew_impl(const Tensor& x, SkewLayout layout) {
   check_ndim("skew", "x", x, 4);
   const int64_t n = x.size(0), c = x.size(1), h = x.size(2), w = x.size(3);
-  GM_CHECK(w >= 1, "skew: {} has no columns", x.describe());
-  const Shape out_shape = layout.transposed ? Shape{n, c, 2 * w - 1, h} : Shape{n, c, h, 2 * w - 1};
+  GM_CHECK(h >= 1 && w >= 1, "skew: {} has no rows or no columns", x.describe());
+  const int64_t ws = skewed_width(h, w);
+  const Shape out_shape = layout.transposed ? Shape{n, c, ws, h} : Shape{n, c, h, ws};
   Tensor y = Tensor::zeros(out_shape, x.dtype(), x.device());
   const StridedCopy box = skew_box(n, c, h, w, layout);
   x.backend().strided_copy(x, y, box);
@@ -72,10 +80,13 @@ Tensor unskew_impl(const Tensor& s, SkewLayout layout) {
   const int64_t n = s.size(0), c = s.size(1);
   const int64_t h = layout.transposed ? s.size(3) : s.size(2);
   const int64_t ws = layout.transposed ? s.size(2) : s.size(3);
-  if (ws % 2 != 1)
-    throw ShapeError(fmt::format("unskew: {} is not a skewed map (its width {} should be 2W-1)",
-                                 s.describe(), ws));
-  const int64_t w = (ws + 1) / 2;
+  // A skewed [H, W] map is H+W-1 wide, so W = ws - H + 1 must be at least 1.
+  if (ws < h)
+    throw ShapeError(fmt::format(
+        "unskew: {} is not a skewed map: its skewed width {} is less than its height {} (a "
+        "skewed [H, W] map is H+W-1 wide; pass the output of skew{} unchanged)",
+        s.describe(), ws, h, layout.transposed ? "_columns" : ""));
+  const int64_t w = ws - h + 1;
   Tensor y = Tensor::empty({n, c, h, w}, s.dtype(), s.device());
   const StridedCopy box = swap_sides(skew_box(n, c, h, w, layout));
   s.backend().strided_copy(s, y, box);

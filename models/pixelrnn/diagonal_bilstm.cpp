@@ -21,7 +21,7 @@ Tensor DiagonalDirection::operator()(const Tensor& x, bool reverse) const {
   // positions). Its bias is left out here and added by the scan at every position of the
   // skewed map, padding included, which is exactly a biased Conv1x1 on the skewed map.
   const Tensor is = pointwise_conv(x, is_weight_, Tensor(), groups_);
-  // The skewed map is stored column-first ([N, 4h, 2W-1, H]) so the scan walks dim 2 and each
+  // The skewed map is stored column-first ([N, 4h, H+W-1, H]) so the scan walks dim 2 and each
   // column is contiguous; row r of a column reads rows r-1 and r of the previous column.
   const Tensor h = lstm_scan(skew_columns(is, reverse), ss_weight_, is_bias_ + ss_bias_,
                              /*pad_before=*/1, groups_);

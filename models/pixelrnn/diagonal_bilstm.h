@@ -2,7 +2,7 @@
 // PixelRNN's Diagonal BiLSTM layer (docs/reference-models.md, diaglstm-ref).
 //
 // Each direction skews its input (engine/ops/skew.cpp: row r shifted right by r), then walks the
-// 2W-1 columns of the skewed map left to right:
+// H+W-1 columns of the skewed map left to right:
 //   input-to-state   Conv1x1 C -> 4h on the skewed map (computed for the whole map at once)
 //   state-to-state   conv of kernel 2 along the height over the previous column's h, h -> 4h:
 //                    row r sees rows r-1 and r, i.e. the pixel above and the pixel to the left
@@ -12,8 +12,8 @@
 // (row 0 gets zeros): a state that has seen pixel (r, c+1) only reaches row r+1.
 //   output           x + Conv1x1 h -> C (forward + shifted backward)
 //
-// 2W-1 sequential steps per direction; the context of a pixel is the whole region above it
-// and to its left.
+// H+W-1 sequential steps per direction (2W-1 on a square image); the context of a pixel is the
+// whole region above it and to its left.
 #include "models/pixelrnn/recurrent_layer.h"
 
 namespace gm::pixelrnn {

@@ -75,7 +75,7 @@ OpCase scan_case(std::string name, ScanGeometry s) {
   return c;
 }
 
-// Which skew: the picture layout [N, C, H, 2W-1] or the scan's transposed [N, C, 2W-1, H],
+// Which skew: the picture layout [N, C, H, H+W-1] or the scan's transposed [N, C, H+W-1, H],
 // the latter also width-reversed.
 struct SkewSpec {
   bool columns = false, reverse = false;
@@ -84,13 +84,13 @@ struct SkewSpec {
 // Pixel (r, j) of an [N, C, H, W] map and its place in the skewed map: skewed column r + jj
 // with jj = j (or W-1-j when reversed), at row r.
 int64_t skewed_index(const SkewSpec& k, int64_t nc, int64_t h, int64_t w, int64_t r, int64_t j) {
-  const int64_t ws = 2 * w - 1, col = r + (k.reverse ? w - 1 - j : j);
+  const int64_t ws = h + w - 1, col = r + (k.reverse ? w - 1 - j : j);
   return k.columns ? (nc * ws + col) * h + r : (nc * h + r) * ws + col;
 }
 
 // skew (unskewed x [N, C, H, W] in) or unskew (skewed s in), with zeros off the pixels.
 OpCase skew_case(SkewSpec k, bool inverse, const Shape& image) {
-  const int64_t nc = image[0] * image[1], h = image[2], w = image[3], ws = 2 * w - 1;
+  const int64_t nc = image[0] * image[1], h = image[2], w = image[3], ws = h + w - 1;
   const Shape skewed =
       k.columns ? Shape{image[0], image[1], ws, h} : Shape{image[0], image[1], h, ws};
   OpCase c;
@@ -121,13 +121,22 @@ OpCase skew_case(SkewSpec k, bool inverse, const Shape& image) {
 }  // namespace
 
 void add_pixelrnn_cases(std::vector<OpCase>& to) {
-  const Shape image = {2, 3, 4, 5};  // H != W, so a swapped height and width would show
-  add_cases(to, "skew", {"strided_copy", "fill"}, {skew_case({}, false, image)});
-  add_cases(to, "unskew", {"strided_copy", "fill"}, {skew_case({}, true, image)});
-  add_cases(to, "skew_columns", {"strided_copy", "fill"},
-            {skew_case({true, false}, false, image), skew_case({true, true}, false, image)});
-  add_cases(to, "unskew_columns", {"strided_copy", "fill"},
-            {skew_case({true, false}, true, image), skew_case({true, true}, true, image)});
+  // Wider than tall, taller than wide (the last row's pixels end in column H+W-2, past 2W-2)
+  // and square; H != W also shows a swapped height and width.
+  const std::vector<Shape> images = {{2, 3, 4, 5}, {2, 2, 6, 5}, {1, 3, 3, 3}};
+  std::vector<OpCase> skew_cases, unskew_cases, skew_columns_cases, unskew_columns_cases;
+  for (const Shape& image : images) {
+    skew_cases.push_back(skew_case({}, false, image));
+    unskew_cases.push_back(skew_case({}, true, image));
+    for (bool reverse : {false, true}) {
+      skew_columns_cases.push_back(skew_case({true, reverse}, false, image));
+      unskew_columns_cases.push_back(skew_case({true, reverse}, true, image));
+    }
+  }
+  add_cases(to, "skew", {"strided_copy", "fill"}, std::move(skew_cases));
+  add_cases(to, "unskew", {"strided_copy", "fill"}, std::move(unskew_cases));
+  add_cases(to, "skew_columns", {"strided_copy", "fill"}, std::move(skew_columns_cases));
+  add_cases(to, "unskew_columns", {"strided_copy", "fill"}, std::move(unskew_columns_cases));
   // Row LSTM geometry (kernel 3 over the previous row), Diagonal geometry (kernel 2: rows r-1
   // and r), and colour groups (gate order (group, gate, unit)). The scan entries; their
   // default (the CPU's) runs per step one GEMM and the fused cell, and the backward adds the
