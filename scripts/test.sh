@@ -78,7 +78,8 @@ if wants 3; then
   cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DGENMODEL_CUDA=OFF \
     -DGENMODEL_SANITIZE=ON
   asan_tests=(test_simt test_simt_resources test_cuda_backend test_cuda_conformance test_elementwise
-    test_shape_reduce test_conv test_softmax_xent test_lstm_cell test_gaussian test_likelihoods)
+    test_shape_reduce test_conv test_softmax_xent test_lstm_cell test_gaussian test_likelihoods
+    test_pixelrnn test_lstm_scan_cuda)
   cmake --build build-asan -j "$jobs" --target "${asan_tests[@]}"
   export UBSAN_OPTIONS=print_stacktrace=1
   # cuda-emu only: the CPU backend is not what this step checks. Two binaries at a time.
